@@ -1,0 +1,45 @@
+# The two commands a new user needs:
+#   make demo   generate the demo city and run the pipeline end to end
+#   make test   run the test suite
+# Both bootstrap uv (through pip) when it is missing and install the locked environment first.
+
+PYTHON ?= python3
+UV := $(PYTHON) -m uv
+export DAGSTER_HOME := $(CURDIR)/.dagster
+export ASSESSMENT_DATA_DIR ?= $(CURDIR)/data
+DEMO_QUARTERS ?= 2025Q1..2025Q4
+DEMO_SEED ?= 7
+
+.PHONY: demo test env lint format generate dagster-home dev clean-data
+
+env: .venv/.synced dagster-home
+
+# Re-sync only when the lock or the project metadata changed.
+.venv/.synced: pyproject.toml uv.lock
+	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet uv
+	$(UV) sync --locked
+	@touch $@
+
+dagster-home:
+	@mkdir -p $(DAGSTER_HOME)
+	@cp dagster.yaml $(DAGSTER_HOME)/dagster.yaml
+
+demo: env
+	$(UV) run python -m pipelines.synthetic --quarters $(DEMO_QUARTERS) --seed $(DEMO_SEED)
+
+test: env
+	$(UV) run pytest
+
+lint: env
+	$(UV) run ruff check .
+	$(UV) run ruff format --check .
+
+format: env
+	$(UV) run ruff format .
+	$(UV) run ruff check --fix .
+
+dev: env
+	$(UV) run dagster dev
+
+clean-data:
+	rm -rf data/landing data/ground_truth data/archive data/warehouse data/registry

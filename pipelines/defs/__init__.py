@@ -1,0 +1,1 @@
+"""Dagster definitions, one folder per concern; `pipelines.definitions` loads this tree."""

@@ -1,0 +1,1 @@
+"""Pure domain knowledge shared by the generator, ingestion and tests: no I/O at import time."""
