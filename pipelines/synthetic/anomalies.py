@@ -1,0 +1,204 @@
+"""Inject the dishonest-rating patterns of quality.md into otherwise honest ratings.
+
+Each injection returns ground-truth labels. Injections follow the *behaviour* each finding type
+describes (a rater who is lenient, a pair who copy each other, a unit that rotates the top grade),
+not the detectors' thresholds, so the labels measure whether detection sees the behaviour.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+import numpy as np
+
+from pipelines.synthetic.rates import AnomalyRates
+from pipelines.synthetic.ratings import DIM_OFFSETS, RatingTable, vector_for
+
+LENIENT_SHIFT = 12.0
+SEVERE_SHIFT = -15.0
+RECIPROCAL_GAP = 14.0
+OUTLIER_GAP = (28.0, 36.0)
+
+CODE_OF = {
+    "self_rating": "A1",
+    "straight_lining": "A2",
+    "lenient_rater": "A3",
+    "severe_rater": "A4",
+    "no_discrimination": "A5",
+    "collusion": "A6",
+    "reciprocal_inflation": "A7",
+    "outlier_rating": "A8",
+    "grade_rotation": "U1",
+    "rating_work_decoupling": "U2",
+    "score_inflation": "U3",
+    "proposed_grade_gaming": "U4",
+}
+
+
+@dataclass(frozen=True)
+class Label:
+    type: str
+    period: str  # a quarter key, or a year for U1/U4
+    unit_code: str
+    rater_tier: str | None = None
+    rater_code: str | None = None
+    rater_tier_2: str | None = None  # the second rater of a pair (A6, A7)
+    rater_code_2: str | None = None
+    ratee_code: str | None = None
+
+    def as_row(self) -> dict[str, str | None]:
+        return {"code": CODE_OF[self.type], **self.__dict__}
+
+
+def _raters(table: RatingTable) -> dict[tuple[str, str], list[int]]:
+    rows: dict[tuple[str, str], list[int]] = defaultdict(list)
+    for i, key in enumerate(zip(table.tier, table.rater, strict=True)):
+        rows[key].append(i)
+    return rows
+
+
+def inject_rater_anomalies(
+    table: RatingTable,
+    participants: list[str],
+    section_of: dict[str, str],
+    rates: AnomalyRates,
+    rng: np.random.Generator,
+    period: str,
+    unit_code: str,
+    shifts: dict[tuple[str, str], float],
+) -> list[Label]:
+    """A1–A8 for one unit-quarter. `shifts` receives each lenient/severe rater's injected shift."""
+    labels: list[Label] = []
+    touched: set[tuple[str, str]] = set()
+    rows = _raters(table)
+
+    def ratees(key: tuple[str, str]) -> int:
+        return len({table.ratee[i] for i in rows[key]})
+
+    # Rater-level behaviours, each rater at most one of them.
+    for key in sorted(rows):
+        n = ratees(key)
+        idx = np.array(rows[key])
+        u = rng.random()
+        cut = 0.0
+        for kind, rate, min_ratees in (
+            ("straight_lining", rates.straight_lining, 3),
+            ("lenient_rater", rates.lenient_rater, 5),
+            ("severe_rater", rates.severe_rater, 5),
+            ("no_discrimination", rates.no_discrimination, 5),
+        ):
+            lo, cut = cut, cut + rate
+            if not (lo <= u < cut) or n < min_ratees:
+                continue
+            comp = table.composites()[idx]
+            if kind == "straight_lining":
+                # One number for all five dimensions, still tracking the ratee.
+                flat = np.clip(np.round(comp), 0, 100)
+                table.scores[idx] = flat[:, None]
+            elif kind in ("lenient_rater", "severe_rater"):
+                shift = LENIENT_SHIFT if kind == "lenient_rater" else SEVERE_SHIFT
+                table.scores[idx] = np.clip(table.scores[idx] + shift, 0, 100)
+                shifts[key] = shift
+            else:
+                # Everyone gets about the same: a fixed vector with its dimensions shuffled per row,
+                # so rows are not identical across dimensions (that would be straight-lining).
+                base = vector_for(float(comp.mean()), rng, spread=0.8)
+                for i in idx:
+                    table.scores[i] = rng.permutation(base)
+            touched.add(key)
+            labels.append(Label(kind, period, unit_code, key[0], key[1]))
+            break
+
+    labels += _inject_collusion(table, rows, touched, rates, rng, period, unit_code)
+    labels += _inject_reciprocal(
+        table, participants, section_of, rows, touched, rates, rng, period, unit_code
+    )
+    labels += _inject_outliers(table, touched, rates, rng, period, unit_code)
+    labels += _inject_self_ratings(table, participants, rates, rng, period, unit_code)
+    return labels
+
+
+def _inject_collusion(table, rows, touched, rates, rng, period, unit_code) -> list[Label]:
+    if rng.random() >= rates.collusion:
+        return []
+    candidates = []
+    keys = sorted(k for k in rows if k not in touched)
+    ratee_sets = {k: {table.ratee[i]: i for i in rows[k]} for k in keys}
+    for a_pos, a in enumerate(keys):
+        for b in keys[a_pos + 1 :]:
+            shared = sorted(set(ratee_sets[a]) & set(ratee_sets[b]))
+            if len(shared) >= 5:
+                candidates.append((a, b, shared))
+    if not candidates:
+        return []
+    a, b, shared = candidates[int(rng.integers(0, len(candidates)))]
+    # The second rater copies the first's five numbers for nearly every shared ratee.
+    copied = [p for p in shared if rng.random() < 0.92] or shared
+    if len(copied) < 0.8 * len(shared):
+        copied = shared
+    for p in copied:
+        table.scores[ratee_sets[b][p]] = table.scores[ratee_sets[a][p]]
+    touched.update({a, b})
+    return [Label("collusion", period, unit_code, a[0], a[1], b[0], b[1])]
+
+
+def _inject_reciprocal(
+    table, participants, section_of, rows, touched, rates, rng, period, unit_code
+) -> list[Label]:
+    if rng.random() >= rates.reciprocal_inflation:
+        return []
+    comp = table.composites()
+    peer = "科室工作人员"
+    pairs = []
+    for a in participants:
+        for b in participants:
+            if (
+                a < b
+                and section_of[a] == section_of[b]
+                and (peer, a) not in touched
+                and (peer, b) not in touched
+            ):
+                ab = [i for i in rows.get((peer, a), []) if table.ratee[i] == b]
+                ba = [i for i in rows.get((peer, b), []) if table.ratee[i] == a]
+                if ab and ba:
+                    cons_b, n_b = table.consensus(ab[0])
+                    cons_a, n_a = table.consensus(ba[0])
+                    # Room above the consensus is needed for the inflation to show under the 100 cap.
+                    if n_a >= 3 and n_b >= 3 and max(cons_a, cons_b) <= 100 - RECIPROCAL_GAP - 2:
+                        pairs.append((a, b, ab[0], ba[0], cons_a, cons_b))
+    if not pairs:
+        return []
+    a, b, ab, ba, cons_a, cons_b = pairs[int(rng.integers(0, len(pairs)))]
+    table.scores[ab] = vector_for(cons_b + RECIPROCAL_GAP + float(rng.uniform(0, 2)), rng, spread=0.6)
+    table.scores[ba] = vector_for(cons_a + RECIPROCAL_GAP + float(rng.uniform(0, 2)), rng, spread=0.6)
+    del comp
+    touched.update({(peer, a), (peer, b)})
+    return [Label("reciprocal_inflation", period, unit_code, peer, a, peer, b)]
+
+
+def _inject_outliers(table, touched, rates, rng, period, unit_code) -> list[Label]:
+    labels = []
+    hits = np.flatnonzero(rng.random(len(table)) < rates.outlier_rating)
+    used_ratees: set[str] = set()
+    for i in hits:
+        key = (table.tier[i], table.rater[i])
+        if key in touched or table.ratee[i] in used_ratees:
+            continue
+        consensus, n_other = table.consensus(int(i))
+        if n_other < 4:
+            continue
+        target = consensus - float(rng.uniform(*OUTLIER_GAP))
+        table.scores[i] = np.clip(np.round(target + DIM_OFFSETS + rng.normal(0, 1.0, 5)), 0, 100)
+        used_ratees.add(table.ratee[i])
+        labels.append(Label("outlier_rating", period, unit_code, key[0], key[1], ratee_code=table.ratee[i]))
+    return labels
+
+
+def _inject_self_ratings(table, participants, rates, rng, period, unit_code) -> list[Label]:
+    labels = []
+    for p in participants:
+        if rng.random() < rates.self_rating:
+            table.append(p, "科室工作人员", p, vector_for(97.0, rng, spread=1.0))
+            labels.append(Label("self_rating", period, unit_code, "科室工作人员", p, ratee_code=p))
+    return labels

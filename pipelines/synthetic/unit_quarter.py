@@ -1,0 +1,418 @@
+"""Build one unit's quarterly submission content: roster, sections, tasks, ratings and the rest."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+import numpy as np
+
+from pipelines.domain.quarters import Quarter
+from pipelines.domain.template import QUARTER_GRADES
+from pipelines.synthetic import names
+from pipelines.synthetic.anomalies import Label, inject_rater_anomalies
+from pipelines.synthetic.population import Member, Person
+from pipelines.synthetic.rates import AnomalyRates, MessRates
+from pipelines.synthetic.ratings import (
+    LENIENCY_SD,
+    TIER_OFFSET,
+    UNIT_LEVEL_MEAN,
+    draw_scores,
+    plan_raters,
+)
+from pipelines.synthetic.self_scoring import (
+    ScoringParams,
+    base_scores,
+    evaluation_scores,
+    quarterly_grades,
+    task_volume,
+)
+from pipelines.synthetic.workbook import UnitWorkbook
+
+HIGH_PROFILE_SOURCES = ("市委重点任务", '"83"工程')
+SOURCE_P = (0.25, 0.15, 0.45, 0.15)
+
+
+@dataclass(frozen=True)
+class UnitTraits:
+    """What a unit is like, stable across quarters."""
+
+    sloppy: bool
+    proposes_grades: bool
+    declared_share: dict[int, float]  # year -> declared regular share (Q4)
+    level_effect: float  # the unit's general rating level
+    year_anomaly: dict[int, str | None]  # year -> "grade_rotation" / "proposed_grade_gaming" / None
+
+
+@dataclass
+class UnitQuarter:
+    workbook: UnitWorkbook
+    labels: list[Label] = field(default_factory=list)
+    raters: list[dict] = field(default_factory=list)  # true leniency per rater
+    persons: list[dict] = field(default_factory=list)  # who is who (ground truth, with national IDs)
+    participants: int = 0
+
+
+def _rank(member: Member, person: Person, level: str, year: int) -> str:
+    if member.is_leader:
+        return names.LEADER_RANK[level][0 if member.leader_rank == 0 else 1]
+    if member.is_head:
+        return names.SECTION_HEAD_RANK[level]
+    years = year - person.service_start
+    bands = (2, 6, 10, 15, 20, 26)
+    i = sum(years >= b for b in bands)
+    if level != "市直":
+        i = min(i, len(names.RANKS) - 2)
+    return names.RANKS[i]
+
+
+def _tasks(
+    unit_code: str,
+    quarter: Quarter,
+    participants: list[str],
+    section_of: dict[str, str],
+    heads: set[str],
+    theta: dict[str, float],
+    sloppy: bool,
+    mess: MessRates,
+    rng: np.random.Generator,
+) -> list[dict]:
+    staff = [c for c in participants if section_of[c] != names.LEADERSHIP_SECTION]
+    if not staff:
+        return []
+    by_section: dict[str, list[str]] = {}
+    for c in staff:
+        by_section.setdefault(section_of[c], []).append(c)
+    sections = sorted(by_section)
+    sizes = np.array([len(by_section[s]) for s in sections], dtype=float)
+    n_tasks = max(3, round(0.75 * len(staff) * float(rng.uniform(0.85, 1.15))))
+    tasks: list[dict] = []
+    load = dict.fromkeys(staff, 0)
+    for k in range(n_tasks):
+        section = sections[int(rng.choice(len(sections), p=sizes / sizes.sum()))]
+        members = by_section[section]
+        w = np.array([math.exp(0.6 * theta[c] + (0.5 if c in heads else 0.0)) for c in members])
+        lead = members[int(rng.choice(len(members), p=w / w.sum()))]
+        n_assist = int(rng.choice(4, p=(0.3, 0.35, 0.25, 0.1)))
+        pool = [c for c in members if c != lead]
+        if rng.random() < 0.2:  # cross-section cooperation
+            pool = [c for c in staff if c != lead]
+        assists = (
+            [pool[int(i)] for i in rng.choice(len(pool), min(n_assist, len(pool)), replace=False)]
+            if pool
+            else []
+        )
+        source = ("市委重点任务", '"83"工程', "单位年度重点", "临时交办")[int(rng.choice(4, p=SOURCE_P))]
+        bump = 1 if source in HIGH_PROFILE_SOURCES else 0
+        intensity = int(np.clip(rng.integers(1, 5) + bump, 1, 5))
+        difficulty = int(np.clip(rng.integers(1, 5) + bump, 1, 5))
+        quantity = float(rng.choice([1, 1, 2, 2, 3, 4, 5, 6, 8, 10]))
+        if rng.random() < 0.15:
+            quantity += 0.5
+        due = quarter.first_day + timedelta(days=int(rng.integers(25, 300)))
+        drivers = [lead, *assists]
+        ability = float(np.mean([theta[c] for c in drivers]))
+        p_late = 1 / (1 + math.exp(1.9 + 1.5 * ability))
+        u = rng.random()
+        if u < 0.02:
+            status = "未启动"
+        elif u < 0.02 + p_late:
+            status = "滞后"
+        else:
+            status = "已完成" if due <= quarter.last_day else "按进度推进"
+        u = rng.random()
+        if u < mess.unassigned_task:
+            lead, assists = None, []
+        elif u < mess.unassigned_task + mess.lead_missing and assists:
+            lead = None
+        for c in (lead, *assists):
+            if c:
+                load[c] += 1
+        topic = names.TASK_TOPICS[int(rng.integers(0, len(names.TASK_TOPICS)))]
+        action = names.TASK_ACTIONS[int(rng.integers(0, len(names.TASK_ACTIONS)))]
+        template = names.TARGET_TEMPLATES[int(rng.integers(0, len(names.TARGET_TEMPLATES)))]
+        tasks.append(
+            {
+                "task_code": f"T{k + 1:03d}",
+                "task_name": f"{topic}{action}",
+                "task_source": source,
+                "target": template.format(
+                    quarter=f"{quarter.q}季度",
+                    n=int(rng.integers(2, 9)),
+                    pct=int(rng.choice([85, 90, 95, 98, 100])),
+                ),
+                "deadline": due,
+                "lead_code": lead,
+                "assist_codes": assists,
+                "intensity": intensity,
+                "difficulty": difficulty,
+                "quantity": quantity,
+                "status": status,
+            }
+        )
+    # 人人头上有指标: a diligent unit gives everyone without a task an assisting role.
+    keep_idle = 0.12 if sloppy else 0.01
+    for c in staff:
+        if load[c] == 0 and rng.random() >= keep_idle:
+            own = [
+                t for t in tasks if t["lead_code"] and section_of.get(t["lead_code"]) == section_of[c]
+            ] or tasks
+            own[int(rng.integers(0, len(own)))]["assist_codes"].append(c)
+    return tasks
+
+
+def _zscores(values: dict[str, float]) -> dict[str, float]:
+    arr = np.array(list(values.values()), dtype=float)
+    sd = float(arr.std()) or 1.0
+    mean = float(arr.mean())
+    return {k: (v - mean) / sd for k, v in values.items()}
+
+
+def build_unit_quarter(
+    unit: dict[str, str],
+    quarter: Quarter,
+    members: list[Member],
+    people: dict[int, Person],
+    thetas: dict[int, float],
+    traits: UnitTraits,
+    rng: np.random.Generator,
+    mess: MessRates,
+    anomalies: AnomalyRates,
+    params: ScoringParams,
+    submitted_on: date,
+) -> UnitQuarter:
+    """Everything one unit reports for one quarter, plus the truth behind it."""
+    code, level, method = unit["unit_code"], unit["level"], unit["base_method"]
+    members = sorted(members, key=lambda m: m.person_code)
+    by_code = {m.person_code: m for m in members}
+    participants = [m.person_code for m in members if not (m.is_leader or m.on_leave or m.new_hire)]
+    section_of = {m.person_code: m.section for m in members}
+    theta = {m.person_code: thetas[m.pid] for m in members}
+    heads = {m.section: m.person_code for m in members if m.is_head and m.person_code in participants}
+    sections = sorted({m.section for m in members}, key=lambda s: (s != names.LEADERSHIP_SECTION, s))
+    leader_of = {}
+    leaders = sorted((m for m in members if m.is_leader), key=lambda m: m.leader_rank)
+    deputies = leaders[1:] or leaders[:1]
+    for i, s in enumerate(sections):
+        leader_of[s] = (
+            leaders[0].person_code
+            if s == names.LEADERSHIP_SECTION
+            else deputies[i % len(deputies)].person_code
+        )
+
+    tasks = _tasks(
+        code, quarter, participants, section_of, set(heads.values()), theta, traits.sloppy, mess, rng
+    )
+    coefficients = {
+        s: (1.0 if s == names.LEADERSHIP_SECTION else round(float(rng.uniform(0.85, 1.15)), 2))
+        for s in sections
+    }
+    planned, earned = task_volume(tasks, participants, params)
+    category_of = {m.person_code: m.post_category for m in members}
+    s_task = base_scores(method, planned, earned, section_of, category_of, coefficients, params)
+
+    # Which unit-level pattern (if any) shapes this quarter's ratings.
+    year_anomaly = traits.year_anomaly.get(quarter.year)
+    quarter_anomaly = None
+    if year_anomaly is None and len(participants) >= 10:
+        u = rng.random()
+        if u < anomalies.rating_work_decoupling:
+            quarter_anomaly = "rating_work_decoupling"
+        elif u < anomalies.rating_work_decoupling + anomalies.score_inflation:
+            quarter_anomaly = "score_inflation"
+    z_theta = _zscores({c: theta[c] for c in participants}) if participants else {}
+    z_task = _zscores({c: s_task[c] for c in participants}) if participants else {}
+    signal = {c: 0.5 * z_theta[c] + 0.5 * z_task[c] for c in participants}
+    unit_level = UNIT_LEVEL_MEAN + traits.level_effect
+    if quarter_anomaly == "rating_work_decoupling":
+        # 论资排辈: ratings follow seniority and run against the work people actually did.
+        seniority = _zscores(
+            {
+                c: -people[by_code[c].pid].service_start + 0.3 * people[by_code[c].pid].seniority_noise
+                for c in participants
+            }
+        )
+        signal = {c: 0.5 * seniority[c] - 0.6 * z_task[c] - 0.3 * z_theta[c] for c in participants}
+    elif quarter_anomaly == "score_inflation":
+        unit_level += 9.0
+    elif year_anomaly == "grade_rotation":
+        # 轮流坐庄: a different third of the staff is talked up each quarter.
+        boosted = (quarter.q - 1) % 3
+        signal = {c: 0.3 * signal[c] + (2.2 if by_code[c].pid % 3 == boosted else -0.9) for c in participants}
+
+    plan = plan_raters(
+        participants, section_of, heads, leader_of, rng, drop_required_share=0.08 if traits.sloppy else 0.0
+    )
+    leniency: dict[tuple[str, str], float] = {}
+    for tier, rater in zip(plan.tier, plan.rater, strict=True):
+        if (tier, rater) not in leniency:
+            if rater in by_code:  # a named rater keeps their temperament from quarter to quarter
+                leniency[(tier, rater)] = people[by_code[rater].pid].leniency + float(rng.normal(0, 0.4))
+            else:
+                leniency[(tier, rater)] = float(rng.normal(0, LENIENCY_SD))
+    half_raters = {r for r in set(plan.rater) if rng.random() < 0.1}
+    table = draw_scores(plan, signal, leniency, unit_level, rng, half_raters)
+
+    period = quarter.key
+    labels: list[Label] = []
+    shifts: dict[tuple[str, str], float] = {}
+    if quarter_anomaly:
+        labels.append(Label(quarter_anomaly, period, code))
+    elif year_anomaly is None:
+        labels += inject_rater_anomalies(
+            table, participants, section_of, anomalies, rng, period, code, shifts
+        )
+    rating_rows = table.rows()
+
+    # Adjustments: commendations and reprimands for a few people.
+    adjustments: list[dict] = []
+    for c in participants:
+        u = rng.random()
+        if u < 0.05:
+            adjustments.append(
+                {
+                    "person_code": c,
+                    "points": float(rng.integers(1, 6)),
+                    "reason": names.ADJUSTMENT_REASONS_PLUS[int(rng.integers(0, 5))],
+                }
+            )
+        elif u < 0.08:
+            adjustments.append(
+                {
+                    "person_code": c,
+                    "points": -float(rng.integers(1, 6)),
+                    "reason": names.ADJUSTMENT_REASONS_MINUS[int(rng.integers(0, 5))],
+                }
+            )
+        elif u < 0.082:  # two heavy items: the clip at -10 matters
+            for _ in range(2):
+                adjustments.append(
+                    {
+                        "person_code": c,
+                        "points": -float(rng.integers(6, 11)),
+                        "reason": names.ADJUSTMENT_REASONS_MINUS[int(rng.integers(0, 5))],
+                    }
+                )
+    adj_total: dict[str, float] = {}
+    for a in adjustments:
+        adj_total[a["person_code"]] = adj_total.get(a["person_code"], 0.0) + a["points"]
+
+    s_eval = evaluation_scores(rating_rows, params)
+    q, grades = quarterly_grades(s_task, s_eval, adj_total, params)
+    proposed = _proposals(q, grades, people, by_code, traits, year_anomaly, quarter, mess, params, rng)
+
+    roster = []
+    for m in members:
+        person = people[m.pid]
+        roster.append(
+            {
+                "person_code": m.person_code,
+                "name": person.name,
+                "national_id": person.national_id,
+                "section": m.section,
+                "rank": _rank(m, person, level, quarter.year),
+                "post_category": m.post_category,
+                "is_section_head": m.is_head,
+                "participates": m.person_code in participants,
+                "proposed_grade": proposed.get(m.person_code),
+            }
+        )
+    section_rows = [
+        {
+            "section": s,
+            "section_coefficient": coefficients[s] if method == "section_coefficient" else None,
+            "leader_code": leader_of[s],
+        }
+        for s in sections
+    ]
+    submitter = next(
+        (people[m.pid].name for m in members if m.section in ("办公室", "人事科", "党政办公室")),
+        people[members[-1].pid].name,
+    )
+    unit_info = {
+        "unit_code": code,
+        "unit_name": unit["unit_name"],
+        "quarter": quarter.key,
+        "submitted_by": submitter,
+        "submitted_on": submitted_on,
+        "regular_share": traits.declared_share[quarter.year] if quarter.q == 4 else None,
+    }
+    sheets = {
+        "unit_info": [unit_info],
+        "roster": roster,
+        "sections": section_rows,
+        "tasks": tasks,
+        "ratings": rating_rows,
+    }
+    if adjustments:
+        sheets["adjustments"] = adjustments
+    if quarter.q == 4:
+        sheets["year_end"] = [
+            {
+                "person_code": c,
+                "year_end_score": round(float(np.clip(84 + 4.5 * theta[c] + rng.normal(0, 3), 40, 100)), 1),
+            }
+            for c in participants
+        ]
+    raters = [
+        {
+            "quarter": period,
+            "unit_code": code,
+            "rater_tier": t,
+            "rater_code": r,
+            "leniency": round(v + TIER_OFFSET[t] + shifts.get((t, r), 0.0), 4),
+        }
+        for (t, r), v in sorted(leniency.items())
+    ]
+    persons = [
+        {
+            "quarter": period,
+            "unit_code": code,
+            "person_code": m.person_code,
+            "pid": m.pid,
+            "national_id": people[m.pid].national_id,
+            "participates": m.person_code in participants,
+            "theta": round(theta[m.person_code], 4),
+            "is_leader": m.is_leader,
+        }
+        for m in members
+    ]
+    wb = UnitWorkbook(code, unit["unit_name"], quarter, sheets)
+    return UnitQuarter(wb, labels, raters, persons, len(participants))
+
+
+def _proposals(
+    q, grades, people, by_code, traits, year_anomaly, quarter, mess, params, rng
+) -> dict[str, str]:
+    """The grades a unit proposes (拟定等次): its own honest computation, or a gamed list."""
+    if not traits.proposes_grades or not q:
+        return {}
+    cap = max(1, math.floor(params.top_quota * len(q)))
+    if year_anomaly == "proposed_grade_gaming":
+        # 论资排辈: the quota is filled by seniority, the most junior are marked down.
+        by_seniority = sorted(q, key=lambda c: (people[by_code[c].pid].service_start, c))
+        out = {}
+        for i, c in enumerate(by_seniority):
+            out[c] = "好" if i < cap else ("一般" if i >= len(by_seniority) * 0.7 else "较好")
+        return out
+    out = dict(grades)
+    for c in out:  # honest units still slip now and then near a band edge
+        if rng.random() < 0.04:
+            i = QUARTER_GRADES.index(out[c])
+            out[c] = QUARTER_GRADES[min(3, max(0, i + (1 if rng.random() < 0.5 else -1)))]
+    if rng.random() < mess.over_quota:
+        extra = sorted((c for c in out if out[c] == "较好"), key=lambda c: -q[c])[: int(rng.integers(1, 3))]
+        n_top = sum(g == "好" for g in out.values())
+        for c in extra:
+            out[c] = "好"
+        if n_top + len(extra) <= cap:  # make sure the proposal really exceeds the cap
+            for c in sorted((c for c in out if out[c] != "好"), key=lambda c: -q[c])[
+                : cap + 1 - n_top - len(extra)
+            ]:
+                out[c] = "好"
+    else:
+        top = [c for c in out if out[c] == "好"]
+        for c in sorted(top, key=lambda c: q[c])[: max(0, len(top) - cap)]:
+            out[c] = "较好"
+    return out
