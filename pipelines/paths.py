@@ -20,3 +20,28 @@ def landing_dir() -> Path:
 
 def ground_truth_dir() -> Path:
     return data_dir() / "ground_truth"
+
+
+def archive_dir() -> Path:
+    """Append-only copies of every file that ever arrived, keyed by content hash."""
+    return data_dir() / "archive"
+
+
+def raw_dir() -> Path:
+    """Raw tables as Parquet: raw/<table>/<quarter>.parquet (see pipelines.ingest.schema)."""
+    return data_dir() / "raw"
+
+
+def restricted_dir() -> Path:
+    """Clear-text names and national IDs; never exposed to analyst-facing outputs."""
+    return data_dir() / "restricted"
+
+
+def receipts_dir() -> Path:
+    """Receipts (回执) a unit can be sent: receipts/<quarter>/<unit_code>/<file>.html."""
+    return data_dir() / "receipts"
+
+
+def warehouse_dir() -> Path:
+    """DuckDB files: the build file dbt writes and the published copies analysts read."""
+    return data_dir() / "warehouse"

@@ -83,8 +83,15 @@ UNIT_INFO = Sheet(
         Column("quarter", "考核季度", Kind.QUARTER),
         Column("submitted_by", "填报人", Kind.TEXT),
         Column("submitted_on", "填报日期", Kind.DATE),
-        Column("regular_share", "平时考核占比", Kind.SHARE, required=False, nullable=True,
-               min_value=0.0, max_value=1.0),
+        Column(
+            "regular_share",
+            "平时考核占比",
+            Kind.SHARE,
+            required=False,
+            nullable=True,
+            min_value=0.0,
+            max_value=1.0,
+        ),
     ),
 )
 
@@ -100,8 +107,9 @@ ROSTER = Sheet(
         Column("post_category", "岗位类别", Kind.ENUM, allowed=POST_CATEGORIES),
         Column("is_section_head", "是否科室负责人", Kind.BOOL),
         Column("participates", "是否参加考核", Kind.BOOL),
-        Column("proposed_grade", "拟定等次", Kind.ENUM, required=False, nullable=True,
-               allowed=QUARTER_GRADES),
+        Column(
+            "proposed_grade", "拟定等次", Kind.ENUM, required=False, nullable=True, allowed=QUARTER_GRADES
+        ),
     ),
 )
 
@@ -110,8 +118,15 @@ SECTIONS = Sheet(
     "科室",
     (
         Column("section", "科室名称", Kind.TEXT),
-        Column("section_coefficient", "科室系数", Kind.NUMBER, required=False, nullable=True,
-               min_value=0.8, max_value=1.2),
+        Column(
+            "section_coefficient",
+            "科室系数",
+            Kind.NUMBER,
+            required=False,
+            nullable=True,
+            min_value=0.8,
+            max_value=1.2,
+        ),
         Column("leader_code", "分管领导", Kind.CODE),
     ),
 )
