@@ -33,5 +33,9 @@ def small_city(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def clean_quarter(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One clean quarter (2025Q3) of 24 units: no mess, no noise, no anomalies."""
     return make_city(
-        tmp_path_factory.mktemp("clean_quarter"), seed=11, units=24, clean=True, quarters=tuple(quarter_range("2025Q3"))
+        tmp_path_factory.mktemp("clean_quarter"),
+        seed=11,
+        units=24,
+        clean=True,
+        quarters=tuple(quarter_range("2025Q3")),
     )

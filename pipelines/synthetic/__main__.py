@@ -9,7 +9,7 @@ from pathlib import Path
 
 from pipelines.domain.quarters import quarter_range
 from pipelines.paths import data_dir
-from pipelines.synthetic.city import GeneratorConfig, generate
+from pipelines.synthetic.city import GeneratorConfig, LandingNotSyntheticError, generate
 from pipelines.synthetic.noise import NoiseRates
 from pipelines.synthetic.rates import AnomalyRates, MessRates, apply_overrides
 
@@ -92,7 +92,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     root = (args.data_dir or data_dir()).resolve()
     started = time.perf_counter()
-    summaries = generate(cfg, root)
+    try:
+        summaries = generate(cfg, root)
+    except (ValueError, LandingNotSyntheticError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     total = time.perf_counter() - started
     files = sum(s.files for s in summaries)
     print(f"generated {len(summaries)} quarter(s), {files} files in {total:.1f}s")

@@ -15,7 +15,7 @@ import numpy as np
 from pipelines.synthetic.rates import AnomalyRates
 from pipelines.synthetic.ratings import DIM_OFFSETS, RatingTable, vector_for
 
-LENIENT_SHIFT = 12.0
+LENIENT_SHIFT = 15.0
 SEVERE_SHIFT = -15.0
 RECIPROCAL_GAP = 14.0
 OUTLIER_GAP = (28.0, 36.0)
@@ -115,7 +115,7 @@ def inject_rater_anomalies(
         table, participants, section_of, rows, touched, rates, rng, period, unit_code
     )
     labels += _inject_outliers(table, touched, rates, rng, period, unit_code)
-    labels += _inject_self_ratings(table, participants, rates, rng, period, unit_code)
+    labels += _inject_self_ratings(table, participants, touched, rates, rng, period, unit_code)
     return labels
 
 
@@ -195,10 +195,11 @@ def _inject_outliers(table, touched, rates, rng, period, unit_code) -> list[Labe
     return labels
 
 
-def _inject_self_ratings(table, participants, rates, rng, period, unit_code) -> list[Label]:
+def _inject_self_ratings(table, participants, touched, rates, rng, period, unit_code) -> list[Label]:
     labels = []
     for p in participants:
-        if rng.random() < rates.self_rating:
+        # A rater already carrying another pattern is left alone, so each label shows one behaviour.
+        if rng.random() < rates.self_rating and ("科室工作人员", p) not in touched:
             table.append(p, "科室工作人员", p, vector_for(97.0, rng, spread=1.0))
             labels.append(Label("self_rating", period, unit_code, "科室工作人员", p, ratee_code=p))
     return labels

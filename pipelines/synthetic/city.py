@@ -67,12 +67,20 @@ def pick_units(registry: pl.DataFrame, units: tuple[str, ...] | int | None) -> p
     if isinstance(units, int):
         if not 1 <= units <= registry.height:
             raise ValueError(f"--units must be between 1 and {registry.height}, got {units}")
-        # Stratified: walk the registry ordered by (base_method, level, code) at an even stride, so
-        # even 10 units cover every base method and level.
-        ordered = registry.with_row_index("_i").sort(["base_method", "level", "unit_code"])
-        step = ordered.height / units
-        picks = sorted({int(i * step) for i in range(units)})
-        return registry.filter(pl.col("unit_code").is_in(ordered[picks]["unit_code"].implode()))
+        # Round-robin over (base method, level) groups, each walked at an even stride, so that even
+        # ten units cover every base method and level and a larger sample stays representative.
+        groups = [
+            g["unit_code"].to_list()
+            for _, g in sorted(registry.group_by(["base_method", "level"]), key=lambda kv: kv[0])
+        ]
+        order: list[str] = []
+        for round_ in range(max(len(g) for g in groups)):
+            for g in groups:
+                if round_ < len(g):
+                    # Walk each group by a stride coprime to its size: spread out, every unit once.
+                    stride = next(s for s in (7, 11, 13, 17, 19, 23, 1) if len(g) % s)
+                    order.append(g[(round_ * stride) % len(g)])
+        return registry.filter(pl.col("unit_code").is_in(order[:units]))
     unknown = sorted(set(units) - set(registry["unit_code"].to_list()))
     if unknown:
         raise ValueError(f"unknown unit codes: {', '.join(unknown)}")

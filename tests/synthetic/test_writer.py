@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import math
 import re
 import zipfile
@@ -43,6 +42,16 @@ from pipelines.synthetic.noise import (
 )
 from pipelines.synthetic.workbook import Delivery, UnitWorkbook
 from pipelines.synthetic.writer import FULL_LAYOUT, render_tables, write_csv_folder, write_xlsx
+from tests.support.readback import (
+    CJK,
+    FOLD,
+    canonical,
+    normalise,
+    read_csv_folder,
+    read_xlsx,
+    same,
+    table_records,
+)
 
 CLEAN = NoiseRates.clean()
 # Loud enough that every kind shows up in a small workbook.
@@ -144,111 +153,6 @@ def make_workbook(n_persons: int = 8, seed: int = 0, quarter: Quarter = Q4) -> U
 @pytest.fixture
 def wb() -> UnitWorkbook:
     return make_workbook()
-
-
-# -- independent readers and a normaliser written from submission-format.md ---------------------------
-
-
-def read_xlsx(path: Path) -> dict[str, list[list[Any]]]:
-    book = openpyxl.load_workbook(path, read_only=True)
-    try:
-        return {ws.title: [list(r) for r in ws.iter_rows(values_only=True)] for ws in book.worksheets}
-    finally:
-        book.close()
-
-
-def read_csv_folder(folder: Path, encoding: str) -> dict[str, list[list[str]]]:
-    out = {}
-    for path in sorted(folder.glob("*.csv")):
-        with path.open(encoding=encoding, newline="") as fh:
-            out[path.stem] = list(csv.reader(fh))
-    return out
-
-
-_FOLD = {i: i - 0xFEE0 for i in range(0xFF01, 0xFF5F)} | {0x3000: 0x20}
-_CJK = "\u3400-\u9fff"
-_YES, _NO = {"是", "Y", "1", "√"}, {"否", "N", "0", "×"}
-_DATE_FORMATS = (
-    re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$"),
-    re.compile(r"^(\d{4})/(\d{1,2})/(\d{1,2})$"),
-    re.compile(r"^(\d{4})年(\d{1,2})月(\d{1,2})日$"),
-)
-_QUARTERS = (
-    re.compile(r"^(\d{4})Q([1-4])$"),
-    re.compile(r"^(\d{4})-Q([1-4])$"),
-    re.compile(r"^(\d{4})年第([1-4])季度$"),
-)
-
-
-def _blank(v: Any) -> bool:
-    return v is None or (isinstance(v, str) and v.strip() == "")
-
-
-def normalise(v: Any, column: Column) -> Any:
-    """Spec rules: fold full-width, trim, text numbers, the listed date/bool/quarter/list spellings."""
-    if _blank(v):
-        return [] if column.kind == Kind.CODE_LIST else None
-    if isinstance(v, str):
-        v = v.translate(_FOLD)
-    kind = column.kind
-    if kind == Kind.CODE:
-        return re.sub(r"\s+", "", v)
-    if kind in (Kind.TEXT, Kind.ENUM):
-        return re.sub(rf"(?<=[{_CJK}])\s+(?=[{_CJK}])", "", v.strip())
-    if kind in (Kind.INT, Kind.NUMBER):
-        return v if isinstance(v, int | float) else float(v.strip())
-    if kind == Kind.SHARE:
-        if isinstance(v, str):
-            s = v.strip()
-            return float(s[:-1]) / 100 if s.endswith("%") else float(s)
-        return v
-    if kind == Kind.DATE:
-        if isinstance(v, datetime):
-            return v.date()
-        if isinstance(v, int | float) or v.strip().isdigit():
-            return date(1899, 12, 30) + timedelta(days=int(float(v)))
-        for pattern in _DATE_FORMATS:
-            m = pattern.match(v.strip())
-            if m:
-                return date(*map(int, m.groups()))
-        raise AssertionError(f"not a date: {v!r}")
-    if kind == Kind.BOOL:
-        s = v.strip()
-        assert s in _YES | _NO, s
-        return s in _YES
-    if kind == Kind.QUARTER:
-        for pattern in _QUARTERS:
-            m = pattern.match(v.strip())
-            if m:
-                return f"{m.group(1)}Q{m.group(2)}"
-        raise AssertionError(f"not a quarter: {v!r}")
-    if kind == Kind.CODE_LIST:
-        return [c for c in re.split(r"[、，,;\s]+", v.strip()) if c]
-    raise AssertionError(kind)
-
-
-def canonical(v: Any, column: Column) -> Any:
-    if column.kind == Kind.CODE_LIST:
-        return list(v or [])
-    return v
-
-
-def same(a: Any, b: Any) -> bool:
-    if isinstance(a, int | float) and isinstance(b, int | float) and not isinstance(a, bool):
-        return math.isclose(a, b, rel_tol=1e-12, abs_tol=1e-12)
-    return a == b
-
-
-def table_records(rows: list[list[Any]], sheet_name: str) -> list[dict[str, Any]]:
-    """Map a sheet's rows to fields by header, ignoring unknown columns and trailing blank rows."""
-    sheet = SHEETS_BY_NAME[sheet_name]
-    by_header = {c.header: c for c in sheet.columns}
-    header, *data = rows
-    while data and all(_blank(v) for v in data[-1]):
-        data.pop()
-    return [
-        {by_header[h].field: v for h, v in zip(header, row, strict=False) if h in by_header} for row in data
-    ]
 
 
 def assert_normalises_back(read: dict[str, list[list[Any]]], wb: UnitWorkbook, report: NoiseReport) -> None:
@@ -454,7 +358,7 @@ def _classify(value: Any, column: Column) -> str | None:
     if column.kind == Kind.CODE and re.search(r"\s", value):
         return "stray_space"
     if column.kind in (Kind.TEXT, Kind.ENUM) and (
-        value != value.strip() or re.search(rf"[{_CJK}]\s+[{_CJK}]", value)
+        value != value.strip() or re.search(rf"[{CJK}]\s+[{CJK}]", value)
     ):
         return "stray_space"
     if re.search("[\uff01-\uff5e]", value):
@@ -638,7 +542,7 @@ def test_content_breakage_produces_its_defect(tmp_path: Path, wb: UnitWorkbook, 
     elif key == "score_out_of_range":
         scores = [r[d] for r in _records(read, "ratings") for d in DIMENSIONS]
         assert [0 <= s <= 100 for s in scores].count(False) == 1
-        assert not 0 <= float(str(cell).translate(_FOLD)) <= 100
+        assert not 0 <= float(str(cell).translate(FOLD)) <= 100
     elif key == "wrong_type":
         assert cell == defect.value and isinstance(cell, str)
         with pytest.raises(ValueError):
