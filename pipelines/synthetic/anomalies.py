@@ -148,7 +148,6 @@ def _inject_reciprocal(
 ) -> list[Label]:
     if rng.random() >= rates.reciprocal_inflation:
         return []
-    comp = table.composites()
     peer = "科室工作人员"
     pairs = []
     for a in participants:
@@ -172,7 +171,6 @@ def _inject_reciprocal(
     a, b, ab, ba, cons_a, cons_b = pairs[int(rng.integers(0, len(pairs)))]
     table.scores[ab] = vector_for(cons_b + RECIPROCAL_GAP + float(rng.uniform(0, 2)), rng, spread=0.6)
     table.scores[ba] = vector_for(cons_a + RECIPROCAL_GAP + float(rng.uniform(0, 2)), rng, spread=0.6)
-    del comp
     touched.update({(peer, a), (peer, b)})
     return [Label("reciprocal_inflation", period, unit_code, peer, a, peer, b)]
 

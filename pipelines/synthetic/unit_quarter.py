@@ -18,6 +18,7 @@ from pipelines.synthetic.ratings import (
     LENIENCY_SD,
     TIER_OFFSET,
     UNIT_LEVEL_MEAN,
+    RaterPlan,
     draw_scores,
     plan_raters,
 )
@@ -68,7 +69,6 @@ def _rank(member: Member, person: Person, level: str, year: int) -> str:
 
 
 def _tasks(
-    unit_code: str,
     quarter: Quarter,
     participants: list[str],
     section_of: dict[str, str],
@@ -169,6 +169,97 @@ def _zscores(values: dict[str, float]) -> dict[str, float]:
     return {k: (v - mean) / sd for k, v in values.items()}
 
 
+def _leaders_of_sections(members: list[Member], sections: list[str]) -> dict[str, str]:
+    """The head leads the leadership team; the deputies share the other sections in turn."""
+    leaders = sorted((m for m in members if m.is_leader), key=lambda m: m.leader_rank)
+    deputies = leaders[1:] or leaders[:1]
+    return {
+        s: leaders[0].person_code
+        if s == names.LEADERSHIP_SECTION
+        else deputies[i % len(deputies)].person_code
+        for i, s in enumerate(sections)
+    }
+
+
+def _quarter_anomaly(
+    year_anomaly: str | None, n_participants: int, anomalies: AnomalyRates, rng: np.random.Generator
+) -> str | None:
+    """A unit-level pattern for this quarter alone (U2, U3), unless the year already has one."""
+    if year_anomaly is not None or n_participants < 10:
+        return None
+    u = rng.random()
+    if u < anomalies.rating_work_decoupling:
+        return "rating_work_decoupling"
+    if u < anomalies.rating_work_decoupling + anomalies.score_inflation:
+        return "score_inflation"
+    return None
+
+
+def _rating_signal(
+    participants: list[str],
+    theta: dict[str, float],
+    s_task: dict[str, float],
+    people: dict[int, Person],
+    by_code: dict[str, Member],
+    traits: UnitTraits,
+    quarter: Quarter,
+    year_anomaly: str | None,
+    quarter_anomaly: str | None,
+) -> tuple[dict[str, float], float]:
+    """What raters respond to, per ratee, and the unit's rating level.
+
+    Honest raters see both the person (θ) and the work they delivered this quarter (S_task).
+    """
+    z_theta = _zscores({c: theta[c] for c in participants}) if participants else {}
+    z_task = _zscores({c: s_task[c] for c in participants}) if participants else {}
+    signal = {c: 0.5 * z_theta[c] + 0.5 * z_task[c] for c in participants}
+    unit_level = UNIT_LEVEL_MEAN + traits.level_effect
+    if quarter_anomaly == "rating_work_decoupling":
+        # 论资排辈: ratings follow seniority and run against the work people actually did.
+        person = {c: people[by_code[c].pid] for c in participants}
+        seniority = _zscores({c: -p.service_start + 0.3 * p.seniority_noise for c, p in person.items()})
+        signal = {c: 0.5 * seniority[c] - 0.6 * z_task[c] - 0.3 * z_theta[c] for c in participants}
+    elif quarter_anomaly == "score_inflation":
+        unit_level += 9.0
+    elif year_anomaly == "grade_rotation":
+        # 轮流坐庄: a different third of the staff is talked up each quarter.
+        boosted = (quarter.q - 1) % 3
+        signal = {c: 0.3 * signal[c] + (2.2 if by_code[c].pid % 3 == boosted else -0.9) for c in participants}
+    return signal, unit_level
+
+
+def _rater_leniency(
+    plan: RaterPlan, by_code: dict[str, Member], people: dict[int, Person], rng: np.random.Generator
+) -> dict[tuple[str, str], float]:
+    """Leniency in points per (tier, rater): a named rater keeps their temperament across quarters."""
+    leniency: dict[tuple[str, str], float] = {}
+    for tier, rater in zip(plan.tier, plan.rater, strict=True):
+        if (tier, rater) not in leniency:
+            if rater in by_code:
+                leniency[(tier, rater)] = people[by_code[rater].pid].leniency + float(rng.normal(0, 0.4))
+            else:
+                leniency[(tier, rater)] = float(rng.normal(0, LENIENCY_SD))
+    return leniency
+
+
+def _adjustments(participants: list[str], rng: np.random.Generator) -> list[dict]:
+    """Commendations and reprimands (加减分) for a few people."""
+
+    def item(code: str, points: float, reasons: tuple[str, ...]) -> dict:
+        return {"person_code": code, "points": points, "reason": reasons[int(rng.integers(0, len(reasons)))]}
+
+    out: list[dict] = []
+    for c in participants:
+        u = rng.random()
+        if u < 0.05:
+            out.append(item(c, float(rng.integers(1, 6)), names.ADJUSTMENT_REASONS_PLUS))
+        elif u < 0.08:
+            out.append(item(c, -float(rng.integers(1, 6)), names.ADJUSTMENT_REASONS_MINUS))
+        elif u < 0.082:  # two heavy reprimands: the clip at -10 has to catch them
+            out += [item(c, -float(rng.integers(6, 11)), names.ADJUSTMENT_REASONS_MINUS) for _ in range(2)]
+    return out
+
+
 def build_unit_quarter(
     unit: dict[str, str],
     quarter: Quarter,
@@ -191,19 +282,9 @@ def build_unit_quarter(
     theta = {m.person_code: thetas[m.pid] for m in members}
     heads = {m.section: m.person_code for m in members if m.is_head and m.person_code in participants}
     sections = sorted({m.section for m in members}, key=lambda s: (s != names.LEADERSHIP_SECTION, s))
-    leader_of = {}
-    leaders = sorted((m for m in members if m.is_leader), key=lambda m: m.leader_rank)
-    deputies = leaders[1:] or leaders[:1]
-    for i, s in enumerate(sections):
-        leader_of[s] = (
-            leaders[0].person_code
-            if s == names.LEADERSHIP_SECTION
-            else deputies[i % len(deputies)].person_code
-        )
+    leader_of = _leaders_of_sections(members, sections)
 
-    tasks = _tasks(
-        code, quarter, participants, section_of, set(heads.values()), theta, traits.sloppy, mess, rng
-    )
+    tasks = _tasks(quarter, participants, section_of, set(heads.values()), theta, traits.sloppy, mess, rng)
     coefficients = {
         s: (1.0 if s == names.LEADERSHIP_SECTION else round(float(rng.uniform(0.85, 1.15)), 2))
         for s in sections
@@ -212,45 +293,16 @@ def build_unit_quarter(
     category_of = {m.person_code: m.post_category for m in members}
     s_task = base_scores(method, planned, earned, section_of, category_of, coefficients, params)
 
-    # Which unit-level pattern (if any) shapes this quarter's ratings.
     year_anomaly = traits.year_anomaly.get(quarter.year)
-    quarter_anomaly = None
-    if year_anomaly is None and len(participants) >= 10:
-        u = rng.random()
-        if u < anomalies.rating_work_decoupling:
-            quarter_anomaly = "rating_work_decoupling"
-        elif u < anomalies.rating_work_decoupling + anomalies.score_inflation:
-            quarter_anomaly = "score_inflation"
-    z_theta = _zscores({c: theta[c] for c in participants}) if participants else {}
-    z_task = _zscores({c: s_task[c] for c in participants}) if participants else {}
-    signal = {c: 0.5 * z_theta[c] + 0.5 * z_task[c] for c in participants}
-    unit_level = UNIT_LEVEL_MEAN + traits.level_effect
-    if quarter_anomaly == "rating_work_decoupling":
-        # 论资排辈: ratings follow seniority and run against the work people actually did.
-        seniority = _zscores(
-            {
-                c: -people[by_code[c].pid].service_start + 0.3 * people[by_code[c].pid].seniority_noise
-                for c in participants
-            }
-        )
-        signal = {c: 0.5 * seniority[c] - 0.6 * z_task[c] - 0.3 * z_theta[c] for c in participants}
-    elif quarter_anomaly == "score_inflation":
-        unit_level += 9.0
-    elif year_anomaly == "grade_rotation":
-        # 轮流坐庄: a different third of the staff is talked up each quarter.
-        boosted = (quarter.q - 1) % 3
-        signal = {c: 0.3 * signal[c] + (2.2 if by_code[c].pid % 3 == boosted else -0.9) for c in participants}
+    quarter_anomaly = _quarter_anomaly(year_anomaly, len(participants), anomalies, rng)
+    signal, unit_level = _rating_signal(
+        participants, theta, s_task, people, by_code, traits, quarter, year_anomaly, quarter_anomaly
+    )
 
     plan = plan_raters(
         participants, section_of, heads, leader_of, rng, drop_required_share=0.08 if traits.sloppy else 0.0
     )
-    leniency: dict[tuple[str, str], float] = {}
-    for tier, rater in zip(plan.tier, plan.rater, strict=True):
-        if (tier, rater) not in leniency:
-            if rater in by_code:  # a named rater keeps their temperament from quarter to quarter
-                leniency[(tier, rater)] = people[by_code[rater].pid].leniency + float(rng.normal(0, 0.4))
-            else:
-                leniency[(tier, rater)] = float(rng.normal(0, LENIENCY_SD))
+    leniency = _rater_leniency(plan, by_code, people, rng)
     half_raters = {r for r in set(plan.rater) if rng.random() < 0.1}
     table = draw_scores(plan, signal, leniency, unit_level, rng, half_raters)
 
@@ -265,42 +317,14 @@ def build_unit_quarter(
         )
     rating_rows = table.rows()
 
-    # Adjustments: commendations and reprimands for a few people.
-    adjustments: list[dict] = []
-    for c in participants:
-        u = rng.random()
-        if u < 0.05:
-            adjustments.append(
-                {
-                    "person_code": c,
-                    "points": float(rng.integers(1, 6)),
-                    "reason": names.ADJUSTMENT_REASONS_PLUS[int(rng.integers(0, 5))],
-                }
-            )
-        elif u < 0.08:
-            adjustments.append(
-                {
-                    "person_code": c,
-                    "points": -float(rng.integers(1, 6)),
-                    "reason": names.ADJUSTMENT_REASONS_MINUS[int(rng.integers(0, 5))],
-                }
-            )
-        elif u < 0.082:  # two heavy items: the clip at -10 matters
-            for _ in range(2):
-                adjustments.append(
-                    {
-                        "person_code": c,
-                        "points": -float(rng.integers(6, 11)),
-                        "reason": names.ADJUSTMENT_REASONS_MINUS[int(rng.integers(0, 5))],
-                    }
-                )
+    adjustments = _adjustments(participants, rng)
     adj_total: dict[str, float] = {}
     for a in adjustments:
         adj_total[a["person_code"]] = adj_total.get(a["person_code"], 0.0) + a["points"]
 
     s_eval = evaluation_scores(rating_rows, params)
     q, grades = quarterly_grades(s_task, s_eval, adj_total, params)
-    proposed = _proposals(q, grades, people, by_code, traits, year_anomaly, quarter, mess, params, rng)
+    proposed = _proposals(q, grades, people, by_code, traits, year_anomaly, mess, params, rng)
 
     roster = []
     for m in members:
@@ -383,7 +407,15 @@ def build_unit_quarter(
 
 
 def _proposals(
-    q, grades, people, by_code, traits, year_anomaly, quarter, mess, params, rng
+    q: dict[str, float],
+    grades: dict[str, str],
+    people: dict[int, Person],
+    by_code: dict[str, Member],
+    traits: UnitTraits,
+    year_anomaly: str | None,
+    mess: MessRates,
+    params: ScoringParams,
+    rng: np.random.Generator,
 ) -> dict[str, str]:
     """The grades a unit proposes (拟定等次): its own honest computation, or a gamed list."""
     if not traits.proposes_grades or not q:
