@@ -117,7 +117,7 @@ def _unknown_section(wb: UnitWorkbook, rng: np.random.Generator) -> Broken:
 
 def _unused_person_code(wb: UnitWorkbook) -> str:
     codes = {r.get("person_code") for r in wb.sheets.get("roster") or []}
-    sample = next((c for c in codes if isinstance(c, str)), "P001")
+    sample = next((c for c in sorted(c for c in codes if isinstance(c, str))), "P001")
     m = re.match(r"^(\D*)(\d+)$", sample)
     prefix, width = (m.group(1), len(m.group(2))) if m else ("P", 3)
     n = 900

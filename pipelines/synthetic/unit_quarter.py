@@ -303,7 +303,7 @@ def build_unit_quarter(
         participants, section_of, heads, leader_of, rng, drop_required_share=0.08 if traits.sloppy else 0.0
     )
     leniency = _rater_leniency(plan, by_code, people, rng)
-    half_raters = {r for r in set(plan.rater) if rng.random() < 0.1}
+    half_raters = {r for r in sorted(set(plan.rater)) if rng.random() < 0.1}
     table = draw_scores(plan, signal, leniency, unit_level, rng, half_raters)
 
     period = quarter.key

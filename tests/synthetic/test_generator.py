@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import csv
 import math
+import os
+import subprocess
+import sys
 from collections import Counter, defaultdict
 from datetime import datetime
 from pathlib import Path
@@ -173,10 +176,26 @@ def _files(root: Path) -> dict[str, tuple[bytes, int]]:
 
 
 def test_same_arguments_give_identical_files(tmp_path: Path) -> None:
+    """Identical bytes and mtimes in-process and in a fresh interpreter with another hash seed."""
     opts: dict[str, Any] = {"seed": 5, "units": 6, "quarters": (Quarter(2025, 4),), "workers": 1}
     a = _files(make_city(tmp_path / "a", **opts))
-    b = _files(make_city(tmp_path / "b", **{**opts, "workers": 2}))
+    cli = [
+        sys.executable,
+        "-m",
+        "pipelines.synthetic",
+        "--quarters",
+        "2025Q4",
+        "--units",
+        "6",
+        "--workers",
+        "2",
+    ]
+    env = {**os.environ, "PYTHONHASHSEED": "12345"}
+    subprocess.run(
+        [*cli, "--seed", "5", "--data-dir", str(tmp_path / "b")], env=env, check=True, capture_output=True
+    )
     c = _files(make_city(tmp_path / "c", **{**opts, "seed": 6}))
+    b = _files(tmp_path / "b")
     assert a and a == b
     assert a != c
 
