@@ -1,0 +1,1 @@
+"""Safe publishing: analysts only ever read a finished, checked warehouse file."""
