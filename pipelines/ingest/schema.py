@@ -29,6 +29,7 @@ RAW_TABLES: dict[str, dict[str, pl.DataType]] = {
         "is_current": pl.Boolean,  # the unit's newest accepted file for the quarter
         "n_errors": pl.Int64,
         "n_warnings": pl.Int64,
+        "receipt_path": pl.Utf8,  # the HTML receipt sent to the unit, relative to the data directory
     },
     # One row per registry unit and quarter.
     "unit_status": {

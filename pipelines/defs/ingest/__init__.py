@@ -1,0 +1,1 @@
+"""Ingestion assets: a quarter's landing area to archive, ledger, receipts and raw tables."""

@@ -1,0 +1,167 @@
+"""The append-only archive: every delivery that ever arrived, byte for byte, keyed by its SHA-256.
+
+Layout: ``archive/<quarter>/<unit folder>/<sha256>/<original file name(s)>`` plus a manifest
+``archive/<quarter>/<unit folder>/<sha256>.json`` that records the arrival time (the file's mtime
+when first seen) and the wall-clock time ingestion first saw it. The manifest sits beside, not
+inside, the delivery folder so no uploaded file name can collide with it. Nothing here is ever
+deleted or overwritten: copies are made read-only, and a manifest is created with a hard link
+that fails when one exists.
+
+The archive is the ledger's memory: a file later removed from the landing area is still a
+submission, and a touched file keeps its first arrival time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from pipelines.ingest.discover import Delivery, sha256_csv_set
+
+_CHUNK = 1024 * 1024
+MANIFEST_VERSION = 1
+
+
+@dataclass(frozen=True)
+class ArchiveRecord:
+    quarter: str
+    unit_code: str
+    submission_id: str
+    format: str
+    files: tuple[tuple[str, int], ...]  # (original name, size in bytes), sorted by name
+    arrival_ns: int  # mtime when first seen, ns since the epoch
+    first_seen_at: str  # ISO wall-clock time of the run that archived it
+
+    @property
+    def folder(self) -> Path:
+        """Relative to the archive root."""
+        return Path(self.quarter) / self.unit_code / self.submission_id
+
+    @property
+    def archive_path(self) -> str:
+        """Relative to the data directory: the workbook itself, or the folder of a CSV set."""
+        base = Path("archive") / self.folder
+        return str(base / self.files[0][0]) if self.format != "csv" else str(base)
+
+    @property
+    def file_name(self) -> str:
+        return "、".join(name for name, _ in self.files)
+
+    @property
+    def size_bytes(self) -> int:
+        return sum(size for _, size in self.files)
+
+    def paths(self, archive_root: Path) -> list[tuple[str, Path]]:
+        return [(name, archive_root / self.folder / name) for name, _ in self.files]
+
+
+def manifest_path(archive_root: Path, quarter: str, unit_code: str, submission_id: str) -> Path:
+    return archive_root / quarter / unit_code / f"{submission_id}.json"
+
+
+def archive_delivery(delivery: Delivery, archive_root: Path) -> ArchiveRecord | None:
+    """Copy a delivery into the archive unless it is there already; returns its record.
+
+    Files are copied to a staging folder and hashed as copied; only when the copies hash to the
+    delivery's id are they linked into place. Returns None when a landing file changed between
+    hashing and copying (a unit still uploading): the delivery is picked up, complete, next run.
+    """
+    manifest = manifest_path(archive_root, delivery.quarter, delivery.unit_code, delivery.submission_id)
+    if manifest.exists():
+        return read_manifest(manifest)
+    folder = manifest.with_suffix("")
+    staging = folder.parent / f".staging-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    staging.mkdir(parents=True)
+    try:
+        copied = [(f.name, _copy(f.path, staging / f.name)) for f in delivery.files]
+        if delivery.format == "csv":
+            actual = sha256_csv_set([(name, staging / name) for name, _ in copied])
+        else:
+            actual = copied[0][1]
+        if actual != delivery.submission_id:
+            return None
+        folder.mkdir(exist_ok=True)
+        for name, _ in copied:
+            with contextlib.suppress(FileExistsError):  # never replace what is archived
+                os.link(staging / name, folder / name)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    record = ArchiveRecord(
+        quarter=delivery.quarter,
+        unit_code=delivery.unit_code,
+        submission_id=delivery.submission_id,
+        format=delivery.format,
+        files=tuple(sorted((f.name, f.size) for f in delivery.files)),
+        arrival_ns=delivery.arrival_ns,
+        first_seen_at=datetime.now(UTC).isoformat(timespec="seconds"),
+    )
+    _create_once(manifest, _encode(record))
+    # Another run may have won the race; its manifest is the truth.
+    return read_manifest(manifest)
+
+
+def _copy(source: Path, target: Path) -> str:
+    """Copy bytes, mtime and a read-only mode; returns the SHA-256 of the bytes copied."""
+    h = hashlib.sha256()
+    with source.open("rb") as src, target.open("wb") as dst:
+        while chunk := src.read(_CHUNK):
+            h.update(chunk)
+            dst.write(chunk)
+    st = source.stat()
+    os.utime(target, ns=(st.st_atime_ns, st.st_mtime_ns))
+    target.chmod(0o444)
+    return h.hexdigest()
+
+
+def _encode(record: ArchiveRecord) -> bytes:
+    body = {
+        "manifest_version": MANIFEST_VERSION,
+        "quarter": record.quarter,
+        "unit_code": record.unit_code,
+        "submission_id": record.submission_id,
+        "format": record.format,
+        "files": [{"name": n, "size": s} for n, s in record.files],
+        "arrival_ns": record.arrival_ns,
+        "first_seen_at": record.first_seen_at,
+    }
+    return json.dumps(body, ensure_ascii=False, indent=1).encode("utf-8")
+
+
+def _create_once(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.partial")
+    tmp.write_bytes(data)
+    tmp.chmod(0o444)
+    try:
+        with contextlib.suppress(FileExistsError):
+            os.link(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def read_manifest(path: Path) -> ArchiveRecord:
+    body = json.loads(path.read_text(encoding="utf-8"))
+    return ArchiveRecord(
+        quarter=body["quarter"],
+        unit_code=body["unit_code"],
+        submission_id=body["submission_id"],
+        format=body["format"],
+        files=tuple((f["name"], int(f["size"])) for f in body["files"]),
+        arrival_ns=int(body["arrival_ns"]),
+        first_seen_at=body["first_seen_at"],
+    )
+
+
+def load_quarter(archive_root: Path, quarter: str) -> list[ArchiveRecord]:
+    """Every delivery ever archived for the quarter, in (unit folder, arrival, id) order."""
+    folder = archive_root / quarter
+    if not folder.is_dir():
+        return []
+    records = [read_manifest(p) for p in folder.glob("*/*.json") if not p.name.startswith(".")]
+    return sorted(records, key=lambda r: (r.unit_code, r.arrival_ns, r.submission_id))

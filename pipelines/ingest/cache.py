@@ -1,0 +1,196 @@
+"""The parse cache: each submission's validated result, found by its SHA-256.
+
+    ingest_cache/<namespace>/entries/<sha256>.json     meta: readable, counts, facts, its batch
+    ingest_cache/<namespace>/batches/<batch>/issues.parquet      every content error and warning
+    ingest_cache/<namespace>/batches/<batch>/<table>.parquet     typed tables (content-valid only)
+
+A re-run reads these instead of parsing: an unchanged file is never parsed twice. The results of
+one run are written as one batch (a Parquet file per table holding all its new submissions, with
+a submission_id column) rather than a folder per submission: a city quarter is ~500 submissions
+and 4,500 tiny Parquet files cost seconds to write, one batch costs milliseconds. An entry file is
+written only after its batch is complete, so it is the commit marker; batches are immutable.
+
+The namespace hashes CACHE_VERSION and the committed suites, so changing a rule (or the parser,
+by bumping CACHE_VERSION) re-validates everything once.
+
+The cache holds what the archive holds (names and national IDs in the roster), so it is restricted
+data like the archive: it never feeds analysts directly, only the quarter assembly in run.py.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import uuid
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import polars as pl
+
+from pipelines.ingest.issues import Issue
+from pipelines.ingest.suites import suites_fingerprint
+from pipelines.ingest.tables import TABLES, cache_schema
+from pipelines.ingest.validate import UnitFacts
+
+CACHE_VERSION = "1"  # bump when parsing or a code check changes what a file yields
+
+ISSUE_SCHEMA: dict[str, pl.DataType] = {
+    "submission_id": pl.Utf8,
+    "ordinal": pl.Int64,
+    "severity": pl.Utf8,
+    "kind": pl.Utf8,
+    "sheet": pl.Utf8,
+    "excel_row": pl.Int64,
+    "column_header": pl.Utf8,
+    "value": pl.Utf8,
+    "message": pl.Utf8,
+}
+
+
+def namespace() -> str:
+    h = hashlib.sha256(CACHE_VERSION.encode() + b"\0" + suites_fingerprint())
+    return f"v{CACHE_VERSION}-{h.hexdigest()[:12]}"
+
+
+def cache_root(data_root: Path) -> Path:
+    return data_root / "ingest_cache" / namespace()
+
+
+@dataclass
+class Entry:
+    """What one parse produced, ready to be cached."""
+
+    submission_id: str
+    readable: bool
+    issues: list[Issue]
+    tables: dict[str, pl.DataFrame] = field(default_factory=dict)
+    encoding: str | None = None
+    facts: UnitFacts | None = None
+    parse_seconds: float = 0.0
+    transient: bool = False  # a timeout or a worker crash: says more about the run than the file
+
+    @property
+    def n_errors(self) -> int:
+        return sum(i.severity == "error" for i in self.issues)
+
+    @property
+    def content_ok(self) -> bool:
+        return self.readable and self.n_errors == 0
+
+
+@dataclass(frozen=True)
+class CachedMeta:
+    submission_id: str
+    batch: str
+    readable: bool
+    content_ok: bool  # readable and no content error: its typed tables are in the batch
+    encoding: str | None
+    facts: UnitFacts | None
+    n_errors: int
+    n_warnings: int
+    parse_seconds: float
+
+
+def _entry_path(root: Path, submission_id: str, transient: bool = False) -> Path:
+    return root / "entries" / (f"{submission_id}.transient.json" if transient else f"{submission_id}.json")
+
+
+def has(root: Path, submission_id: str) -> bool:
+    """A final result is cached. A transient one (timeout, crash) is retried on the next run: a
+    machine under load must not turn into a permanent rejection of a good file."""
+    return _entry_path(root, submission_id).exists()
+
+
+def issues_frame(submission_id: str, issues: list[Issue]) -> pl.DataFrame:
+    data = {
+        "submission_id": [submission_id] * len(issues),
+        "ordinal": list(range(len(issues))),
+        "severity": [i.severity for i in issues],
+        "kind": [i.kind for i in issues],
+        "sheet": [i.sheet for i in issues],
+        "excel_row": [i.excel_row for i in issues],
+        "column_header": [i.header for i in issues],
+        "value": [i.value for i in issues],
+        "message": [i.message for i in issues],
+    }
+    return pl.DataFrame(data, schema=ISSUE_SCHEMA)
+
+
+def write_batch(root: Path, entries: list[Entry]) -> str:
+    """Cache the results of one run; returns the batch id."""
+    batch = f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
+    folder = root / "batches" / batch
+    tmp = root / "batches" / f".tmp-{batch}"
+    tmp.mkdir(parents=True)
+    issues = [issues_frame(e.submission_id, e.issues) for e in entries]
+    pl.concat(issues or [pl.DataFrame(schema=ISSUE_SCHEMA)]).write_parquet(tmp / "issues.parquet")
+    valid = [e for e in entries if e.content_ok]
+    for table in TABLES:
+        schema = cache_schema(table)
+        frames = [e.tables[table].select([pl.col(c).cast(t) for c, t in schema.items()]) for e in valid]
+        pl.concat(frames or [pl.DataFrame(schema=schema)]).write_parquet(tmp / f"{table}.parquet")
+    tmp.rename(folder)
+    (root / "entries").mkdir(parents=True, exist_ok=True)
+    for e in entries:
+        meta = CachedMeta(
+            submission_id=e.submission_id,
+            batch=batch,
+            readable=e.readable,
+            content_ok=e.content_ok,
+            encoding=e.encoding,
+            facts=e.facts,
+            n_errors=e.n_errors,
+            n_warnings=len(e.issues) - e.n_errors,
+            parse_seconds=round(e.parse_seconds, 4),
+        )
+        _write_entry(_entry_path(root, e.submission_id, e.transient), meta)
+        if not e.transient:
+            _entry_path(root, e.submission_id, transient=True).unlink(missing_ok=True)
+    return batch
+
+
+def _write_entry(path: Path, meta: CachedMeta) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.partial")
+    tmp.write_text(json.dumps(asdict(meta), ensure_ascii=False), encoding="utf-8")
+    tmp.replace(path)
+
+
+def read_meta(root: Path, submission_id: str) -> CachedMeta:
+    path = _entry_path(root, submission_id)
+    if not path.exists():
+        path = _entry_path(root, submission_id, transient=True)
+    body = json.loads(path.read_text(encoding="utf-8"))
+    facts = body.pop("facts")
+    if facts is not None:
+        facts["blank_coefficient_rows"] = tuple(facts["blank_coefficient_rows"])
+    return CachedMeta(**body, facts=UnitFacts(**facts) if facts is not None else None)
+
+
+def _read(root: Path, name: str, metas: list[CachedMeta], schema: dict[str, pl.DataType]) -> pl.DataFrame:
+    """Rows of the given submissions from their batches, in the order of `metas`, then file order."""
+    order = {m.submission_id: i for i, m in enumerate(metas)}
+    batches: dict[str, list[str]] = {}
+    for m in metas:
+        batches.setdefault(m.batch, []).append(m.submission_id)
+    frames = [
+        pl.read_parquet(root / "batches" / batch / f"{name}.parquet").filter(
+            pl.col("submission_id").is_in(ids)
+        )
+        for batch, ids in sorted(batches.items())
+    ]
+    if not frames:
+        return pl.DataFrame(schema=schema)
+    stacked = pl.concat([f.select([pl.col(c).cast(t) for c, t in schema.items()]) for f in frames])
+    rank = pl.col("submission_id").replace_strict(order, return_dtype=pl.Int64)
+    return stacked.sort(rank, maintain_order=True)
+
+
+def read_issues(root: Path, metas: list[CachedMeta]) -> pl.DataFrame:
+    return _read(root, "issues", metas, ISSUE_SCHEMA)
+
+
+def read_table(root: Path, table: str, metas: list[CachedMeta]) -> pl.DataFrame:
+    """One typed table of cached, content-valid submissions."""
+    return _read(root, table, [m for m in metas if m.content_ok], cache_schema(table))

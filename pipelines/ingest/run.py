@@ -1,0 +1,526 @@
+"""Ingest one quarter: landing area -> archive -> parse cache -> raw tables, ledger and receipts.
+
+    discover   every delivery under landing/<quarter>/<unit>/ with its SHA-256, size and mtime
+    archive    copy new deliveries, untouched, into the append-only archive (first arrival recorded)
+    parse      deliveries the cache lacks, in isolated workers with a timeout (parse.py, workers.py),
+               then the GX suites over all of them at once; results cached by SHA-256
+    assemble   context checks (folder, quarter, registry), a person claimed by two units, the
+               current submission and status of every unit, typed raw tables with person keys
+    write      raw/<table>/<quarter>.parquet, restricted/persons/<quarter>.parquet, one HTML receipt
+               per submission under receipts/<quarter>/<unit>/
+
+A re-run with no new files parses nothing and rewrites the same rows (the assembly reads the cache).
+Everything the quarter's tables contain comes from the archive, so a file later deleted from the
+landing area is still in the ledger, and its data still counts if it is current.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing as mp
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from pipelines.domain.quarters import TZ, Quarter, parse_quarter
+from pipelines.domain.registry import load_registry
+from pipelines.domain.rules import RulesError, load_rules
+from pipelines.domain.template import SHEETS
+from pipelines.ingest import cache
+from pipelines.ingest.archive import ArchiveRecord, archive_delivery, load_quarter, manifest_path
+from pipelines.ingest.discover import discover_quarter
+from pipelines.ingest.issues import Issue
+from pipelines.ingest.ledger import STATUSES, current_ids, mark_current, unit_status
+from pipelines.ingest.load import write_quarter
+from pipelines.ingest.parse import ParsedDelivery, ParseRequest, parse_delivery, refused
+from pipelines.ingest.pseudonym import DEMO_WARNING, PseudonymKey, load_key, person_keys
+from pipelines.ingest.receipt import ReceiptHeader, receipt_file_name, render_receipt, write_if_changed
+from pipelines.ingest.schema import RAW_TABLES, TZ_TIMESTAMP
+from pipelines.ingest.sheets import ParsedSheet
+from pipelines.ingest.tables import TABLES
+from pipelines.ingest.validate import check_context, people_in_two_units, stack, validate_batches, warm_up
+from pipelines.ingest.workers import TIMEOUT, WORKER_MEMORY_BYTES, Outcome, run_isolated
+from pipelines.paths import archive_dir, data_dir, landing_dir, raw_dir, receipts_dir, restricted_dir
+
+LOG = logging.getLogger(__name__)
+TRANSIENT_KINDS = ("parse_timeout", "parse_failed")  # retried next run, not cached for good
+OVERLAP_MIN_FILES = 150  # from this many new files on, import GX in a separate process during parsing
+_SHEET_RANK = {s.title: i for i, s in enumerate(SHEETS)}
+
+
+@dataclass(frozen=True)
+class IngestSettings:
+    workers: int = 2  # parse processes; 0 parses inline (no timeout, for debugging only)
+    parse_timeout_seconds: float = 20.0
+    worker_memory_bytes: int | None = WORKER_MEMORY_BYTES
+
+
+@dataclass
+class IngestReport:
+    quarter: str
+    deadline: datetime
+    deadline_source: str
+    deliveries_in_landing: int = 0
+    archived_now: int = 0
+    parsed_now: int = 0
+    submissions: int = 0
+    accepted: int = 0
+    rejected: int = 0
+    unaccounted: int = 0  # landing deliveries with no ledger row (must be 0)
+    statuses: dict[str, int] = field(default_factory=dict)
+    error_kinds: dict[str, int] = field(default_factory=dict)
+    warning_kinds: dict[str, int] = field(default_factory=dict)
+    rows: dict[str, int] = field(default_factory=dict)
+    paths: dict[str, str] = field(default_factory=dict)
+    receipts_written: int = 0
+    skipped: list[str] = field(default_factory=list)
+    demo_key: bool = False
+    key_fingerprint: str = ""
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def quarter_deadline(quarter: Quarter) -> tuple[datetime, str]:
+    """The deadline from the year's rules file, or the spec's default when the year has none."""
+    try:
+        return load_rules(quarter.year).calendar.deadline(quarter), f"rules {quarter.year}"
+    except RulesError:
+        return quarter.deadline(), "default: 15 days after quarter end (no rules file for the year)"
+
+
+def ingest_quarter(
+    quarter: Quarter | str, settings: IngestSettings | None = None, log: logging.Logger | None = None
+) -> IngestReport:
+    """Run the whole ingestion of one quarter under $ASSESSMENT_DATA_DIR; idempotent."""
+    settings = settings or IngestSettings()
+    log = log or LOG
+    q = quarter if isinstance(quarter, Quarter) else parse_quarter(quarter)
+    clock = _Clock()
+    deadline, deadline_source = quarter_deadline(q)
+    report = IngestReport(q.key, deadline, deadline_source)
+    key = load_key()
+    report.demo_key, report.key_fingerprint = key.is_demo, key.fingerprint
+    if key.is_demo:
+        log.warning(DEMO_WARNING)
+    registry = {r["unit_code"]: r for r in load_registry().iter_rows(named=True)}
+
+    records, landed = _archive(q, report, log)
+    clock.lap(report, "discover_archive")
+
+    root = cache.cache_root(data_dir())
+    todo = {r.submission_id: r for r in records if not cache.has(root, r.submission_id)}
+    report.parsed_now = len(todo)
+    if todo:
+        _parse_and_cache(list(todo.values()), root, settings, log, report.timings)
+    clock.lap(report, "parse_validate")
+
+    tables, receipts = _assemble(q, records, registry, root, key, deadline, report)
+    report.unaccounted = len(landed - {(r.unit_code, r.submission_id) for r in records})
+    clock.lap(report, "assemble")
+
+    persons = tables.pop("_persons")
+    written = write_quarter(tables, persons, q.key, raw_dir(), restricted_dir())
+    report.paths = {t: str(p) for t, p in written.items()}
+    report.receipts_written = sum(write_if_changed(path, text) for path, text in receipts)
+    clock.lap(report, "write")
+    report.timings["total"] = round(time.perf_counter() - clock.started, 3)
+    log.info(
+        "ingested %s: %d submissions (%d parsed now), units %s in %.1fs",
+        q.key,
+        report.submissions,
+        report.parsed_now,
+        report.statuses,
+        report.timings["total"],
+    )
+    return report
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.started = self.last = time.perf_counter()
+
+    def lap(self, report: IngestReport, name: str) -> None:
+        now = time.perf_counter()
+        report.timings[name] = round(now - self.last, 3)
+        self.last = now
+
+
+# -- discover and archive ---------------------------------------------------------------------------
+
+
+def _archive(
+    q: Quarter, report: IngestReport, log: logging.Logger
+) -> tuple[list[ArchiveRecord], set[tuple[str, str]]]:
+    discovery = discover_quarter(landing_dir() / q.key, q.key)
+    report.deliveries_in_landing = len(discovery.deliveries)
+    report.skipped = list(discovery.skipped)
+    landed: set[tuple[str, str]] = set()
+    for delivery in discovery.deliveries:
+        existed = manifest_path(archive_dir(), q.key, delivery.unit_code, delivery.submission_id).exists()
+        record = archive_delivery(delivery, archive_dir())
+        if record is None:
+            report.skipped.append(
+                f"{delivery.unit_code}/{delivery.file_name}: changed while being read; next run"
+            )
+            continue
+        landed.add((delivery.unit_code, delivery.submission_id))
+        report.archived_now += 0 if existed else 1
+    for line in report.skipped:
+        log.warning("not ingested: %s", line)
+    return load_quarter(archive_dir(), q.key), landed
+
+
+# -- parse and validate new deliveries --------------------------------------------------------------
+
+
+def _request(record: ArchiveRecord) -> ParseRequest:
+    files = tuple((name, str(path)) for name, path in record.paths(archive_dir()))
+    return ParseRequest(record.submission_id, record.format, files)
+
+
+def _parse_and_cache(
+    records: list[ArchiveRecord],
+    root: Path,
+    settings: IngestSettings,
+    log: logging.Logger,
+    timings: dict[str, float],
+) -> None:
+    """Parse in isolated workers, validate cells in one more process, cache everything as one batch.
+
+    The validator process imports great-expectations (seconds of CPU) while the workers parse; in
+    a thread of this process the import would hold the GIL against the loop that collects results.
+    """
+    started = time.perf_counter()
+    requests = [_request(r) for r in records]
+    with _validator(settings, len(records)) as validator:
+        warm = validator.submit(warm_up)
+        outcomes = run_isolated(
+            parse_delivery,
+            requests,
+            workers=settings.workers,
+            timeout=settings.parse_timeout_seconds,
+            memory_bytes=settings.worker_memory_bytes,
+        )
+        results = [_result(req, out, settings, log) for req, out in zip(requests, outcomes, strict=True)]
+        timings["parse.parse_workers"] = _since(started)
+        by_sheet: dict[str, list[tuple[int, ParsedSheet]]] = {}
+        for index, result in enumerate(results):
+            if result.readable:
+                for name, parsed in result.sheets.items():
+                    by_sheet.setdefault(name, []).append((index, parsed))
+        batches = stack(by_sheet)
+        warm.result()
+        timings["parse.gx_ready"] = _since(started)
+        cell_issues = validator.submit(validate_batches, batches).result()
+        timings["parse.gx_validated"] = _since(started)
+    entries = [
+        cache.Entry(
+            submission_id=r.submission_id,
+            readable=r.readable,
+            issues=_ordered(r.issues + cell_issues.get(i, [])),
+            tables=r.tables,
+            encoding=r.encoding,
+            facts=r.facts,
+            parse_seconds=r.seconds,
+            transient=any(x.kind in TRANSIENT_KINDS for x in r.issues),
+        )
+        for i, r in enumerate(results)
+    ]
+    cache.write_batch(root, entries)
+    timings["parse.cached"] = _since(started)
+
+
+def _since(started: float) -> float:
+    return round(time.perf_counter() - started, 3)
+
+
+def _validator(settings: IngestSettings, n_new: int) -> Executor:
+    """Where the suites run. A separate process pays off only when its seconds-long GX import can
+    overlap a long parse; a few late files, or a process that has imported GX already (a second
+    run in the same process), validate right here."""
+    inline = settings.workers <= 0 or n_new < OVERLAP_MIN_FILES or "great_expectations" in sys.modules
+    if inline:
+        return _InlineExecutor()
+    return ProcessPoolExecutor(max_workers=1, mp_context=mp.get_context("spawn"))
+
+
+class _InlineExecutor(Executor):
+    """workers=0: everything in this process (debugging; no isolation, no timeouts)."""
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        future: Future[Any] = Future()
+        future.set_result(fn(*args, **kwargs))
+        return future
+
+
+def _result(
+    request: ParseRequest, outcome: Outcome[ParsedDelivery], settings: IngestSettings, log: logging.Logger
+) -> ParsedDelivery:
+    if outcome.ok and outcome.value is not None:
+        return outcome.value
+    if outcome.failure == TIMEOUT:
+        detail = f"（超过{settings.parse_timeout_seconds:g}秒仍未完成，文件可能异常）"
+        return refused(request.submission_id, "parse_timeout", detail, outcome.seconds)
+    log.error("parsing %s failed: %s %s", request.submission_id, outcome.failure, outcome.detail)
+    return refused(request.submission_id, "parse_failed", "（文件结构异常，无法解析）", outcome.seconds)
+
+
+def _ordered(issues: list[Issue]) -> list[Issue]:
+    """Errors before warnings, then in template sheet order and by row: how a clerk works through it."""
+    return sorted(
+        issues,
+        key=lambda i: (
+            i.severity != "error",
+            _SHEET_RANK.get(i.sheet or "", -1 if i.sheet is None else 99),
+            i.excel_row or 0,
+        ),
+    )
+
+
+# -- assemble the quarter -----------------------------------------------------------------------------
+
+
+def _arrival(record: ArchiveRecord) -> datetime:
+    """The arrival instant to the microsecond (integer arithmetic: a float would round it)."""
+    seconds, ns = divmod(record.arrival_ns, 1_000_000_000)
+    return datetime.fromtimestamp(seconds, tz=UTC).replace(microsecond=ns // 1000)
+
+
+def _assemble(
+    q: Quarter,
+    records: list[ArchiveRecord],
+    registry: dict[str, dict[str, str]],
+    root: Path,
+    key: PseudonymKey,
+    deadline: datetime,
+    report: IngestReport,
+) -> tuple[dict[str, pl.DataFrame], list[tuple[Path, str]]]:
+    metas = {r.submission_id: cache.read_meta(root, r.submission_id) for r in records}
+    unique = list(metas.values())
+    extra: dict[tuple[str, str], list[Issue]] = {}
+    accepted: dict[tuple[str, str], bool] = {}
+    for r in records:
+        meta = metas[r.submission_id]
+        context = check_context(
+            meta.facts if meta.readable else None, r.unit_code, q, registry.get(r.unit_code)
+        )
+        extra[(r.unit_code, r.submission_id)] = context
+        accepted[(r.unit_code, r.submission_id)] = meta.content_ok and not any(
+            i.severity == "error" for i in context
+        )
+    _reject_shared_people(records, registry, root, metas, accepted, extra)
+
+    ledger = _ledger(q, records, metas, accepted, extra)
+    items = _receipt_items(q, records, root, unique, extra)
+    current = ledger.filter(pl.col("is_current")).select("unit_code", "submission_id").sort("unit_code")
+    tables = _current_tables(q, current, root, metas, key)
+    tables["submissions"] = ledger
+    tables["unit_status"] = unit_status(ledger, sorted(registry), q.key, deadline)
+    tables["receipt_items"] = items
+    receipts = _receipts(q, records, ledger, items, registry)
+
+    report.submissions = ledger.height
+    report.accepted = int(ledger["accepted"].sum())
+    report.rejected = ledger.height - report.accepted
+    report.statuses = dict.fromkeys(STATUSES, 0)
+    report.statuses.update(dict(tables["unit_status"].group_by("status").len().iter_rows()))
+    report.error_kinds = _top(items, "error")
+    report.warning_kinds = _top(items, "warning")
+    report.rows = {t: tables[t].height for t in RAW_TABLES}
+    return tables, receipts
+
+
+def _reject_shared_people(
+    records: list[ArchiveRecord],
+    registry: dict[str, dict[str, str]],
+    root: Path,
+    metas: dict[str, cache.CachedMeta],
+    accepted: dict[tuple[str, str], bool],
+    extra: dict[tuple[str, str], list[Issue]],
+) -> None:
+    """Reject current submissions of two units that list the same national ID, until none do.
+
+    Rejecting a pair can make older accepted files current again, which may conflict in turn,
+    hence the loop; it ends because every round rejects at least one more file.
+    """
+    ids = sorted({sha for (_, sha), ok in accepted.items() if ok})
+    rosters = cache.read_table(root, "roster", [metas[i] for i in ids])
+    rosters = rosters.select("submission_id", "national_id", "excel_row")
+    names = {code: unit["unit_name"] for code, unit in registry.items()}
+    arrivals = {(r.unit_code, r.submission_id): r.arrival_ns for r in records}
+    while True:
+        frame = pl.DataFrame(
+            {
+                "unit_code": [u for u, _ in accepted],
+                "submission_id": [s for _, s in accepted],
+                "arrival_at": [arrivals[k] for k in accepted],
+                "accepted": list(accepted.values()),
+            },
+            schema={
+                "unit_code": pl.Utf8,
+                "submission_id": pl.Utf8,
+                "arrival_at": pl.Int64,
+                "accepted": pl.Boolean,
+            },
+        )
+        current = current_ids(frame)
+        owners = pl.DataFrame(
+            {"unit_code": list(current), "submission_id": list(current.values())},
+            schema={"unit_code": pl.Utf8, "submission_id": pl.Utf8},
+        )
+        conflicts = people_in_two_units(rosters.join(owners, on="submission_id"), names)
+        if not conflicts:
+            return
+        for unit, sha in current.items():
+            if sha in conflicts:
+                accepted[(unit, sha)] = False
+                extra[(unit, sha)] = extra[(unit, sha)] + conflicts[sha]
+
+
+def _ledger(
+    q: Quarter,
+    records: list[ArchiveRecord],
+    metas: dict[str, cache.CachedMeta],
+    accepted: dict[tuple[str, str], bool],
+    extra: dict[tuple[str, str], list[Issue]],
+) -> pl.DataFrame:
+    rows = []
+    for r in records:
+        meta, more = metas[r.submission_id], extra[(r.unit_code, r.submission_id)]
+        more_errors = sum(i.severity == "error" for i in more)
+        rows.append(
+            {
+                "submission_id": r.submission_id,
+                "quarter": q.key,
+                "unit_code": r.unit_code,
+                "file_name": r.file_name,
+                "archive_path": r.archive_path,
+                "size_bytes": r.size_bytes,
+                "arrival_at": _arrival(r),
+                "format": r.format,
+                "encoding": meta.encoding,
+                "accepted": accepted[(r.unit_code, r.submission_id)],
+                "n_errors": meta.n_errors + more_errors,
+                "n_warnings": meta.n_warnings + len(more) - more_errors,
+                "receipt_path": str(_receipt_path(q, r).relative_to(data_dir())),
+            }
+        )
+    schema = {c: t for c, t in RAW_TABLES["submissions"].items() if c != "is_current"}
+    frame = pl.DataFrame(rows, schema={**schema, "arrival_at": pl.Datetime("us", "UTC")}, orient="row")
+    frame = frame.with_columns(pl.col("arrival_at").dt.convert_time_zone("Asia/Shanghai").cast(TZ_TIMESTAMP))
+    return mark_current(frame).select(list(RAW_TABLES["submissions"]))
+
+
+def _receipt_path(q: Quarter, r: ArchiveRecord) -> Path:
+    return receipts_dir() / q.key / r.unit_code / receipt_file_name(r.file_name, r.submission_id, r.format)
+
+
+def _receipt_items(
+    q: Quarter,
+    records: list[ArchiveRecord],
+    root: Path,
+    metas: list[cache.CachedMeta],
+    extra: dict[tuple[str, str], list[Issue]],
+) -> pl.DataFrame:
+    owners = pl.DataFrame(
+        {
+            "unit_code": [r.unit_code for r in records],
+            "submission_id": [r.submission_id for r in records],
+            "_order": list(range(len(records))),
+        },
+        schema={"unit_code": pl.Utf8, "submission_id": pl.Utf8, "_order": pl.Int64},
+    )
+    content = cache.read_issues(root, metas).join(owners, on="submission_id")
+    added = []
+    for i, r in enumerate(records):
+        for k, issue in enumerate(extra[(r.unit_code, r.submission_id)]):
+            added.append(
+                {
+                    "submission_id": r.submission_id,
+                    "ordinal": 1_000_000 + k,
+                    "severity": issue.severity,
+                    "kind": issue.kind,
+                    "sheet": issue.sheet,
+                    "excel_row": issue.excel_row,
+                    "column_header": issue.header,
+                    "value": issue.value,
+                    "message": issue.message,
+                    "unit_code": r.unit_code,
+                    "_order": i,
+                }
+            )
+    schema = {**cache.ISSUE_SCHEMA, "unit_code": pl.Utf8, "_order": pl.Int64}
+    combined = pl.concat([content.select(list(schema)), pl.DataFrame(added, schema=schema)])
+    return (
+        combined.sort(["_order", pl.col("severity") != "error", "ordinal"])
+        .with_columns(pl.lit(q.key).alias("quarter"))
+        .select(list(RAW_TABLES["receipt_items"]))
+    )
+
+
+def _current_tables(
+    q: Quarter, current: pl.DataFrame, root: Path, metas: dict[str, cache.CachedMeta], key: PseudonymKey
+) -> dict[str, pl.DataFrame]:
+    """Each unit's current submission, typed, with folder context and pseudonymous person keys."""
+    chosen = [metas[i] for i in current.get_column("submission_id").to_list()]
+    out: dict[str, pl.DataFrame] = {}
+    for table in TABLES:
+        frame = cache.read_table(root, table, chosen).join(
+            current, on="submission_id", how="inner", maintain_order="left"
+        )
+        out[table] = frame.with_columns(pl.lit(q.key).alias("quarter"))
+    roster = out["roster"]
+    roster = roster.with_columns(
+        pl.Series("person_key", person_keys(key, roster.get_column("national_id").to_list()), dtype=pl.Utf8)
+    )
+    out["_persons"] = roster.select(
+        "person_key", "national_id", "name", "quarter", "unit_code", "person_code"
+    )
+    # Names and IDs stop here: the analytical roster carries the key only.
+    out["roster"] = roster.drop("national_id", "name", "excel_row")
+    return out
+
+
+def _receipts(
+    q: Quarter,
+    records: list[ArchiveRecord],
+    ledger: pl.DataFrame,
+    items: pl.DataFrame,
+    registry: dict[str, dict[str, str]],
+) -> list[tuple[Path, str]]:
+    by_owner: dict[tuple[str, str], list[dict[str, object]]] = {}
+    for row in items.iter_rows(named=True):
+        by_owner.setdefault((row["unit_code"], row["submission_id"]), []).append(row)
+    flags = {
+        (r["unit_code"], r["submission_id"]): (r["accepted"], r["is_current"])
+        for r in ledger.select("unit_code", "submission_id", "accepted", "is_current").iter_rows(named=True)
+    }
+    out = []
+    for r in records:
+        owner = (r.unit_code, r.submission_id)
+        is_accepted, is_current = flags[owner]
+        unit = registry.get(r.unit_code)
+        header = ReceiptHeader(
+            quarter=q.key,
+            unit_code=r.unit_code,
+            unit_name=unit["unit_name"] if unit else None,
+            file_name=r.file_name,
+            submission_id=r.submission_id,
+            arrival_at=_arrival(r).astimezone(TZ),
+            accepted=is_accepted,
+            is_current=is_current,
+        )
+        out.append((_receipt_path(q, r), render_receipt(header, by_owner.get(owner, []))))
+    return out
+
+
+def _top(items: pl.DataFrame, severity: str) -> dict[str, int]:
+    counts = Counter(items.filter(pl.col("severity") == severity).get_column("kind").to_list())
+    return dict(counts.most_common())

@@ -1,0 +1,140 @@
+"""Refuse files that would expand beyond sane limits before any parser opens them.
+
+An .xlsx file is a zip archive; a few kilobytes can declare (or really hold) gigabytes of XML. The
+checks run in two steps: first the central directory (entry count, declared sizes, compression
+ratios), then a bounded streaming decompression of every entry, which catches archives whose
+headers lie about their sizes (Python's zipfile stops at the declared size and the CRC then fails).
+Only a file that passes both reaches calamine, inside a worker process with a timeout and a memory
+cap (see workers.py), so even a parser bug cannot hang or exhaust the run.
+"""
+
+from __future__ import annotations
+
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+# Limits, with why they are where they are. A real unit workbook is 20-80 KB on disk and expands
+# to at most a few MB (the largest generated city workbook: 60 KB -> 0.4 MB, ratio 8).
+MAX_FILE_BYTES = 20 * 1024 * 1024  # 20 MB on disk: ~300x the largest real workbook
+MAX_UNCOMPRESSED_BYTES = 50 * 1024 * 1024  # 50 MB of XML in total: room for ~500k rating rows
+MAX_RATIO = 100  # uncompressed/compressed per entry; real XML compresses 5-15x, bombs 1000x+
+RATIO_FLOOR_BYTES = 1024 * 1024  # tiny entries (styles, theme) may compress extremely well; ignore
+MAX_ENTRIES = 10_000  # a workbook has ~10-20 parts; thousands of entries is an attack
+MAX_CSV_BYTES = 50 * 1024 * 1024  # all CSV files of one delivery together
+MAX_ROWS_PER_SHEET = 100_000  # 10x the largest plausible unit (500 staff x ~15 raters)
+MAX_COLUMNS_PER_SHEET = 200  # the widest template sheet has 11 columns
+_CHUNK = 1024 * 1024
+
+# Parts every SpreadsheetML package has; a .docx is a valid zip without them.
+_WORKBOOK_PARTS = ("[Content_Types].xml", "xl/workbook.xml")
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why a file is not parsed: an issue kind (see issues.py) and a Chinese detail for the unit."""
+
+    kind: str
+    detail: str
+
+
+def sniff(head: bytes) -> str:
+    """What the first bytes say the file is: zip, ole2 (legacy .xls/.doc), pdf, html, text, empty, binary."""
+    if not head:
+        return "empty"
+    if head.startswith(b"PK\x03\x04") or head.startswith(b"PK\x05\x06"):
+        return "zip"
+    if head.startswith(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"):
+        return "ole2"
+    if head.startswith(b"%PDF"):
+        return "pdf"
+    lowered = head[:512].lstrip().lower()
+    if lowered.startswith((b"<html", b"<!doctype html", b"<table")):
+        return "html"
+    if b"\x00" not in head[:4096]:
+        return "text"
+    return "binary"
+
+
+_SNIFF_DETAIL = {
+    "empty": "，文件为空",
+    "ole2": "，而是旧版Excel（.xls）或Word文件，请另存为.xlsx",
+    "pdf": "，而是PDF文件",
+    "html": "，而是网页（HTML）文件",
+    "text": "，而是文本文件",
+    "binary": "，文件格式无法识别",
+}
+
+
+def check_size(size: int, limit: int | None = None) -> Refusal | None:
+    limit = MAX_FILE_BYTES if limit is None else limit
+    if size > limit:
+        return Refusal("file_too_large", f"（{size / 1e6:.1f} MB，上限 {limit / 1e6:.0f} MB）")
+    return None
+
+
+def check_xlsx(path: Path) -> Refusal | None:
+    """None when `path` is a plausible workbook within every limit, else why it is refused."""
+    size = path.stat().st_size
+    refused = check_size(size)
+    if refused:
+        return refused
+    with path.open("rb") as fh:
+        head = fh.read(4096)
+    kind = sniff(head)
+    if kind != "zip":
+        return Refusal("not_a_workbook", _SNIFF_DETAIL.get(kind, ""))
+    try:
+        with zipfile.ZipFile(path) as zf:
+            infos = zf.infolist()
+            refused = check_declared(infos)
+            if refused:
+                return refused
+            names = {i.filename for i in infos}
+            if not all(p in names for p in _WORKBOOK_PARTS):
+                return Refusal("not_a_workbook", "，压缩包中没有工作簿内容（可能是Word等其他Office文件）")
+            return verify_entries(zf, infos)
+    except (
+        zipfile.BadZipFile,
+        zipfile.LargeZipFile,
+        EOFError,
+        OSError,
+        ValueError,
+        NotImplementedError,
+    ) as exc:
+        # A zip signature without a readable central directory: the typical cut-off upload.
+        return Refusal("unreadable_file", f"（文件不完整或已损坏：{type(exc).__name__}）")
+
+
+def check_declared(infos: list[zipfile.ZipInfo]) -> Refusal | None:
+    """Limits on what the central directory declares; cheap, and stops most bombs outright."""
+    if len(infos) > MAX_ENTRIES:
+        return Refusal("zip_bomb", f"（压缩包含 {len(infos)} 个条目，上限 {MAX_ENTRIES}）")
+    total = sum(i.file_size for i in infos)
+    if total > MAX_UNCOMPRESSED_BYTES:
+        return Refusal(
+            "zip_bomb", f"（解压后 {total / 1e6:.0f} MB，上限 {MAX_UNCOMPRESSED_BYTES / 1e6:.0f} MB）"
+        )
+    for info in infos:
+        if info.file_size > RATIO_FLOOR_BYTES and info.file_size > MAX_RATIO * max(info.compress_size, 1):
+            ratio = info.file_size / max(info.compress_size, 1)
+            return Refusal("zip_bomb", f"（条目 {info.filename} 压缩比 {ratio:.0f}，上限 {MAX_RATIO}）")
+    return None
+
+
+def verify_entries(zf: zipfile.ZipFile, infos: list[zipfile.ZipInfo]) -> Refusal | None:
+    """Decompress every entry in bounded chunks, counting real bytes against the limit.
+
+    zipfile never yields more than an entry's declared size and checks the CRC at the end, so a
+    header that under-declares its size fails here as a corrupt file instead of reaching calamine.
+    """
+    seen = 0
+    for info in infos:
+        if info.is_dir():
+            continue
+        with zf.open(info) as member:
+            while chunk := member.read(_CHUNK):
+                seen += len(chunk)
+                if seen > MAX_UNCOMPRESSED_BYTES:
+                    return Refusal("zip_bomb", f"（解压后超过 {MAX_UNCOMPRESSED_BYTES / 1e6:.0f} MB）")
+    return None

@@ -1,0 +1,159 @@
+"""From raw sheets to template sheets: match titles and headers, normalise every cell.
+
+The template (pipelines/domain/template.py) drives everything: which sheets and columns exist, which
+are required, and how each column's cells are normalised. What is tolerated comes back as
+warnings, what is missing as errors; nothing here judges cell values (the suites do that).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import polars as pl
+
+from pipelines.domain.template import SHEETS, SHEETS_BY_TITLE, Kind, Sheet
+from pipelines.ingest.issues import Issue, issue, row_ranges, shown
+from pipelines.ingest.normalise import normalise
+from pipelines.ingest.read import RawSheet
+
+ROW = "_row"  # Excel row number column of every parsed frame
+
+
+@dataclass
+class ParsedSheet:
+    """A template sheet as found in one delivery, cells normalised to canonical text."""
+
+    name: str  # template sheet name (English)
+    title: str  # the Chinese title used in receipts
+    fields: tuple[str, ...]  # template fields present in the file
+    frame: pl.DataFrame  # `_row` (Int64) + one Utf8 column per present field
+
+    @property
+    def height(self) -> int:
+        return self.frame.height
+
+
+def _label(text: str | None) -> str:
+    """A title or header as the template spells it (full-width folded, stray spaces removed)."""
+    value = normalise(Kind.ENUM, text).value
+    return value or ""
+
+
+def match_sheets(raw_sheets: list[RawSheet]) -> tuple[dict[str, RawSheet], list[Issue]]:
+    """Template sheet name -> the raw sheet holding it; unknown and missing sheets as issues."""
+    found: dict[str, RawSheet] = {}
+    issues: list[Issue] = []
+    for raw in raw_sheets:
+        sheet = SHEETS_BY_TITLE.get(_label(raw.title))
+        if sheet is None or sheet.name in found:
+            if raw.headers or raw.excel_rows:  # an empty default "Sheet1" is not worth a warning
+                detail = "（与模板工作表重名）" if sheet is not None else ""
+                issues.append(issue("extra_sheet", sheet=raw.title, detail=detail))
+            continue
+        if raw.title != sheet.title:
+            issues.append(issue("header_normalised", sheet=raw.title, detail=f"「{sheet.title}」"))
+        found[sheet.name] = raw
+    for sheet in SHEETS:
+        if sheet.required and sheet.name not in found:
+            issues.append(issue("missing_sheet", sheet=sheet.title))
+    return found, issues
+
+
+def match_columns(sheet: Sheet, raw: RawSheet) -> tuple[dict[str, int], list[Issue]]:
+    """Template field -> column index in the raw sheet, plus structural issues."""
+    by_header = {c.header: c for c in sheet.columns}
+    mapping: dict[str, int] = {}
+    issues: list[Issue] = []
+    for j, header in enumerate(raw.headers):
+        label = _label(header)
+        if not label:
+            if any(v is not None and v.strip() for v in raw.columns[j]):
+                issues.append(
+                    issue("extra_column", sheet=sheet.title, row=raw.header_row, header="（空列名）")
+                )
+            continue
+        column = by_header.get(label)
+        if column is None:
+            issues.append(issue("extra_column", sheet=sheet.title, row=raw.header_row, header=header))
+            continue
+        if column.field in mapping:
+            issues.append(
+                issue("duplicate_column", sheet=sheet.title, row=raw.header_row, header=column.header)
+            )
+            continue
+        if header != column.header:
+            issues.append(
+                issue(
+                    "header_normalised",
+                    sheet=sheet.title,
+                    row=raw.header_row,
+                    header=header,
+                    detail=f"「{column.header}」",
+                )
+            )
+        mapping[column.field] = j
+    for column in sheet.columns:
+        if column.required and column.field not in mapping:
+            issues.append(issue("missing_column", sheet=sheet.title, header=column.header))
+    order = [c.field for c in sheet.columns if c.field in mapping]
+    if [f for f, _ in sorted(mapping.items(), key=lambda kv: kv[1])] != order:
+        issues.append(issue("column_order", sheet=sheet.title, row=raw.header_row))
+    return mapping, issues
+
+
+def parse_sheet(sheet: Sheet, raw: RawSheet) -> tuple[ParsedSheet, list[Issue]]:
+    """Normalise every mapped column; each changed cell gets one warning per kind of change."""
+    mapping, issues = match_columns(sheet, raw)
+    if raw.blank_rows:
+        issues.append(
+            issue(
+                "blank_rows_ignored",
+                sheet=sheet.title,
+                row=raw.blank_rows[0],
+                detail=f"（共{len(raw.blank_rows)}行：第{row_ranges(raw.blank_rows)}行）",
+            )
+        )
+    source = "csv" if raw.source == "csv" else "xlsx"
+    rows = raw.excel_rows
+    data: dict[str, list[object]] = {ROW: list(rows)}
+    for field, j in mapping.items():
+        column = sheet.column(field)
+        values = raw.columns[j]
+        numeric = raw.numeric[j] if raw.numeric is not None else [False] * len(values)
+        cells = list(zip(values, numeric, strict=True))
+        # Normalise each distinct spelling once; a column repeats a few hundred spellings.
+        results = {cell: normalise(column.kind, cell[0], cell[1], source) for cell in dict.fromkeys(cells)}
+        data[field] = [results[cell].value for cell in cells]
+        noisy = {cell for cell, result in results.items() if result.warnings}
+        if not noisy:
+            continue
+        for i, cell in enumerate(cells):
+            if cell in noisy:
+                result = results[cell]
+                for kind in result.warnings:
+                    issues.append(
+                        issue(
+                            kind,
+                            sheet=sheet.title,
+                            row=rows[i],
+                            header=column.header,
+                            value=shown(sheet.name, field, cell[0]),
+                            detail=shown(sheet.name, field, result.value) or "",
+                        )
+                    )
+    fields = tuple(c.field for c in sheet.columns if c.field in mapping)
+    schema = {ROW: pl.Int64, **{f: pl.Utf8 for f in fields}}
+    frame = pl.DataFrame({k: data[k] for k in schema}, schema=schema)
+    return ParsedSheet(sheet.name, sheet.title, fields, frame), issues
+
+
+def parse_sheets(raw_sheets: list[RawSheet]) -> tuple[dict[str, ParsedSheet], list[Issue]]:
+    found, issues = match_sheets(raw_sheets)
+    parsed: dict[str, ParsedSheet] = {}
+    for sheet in SHEETS:
+        raw = found.get(sheet.name)
+        if raw is None:
+            continue
+        parsed[sheet.name], sheet_issues = parse_sheet(sheet, raw)
+        issues.extend(sheet_issues)
+    return parsed, issues

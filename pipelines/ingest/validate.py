@@ -1,0 +1,524 @@
+"""Validation of normalised submissions.
+
+Three layers, each with its own tests:
+- cell rules are declarative: the great-expectations suites in expectations/<sheet>.json (type,
+  range, allowed values, required cells), run once per sheet over all new deliveries together
+  (`validate_cells`), failures mapped back to (delivery, Excel row);
+- cross-sheet rules inside one submission are code (`check_submission`): national ID check
+  digits, duplicate keys, references to persons and sections;
+- rules that need the folder or the whole quarter are code too: unit/quarter match and registry
+  facts (`check_context`), and a person listed by two units in the same quarter
+  (`people_in_two_units`).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import polars as pl
+
+from pipelines.domain import national_id
+from pipelines.domain.quarters import Quarter
+from pipelines.domain.template import NAMED_TIERS, SHEETS_BY_NAME, Sheet
+from pipelines.ingest.issues import Issue, file_issue, issue, mask_national_id, shown
+from pipelines.ingest.normalise import YES, format_number, split_codes
+from pipelines.ingest.sheets import ROW, ParsedSheet
+from pipelines.ingest.suites import NUMERIC_KINDS, VALUE_SUFFIX, load_suites, value_column
+
+# -- cross-sheet checks within one submission ---------------------------------------------------------
+
+# Keys that must be unique within their sheet (submission-format.md).
+UNIQUE_KEYS: dict[str, tuple[tuple[str, ...], ...]] = {
+    "roster": (("person_code",), ("national_id",)),
+    "sections": (("section",),),
+    "tasks": (("task_code",),),
+    "ratings": (("ratee_code", "rater_tier", "rater_code"),),
+    "year_end": (("person_code",),),
+}
+
+# (sheet, field, what it must reference)
+REFERENCES: tuple[tuple[str, str, str], ...] = (
+    ("roster", "section", "section"),
+    ("sections", "leader_code", "person"),
+    ("tasks", "lead_code", "person"),
+    ("tasks", "assist_codes", "person_list"),
+    ("ratings", "ratee_code", "participant"),
+    ("ratings", "rater_code", "named_rater"),
+    ("adjustments", "person_code", "person"),
+    ("year_end", "person_code", "participant"),
+)
+
+
+def _values(sheets: dict[str, ParsedSheet], sheet: str, field: str) -> list[str | None] | None:
+    parsed = sheets.get(sheet)
+    if parsed is None or field not in parsed.fields:
+        return None
+    return parsed.frame.get_column(field).to_list()
+
+
+def _rows(sheets: dict[str, ParsedSheet], sheet: str) -> list[int]:
+    return sheets[sheet].frame.get_column(ROW).to_list()
+
+
+def check_submission(sheets: dict[str, ParsedSheet]) -> list[Issue]:
+    """Every cross-sheet rule of one submission; an absent sheet or column is skipped (it is
+    reported as missing elsewhere), so one defect does not cascade into hundreds of errors."""
+    return [
+        *_row_counts(sheets),
+        *_national_ids(sheets),
+        *_duplicates(sheets),
+        *_references(sheets),
+        *_lead_missing(sheets),
+    ]
+
+
+def _row_counts(sheets: dict[str, ParsedSheet]) -> list[Issue]:
+    out = []
+    info = sheets.get("unit_info")
+    if info is not None and info.height != 1:
+        out.append(issue("wrong_row_count", sheet=info.title, detail=f"（应为1行，实为{info.height}行）"))
+    roster = sheets.get("roster")
+    if roster is not None and roster.height == 0:
+        out.append(issue("wrong_row_count", sheet=roster.title, detail="（至少应有1行）"))
+    return out
+
+
+def _national_ids(sheets: dict[str, ParsedSheet]) -> list[Issue]:
+    ids = _values(sheets, "roster", "national_id")
+    if ids is None:
+        return []
+    sheet = SHEETS_BY_NAME["roster"]
+    header = sheet.column("national_id").header
+    out = []
+    for row, value in zip(_rows(sheets, "roster"), ids, strict=True):
+        if value is None:
+            continue
+        # A wrong shape is the suite's finding; only well-shaped IDs are checked for their digit.
+        shaped = len(value) == 18 and value[:17].isdigit() and value[17] in "0123456789X"
+        if shaped and not national_id.is_valid(value):
+            out.append(
+                issue(
+                    "invalid_national_id",
+                    sheet=sheet.title,
+                    row=row,
+                    header=header,
+                    value=mask_national_id(value),
+                    detail="校验位错误",
+                )
+            )
+    return out
+
+
+def _duplicates(sheets: dict[str, ParsedSheet]) -> list[Issue]:
+    out = []
+    for name, keys in UNIQUE_KEYS.items():
+        parsed = sheets.get(name)
+        if parsed is None:
+            continue
+        sheet = SHEETS_BY_NAME[name]
+        for key in keys:
+            if not all(f in parsed.fields for f in key):
+                continue
+            frame = parsed.frame.select(ROW, *key).drop_nulls(list(key))
+            later = frame.filter(~pl.struct(list(key)).is_first_distinct())
+            if later.is_empty():
+                continue
+            first = frame.group_by(list(key), maintain_order=True).agg(pl.col(ROW).first().alias("_first"))
+            for r in later.join(first, on=list(key), maintain_order="left").iter_rows(named=True):
+                out.append(
+                    issue(
+                        "duplicate_key",
+                        sheet=sheet.title,
+                        row=r[ROW],
+                        header=sheet.column(key[0]).header,
+                        value="/".join(shown(name, f, r[f]) or "" for f in key),
+                        detail=str(r["_first"]),
+                    )
+                )
+    return out
+
+
+def _references(sheets: dict[str, ParsedSheet]) -> list[Issue]:
+    codes = _values(sheets, "roster", "person_code")
+    persons = {c for c in codes or [] if c is not None} if codes is not None else None
+    flags = _values(sheets, "roster", "participates")
+    participants = None
+    if codes is not None and flags is not None:
+        participants = {c for c, f in zip(codes, flags, strict=True) if c is not None and f == YES}
+    section_names = _values(sheets, "sections", "section")
+    sections = {s for s in section_names if s is not None} if section_names is not None else None
+    tiers = _values(sheets, "ratings", "rater_tier")
+
+    out: list[Issue] = []
+    for name, field, target in REFERENCES:
+        values = _values(sheets, name, field)
+        if values is None:
+            continue
+        sheet = SHEETS_BY_NAME[name]
+        header = sheet.column(field).header
+        for i, (row, value) in enumerate(zip(_rows(sheets, name), values, strict=True)):
+            if value is None:
+                continue
+            if target == "section":
+                if sections is not None and value not in sections:
+                    out.append(
+                        issue("unknown_section", sheet=sheet.title, row=row, header=header, value=value)
+                    )
+                continue
+            if persons is None:
+                continue
+            if target == "named_rater" and (tiers is None or tiers[i] not in NAMED_TIERS):
+                continue  # 服务对象 and 亮晒评 rate under anonymous codes
+            for code in split_codes(value) if target == "person_list" else [value]:
+                if code not in persons:
+                    out.append(issue("unknown_person", sheet=sheet.title, row=row, header=header, value=code))
+                elif target == "participant" and participants is not None and code not in participants:
+                    out.append(
+                        issue("not_participating", sheet=sheet.title, row=row, header=header, value=code)
+                    )
+    return out
+
+
+def _lead_missing(sheets: dict[str, ParsedSheet]) -> list[Issue]:
+    leads = _values(sheets, "tasks", "lead_code")
+    if leads is None:
+        return []
+    assists = _values(sheets, "tasks", "assist_codes") or [None] * len(leads)
+    sheet = SHEETS_BY_NAME["tasks"]
+    header = sheet.column("lead_code").header
+    out = []
+    for row, lead, assist in zip(_rows(sheets, "tasks"), leads, assists, strict=True):
+        if lead is None:
+            detail = "（由协办人分担）" if assist else "，该任务无人承担，计为未分配任务"
+            out.append(issue("lead_missing", sheet=sheet.title, row=row, header=header, detail=detail))
+    return out
+
+
+# -- cell rules: great-expectations suites ---------------------------------------------------------------
+
+_GX_STATE: dict[str, Any] = {}
+
+
+def _gx() -> Any:
+    """great_expectations, imported on first use: it takes seconds, and a re-run never needs it."""
+    # No usage statistics, no network: this runs inside a pipeline.
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+    import great_expectations as gx
+
+    logging.getLogger("great_expectations").setLevel(logging.WARNING)
+    return gx
+
+
+def warm_up() -> bool:
+    """Import GX and build the context; run first in the validator process while workers parse."""
+    _batch_definition()
+    return True
+
+
+def _batch_definition() -> Any:
+    """One ephemeral context and in-memory pandas asset, reused for every validation in the process."""
+    if "batch_definition" not in _GX_STATE:
+        gx = _gx()
+        from great_expectations.data_context.types.base import ProgressBarsConfig
+
+        context = gx.get_context(mode="ephemeral")
+        context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
+        asset = context.data_sources.add_pandas("submissions").add_dataframe_asset("sheet")
+        _GX_STATE["suites"] = {name: gx.ExpectationSuite(**suite) for name, suite in load_suites().items()}
+        _GX_STATE["batch_definition"] = asset.add_batch_definition_whole_dataframe("whole")
+    return _GX_STATE["batch_definition"]
+
+
+def _range_text(sheet: Sheet, field: str) -> str:
+    column = sheet.column(field)
+    lo, hi = column.min_value, column.max_value
+    if lo is not None and hi is not None:
+        return f"（应在{format_number(lo)}至{format_number(hi)}之间）"
+    if lo is not None:
+        return "（应大于0）" if field == "quantity" else f"（应不小于{format_number(lo)}）"
+    return f"（应不大于{format_number(hi)}）" if hi is not None else ""
+
+
+_TYPE_TEXT = {
+    "type_int": "不是整数",
+    "type_number": "不是数字",
+    "type_share": "不是比例（应填60%或0.6）",
+    "type_date": "不是有效日期（应填2026-10-09、2026/10/9、2026年10月9日或Excel日期）",
+    "type_bool": "应填“是”或“否”",
+    "type_quarter": "不是季度（应填2026Q3、2026-Q3或2026年第3季度）",
+    "type_code": "不是有效编号",
+    "type_code_list": "不是有效的人员编号列表",
+}
+
+
+def cell_issue(sheet: Sheet, field: str, rule: str, error_kind: str, row: int, value: Any) -> Issue:
+    """The receipt line for one failed expectation on one cell."""
+    column = sheet.column(field)
+    if isinstance(value, str):
+        value = shown(sheet.name, field, value)
+    where = {"sheet": sheet.title, "row": row, "header": column.header}
+    if rule == "not_null":
+        return issue(error_kind, **where)
+    if rule == "range":
+        number = format_number(float(value)) if isinstance(value, int | float) else value
+        return issue(error_kind, **where, value=number, detail=_range_text(sheet, field))
+    if rule == "allowed":
+        return issue(error_kind, **where, value=value, detail=f"（应为：{'、'.join(column.allowed)}）")
+    if rule == "length":
+        return issue(error_kind, **where, value=value, detail="（内容过长）")
+    if rule == "pattern" and error_kind == "invalid_national_id":
+        return issue(error_kind, **where, value=value, detail="不是18位身份证号（17位数字加1位数字或X）")
+    return issue(error_kind, **where, value=value, detail=_TYPE_TEXT.get(rule, "格式不正确"))
+
+
+@dataclass(frozen=True)
+class CellBatch:
+    """One sheet of many deliveries, stacked for a single suite run."""
+
+    sheet: str
+    frame: pl.DataFrame  # `_file`, `_row`, every template field (Utf8), numeric `<field>__value` twins
+    present: dict[int, frozenset[str]]  # delivery index -> fields the delivery really has
+
+
+def stack(parts_by_sheet: dict[str, list[tuple[int, ParsedSheet]]]) -> list[CellBatch]:
+    """All deliveries' frames of each sheet stacked, every template column present."""
+    batches = []
+    for name, parts in parts_by_sheet.items():
+        if not parts:
+            continue
+        sheet = SHEETS_BY_NAME[name]
+        frames = []
+        for index, parsed in parts:
+            frame = parsed.frame.with_columns(pl.lit(index, dtype=pl.Int64).alias("_file"))
+            missing = [c.field for c in sheet.columns if c.field not in parsed.fields]
+            frame = frame.with_columns([pl.lit(None, dtype=pl.Utf8).alias(f) for f in missing])
+            frames.append(frame.select(["_file", ROW, *(c.field for c in sheet.columns)]))
+        numeric = [c.field for c in sheet.columns if c.kind in NUMERIC_KINDS]
+        stacked = pl.concat(frames, how="vertical").with_columns(
+            [pl.col(f).cast(pl.Float64, strict=False).alias(value_column(f)) for f in numeric]
+        )
+        present = {index: frozenset(parsed.fields) for index, parsed in parts}
+        batches.append(CellBatch(name, stacked, present))
+    return batches
+
+
+def validate_batches(batches: list[CellBatch]) -> dict[int, list[Issue]]:
+    """Run each sheet's suite once over its stacked frame; issues by delivery index.
+
+    A failure in a column the delivery does not have (an optional column left out, or a required
+    one already reported as missing) is dropped: absence is not a hundred blank cells.
+    """
+    batch_definition = _batch_definition()
+    suites = _GX_STATE["suites"]
+    out: dict[int, list[Issue]] = {}
+    for cells in batches:
+        sheet = SHEETS_BY_NAME[cells.sheet]
+        batch = batch_definition.get_batch(batch_parameters={"dataframe": cells.frame.to_pandas()})
+        result = batch.validate(
+            suites[cells.sheet],
+            result_format={"result_format": "COMPLETE", "unexpected_index_column_names": ["_file", ROW]},
+        )
+        for outcome in result.results:
+            if outcome.exception_info and outcome.exception_info.get("raised_exception"):
+                raise RuntimeError(
+                    f"expectation {outcome.expectation_config.type} on {cells.sheet} raised: "
+                    f"{outcome.exception_info.get('exception_message')}"
+                )
+            if outcome.success:
+                continue
+            config = outcome.expectation_config
+            column = config.kwargs["column"]
+            field = column.removesuffix(VALUE_SUFFIX)
+            for entry in outcome.result.get("unexpected_index_list") or []:
+                index, row = int(entry["_file"]), int(entry[ROW])
+                if field not in cells.present[index]:
+                    continue
+                value = _plain(entry.get(column))
+                out.setdefault(index, []).append(
+                    cell_issue(sheet, field, config.meta["rule"], config.meta["error_kind"], row, value)
+                )
+    return out
+
+
+def validate_cells(parts_by_sheet: dict[str, list[tuple[int, ParsedSheet]]]) -> dict[int, list[Issue]]:
+    """stack + validate_batches in this process (tests, inline runs)."""
+    return validate_batches(stack(parts_by_sheet))
+
+
+def _plain(value: Any) -> Any:
+    """numpy scalars and NaN from pandas back to plain Python."""
+    if value is None:
+        return None
+    if hasattr(value, "item"):
+        value = value.item()
+    if isinstance(value, float) and value != value:
+        return None
+    return value
+
+
+# -- context: the folder the file arrived in -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class UnitFacts:
+    """What a submission says about itself, kept with its parse result for the context checks."""
+
+    unit_code: str | None = None
+    quarter: str | None = None
+    unit_name: str | None = None
+    info_row: int | None = None
+    has_coefficient_column: bool = False
+    blank_coefficient_rows: tuple[int, ...] = ()
+    regular_share_row: int | None = None
+    year_end_rows: int = 0
+
+    @classmethod
+    def from_sheets(cls, sheets: dict[str, ParsedSheet]) -> UnitFacts:
+        info = sheets.get("unit_info")
+        first: dict[str, Any] = info.frame.row(0, named=True) if info is not None and info.height else {}
+        sections = sheets.get("sections")
+        has_coefficient = sections is not None and "section_coefficient" in sections.fields
+        blank_rows: tuple[int, ...] = ()
+        if sections is not None and has_coefficient:
+            blank_rows = tuple(
+                sections.frame.filter(pl.col("section_coefficient").is_null()).get_column(ROW).to_list()
+            )
+        year_end = sheets.get("year_end")
+        return cls(
+            unit_code=first.get("unit_code"),
+            quarter=first.get("quarter"),
+            unit_name=first.get("unit_name"),
+            info_row=first.get(ROW),
+            has_coefficient_column=has_coefficient,
+            blank_coefficient_rows=blank_rows,
+            regular_share_row=first.get(ROW) if first.get("regular_share") is not None else None,
+            year_end_rows=year_end.height if year_end is not None else 0,
+        )
+
+
+def check_context(
+    facts: UnitFacts | None,
+    folder: str,
+    quarter: Quarter,
+    registry_unit: dict[str, str] | None,
+) -> list[Issue]:
+    """Rules that depend on where the file arrived: its unit folder, the quarter, the registry."""
+    if registry_unit is None:
+        return [file_issue("unknown_unit", f"“{folder}”")]
+    if facts is None:
+        return []
+    info = SHEETS_BY_NAME["unit_info"]
+    out: list[Issue] = []
+    at = {"sheet": info.title, "row": facts.info_row}
+    if facts.unit_code is not None and facts.unit_code != folder:
+        out.append(
+            issue(
+                "unit_mismatch",
+                **at,
+                header=info.column("unit_code").header,
+                value=facts.unit_code,
+                detail=f"（文件夹为{folder}），一个单位只能报送本单位的数据",
+            )
+        )
+    if facts.quarter is not None and facts.quarter != quarter.key:
+        out.append(
+            issue(
+                "quarter_mismatch",
+                **at,
+                header=info.column("quarter").header,
+                value=facts.quarter,
+                detail=f"（{quarter.key}）",
+            )
+        )
+    if facts.unit_name is not None and facts.unit_name != registry_unit["unit_name"]:
+        out.append(
+            issue(
+                "unit_name_mismatch",
+                **at,
+                header=info.column("unit_name").header,
+                value=facts.unit_name,
+                detail=f"（名册为“{registry_unit['unit_name']}”），以单位代码为准",
+            )
+        )
+    out.extend(_coefficients(facts, registry_unit))
+    if quarter.q != 4:
+        if facts.regular_share_row is not None:
+            out.append(
+                issue(
+                    "value_ignored",
+                    **at,
+                    header=info.column("regular_share").header,
+                    detail="（平时考核占比只在第四季度填报）",
+                )
+            )
+        if facts.year_end_rows:
+            out.append(
+                issue(
+                    "sheet_ignored",
+                    sheet=SHEETS_BY_NAME["year_end"].title,
+                    detail="（年度测评只在第四季度填报）",
+                )
+            )
+    return out
+
+
+def _coefficients(facts: UnitFacts, registry_unit: dict[str, str]) -> list[Issue]:
+    """科室系数 is required only of units whose base method uses it."""
+    if registry_unit.get("base_method") != "section_coefficient":
+        return []
+    sheet = SHEETS_BY_NAME["sections"]
+    header = sheet.column("section_coefficient").header
+    detail = "（本单位按科室系数确定基础分，必须填写）"
+    if not facts.has_coefficient_column:
+        return [issue("missing_column", sheet=sheet.title, header=header, detail=detail)]
+    return [
+        issue("missing_value", sheet=sheet.title, row=r, header=header, detail=detail)
+        for r in facts.blank_coefficient_rows
+    ]
+
+
+# -- the quarter: one person, two units ---------------------------------------------------------------
+
+
+def people_in_two_units(rosters: pl.DataFrame, unit_names: dict[str, str]) -> dict[str, list[Issue]]:
+    """Persons (by national ID) listed in the current submissions of two or more units.
+
+    `rosters`: submission_id, unit_code, national_id, excel_row of every current submission.
+    Each involved submission gets an issue at the person's roster row naming the other unit(s);
+    the spec rejects both, so neither unit's data silently wins.
+    """
+    if rosters.is_empty():
+        return {}
+    shared = (
+        rosters.filter(pl.col("national_id").is_not_null())
+        .group_by("national_id")
+        .agg(pl.col("unit_code").n_unique().alias("units"))
+        .filter(pl.col("units") > 1)
+        .get_column("national_id")
+    )
+    if shared.is_empty():
+        return {}
+    rows = rosters.filter(pl.col("national_id").is_in(shared.implode())).sort("unit_code", "excel_row")
+    units_of: dict[str, list[str]] = {}
+    for r in rows.iter_rows(named=True):
+        units_of.setdefault(r["national_id"], []).append(r["unit_code"])
+    sheet = SHEETS_BY_NAME["roster"]
+    header = sheet.column("national_id").header
+    out: dict[str, list[Issue]] = {}
+    for r in rows.iter_rows(named=True):
+        others = sorted({u for u in units_of[r["national_id"]] if u != r["unit_code"]})
+        names = "、".join(f"{u}（{unit_names.get(u, '未知单位')}）" for u in others)
+        out.setdefault(r["submission_id"], []).append(
+            issue(
+                "person_in_two_units",
+                sheet=sheet.title,
+                row=r["excel_row"],
+                header=header,
+                value=mask_national_id(r["national_id"]),
+                detail=f"的人员同时被{names}在本季度报送，请两个单位核实后重新报送",
+            )
+        )
+    return out

@@ -1,0 +1,182 @@
+"""Run a function over many inputs in isolated worker processes, each call under a timeout.
+
+concurrent.futures cannot stop one running call: a worker stuck in native code (a parser looping
+on a hostile file) would hold its slot until the run ends. Here each worker is a process of our
+own with a pipe; a call that exceeds its timeout gets its process killed and replaced, and the
+call is reported as timed out. A worker that dies (a crash, or the memory cap) is reported and
+replaced the same way. Other calls are unaffected.
+
+Workers are spawned, not forked: the parent may be a Dagster run with threads (forking a
+multi-threaded process can deadlock the child), and each worker caps its own address space.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing as mp
+import resource
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from multiprocessing.connection import Connection, wait
+from typing import Any, Generic, TypeVar
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+WORKER_MEMORY_BYTES = 3 * 1024**3  # address space per worker; a parse needs < 1 GB
+STARTUP_TIMEOUT_SECONDS = 120.0  # importing polars/fastexcel in a fresh process on a busy machine
+
+TIMEOUT = "timeout"
+CRASHED = "crashed"
+ERROR = "error"
+
+
+@dataclass(frozen=True)
+class Outcome(Generic[R]):
+    value: R | None
+    failure: str | None = None  # None, "timeout", "crashed" or "error"
+    detail: str = ""
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.failure is None
+
+
+def _serve(conn: Connection, fn: Callable[[Any], Any], memory_bytes: int | None) -> None:
+    """Worker main loop: receive (index, task), send (index, status, payload) until told to stop."""
+    if memory_bytes:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
+    conn.send(("ready", None, None))
+    while True:
+        message = conn.recv()
+        if message is None:
+            return
+        index, task = message
+        try:
+            reply = (index, "ok", fn(task))
+        except Exception as exc:  # the caller turns it into a result; the worker lives on
+            reply = (index, ERROR, f"{type(exc).__name__}: {exc}")
+        try:
+            conn.send(reply)
+        except Exception as exc:  # an unpicklable result
+            conn.send((index, ERROR, f"cannot return result: {type(exc).__name__}: {exc}"))
+
+
+@dataclass
+class _Slot:
+    process: Any
+    conn: Connection
+    ready: bool = False
+    task: int | None = None
+    started: float = 0.0
+    born: float = 0.0
+
+
+def run_isolated(
+    fn: Callable[[T], R],
+    tasks: Sequence[T],
+    *,
+    workers: int = 2,
+    timeout: float = 20.0,
+    memory_bytes: int | None = WORKER_MEMORY_BYTES,
+) -> list[Outcome[R]]:
+    """fn(task) for every task, results in task order. `workers=0` runs inline (no isolation)."""
+    if workers <= 0:
+        return [_inline(fn, t) for t in tasks]
+    if not tasks:
+        return []
+    ctx = mp.get_context("spawn")
+    results: list[Outcome[R] | None] = [None] * len(tasks)
+    pending = deque(range(len(tasks)))
+
+    def start() -> _Slot:
+        parent, child = ctx.Pipe(duplex=True)
+        process = ctx.Process(target=_serve, args=(child, fn, memory_bytes), daemon=True)
+        process.start()
+        child.close()
+        return _Slot(process, parent, born=time.monotonic())
+
+    slots: list[_Slot | None] = [start() for _ in range(min(workers, len(tasks)))]
+
+    def replace(slot: _Slot, failure: str, detail: str) -> _Slot | None:
+        """Kill a worker, record its task as failed; a fresh worker only if work remains."""
+        if not slot.ready and slot.task is None:
+            raise RuntimeError(f"a parse worker died while starting ({detail})")
+        if slot.task is not None:
+            results[slot.task] = Outcome(None, failure, detail, time.monotonic() - slot.started)
+        _kill(slot)
+        return start() if pending else None
+
+    try:
+        while any(r is None for r in results):
+            slots = [s for s in slots if s is not None]
+            live: list[_Slot] = [s for s in slots if s is not None]
+            for slot in live:
+                if slot.ready and slot.task is None and pending:
+                    slot.task = pending.popleft()
+                    slot.started = time.monotonic()
+                    slot.conn.send((slot.task, tasks[slot.task]))
+            now = time.monotonic()
+            deadlines = [s.started + timeout for s in live if s.task is not None]
+            deadlines += [s.born + STARTUP_TIMEOUT_SECONDS for s in live if not s.ready]
+            wait_for = max(0.0, min(deadlines) - now) if deadlines else None
+            ready = set(wait([s.conn for s in live] + [s.process.sentinel for s in live], wait_for))
+            for i, slot in enumerate(live):
+                if slot.conn in ready:
+                    try:
+                        index, status, payload = slot.conn.recv()
+                    except (EOFError, OSError):
+                        slots[i] = replace(slot, CRASHED, "worker process ended")
+                        continue
+                    if index == "ready":
+                        slot.ready = True
+                        continue
+                    elapsed = time.monotonic() - slot.started
+                    results[index] = (
+                        Outcome(payload, seconds=elapsed)
+                        if status == "ok"
+                        else Outcome(None, ERROR, str(payload), elapsed)
+                    )
+                    slot.task = None
+                elif slot.process.sentinel in ready:
+                    slots[i] = replace(slot, CRASHED, f"exit code {slot.process.exitcode}")
+            now = time.monotonic()
+            for i, slot in enumerate(live):
+                if slots[i] is not slot:
+                    continue
+                if slot.task is not None and now - slot.started > timeout:
+                    slots[i] = replace(slot, TIMEOUT, f"no result after {timeout:g} s")
+                elif not slot.ready and now - slot.born > STARTUP_TIMEOUT_SECONDS:
+                    raise RuntimeError("a parse worker did not start within the startup timeout")
+    finally:
+        for slot in slots:
+            if slot is not None:
+                _stop(slot)
+    return [r for r in results if r is not None]
+
+
+def _kill(slot: _Slot) -> None:
+    if slot.process.is_alive():
+        slot.process.kill()
+    slot.process.join(timeout=5)
+    slot.conn.close()
+
+
+def _stop(slot: _Slot) -> None:
+    if slot.process.is_alive():
+        with contextlib.suppress(OSError, ValueError):
+            slot.conn.send(None)
+        slot.process.join(timeout=5)
+    _kill(slot)
+
+
+def _inline(fn: Callable[[T], R], task: T) -> Outcome[R]:
+    started = time.monotonic()
+    try:
+        return Outcome(fn(task), seconds=time.monotonic() - started)
+    except Exception as exc:
+        return Outcome(None, ERROR, f"{type(exc).__name__}: {exc}", time.monotonic() - started)

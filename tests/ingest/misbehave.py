@@ -1,0 +1,17 @@
+"""A task function for worker-pool tests. Kept free of heavy imports: every spawned worker imports it."""
+
+from __future__ import annotations
+
+import os
+import time
+
+
+def square_or_misbehave(task: object) -> object:
+    """x*x for numbers; "hang" sleeps, "crash" kills the process, "fail" raises."""
+    if task == "hang":
+        time.sleep(60)
+    if task == "crash":
+        os._exit(3)
+    if task == "fail":
+        raise ValueError("bad input")
+    return task * task  # type: ignore[operator]

@@ -1,0 +1,30 @@
+"""Isolated workers: a call that hangs or crashes is killed and reported; the others complete."""
+
+from __future__ import annotations
+
+import time
+
+from pipelines.ingest.workers import CRASHED, ERROR, TIMEOUT, run_isolated
+from tests.ingest.misbehave import square_or_misbehave
+
+
+def test_results_come_back_in_task_order() -> None:
+    outcomes = run_isolated(square_or_misbehave, list(range(12)), workers=2, timeout=30)
+    assert [o.value for o in outcomes] == [i * i for i in range(12)]
+    assert all(o.ok for o in outcomes)
+
+
+def test_a_hanging_call_is_killed_and_the_rest_complete() -> None:
+    started = time.monotonic()
+    tasks: list[object] = [1, "hang", 2, "crash", 3, "fail", 4]
+    outcomes = run_isolated(square_or_misbehave, tasks, workers=2, timeout=2.0)
+    assert time.monotonic() - started < 30  # the hang (60 s) was not waited for
+    assert [o.failure for o in outcomes] == [None, TIMEOUT, None, CRASHED, None, ERROR, None]
+    assert [o.value for o in outcomes if o.ok] == [1, 4, 9, 16]
+    assert "bad input" in outcomes[5].detail
+
+
+def test_inline_mode_runs_in_this_process() -> None:
+    outcomes = run_isolated(square_or_misbehave, [3, "fail"], workers=0)
+    assert outcomes[0].value == 9
+    assert outcomes[1].failure == ERROR
