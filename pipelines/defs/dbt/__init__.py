@@ -1,0 +1,1 @@
+"""The dbt warehouse (dbt_project/) as Dagster assets, and the plain-Python build entry point."""

@@ -1,0 +1,119 @@
+"""The dbt warehouse as Dagster assets.
+
+Every dbt model is an asset and every dbt test an asset check. Models tagged `partitioned` in
+dbt_project.yml (the staging and rules views, and the quarter-grain incremental models) are
+partitioned by quarter: materialising partition 2025Q3 runs `dbt build --vars '{quarter: 2025Q3}'`,
+which rebuilds that quarter only. Dimensions and annual models are one unpartitioned asset set,
+rebuilt from all quarters.
+
+dbt sources map onto the assets that produce them: `raw.<table>` → AssetKey(["raw", "<table>"]) (the
+ingestion assets), `raw.rules` → the `raw/rules` asset below, `reference.units` → `unit_registry`.
+"""
+
+# No `from __future__ import annotations`: Dagster reads the context parameter's real annotation.
+import json
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import dagster as dg
+from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
+
+from pipelines.defs.dbt.project import ensure_manifest, warehouse_project
+from pipelines.defs.dbt.resources import dbt_environment_applied
+from pipelines.defs.dbt.rules_table import rules_years, write_rules_table
+from pipelines.defs.partitions import quarter_partitions
+from pipelines.paths import data_dir
+
+PARTITIONED_SELECT = "tag:partitioned"
+LAYER_GROUPS = {"staging": "staging", "intermediate": "intermediate", "marts": "marts"}
+WRITER_TAGS = {"warehouse/writer": "true"}
+REGISTRY_ASSET = dg.AssetKey("unit_registry")
+# A dbt test runs only when every model it reads is in the run: a subset selected in the UI (or a
+# partition run) never trips over a relationship test whose other side was not built.
+CAUTIOUS_TESTS = {"DBT_INDIRECT_SELECTION": "cautious"}
+RULES_ASSET = dg.AssetKey(["raw", "rules"])
+
+
+def source_asset_key(source_name: str, table_name: str) -> dg.AssetKey:
+    """The Dagster asset that writes a dbt source."""
+    if (source_name, table_name) == ("reference", "units"):
+        return REGISTRY_ASSET
+    return dg.AssetKey([source_name, table_name])
+
+
+class WarehouseTranslator(DagsterDbtTranslator):
+    """Source keys aligned with the producing assets; groups by layer (staging/intermediate/marts)."""
+
+    def get_asset_spec(
+        self, manifest: Mapping[str, Any], unique_id: str, project: DbtProject | None
+    ) -> dg.AssetSpec:
+        spec = super().get_asset_spec(manifest, unique_id, project)
+        props = self.get_resource_props(manifest, unique_id)
+        if props["resource_type"] == "source":
+            return spec.replace_attributes(key=source_asset_key(props["source_name"], props["name"]))
+        layer = props.get("fqn", [None, None])[1]
+        return spec.replace_attributes(group_name=LAYER_GROUPS.get(layer, "warehouse"))
+
+
+ensure_manifest()
+_project = warehouse_project()
+_translator = WarehouseTranslator()
+
+
+@dg.asset(
+    key=RULES_ASSET,
+    deps=[dg.AssetKey("assessment_rules")],
+    group_name="reference",
+    kinds={"parquet"},
+    tags=WRITER_TAGS,
+)
+def rules_table() -> dg.MaterializeResult:
+    """Every committed rules year as raw/rules/rules.parquet: the parameters dbt joins by year."""
+    path = write_rules_table(data_dir())
+    return dg.MaterializeResult(metadata={"path": str(path), "years": rules_years()})
+
+
+@dbt_assets(
+    manifest=_project.manifest_path,
+    project=_project,
+    select=PARTITIONED_SELECT,
+    partitions_def=quarter_partitions,
+    dagster_dbt_translator=_translator,
+    name="warehouse_quarter_models",
+    op_tags=WRITER_TAGS,
+)
+def warehouse_quarter_models(context: dg.AssetExecutionContext, dbt: DbtCliResource) -> Iterator[Any]:
+    """Staging and rules views and quarter-grain models, rebuilt for the partition's quarter."""
+    args = ["build", "--vars", json.dumps({"quarter": context.partition_key})]
+    with dbt_environment_applied(CAUTIOUS_TESTS):
+        yield from dbt.cli(args, context=context).stream()
+
+
+@dbt_assets(
+    manifest=_project.manifest_path,
+    project=_project,
+    exclude=PARTITIONED_SELECT,
+    dagster_dbt_translator=_translator,
+    name="warehouse_annual_models",
+    op_tags=WRITER_TAGS,
+)
+def warehouse_annual_models(context: dg.AssetExecutionContext, dbt: DbtCliResource) -> Iterator[Any]:
+    """Dimensions, annual results and annual compliance, rebuilt from every quarter."""
+    with dbt_environment_applied(CAUTIOUS_TESTS):
+        yield from dbt.cli(["build"], context=context).stream()
+
+
+warehouse_quarter_job = dg.define_asset_job(
+    "warehouse_quarter",
+    selection=dg.AssetSelection.assets(warehouse_quarter_models),
+    partitions_def=quarter_partitions,
+    tags=WRITER_TAGS,
+    description="Rebuild one quarter of the warehouse (run after that quarter is ingested).",
+)
+
+warehouse_annual_job = dg.define_asset_job(
+    "warehouse_annual",
+    selection=dg.AssetSelection.assets(warehouse_annual_models),
+    tags=WRITER_TAGS,
+    description="Rebuild dimensions, annual results and annual compliance from every quarter.",
+)

@@ -1,0 +1,84 @@
+"""The dbt project as a cached `DbtProject`, and the manifest it needs.
+
+`dagster dev` re-parses the project on load (`prepare_if_dev`). Everywhere else (tests, CI, `dagster
+definitions validate`, the build command) the manifest is made by `ensure_manifest()`, which runs
+`dbt parse` when target/manifest.json is missing or older than any file of the project, so a fresh
+clone never needs a manual step.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+from functools import cache
+from pathlib import Path
+
+from dagster_dbt import DbtProject
+
+from pipelines.paths import PROJECT_ROOT
+
+DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
+_SOURCE_SUFFIXES = {".sql", ".yml", ".yaml", ".csv"}
+
+
+@cache
+def warehouse_project() -> DbtProject:
+    project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
+    project.prepare_if_dev()
+    return project
+
+
+def dbt_executable() -> str:
+    """The dbt of this environment (next to the running interpreter), else whatever is on PATH."""
+    candidate = Path(sys.executable).parent / "dbt"
+    return str(candidate) if candidate.exists() else "dbt"
+
+
+def _newest_source_mtime(project_dir: Path) -> float:
+    newest = 0.0
+    for folder in ("models", "macros", "tests", "seeds", "snapshots", "analyses"):
+        for path in (project_dir / folder).rglob("*"):
+            if path.suffix in _SOURCE_SUFFIXES:
+                newest = max(newest, path.stat().st_mtime)
+    for name in ("dbt_project.yml", "profiles.yml"):
+        newest = max(newest, (project_dir / name).stat().st_mtime)
+    return newest
+
+
+def manifest_is_stale(project_dir: Path = DBT_PROJECT_DIR) -> bool:
+    manifest = project_dir / "target" / "manifest.json"
+    return not manifest.exists() or manifest.stat().st_mtime < _newest_source_mtime(project_dir)
+
+
+def ensure_manifest(project_dir: Path = DBT_PROJECT_DIR, *, force: bool = False) -> Path:
+    """Run `dbt parse` if the manifest is missing or stale (or `force`); return the manifest path.
+
+    Parsing connects to no database; the env defaults in profiles.yml are enough. dbt writes into a
+    private target folder and the manifest is moved into place atomically, so parallel test workers
+    never read half a file.
+    """
+    manifest = project_dir / "target" / "manifest.json"
+    if force or manifest_is_stale(project_dir):
+        manifest.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=manifest.parent, prefix=".parse-") as scratch:
+            env = {**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+            args = [dbt_executable(), "parse", "--quiet", "--profiles-dir", str(project_dir)]
+            completed = subprocess.run(
+                [*args, "--target-path", scratch],
+                cwd=project_dir,
+                env=env,
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            parsed = Path(scratch) / "manifest.json"
+            if completed.returncode != 0 or not parsed.exists():
+                raise RuntimeError(f"dbt parse failed:\n{completed.stdout}\n{completed.stderr}")
+            parsed.replace(manifest)
+    return manifest
+
+
+if __name__ == "__main__":
+    print(ensure_manifest(force="--force" in sys.argv))

@@ -1,0 +1,65 @@
+"""Fixtures for the warehouse tests: hand-made raw tables built into a temporary DuckDB by real dbt."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from pipelines.defs.dbt.build import build_warehouse
+from pipelines.domain.rules import RULES_DIR
+from tests.dbt.raw_fixtures import tiny_city, write_raw, write_registry
+
+YEAR_2025 = ("2025Q1", "2025Q2", "2025Q3", "2025Q4")
+QUARTERS = (*YEAR_2025, "2026Q1")
+# 2026 gets its own rules file in these tests, with a different task/eval split, so every 2026 figure
+# proves that each year is scored by its own rules.
+RULES_2026_VERSION = "2026-test"
+
+
+@dataclass(frozen=True)
+class Warehouse:
+    data_dir: Path
+    duckdb: Path
+    rules_dir: Path
+
+
+def write_test_rules(folder: Path) -> Path:
+    """2025 as committed; 2026 with task_weight = eval_weight = 0.5 and version 2026-test."""
+    folder.mkdir(parents=True, exist_ok=True)
+    shutil.copy(RULES_DIR / "2025.toml", folder / "2025.toml")
+    text = (RULES_DIR / "2026.toml").read_text(encoding="utf-8")
+    for old, new in (
+        ('version = "2026"', f'version = "{RULES_2026_VERSION}"'),
+        ("task_weight = 0.4 ", "task_weight = 0.5 "),
+        ("eval_weight = 0.6 ", "eval_weight = 0.5 "),
+    ):
+        assert old in text, old
+        text = text.replace(old, new)
+    (folder / "2026.toml").write_text(text, encoding="utf-8")
+    return folder
+
+
+def point_at(monkeypatch: pytest.MonkeyPatch, data_dir: Path) -> Path:
+    """Make every path helper (and the dbt subprocess) use `data_dir`; return the DuckDB path."""
+    duckdb = data_dir / "warehouse" / "build.duckdb"
+    monkeypatch.setenv("ASSESSMENT_DATA_DIR", str(data_dir))
+    monkeypatch.setenv("ASSESSMENT_DUCKDB", str(duckdb))
+    monkeypatch.delenv("ASSESSMENT_REGISTRY_CSV", raising=False)
+    return duckdb
+
+
+@pytest.fixture(scope="module")
+def tiny_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Warehouse]:
+    """The tiny city (2025 and 2026Q1) written as raw Parquet and built with `dbt build`."""
+    root = tmp_path_factory.mktemp("tiny_city")
+    write_raw(root, tiny_city(QUARTERS), QUARTERS)
+    write_registry(root / "registry" / "units.csv")
+    rules_dir = write_test_rules(root / "rules")
+    with pytest.MonkeyPatch.context() as mp:
+        duckdb = point_at(mp, root)
+        build_warehouse(rules_dir=rules_dir)
+        yield Warehouse(root, duckdb, rules_dir)

@@ -1,0 +1,276 @@
+"""The real `dbt build` on hand-made raw tables, checked against figures worked out by hand from
+rules.md (not from the models). The tiny city (tests/dbt/raw_fixtures.py) repeats one quarter:
+
+Unit 371602-X-001 (uniform, 滨城区): tasks T1 (i3 d2 n2 → 2·1.5·1.25 = 3.75; lead P1, assistants P2, P3),
+T2 (n4, 滞后 → factor 0.5, P2 alone), T3 unassigned. T: P1 0.6·3.75 = 2.25, P2 0.2·3.75 + 4 = 4.75,
+P3 0.75; E: 2.25, 0.75 + 2 = 2.75, 0.75.
+Ratings (all five dimensions equal, so composite = that score): P1 分管领导 90 (+ a self-rating, excluded);
+P2 分管领导 80, 科室负责人 70; P3 分管领导 95 and five 科室工作人员 100, 90, 80, 70, 20 (trimmed to 80).
+Adjustments: P1 +3 +4 → +5; P2 −6 −6 → −10.
+Unit 371600-S-001 (category_peer, 市直): E of Q1..Q4 = 1, 2, 2, 4; Q1–Q3 are 综合管理 (a group of 3),
+Q4 行政执法 (a group of one, merged with the unit's four); Q5 has no task and no rating.
+Unit 371602-X-002 never submits.
+"""
+
+from __future__ import annotations
+
+import math
+import shutil
+from pathlib import Path
+
+import duckdb
+import polars as pl
+import pytest
+
+from pipelines.defs.dbt.build import build_warehouse, dbt_command, run_dbt
+from pipelines.defs.dbt.rules_table import write_rules_table
+from pipelines.domain.rules import load_rules
+from pipelines.ingest.schema import empty
+from pipelines.warehouse_summary import summary
+from tests.dbt.conftest import RULES_2026_VERSION, Warehouse, point_at
+from tests.dbt.raw_fixtures import U1, U3
+
+TOL = 1e-9
+
+
+def query(path: Path, sql: str, params: list[object] | None = None) -> list[dict[str, object]]:
+    with duckdb.connect(str(path), read_only=True) as con:
+        cursor = con.execute(sql, params or [])
+        names = [d[0] for d in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def person_quarter(path: Path, quarter: str) -> dict[tuple[str, str], dict[str, object]]:
+    rows = query(path, "select * from marts.fct_person_quarter where quarter = ?", [quarter])
+    return {(r["unit_code"], r["person_code"]): r for r in rows}  # type: ignore[misc]
+
+
+# --- hand-computed figures (rules.md §1–4) -------------------------------------------------------
+
+S_TASK_P2 = 100 * 2.75 / 4.75
+S_EVAL_P2 = (0.30 * 80 + 0.25 * 70) / (0.30 + 0.25)
+S_EVAL_P3 = (0.30 * 95 + 0.20 * (90 + 80 + 70) / 3) / (0.30 + 0.20)
+EXPECTED_Q1 = {
+    # person: (T, E, S_task, S_eval, A, Q, grade)
+    (U1, "P1"): (2.25, 2.25, 100.0, 90.0, 5.0, 0.4 * 100 + 0.6 * 90 + 5, "好"),
+    (U1, "P2"): (4.75, 2.75, S_TASK_P2, S_EVAL_P2, -10.0, 0.4 * S_TASK_P2 + 0.6 * S_EVAL_P2 - 10, "较差"),
+    # 93.4 is in the 好 band, but the unit's cap is max(1, floor(0.4·3)) = 1 and P1 ranks first.
+    (U1, "P3"): (0.75, 0.75, 100.0, S_EVAL_P3, 0.0, 0.4 * 100 + 0.6 * S_EVAL_P3, "较好"),
+    # category_peer: 综合管理 group E 1, 2, 2 → percent_rank 0, 1/2, 1/2 → 60, 80, 80; Q4 ranks among
+    # all four (E 4 is the top) → 100. Q2 has 分管领导 85 and 科室负责人 85.
+    (U3, "Q1"): (1.0, 1.0, 60.0, 90.0, 0.0, 0.4 * 60 + 0.6 * 90, "一般"),
+    (U3, "Q2"): (2.0, 2.0, 80.0, 85.0, 0.0, 0.4 * 80 + 0.6 * 85, "较好"),
+    (U3, "Q3"): (2.0, 2.0, 80.0, 85.0, 0.0, 0.4 * 80 + 0.6 * 85, "较好"),
+    (U3, "Q4"): (4.0, 4.0, 100.0, 80.0, 0.0, 0.4 * 100 + 0.6 * 80, "较好"),
+}
+
+
+def test_quarterly_scores_and_grades_match_hand_computation(tiny_warehouse: Warehouse) -> None:
+    rows = person_quarter(tiny_warehouse.duckdb, "2025Q1")
+    for key, (t, e, s_task, s_eval, a, q, grade) in EXPECTED_Q1.items():
+        row = rows[key]
+        assert row["planned_points"] == pytest.approx(t, abs=TOL), key
+        assert row["earned_points"] == pytest.approx(e, abs=TOL), key
+        assert row["task_score"] == pytest.approx(s_task, abs=TOL), key
+        assert row["eval_score"] == pytest.approx(s_eval, abs=TOL), key
+        assert row["adjustment_points"] == pytest.approx(a, abs=TOL), key
+        assert row["quarter_score"] == pytest.approx(q, abs=TOL), key
+        assert row["computed_grade"] == grade, key
+    assert rows[(U1, "P1")]["n_self_ratings"] == 1
+    assert rows[(U1, "P3")]["is_quota_demoted"] is True
+    # Q5: a participant without tasks (S_task 0, counted against coverage) and without any rating.
+    q5 = rows[(U3, "Q5")]
+    assert (q5["task_score"], q5["eval_score"], q5["quarter_score"]) == (0.0, None, None)
+    assert (q5["computed_grade"], q5["has_indicator"], q5["is_scored"]) == ("未评定", False, False)
+    # P4 is listed but does not take part: no scores, no grade.
+    p4 = rows[(U1, "P4")]
+    assert (p4["is_participant"], p4["computed_grade"], p4["task_score"]) == (False, None, None)
+    # Coverage: P3 lacks a 科室负责人 rating; Q4 and Q5 lack one too (non-heads).
+    assert {k for k, r in rows.items() if r["is_participant"] and not r["meets_required_tiers"]} == {
+        (U1, "P3"),
+        (U3, "Q4"),
+        (U3, "Q5"),
+    }
+    # Agreement with the unit's own proposals: P1 好 = 好; P2 一般 ≠ 较差; P3 好 ≠ 较好.
+    assert [rows[(U1, p)]["is_grade_agreed"] for p in ("P1", "P2", "P3")] == [True, False, False]
+
+
+def test_units_tasks_and_county_compliance(tiny_warehouse: Warehouse) -> None:
+    units = {
+        r["unit_code"]: r
+        for r in query(tiny_warehouse.duckdb, "select * from marts.fct_unit_quarter where quarter = '2025Q1'")
+    }
+    assert {u: r["submission_status"] for u, r in units.items()} == {
+        U1: "on_time",
+        "371602-X-002": "missing",
+        U3: "late",
+    }
+    assert (units[U1]["top_quota_cap"], units[U1]["n_proposed_good"], units[U1]["is_quota_compliant"]) == (
+        1,
+        2,
+        False,
+    )
+    assert units[U3]["is_quota_compliant"] is None  # proposed nothing
+    tasks = query(
+        tiny_warehouse.duckdb,
+        """select task_code, task_weight, is_assigned from marts.fct_task_quarter
+        where quarter = '2025Q1' and unit_code = ?""",
+        [U1],
+    )
+    assert {(t["task_code"], t["task_weight"], t["is_assigned"]) for t in tasks} == {
+        ("T1", 3.75, True),
+        ("T2", 4.0, True),
+        ("T3", 1.0, False),
+    }
+    county = {
+        r["county_code"]: r
+        for r in query(
+            tiny_warehouse.duckdb, "select * from marts.fct_county_compliance where quarter = '2025Q1'"
+        )
+    }
+    binzhou = county["371602"]  # units X-001 (on time) and X-002 (missing, counts as zero)
+    assert binzhou["submission_rate"] == pytest.approx(0.5)
+    assert binzhou["on_time_rate"] == pytest.approx(0.5)
+    assert binzhou["task_assignment_rate"] == pytest.approx(2 / 3)
+    assert binzhou["staff_coverage_rate"] == pytest.approx(1.0)
+    assert binzhou["rating_coverage_rate"] == pytest.approx(2 / 3)
+    assert binzhou["quota_compliance_rate"] == pytest.approx(0.0)
+    assert binzhou["grade_agreement_rate"] == pytest.approx(1 / 3)
+    assert binzhou["anomaly_rate"] == pytest.approx(0.0)  # no findings source yet: 0 findings
+    index = 100 * (0.2 * 0.5 + 0.2 * 1 + 0.2 * 2 / 3 + 0.15 * 0 + 0.1 * 1 / 3 + 0.15 * 1) / 1.0
+    assert binzhou["compliance_index"] == pytest.approx(index, abs=TOL)
+    assert binzhou["county_rank"] == 1
+    municipal = county["371600"]  # late, 4 of 5 with tasks, 3 of 5 covered, no proposals
+    index = 100 * (0.2 * 0 + 0.2 * 0.8 + 0.2 * 0.6 + 0.15 * 1) / (0.2 + 0.2 + 0.2 + 0.15)
+    assert (municipal["quota_compliance_rate"], municipal["grade_agreement_rate"]) == (None, None)
+    assert municipal["compliance_index"] == pytest.approx(index, abs=TOL)
+    assert municipal["county_rank"] is None
+
+
+def test_annual_results_match_hand_computation(tiny_warehouse: Warehouse) -> None:
+    rows = {
+        r["person_key"]: r
+        for r in query(tiny_warehouse.duckdb, "select * from marts.fct_person_year where rules_year = 2025")
+    }
+    p1, p2, p3, p4 = (rows[f"key-{U1}-P{i}"] for i in range(1, 5))
+    # U1 declares 0.5 in Q4: a breach, 0.6 is applied.
+    assert (p1["declared_regular_share"], p1["applied_regular_share"], p1["is_regular_share_breach"]) == (
+        0.5,
+        0.6,
+        True,
+    )
+    # P1: Q 99 every quarter, 好 ×4, year-end 80 → 0.6·99 + 0.4·80 = 91.4; the only candidate → 优秀.
+    assert p1["annual_score"] == pytest.approx(0.6 * 99 + 0.4 * 80, abs=TOL)
+    assert p1["annual_grade"] == "优秀"
+    # P2: 较差 every quarter and no year-end score → regular_avg alone, flagged; 不称职.
+    assert p2["annual_score"] == pytest.approx(0.4 * S_TASK_P2 + 0.6 * S_EVAL_P2 - 10, abs=TOL)
+    assert (p2["is_year_end_missing"], p2["annual_grade"]) == (True, "不称职")
+    # P3: 92.04 but never 好 (always demoted by the quota) → not a candidate → 称职.
+    q3 = 0.4 * 100 + 0.6 * S_EVAL_P3
+    assert p3["annual_score"] == pytest.approx(0.6 * q3 + 0.4 * 90, abs=TOL)
+    assert (p3["is_excellent_candidate"], p3["annual_grade"]) == (False, "称职")
+    # P4 never takes part: insufficient.
+    assert (p4["annual_status"], p4["annual_score"], p4["annual_grade"]) == ("insufficient", None, None)
+    assert rows[f"key-{U3}-Q1"]["annual_grade"] == "称职"  # 78 with 一般 every quarter
+    assert rows[f"key-{U3}-Q5"]["annual_status"] == "insufficient"
+    years = {
+        r["county_code"]: r
+        for r in query(
+            tiny_warehouse.duckdb, "select * from marts.fct_county_compliance_year where rules_year = 2025"
+        )
+    }
+    assert years["371602"]["regular_share_compliance"] == 0.0  # X-001 breaches, X-002 is missing
+    assert years["371600"]["regular_share_compliance"] == 1.0  # declared nothing: the default applies
+    assert (
+        query(
+            tiny_warehouse.duckdb, "select count(*) as n from marts.fct_person_year where rules_year = 2026"
+        )[0]["n"]
+        == 0
+    )
+
+
+def test_each_year_uses_its_own_rules(tiny_warehouse: Warehouse) -> None:
+    rows = person_quarter(tiny_warehouse.duckdb, "2026Q1")
+    rules_2025 = load_rules(2025)
+    rules_2026 = load_rules(2026, tiny_warehouse.rules_dir)
+    # 2026: Q = 0.5·S_task + 0.5·S_eval + A.
+    assert rows[(U1, "P3")]["quarter_score"] == pytest.approx(0.5 * 100 + 0.5 * S_EVAL_P3, abs=TOL)
+    assert rows[(U1, "P2")]["quarter_score"] == pytest.approx(0.5 * S_TASK_P2 + 0.5 * S_EVAL_P2 - 10, abs=TOL)
+    assert rows[(U1, "P1")]["quarter_score"] == 100.0  # 50 + 45 + 5 = 100
+    for table in ("fct_person_quarter", "fct_task_quarter", "fct_unit_quarter", "fct_county_compliance"):
+        provenance = query(
+            tiny_warehouse.duckdb,
+            f"select distinct rules_year, rules_version, rules_fingerprint from marts.{table} order by 1",
+        )
+        assert provenance == [
+            {"rules_year": 2025, "rules_version": "2025", "rules_fingerprint": rules_2025.fingerprint},
+            {
+                "rules_year": 2026,
+                "rules_version": RULES_2026_VERSION,
+                "rules_fingerprint": rules_2026.fingerprint,
+            },
+        ], table
+
+
+def test_summary_reports_status_scores_grades_and_counties(tiny_warehouse: Warehouse) -> None:
+    text = summary(tiny_warehouse.duckdb)
+    assert "2025Q1" in text and "units by status: on_time 1, late 1, missing 1" in text
+    assert "persons scored: 7 of 8 participants" in text
+    assert "grades: 好 1, 较好 4, 一般 1, 较差 1, 未评定 1" in text
+    assert "compliance top 1: 滨城区 61.7" in text
+    assert "2025 annual grades: 优秀 1, 称职 5, 不称职 1, insufficient 2" in text
+
+
+MART_KEYS = {
+    "fct_person_quarter": "quarter, unit_code, person_code",
+    "fct_task_quarter": "quarter, unit_code, task_code",
+    "fct_unit_quarter": "quarter, unit_code",
+    "fct_county_compliance": "quarter, county_code",
+    "fct_person_year": "rules_year, person_key",
+    "fct_county_compliance_year": "rules_year, county_code",
+}
+
+
+def mart_frames(path: Path) -> dict[str, pl.DataFrame]:
+    with duckdb.connect(str(path), read_only=True) as con:
+        return {
+            t: pl.from_arrow(con.sql(f"select * from marts.{t} order by {k}").to_arrow_table())
+            for t, k in MART_KEYS.items()
+        }
+
+
+def test_rebuilding_one_quarter_equals_a_full_rebuild(
+    tiny_warehouse: Warehouse, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A corrected 2025Q2 arrives: U1 withdrew all adjustments (an empty adjustments file). Rebuilding
+    partition 2025Q2 in place must give exactly what a from-scratch build of the same raw data gives."""
+    incremental = tmp_path / "incremental"
+    shutil.copytree(tiny_warehouse.data_dir, incremental)
+    empty("adjustments").write_parquet(incremental / "raw" / "adjustments" / "2025Q2.parquet")
+    point_at(monkeypatch, incremental)
+    build_warehouse(quarter="2025Q2", rules_dir=tiny_warehouse.rules_dir)
+
+    fresh = tmp_path / "fresh"
+    shutil.copytree(incremental / "raw", fresh / "raw")
+    shutil.copytree(incremental / "registry", fresh / "registry")
+    point_at(monkeypatch, fresh)
+    write_rules_table(fresh, directory=tiny_warehouse.rules_dir)
+    run_dbt(dbt_command("run"))  # models only: the tests already ran on the same logic above
+
+    got, want = (
+        mart_frames(incremental / "warehouse" / "build.duckdb"),
+        mart_frames(fresh / "warehouse" / "build.duckdb"),
+    )
+    for table in MART_KEYS:
+        assert got[table].equals(want[table]), table
+    q2 = person_quarter(incremental / "warehouse" / "build.duckdb", "2025Q2")
+    assert q2[(U1, "P1")]["quarter_score"] == pytest.approx(0.4 * 100 + 0.6 * 90, abs=TOL)  # no +5 now
+    assert q2[(U1, "P2")]["computed_grade"] == "一般"  # no −10 now
+    q1 = person_quarter(incremental / "warehouse" / "build.duckdb", "2025Q1")
+    assert q1[(U1, "P1")]["quarter_score"] == pytest.approx(99.0, abs=TOL)  # other quarters untouched
+    year = {
+        r["person_key"]: r
+        for r in query(incremental / "warehouse" / "build.duckdb", "select * from marts.fct_person_year")
+    }
+    assert year[f"key-{U1}-P1"]["regular_avg"] == pytest.approx((99 * 3 + 94) / 4, abs=TOL)
+    assert not math.isnan(year[f"key-{U1}-P1"]["annual_score"])  # type: ignore[arg-type]
