@@ -64,3 +64,10 @@ def assessment_rules() -> dg.MaterializeResult:
             "fingerprints": {str(y): r.fingerprint for y, r in loaded.items()},
         }
     )
+
+
+reference_job = dg.define_asset_job(
+    "reference",
+    selection=dg.AssetSelection.groups("reference"),
+    description="Validate the unit registry and rules files and write the rules table dbt reads.",
+)
