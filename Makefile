@@ -25,7 +25,7 @@ dagster-home:
 	@cp dagster.yaml $(DAGSTER_HOME)/dagster.yaml
 
 demo: env
-	$(UV) run python -m pipelines.synthetic --quarters $(DEMO_QUARTERS) --seed $(DEMO_SEED)
+	$(UV) run python -m pipelines.ops demo --quarters $(DEMO_QUARTERS) --seed $(DEMO_SEED)
 
 test: env
 	$(UV) run pytest
@@ -42,4 +42,5 @@ dev: env
 	$(UV) run dagster dev
 
 clean-data:
-	rm -rf data/landing data/ground_truth data/archive data/warehouse data/registry
+	rm -rf data/landing data/ground_truth data/archive data/warehouse data/registry data/raw data/restricted \
+		data/receipts data/ingest_cache data/bench
