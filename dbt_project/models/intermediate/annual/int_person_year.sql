@@ -1,4 +1,6 @@
--- One row per person (person_key) and assessment year with a Q4 submission (rules.md §5): the person
+-- One row per person (person_key) and assessment year with a Q4 submission (rules.md §5) who took part
+-- in the assessment in at least one quarter of the year (leaders and others never assessed get no
+-- annual result, rather than an "insufficient" one): the person
 -- belongs to the unit that submitted them in Q4; quarters scored in other units count. With fewer than
 -- min_scored_quarters (3) scored quarters the result is insufficient. regular_avg = mean Q;
 -- r = the unit's declared regular share (default 0.6; below min_regular_share it is a breach and the
@@ -29,6 +31,7 @@ person_quarters as (
         persons.rules_year,
         persons.person_key,
         persons.quarter,
+        persons.is_participant,
         quarter_scores.quarter_score,
         quarter_scores.computed_grade,
         coalesce(quarter_scores.is_scored, false) as is_scored
@@ -45,6 +48,7 @@ quarter_summary as (
         rules_year,
         person_key,
         count(distinct quarter) as n_quarters_present,
+        count(distinct case when is_participant then quarter end) as n_participating_quarters,
         count(case when is_scored then 1 end) as n_scored_quarters,
         avg(case when is_scored then quarter_score end) as regular_avg,
         count(case when is_scored and computed_grade = '好' then 1 end) as n_good,
@@ -105,6 +109,7 @@ results as (
             q4_members.q4_quarter = year_end.quarter
             and q4_members.annual_unit_code = year_end.unit_code
             and q4_members.annual_person_code = year_end.person_code
+    where quarter_summary.n_participating_quarters > 0
 ),
 
 final as (
