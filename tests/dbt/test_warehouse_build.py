@@ -152,7 +152,7 @@ def test_annual_results_match_hand_computation(tiny_warehouse: Warehouse) -> Non
         r["person_key"]: r
         for r in query(tiny_warehouse.duckdb, "select * from marts.fct_person_year where rules_year = 2025")
     }
-    p1, p2, p3, p4 = (rows[f"key-{U1}-P{i}"] for i in range(1, 5))
+    p1, p2, p3 = (rows[f"key-{U1}-P{i}"] for i in range(1, 4))
     # U1 declares 0.5 in Q4: a breach, 0.6 is applied.
     assert (p1["declared_regular_share"], p1["applied_regular_share"], p1["is_regular_share_breach"]) == (
         0.5,
@@ -169,8 +169,8 @@ def test_annual_results_match_hand_computation(tiny_warehouse: Warehouse) -> Non
     q3 = 0.4 * 100 + 0.6 * S_EVAL_P3
     assert p3["annual_score"] == pytest.approx(0.6 * q3 + 0.4 * 90, abs=TOL)
     assert (p3["is_excellent_candidate"], p3["annual_grade"]) == (False, "称职")
-    # P4 never takes part: insufficient.
-    assert (p4["annual_status"], p4["annual_score"], p4["annual_grade"]) == ("insufficient", None, None)
+    # P4 (the leader) is listed every quarter but never takes part: no annual result at all.
+    assert f"key-{U1}-P4" not in rows
     assert rows[f"key-{U3}-Q1"]["annual_grade"] == "称职"  # 78 with 一般 every quarter
     assert rows[f"key-{U3}-Q5"]["annual_status"] == "insufficient"
     years = {
@@ -218,7 +218,7 @@ def test_summary_reports_status_scores_grades_and_counties(tiny_warehouse: Wareh
     assert "persons scored: 7 of 8 participants" in text
     assert "grades: 好 1, 较好 4, 一般 1, 较差 1, 未评定 1" in text
     assert "compliance top 1: 滨城区 61.7" in text
-    assert "2025 annual grades: 优秀 1, 称职 5, 不称职 1, insufficient 2" in text
+    assert "2025 annual grades: 优秀 1, 称职 5, 不称职 1, insufficient 1" in text
 
 
 MART_KEYS = {
