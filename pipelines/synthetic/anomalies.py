@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from pipelines.domain.rules import FINDING_CODES
 from pipelines.synthetic.rates import AnomalyRates
 from pipelines.synthetic.ratings import DIM_OFFSETS, RatingTable, vector_for
 
@@ -20,20 +21,7 @@ SEVERE_SHIFT = -15.0
 RECIPROCAL_GAP = 14.0
 OUTLIER_GAP = (28.0, 36.0)
 
-CODE_OF = {
-    "self_rating": "A1",
-    "straight_lining": "A2",
-    "lenient_rater": "A3",
-    "severe_rater": "A4",
-    "no_discrimination": "A5",
-    "collusion": "A6",
-    "reciprocal_inflation": "A7",
-    "outlier_rating": "A8",
-    "grade_rotation": "U1",
-    "rating_work_decoupling": "U2",
-    "score_inflation": "U3",
-    "proposed_grade_gaming": "U4",
-}
+CODE_OF = FINDING_CODES  # finding type name -> code (A1..U4), as the rules files name them
 
 
 @dataclass(frozen=True)
