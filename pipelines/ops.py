@@ -86,6 +86,7 @@ def run_quarters(quarters: Sequence[str], progress: Callable[[str], None] = _say
         for q in quarters:
             progress(f"quarter {q}")
             _execute(defs, "ingest", instance, q)
+            _execute(defs, "quality", instance, q)
             _execute(defs, "warehouse_quarter", instance, q)
         progress("annual results and dimensions")
         _execute(defs, "warehouse_annual", instance)

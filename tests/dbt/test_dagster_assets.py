@@ -34,7 +34,12 @@ def test_asset_keys_groups_and_partitions() -> None:
     assert warehouse_quarter_models.partitions_def == quarter_partitions
     assert warehouse_annual_models.partitions_def is None
     groups = {spec.key.path[0]: spec.group_name for spec in [*quarter_specs.values(), *annual_specs.values()]}
-    assert groups == {"staging": "staging", "intermediate": "intermediate", "marts": "marts"}
+    assert groups == {
+        "staging": "staging",
+        "intermediate": "intermediate",
+        "marts": "marts",
+        "quality": "quality",
+    }
     # dbt sources are the ingestion assets raw/<table>, the rules table and the unit registry.
     upstream = {dep.asset_key for spec in quarter_specs.values() for dep in spec.deps}
     sources = {key for key in upstream if key not in quarter_specs}

@@ -136,8 +136,11 @@ def test_units_tasks_and_county_compliance(tiny_warehouse: Warehouse) -> None:
     assert binzhou["rating_coverage_rate"] == pytest.approx(2 / 3)
     assert binzhou["quota_compliance_rate"] == pytest.approx(0.0)
     assert binzhou["grade_agreement_rate"] == pytest.approx(1 / 3)
-    assert binzhou["anomaly_rate"] == pytest.approx(0.0)  # no findings source yet: 0 findings
-    index = 100 * (0.2 * 0.5 + 0.2 * 1 + 0.2 * 2 / 3 + 0.15 * 0 + 0.1 * 1 / 3 + 0.15 * 1) / 1.0
+    # One high finding (A1: P1 rated themself) over 3 participants;
+    # the anomaly term is 1 − min(1, 33.3/10) = 0.
+    assert binzhou["n_high_findings"] == 1
+    assert binzhou["anomaly_rate"] == pytest.approx(100 / 3)
+    index = 100 * (0.2 * 0.5 + 0.2 * 1 + 0.2 * 2 / 3 + 0.15 * 0 + 0.1 * 1 / 3 + 0.15 * 0) / 1.0
     assert binzhou["compliance_index"] == pytest.approx(index, abs=TOL)
     assert binzhou["county_rank"] == 1
     municipal = county["371600"]  # late, 4 of 5 with tasks, 3 of 5 covered, no proposals
@@ -217,7 +220,7 @@ def test_summary_reports_status_scores_grades_and_counties(tiny_warehouse: Wareh
     assert "2025Q1" in text and "units by status: on_time 1, late 1, missing 1" in text
     assert "persons scored: 7 of 8 participants" in text
     assert "grades: 好 1, 较好 4, 一般 1, 较差 1, 未评定 1" in text
-    assert "compliance top 1: 滨城区 61.7" in text
+    assert "compliance top 1: 滨城区 46.7" in text
     assert "2025 annual grades: 优秀 1, 称职 5, 不称职 1, insufficient 1" in text
 
 

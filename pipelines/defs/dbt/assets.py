@@ -25,7 +25,7 @@ from pipelines.defs.partitions import quarter_partitions
 from pipelines.paths import data_dir
 
 PARTITIONED_SELECT = "tag:partitioned"
-LAYER_GROUPS = {"staging": "staging", "intermediate": "intermediate", "marts": "marts"}
+LAYER_GROUPS = {"staging": "staging", "intermediate": "intermediate", "marts": "marts", "quality": "quality"}
 WRITER_TAGS = {"warehouse/writer": "true"}
 REGISTRY_ASSET = dg.AssetKey("unit_registry")
 # A dbt test runs only when every model it reads is in the run: a subset selected in the UI (or a

@@ -1,0 +1,146 @@
+"""Detection benchmark (quality.md, "How detection is evaluated").
+
+    uv run python -m pipelines.quality.bench --units 100 --quarters 2025Q1..2025Q4
+    uv run python -m pipelines.quality.bench --units 100 --no-clean --data-root /tmp/qbench
+
+Generates a city with injected anomalies (and, unless --no-clean, a --clean city) into
+<data-root>/anom and <data-root>/clean (generation is skipped when the landing area already exists),
+runs the real pipeline (pipelines.ops.run_quarters: Dagster jobs → dbt → publish) on each, reads
+quality.fct_rating_findings from the published DuckDB read-only, and prints precision and recall per
+finding type against the generator's ground truth (match_findings), and the findings per 100
+participant-quarters by type on the clean city. The pipeline never reads the ground truth; only this
+benchmark does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+from pipelines.quality.evaluation import match_findings
+
+LABEL_SCHEMA = {
+    c: pl.String
+    for c in (
+        "code",
+        "type",
+        "period",
+        "unit_code",
+        "rater_tier",
+        "rater_code",
+        "rater_tier_2",
+        "rater_code_2",
+        "ratee_code",
+    )
+}
+
+
+def _use_data_dir(root: Path) -> None:
+    os.environ["ASSESSMENT_DATA_DIR"] = str(root)
+    os.environ["DAGSTER_HOME"] = str(root / ".dagster")
+    os.environ.pop("ASSESSMENT_DUCKDB", None)
+    os.environ.pop("ASSESSMENT_REGISTRY_CSV", None)
+
+
+def generate(root: Path, quarters: str, units: str, seed: int, clean: bool) -> None:
+    if (root / "landing").exists():
+        print(f"using generated data in {root}", flush=True)
+        return
+    from pipelines.synthetic.__main__ import main as synth
+
+    args = ["--quarters", quarters, "--units", units, "--seed", str(seed), "--data-dir", str(root)]
+    if clean:
+        args.append("--clean")
+    if synth(args) != 0:
+        raise RuntimeError(f"generation into {root} failed")
+
+
+def run_pipeline(root: Path) -> Path:
+    _use_data_dir(root)
+    from pipelines.ops import landed_quarters, run_quarters
+
+    started = time.perf_counter()
+    published = run_quarters(landed_quarters(), progress=lambda msg: print(f"  {msg}", flush=True))
+    print(f"pipeline on {root}: {time.perf_counter() - started:.0f}s", flush=True)
+    return published
+
+
+def read_findings(published: Path) -> tuple[pl.DataFrame, int]:
+    """fct_rating_findings and the participant-quarters of the published warehouse (read-only)."""
+    with duckdb.connect(str(published), read_only=True) as con:
+        findings = con.sql("select * from quality.fct_rating_findings").pl()
+        participants = con.execute(
+            "select coalesce(sum(n_participants), 0) from marts.fct_unit_quarter"
+        ).fetchone()
+    return findings, int(participants[0] if participants else 0)
+
+
+def read_labels(root: Path) -> pl.DataFrame:
+    files = sorted((root / "ground_truth").glob("*/anomalies.csv"))
+    frames = [pl.read_csv(f, schema_overrides=LABEL_SCHEMA, infer_schema_length=0) for f in files]
+    frames = [f.select(list(LABEL_SCHEMA)) for f in frames if f.height]
+    return pl.concat(frames) if frames else pl.DataFrame(schema=LABEL_SCHEMA)
+
+
+def _fmt(x: float | None) -> str:
+    return "  -  " if x is None else f"{x:.3f}"
+
+
+def report_detection(findings: pl.DataFrame, labels: pl.DataFrame) -> pl.DataFrame:
+    table = match_findings(
+        findings.select("code", *[c for c in LABEL_SCHEMA if c not in ("code", "type")]), labels
+    )
+    print("\ncode type                      labels findings   tp   fp   fn precision recall")
+    for r in table.iter_rows(named=True):
+        print(
+            f"{r['code']:<4} {r['type']:<25} {r['n_labels']:>6} {r['n_findings']:>8} "
+            f"{r['tp']:>4} {r['fp']:>4} {r['fn']:>4}   {_fmt(r['precision'])}  {_fmt(r['recall'])}"
+        )
+    return table
+
+
+def report_rates(findings: pl.DataFrame, participants: int) -> pl.DataFrame:
+    counts = findings.group_by("code", "severity").len().sort("code")
+    rates = counts.with_columns((100 * pl.col("len") / max(participants, 1)).alias("per_100"))
+    print(f"\nclean city: {findings.height} findings over {participants} participant-quarters")
+    for r in rates.iter_rows(named=True):
+        print(f"  {r['code']:<4} {r['severity']:<7} {r['len']:>5}  {r['per_100']:.3f} per 100 participants")
+    return rates
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    p = argparse.ArgumentParser(
+        prog="python -m pipelines.quality.bench", description=__doc__.split("\n\n")[0]
+    )
+    p.add_argument("--units", default="100", help="units to generate (a number or unit codes; default 100)")
+    p.add_argument("--quarters", default="2025Q1..2025Q4")
+    p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--data-root", type=Path, default=None, help="cache folder (default: a new temp dir)")
+    p.add_argument("--no-clean", action="store_true", help="skip the clean city")
+    p.add_argument("--clean-only", action="store_true", help="only the clean city")
+    args = p.parse_args(argv)
+    root = args.data_root or Path(tempfile.mkdtemp(prefix="quality-bench-"))
+    root.mkdir(parents=True, exist_ok=True)
+    if not args.clean_only:
+        anom = root / "anom"
+        generate(anom, args.quarters, args.units, args.seed, clean=False)
+        findings, _ = read_findings(run_pipeline(anom))
+        report_detection(findings, read_labels(anom))
+    if not args.no_clean:
+        clean = root / "clean"
+        generate(clean, args.quarters, args.units, args.seed, clean=True)
+        findings, participants = read_findings(run_pipeline(clean))
+        report_rates(findings, participants)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
