@@ -10,7 +10,7 @@ export ASSESSMENT_DATA_DIR ?= $(CURDIR)/data
 DEMO_QUARTERS ?= 2025Q1..2025Q4
 DEMO_SEED ?= 7
 
-.PHONY: demo test env lint format generate dagster-home dev clean-data
+.PHONY: demo test env lint format dagster-home dev clean-data
 
 env: .venv/.synced dagster-home
 
@@ -43,4 +43,4 @@ dev: env
 
 clean-data:
 	rm -rf data/landing data/ground_truth data/archive data/warehouse data/registry data/raw data/restricted \
-		data/receipts data/ingest_cache data/bench
+		data/receipts data/ingest_cache data/bench data/quality
