@@ -85,12 +85,18 @@ def reliability_frame(ratings: pl.DataFrame) -> pl.DataFrame:
     return pl.concat([by_tier, overall.select(by_tier.columns)], how="vertical_relaxed")
 
 
+# Every quality asset reads one quarter's raw ratings and the rules, and writes one Parquet file.
+QUARTER_ASSET: dict = {
+    "deps": [RATINGS_KEY, RULES_KEY],
+    "group_name": GROUP,
+    "partitions_def": quarter_partitions,
+    "kinds": {"parquet", "python"},
+}
+
+
 @dg.asset(
     key=RELIABILITY_KEY,
-    deps=[RATINGS_KEY, RULES_KEY],
-    group_name=GROUP,
-    partitions_def=quarter_partitions,
-    kinds={"parquet", "python"},
+    **QUARTER_ASSET,
 )
 def quality_reliability(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     """ICC(1,k) and Krippendorff's alpha per unit, quarter and rater tier (and all tiers together)."""
@@ -101,10 +107,7 @@ def quality_reliability(context: dg.AssetExecutionContext) -> dg.MaterializeResu
 
 @dg.asset(
     key=LENIENCY_KEY,
-    deps=[RATINGS_KEY, RULES_KEY],
-    group_name=GROUP,
-    partitions_def=quarter_partitions,
-    kinds={"parquet", "python"},
+    **QUARTER_ASSET,
 )
 def quality_leniency(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     """Each rater's leniency s_r from the additive facets model, per unit and quarter."""
@@ -116,10 +119,7 @@ def quality_leniency(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
 
 @dg.asset(
     key=FAIR_KEY,
-    deps=[RATINGS_KEY, RULES_KEY],
-    group_name=GROUP,
-    partitions_def=quarter_partitions,
-    kinds={"parquet", "python"},
+    **QUARTER_ASSET,
 )
 def quality_fair_scores(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     """S_eval and the rater-severity-adjusted S_eval_fair per person (analytics, not the official grade)."""
