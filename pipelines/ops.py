@@ -6,18 +6,24 @@
     uv run python -m pipelines.ops status --quarter 2025Q3   # who submitted, who is late, where receipts are
     uv run python -m pipelines.ops where                     # where every output lives
 
-Runs go through the real Dagster jobs (`reference`, `ingest`, `warehouse_quarter`, `warehouse_annual`) on the
-project's Dagster instance, so they appear in the Dagster UI's run history like scheduled runs. Every run
-builds into a fresh copy of the warehouse and publishes it only when every step succeeded.
+Runs go through the real Dagster jobs (`reference`, `ingest`, `quality`, `warehouse_quarter`,
+`warehouse_annual`, `publish`, `report`) on the project's Dagster instance, so they appear in the Dagster
+UI's run history next to scheduled runs. All jobs of one command share one build file (run tag
+`warehouse/build`); the `publish` job stages a release from it, runs the blocking checks and only then
+switches analysts to it. Dagster's and dbt's own output goes to a log file under data/logs/; the terminal
+gets one line per step.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import time
+import uuid
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from pathlib import Path
 
 import dagster as dg
@@ -25,10 +31,30 @@ import polars as pl
 
 from pipelines.domain.quarters import parse_quarter, quarter_range
 from pipelines.paths import PROJECT_ROOT, data_dir, landing_dir, raw_dir, receipts_dir
-from pipelines.publish.warehouse import discard, layout, publish, start_build
+from pipelines.publish.warehouse import (
+    build_path,
+    current_release,
+    discard,
+    layout,
+    read_manifest,
+    releases,
+    restore,
+)
 
 DUCKDB_ENV = "ASSESSMENT_DUCKDB"
+BUILD_TAG = "warehouse/build"
 DEMO_QUARTERS = "2025Q1..2025Q4"
+StageHook = Callable[[str, str | None, float], None]
+# The job behind each timed stage (the benchmark reads these names).
+STAGES = {
+    "reference": "reference",
+    "ingest": "ingest",
+    "quality": "findings",
+    "warehouse_quarter": "dbt",
+    "warehouse_annual": "dbt",
+    "publish": "publish",
+    "report": "report",
+}
 
 
 def _say(msg: str) -> None:
@@ -51,20 +77,65 @@ def _definitions() -> dg.Definitions:
     return defs()
 
 
+def logs_dir() -> Path:
+    return data_dir() / "logs"
+
+
+class StepLog:
+    """Where Dagster's and dbt's own output goes while the terminal shows one line per step."""
+
+    def __init__(self) -> None:
+        logs_dir().mkdir(parents=True, exist_ok=True)
+        self.path = logs_dir() / f"ops-{datetime.now().strftime('%Y%m%d-%H%M%S')}.log"
+
+    @contextlib.contextmanager
+    def capture(self):
+        with (
+            self.path.open("a", encoding="utf-8") as fh,
+            contextlib.redirect_stdout(fh),
+            contextlib.redirect_stderr(fh),
+        ):
+            yield
+
+    def tail(self, n: int = 25) -> str:
+        lines = (
+            self.path.read_text(encoding="utf-8", errors="replace").splitlines() if self.path.exists() else []
+        )
+        return "\n".join(lines[-n:])
+
+
 def _execute(
-    defs: dg.Definitions, job: str, instance: dg.DagsterInstance, partition: str | None = None
+    defs: dg.Definitions,
+    job: str,
+    instance: dg.DagsterInstance,
+    tags: dict[str, str],
+    log: StepLog,
+    partition: str | None = None,
+    on_stage: StageHook | None = None,
 ) -> None:
     label = f"{job} {partition}" if partition else job
     started = time.perf_counter()
-    result = defs.resolve_job_def(job).execute_in_process(
-        instance=instance, partition_key=partition, raise_on_error=False
-    )
+    with log.capture():
+        result = defs.resolve_job_def(job).execute_in_process(
+            instance=instance, partition_key=partition, tags=tags, raise_on_error=False
+        )
+    seconds = time.perf_counter() - started
     if not result.success:
         failed = [e.step_key for e in result.all_events if e.is_step_failure]
+        skipped = [e.step_key for e in result.all_events if e.event_type_value == "STEP_SKIPPED"]
+        checks = [
+            e.asset_check_evaluation_data.check_name
+            for e in result.all_events
+            if e.event_type_value == "ASSET_CHECK_EVALUATION" and not e.asset_check_evaluation_data.passed
+        ]
+        why = ", ".join(failed) or (f"blocking checks {', '.join(checks)}" if checks else "a step")
         raise RuntimeError(
-            f"{label} failed in {', '.join(failed) or 'a step'}; see the run in the Dagster UI"
+            f"{label} failed in {why}{' (skipped: ' + ', '.join(skipped) + ')' if skipped else ''}; "
+            f"run {result.run_id} in the Dagster UI, log {log.path}\n--- last lines ---\n{log.tail()}"
         )
-    _say(f"  {label}: ok in {time.perf_counter() - started:.1f}s (run {result.run_id[:8]})")
+    _say(f"  {label:<26} ok  {seconds:6.1f} s")
+    if on_stage is not None:
+        on_stage(STAGES.get(job, job), partition, seconds)
 
 
 def landed_quarters() -> list[str]:
@@ -72,36 +143,47 @@ def landed_quarters() -> list[str]:
     return sorted(p.name for p in root.iterdir() if p.is_dir()) if root.exists() else []
 
 
-def run_quarters(quarters: Sequence[str], progress: Callable[[str], None] = _say) -> Path:
-    """Ingest and rebuild `quarters`, rebuild the annual models, publish; returns the published file."""
+def run_quarters(
+    quarters: Sequence[str],
+    progress: Callable[[str], None] = _say,
+    on_stage: StageHook | None = None,
+    report_quarters: Sequence[str] | None = None,
+) -> Path:
+    """Ingest and rebuild `quarters`, rebuild the annual models, publish, render the report of the last
+    quarter (or `report_quarters`); returns the published file. Nothing is published if any step fails."""
     instance = _instance()
     defs = _definitions()
     lay = layout()
-    build = start_build(lay)
-    previous = os.environ.get(DUCKDB_ENV)
-    os.environ[DUCKDB_ENV] = str(build)
+    log = StepLog()
+    build_id = uuid.uuid4().hex[:12]
+    tags = {BUILD_TAG: build_id}
+    pinned = os.environ.pop(DUCKDB_ENV, None)  # a pinned file would bypass safe publishing
+    progress(f"(Dagster and dbt output: {log.path})")
     try:
         progress("reference data")
-        _execute(defs, "reference", instance)
+        _execute(defs, "reference", instance, tags, log, on_stage=on_stage)
         for q in quarters:
             progress(f"quarter {q}")
-            _execute(defs, "ingest", instance, q)
-            _execute(defs, "quality", instance, q)
-            _execute(defs, "warehouse_quarter", instance, q)
-        progress("annual results and dimensions")
-        _execute(defs, "warehouse_annual", instance)
+            for job in ("ingest", "quality", "warehouse_quarter"):
+                _execute(defs, job, instance, tags, log, q, on_stage)
+        progress("annual results, publishing")
+        _execute(defs, "warehouse_annual", instance, tags, log, on_stage=on_stage)
+        _execute(defs, "publish", instance, tags, log, on_stage=on_stage)
     except BaseException:
-        discard(build)
+        discard(build_path(build_id, lay))
         progress(f"run failed: the published warehouse {lay.published} is unchanged")
         raise
     finally:
-        if previous is None:
-            os.environ.pop(DUCKDB_ENV, None)
-        else:
-            os.environ[DUCKDB_ENV] = previous
-    published = publish(build, lay)
-    progress(f"published {published}")
-    return published
+        if pinned is not None:
+            os.environ[DUCKDB_ENV] = pinned
+    progress(f"published {lay.published}")
+    import importlib.util  # TRANSITIONAL until pipelines.report lands
+
+    if importlib.util.find_spec("pipelines.report.render") is None:
+        return lay.published
+    for q in report_quarters if report_quarters is not None else list(quarters)[-1:]:
+        _execute(defs, "report", instance, tags, log, q, on_stage)
+    return lay.published
 
 
 def status_table(quarter: str) -> pl.DataFrame:
@@ -124,6 +206,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     _say("3/3 summary\n")
     _say(summary(published))
     _cmd_where(args)
+    _say(f"\nnotebooks: uv run jupyter lab notebooks/ (they open {published} read-only)")
     return 0
 
 
@@ -158,16 +241,46 @@ def _cmd_status(args: argparse.Namespace) -> int:
 
 def _cmd_where(_args: argparse.Namespace) -> int:
     lay = layout()
+    reports = data_dir() / "reports"
+    newest = sorted(reports.glob("*/*.html"))
     _say(
         "\nwhere things are:\n"
-        f"  landing area      {landing_dir()}\n"
-        f"  receipts (回执)    {receipts_dir()}/<quarter>/<unit>/\n"
-        f"  raw tables        {raw_dir()}/<table>/<quarter>.parquet\n"
-        f"  warehouse         {lay.published} (open read-only)\n"
-        f"  earlier versions  {lay.versions}\n"
-        "  Dagster UI        make dev, then http://localhost:3000\n"
-        f"  data directory    {data_dir()}"
+        f"  landing area       {landing_dir()}/<quarter>/\n"
+        f"  receipts (回执)     {receipts_dir()}/<quarter>/<unit>/\n"
+        f"  warehouse          {lay.published}  (analysts open it read-only)\n"
+        f"  county extracts    {lay.counties}/<county_code>.duckdb\n"
+        f"  quarterly report   {newest[-1] if newest else reports / '<quarter>/'}\n"
+        f"  earlier releases   {lay.releases}/  (python -m pipelines.ops releases / restore)\n"
+        f"  pipeline logs      {logs_dir()}/\n"
+        "  notebooks          uv run jupyter lab notebooks/   (docs/notebooks.md)\n"
+        "  Dagster UI         make dev, then http://localhost:3000"
     )
+    return 0
+
+
+def _cmd_releases(_args: argparse.Namespace) -> int:
+    current = current_release()
+    found = releases()
+    if not found:
+        _say("nothing has been published yet")
+    for release in found:
+        facts = read_manifest(release)
+        mark = "*" if current is not None and release.resolve() == current else " "
+        _say(f"{mark} {release.name}  published {facts.get('published_at', '?')}")
+    return 0
+
+
+def _cmd_restore(args: argparse.Namespace) -> int:
+    lay = layout()
+    release = lay.releases / args.release
+    if release not in releases(lay):
+        print(
+            f"error: no published release {args.release!r} (see: python -m pipelines.ops releases)",
+            file=sys.stderr,
+        )
+        return 2
+    restore(release, lay)
+    _say(f"analysts now read release {release.name} ({lay.published})")
     return 0
 
 
@@ -188,6 +301,10 @@ def build_parser() -> argparse.ArgumentParser:
     status.set_defaults(func=_cmd_status)
     where = sub.add_parser("where", help="where the outputs are")
     where.set_defaults(func=_cmd_where)
+    sub.add_parser("releases", help="published releases, newest first").set_defaults(func=_cmd_releases)
+    restore_cmd = sub.add_parser("restore", help="publish an earlier release again")
+    restore_cmd.add_argument("--release", required=True, help="a release name from `releases`")
+    restore_cmd.set_defaults(func=_cmd_restore)
     return p
 
 

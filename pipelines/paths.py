@@ -7,6 +7,7 @@ from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 REFERENCE_DIR = PROJECT_ROOT / "data" / "reference"
+REGISTRY_ENV = "ASSESSMENT_REGISTRY_CSV"
 
 
 def data_dir() -> Path:
@@ -45,3 +46,14 @@ def receipts_dir() -> Path:
 def warehouse_dir() -> Path:
     """DuckDB files: the build file dbt writes and the published copies analysts read."""
     return data_dir() / "warehouse"
+
+
+def registry_csv() -> Path:
+    """The unit registry every stage reads (ingestion, the reference check, dbt): $ASSESSMENT_REGISTRY_CSV,
+    else the province registry the generator wrote under <data dir>/registry/ when there is one, else the
+    committed Binzhou registry."""
+    configured = os.environ.get(REGISTRY_ENV)
+    if configured:
+        return Path(configured).resolve()
+    generated = data_dir() / "registry" / "units.csv"
+    return generated if generated.exists() else REFERENCE_DIR / "units.csv"

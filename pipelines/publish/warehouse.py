@@ -1,26 +1,32 @@
-"""Build into a fresh DuckDB file, publish it atomically, keep the previous versions.
+"""Build into a fresh DuckDB file, publish a release atomically, keep the previous releases.
 
 DuckDB allows one read-write process or many read-only ones on a file, never both. Analysts keep
-notebooks open on the published warehouse for hours, so the pipeline never opens that file for
-writing. Each run:
+notebooks open on the published warehouse for hours, so the pipeline never opens a published file for
+writing. The files under `data/warehouse/`:
 
-1. `start_build()` copies the published file (if any) to a new build file under `builds/`, so
-   incremental models only redo the quarter that changed;
-2. the run writes the build file (dbt, findings, …) and checks it;
-3. `publish(build)` hard-links the current published file into `versions/` and renames the build
-   over the published path. The rename is atomic: a reader sees the old or the new warehouse, never
-   a half-written one. A notebook that already has the old file open keeps reading the old inode
-   undisturbed; its next connection sees the new version.
+    private/work.duckdb        the pipeline's own complete warehouse (every layer, incremental state);
+                               never read by analysts
+    builds/build-<id>.duckdb   a run's working copy of work.duckdb, written by dbt
+    releases/<stamp>/          one published release: assessment.duckdb (analyst tables only),
+                               counties/<county_code>.duckdb (one county's units only), release.json
+    published -> releases/<stamp>                    symlink swapped atomically by `publish_release`
+    assessment.duckdb -> published/assessment.duckdb  the stable path analysts open read-only
+    counties -> published/counties
 
-A run that fails before step 3 leaves the published warehouse untouched; `discard(build)` removes
-its build file.
+A run: `ensure_build` copies work.duckdb to the run's build file (incremental models then redo only the
+quarter that changed); dbt and the findings write the build; `stage_release` exports the analyst file and
+the county extracts from it into a new release folder nobody reads yet; the blocking checks look at that
+release; `publish_release` points `published` at it with one rename (a reader sees the old or the new
+release, never a mix; a notebook that already has the old file open keeps reading the old inode, which
+stays on disk) and promotes the build to be the new work.duckdb. A run that fails before that leaves the
+published release and work.duckdb untouched; its build file is removed by the next run.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
-import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,7 +34,9 @@ from pathlib import Path
 from pipelines.paths import warehouse_dir
 
 PUBLISHED_NAME = "assessment.duckdb"
-KEEP_VERSIONS = 5
+COUNTIES_NAME = "counties"
+RELEASE_MANIFEST = "release.json"
+KEEP_RELEASES = 5
 
 
 @dataclass(frozen=True)
@@ -37,74 +45,165 @@ class WarehouseLayout:
 
     @property
     def published(self) -> Path:
-        """The file analysts open read-only."""
+        """The city-wide analyst file (a stable symlink into the current release)."""
         return self.root / PUBLISHED_NAME
+
+    @property
+    def counties(self) -> Path:
+        """Folder of per-county extracts (a stable symlink into the current release)."""
+        return self.root / COUNTIES_NAME
+
+    @property
+    def current(self) -> Path:
+        """Symlink to the current release folder."""
+        return self.root / "published"
+
+    @property
+    def work(self) -> Path:
+        """The pipeline's private warehouse (all layers); analysts never open it."""
+        return self.root / "private" / "work.duckdb"
 
     @property
     def builds(self) -> Path:
         return self.root / "builds"
 
     @property
-    def versions(self) -> Path:
-        return self.root / "versions"
+    def releases(self) -> Path:
+        return self.root / "releases"
 
 
 def layout(root: Path | None = None) -> WarehouseLayout:
     return WarehouseLayout(root or warehouse_dir())
 
 
-def start_build(lay: WarehouseLayout | None = None, run_id: str | None = None) -> Path:
-    """A new build file: a copy of the published warehouse, or a path for an empty one."""
+def build_path(build_id: str, lay: WarehouseLayout | None = None) -> Path:
     lay = lay or layout()
-    lay.builds.mkdir(parents=True, exist_ok=True)
-    build = lay.builds / f"build-{run_id or uuid.uuid4().hex[:12]}.duckdb"
+    if not build_id or any(c in build_id for c in "/\\") or build_id.startswith("."):
+        raise ValueError(f"invalid build id {build_id!r}")
+    return lay.builds / f"build-{build_id}.duckdb"
+
+
+def ensure_build(build_id: str, lay: WarehouseLayout | None = None) -> Path:
+    """The run's build file, created on first use as a copy of work.duckdb (or empty on a first run).
+
+    Runs that write the warehouse are serialised (dagster.yaml), so any other build file left behind is
+    from a run that failed: it is removed here.
+    """
+    lay = lay or layout()
+    build = build_path(build_id, lay)
     if build.exists():
-        raise FileExistsError(f"build file {build} already exists; a run id must be unique")
-    if lay.published.exists():
-        # Copy, never link: the build is written in place and must not touch the published inode.
-        shutil.copyfile(lay.published, build)
+        return build
+    lay.builds.mkdir(parents=True, exist_ok=True)
+    for stale in lay.builds.glob("build-*"):
+        stale.unlink(missing_ok=True)
+    if lay.work.exists():
+        tmp = build.with_name(build.name + ".copying")
+        shutil.copyfile(lay.work, tmp)  # copy, never link: the build is written in place
+        tmp.replace(build)
     return build
 
 
-def publish(build: Path, lay: WarehouseLayout | None = None, keep: int = KEEP_VERSIONS) -> Path:
-    """Make `build` the published warehouse; the previous one goes to versions/. Returns its new path."""
-    lay = lay or layout()
-    if not build.exists():
-        raise FileNotFoundError(f"nothing to publish: {build} does not exist")
-    wal = build.with_name(build.name + ".wal")
-    if wal.exists():
-        raise RuntimeError(f"{build} still has a write-ahead log; close every connection before publishing")
-    with build.open("rb") as fh:  # the data must be on disk before the name points at it
-        os.fsync(fh.fileno())
-    lay.versions.mkdir(parents=True, exist_ok=True)
-    if lay.published.exists():
-        stamp = datetime.fromtimestamp(lay.published.stat().st_mtime, tz=UTC).strftime("%Y%m%dT%H%M%S%fZ")
-        os.link(lay.published, lay.versions / f"assessment-{stamp}.duckdb")
-    build.replace(lay.published)
-    _prune(lay, keep)
-    return lay.published
-
-
 def discard(build: Path) -> None:
-    """Remove a failed run's build file (and its WAL); the published warehouse is not touched."""
+    """Remove a failed run's build file (and its WAL); nothing published is touched."""
     for path in (build, build.with_name(build.name + ".wal")):
         path.unlink(missing_ok=True)
 
 
-def versions(lay: WarehouseLayout | None = None) -> list[Path]:
-    """Previous published versions, newest first."""
+def new_release(lay: WarehouseLayout | None = None, label: str = "") -> Path:
+    """An empty, not yet published release folder."""
     lay = lay or layout()
-    return sorted(lay.versions.glob("assessment-*.duckdb"), reverse=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    release = lay.releases / (f"{stamp}-{label}" if label else stamp)
+    (release / COUNTIES_NAME).mkdir(parents=True)
+    return release
 
 
-def restore(version: Path, lay: WarehouseLayout | None = None) -> Path:
-    """Publish a copy of an earlier version (the current one is kept as a version too)."""
+def publish_release(release: Path, build: Path | None = None, lay: WarehouseLayout | None = None) -> Path:
+    """Point the published symlinks at `release` (atomic) and promote `build` to work.duckdb."""
     lay = lay or layout()
-    build = start_build(lay)
-    shutil.copyfile(version, build)
-    return publish(build, lay)
+    if not (release / PUBLISHED_NAME).exists():
+        raise FileNotFoundError(f"nothing to publish: {release / PUBLISHED_NAME} does not exist")
+    for db in [release / PUBLISHED_NAME, *sorted((release / COUNTIES_NAME).glob("*.duckdb"))]:
+        if db.with_name(db.name + ".wal").exists():
+            raise RuntimeError(f"{db} still has a write-ahead log; close every connection before publishing")
+        with db.open("rb") as fh:  # the data must be on disk before a name points at it
+            os.fsync(fh.fileno())
+    _ensure_stable_links(lay)
+    _mark_published(release)
+    tmp = lay.root / f".published-{release.name}"
+    tmp.unlink(missing_ok=True)
+    tmp.symlink_to(Path("releases") / release.name)
+    tmp.replace(lay.current)  # rename(2) over the old symlink: the atomic switch
+    if build is not None and build.exists():
+        wal = build.with_name(build.name + ".wal")
+        if wal.exists():
+            raise RuntimeError(f"{build} still has a write-ahead log; close every connection first")
+        lay.work.parent.mkdir(parents=True, exist_ok=True)
+        build.replace(lay.work)
+    prune(lay)
+    return lay.published
 
 
-def _prune(lay: WarehouseLayout, keep: int) -> None:
-    for old in versions(lay)[keep:]:
-        old.unlink()
+def _ensure_stable_links(lay: WarehouseLayout) -> None:
+    """assessment.duckdb and counties/ are relative symlinks through `published`; made once."""
+    for link, target in ((lay.published, PUBLISHED_NAME), (lay.counties, COUNTIES_NAME)):
+        if link.is_symlink():
+            continue
+        if link.exists():  # a plain file from an older layout: keep it as a release of its own
+            legacy = lay.releases / "legacy"
+            (legacy / COUNTIES_NAME).mkdir(parents=True, exist_ok=True)
+            link.replace(legacy / link.name) if link.is_file() else shutil.rmtree(link)
+        link.symlink_to(Path("published") / target)
+
+
+def current_release(lay: WarehouseLayout | None = None) -> Path | None:
+    lay = lay or layout()
+    return lay.current.resolve() if lay.current.is_symlink() else None
+
+
+def releases(lay: WarehouseLayout | None = None) -> list[Path]:
+    """Every release that was ever published, newest first."""
+    lay = lay or layout()
+    if not lay.releases.exists():
+        return []
+    found = [p for p in lay.releases.iterdir() if "published_at" in read_manifest(p)]
+    return sorted(found, key=lambda p: p.name, reverse=True)
+
+
+def read_manifest(release: Path) -> dict[str, object]:
+    path = release / RELEASE_MANIFEST
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+
+
+def _mark_published(release: Path) -> None:
+    facts = read_manifest(release)
+    facts.setdefault("published_at", datetime.now(UTC).isoformat(timespec="seconds"))
+    write_manifest(release, facts)
+
+
+def restore(release: Path, lay: WarehouseLayout | None = None) -> Path:
+    """Publish an earlier release again (analyst files only; work.duckdb keeps the newest build)."""
+    lay = lay or layout()
+    if release.resolve().parent != lay.releases.resolve():
+        raise ValueError(f"{release} is not a release of {lay.releases}")
+    return publish_release(release, None, lay)
+
+
+def prune(lay: WarehouseLayout | None = None, keep: int = KEEP_RELEASES) -> None:
+    """Keep the current release and the newest `keep` published ones; delete the rest, including
+    releases a failed run staged but never published (runs are serialised, so none is in progress)."""
+    lay = lay or layout()
+    current = current_release(lay)
+    kept = {p.resolve() for p in releases(lay)[:keep]}
+    for release in lay.releases.iterdir() if lay.releases.exists() else []:
+        resolved = release.resolve()
+        if resolved in kept or resolved == current:
+            continue
+        shutil.rmtree(release, ignore_errors=True)
+
+
+def write_manifest(release: Path, facts: dict[str, object]) -> Path:
+    path = release / RELEASE_MANIFEST
+    path.write_text(json.dumps(facts, ensure_ascii=False, indent=2, default=str), encoding="utf-8")
+    return path
+

@@ -19,7 +19,7 @@ import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 
 from pipelines.defs.dbt.project import ensure_manifest, warehouse_project
-from pipelines.defs.dbt.resources import dbt_environment_applied
+from pipelines.defs.dbt.resources import dbt_environment_applied, run_duckdb_path
 from pipelines.defs.dbt.rules_table import rules_years, write_rules_table
 from pipelines.defs.partitions import quarter_partitions
 from pipelines.paths import data_dir
@@ -85,7 +85,7 @@ def rules_table() -> dg.MaterializeResult:
 def warehouse_quarter_models(context: dg.AssetExecutionContext, dbt: DbtCliResource) -> Iterator[Any]:
     """Staging and rules views and quarter-grain models, rebuilt for the partition's quarter."""
     args = ["build", "--vars", json.dumps({"quarter": context.partition_key})]
-    with dbt_environment_applied(CAUTIOUS_TESTS):
+    with dbt_environment_applied(CAUTIOUS_TESTS, run_duckdb_path(context)):
         yield from dbt.cli(args, context=context).stream()
 
 
@@ -99,7 +99,7 @@ def warehouse_quarter_models(context: dg.AssetExecutionContext, dbt: DbtCliResou
 )
 def warehouse_annual_models(context: dg.AssetExecutionContext, dbt: DbtCliResource) -> Iterator[Any]:
     """Dimensions, annual results and annual compliance, rebuilt from every quarter."""
-    with dbt_environment_applied(CAUTIOUS_TESTS):
+    with dbt_environment_applied(CAUTIOUS_TESTS, run_duckdb_path(context)):
         yield from dbt.cli(["build"], context=context).stream()
 
 

@@ -1,8 +1,12 @@
 """Where the warehouse lives and the environment every dbt invocation gets.
 
 The DuckDB path is one environment variable shared by dbt (dbt_project/profiles.yml) and Dagster:
-`ASSESSMENT_DUCKDB`, defaulting to `<ASSESSMENT_DATA_DIR>/warehouse/build.duckdb`. dbt runs inside
-dbt_project/, so every path handed to it here is absolute.
+`ASSESSMENT_DUCKDB`. Inside a Dagster run it is the run's own build file
+(`data/warehouse/builds/build-<id>.duckdb`, a copy of the pipeline's private warehouse; see
+pipelines/publish/warehouse.py), where <id> is the run's `warehouse/build` tag — the operator CLI sets
+one tag on the several runs that make up one build — or else the run id. Setting ASSESSMENT_DUCKDB
+yourself pins every run to that file (tests, or dbt by hand); nothing is published from it then.
+dbt runs inside dbt_project/, so every path handed to it here is absolute.
 """
 
 from __future__ import annotations
@@ -16,34 +20,42 @@ import dagster as dg
 from dagster_dbt import DbtCliResource
 
 from pipelines.defs.dbt.project import warehouse_project
-from pipelines.paths import REFERENCE_DIR, data_dir
+from pipelines.paths import REGISTRY_ENV, data_dir, registry_csv  # registry_csv: moved, re-exported
+from pipelines.publish.warehouse import ensure_build
 
 DUCKDB_ENV = "ASSESSMENT_DUCKDB"
-REGISTRY_ENV = "ASSESSMENT_REGISTRY_CSV"
+BUILD_TAG = "warehouse/build"
+
+RunContext = dg.AssetExecutionContext | dg.AssetCheckExecutionContext | dg.OpExecutionContext
 
 
 def duckdb_path() -> Path:
-    """The build DuckDB file dbt writes ($ASSESSMENT_DUCKDB, else <data dir>/warehouse/build.duckdb)."""
+    """The DuckDB file dbt writes outside a run ($ASSESSMENT_DUCKDB, else <data dir>/warehouse/build.duckdb)."""
     configured = os.environ.get(DUCKDB_ENV)
     return Path(configured).resolve() if configured else data_dir() / "warehouse" / "build.duckdb"
 
 
-def registry_csv() -> Path:
-    """The unit registry dbt reads: $ASSESSMENT_REGISTRY_CSV, else the province registry the generator
-    wrote under <data dir>/registry/ when there is one, else the committed Binzhou registry."""
-    configured = os.environ.get(REGISTRY_ENV)
-    if configured:
-        return Path(configured).resolve()
-    generated = data_dir() / "registry" / "units.csv"
-    return generated if generated.exists() else REFERENCE_DIR / "units.csv"
+def pinned_duckdb() -> Path | None:
+    """The file ASSESSMENT_DUCKDB pins every run to, if set."""
+    configured = os.environ.get(DUCKDB_ENV)
+    return Path(configured).resolve() if configured else None
 
 
-def dbt_environment() -> dict[str, str]:
+def build_id(context: RunContext) -> str:
+    return context.run.tags.get(BUILD_TAG) or context.run.run_id
+
+
+def run_duckdb_path(context: RunContext) -> Path:
+    """The file this run builds: ASSESSMENT_DUCKDB if pinned, else the run's build file (made on first use)."""
+    return pinned_duckdb() or ensure_build(build_id(context))
+
+
+def dbt_environment(database: Path | None = None) -> dict[str, str]:
     """Absolute ASSESSMENT_DATA_DIR / ASSESSMENT_DUCKDB / ASSESSMENT_REGISTRY_CSV for a dbt run.
 
     Also creates the warehouse folder: DuckDB does not create missing parent directories.
     """
-    database = duckdb_path()
+    database = database or duckdb_path()
     database.parent.mkdir(parents=True, exist_ok=True)
     return {
         "ASSESSMENT_DATA_DIR": str(data_dir()),
@@ -53,10 +65,12 @@ def dbt_environment() -> dict[str, str]:
 
 
 @contextmanager
-def dbt_environment_applied(extra: Mapping[str, str] | None = None) -> Iterator[dict[str, str]]:
+def dbt_environment_applied(
+    extra: Mapping[str, str] | None = None, database: Path | None = None
+) -> Iterator[dict[str, str]]:
     """`dbt_environment()` (and `extra`) in os.environ for the duration (DbtCliResource hands the
     process environment to dbt), restored afterwards so nothing leaks into the rest of the process."""
-    env = {**dbt_environment(), **(extra or {})}
+    env = {**dbt_environment(database), **(extra or {})}
     saved = {name: os.environ.get(name) for name in env}
     os.environ.update(env)
     try:

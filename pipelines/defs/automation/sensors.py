@@ -1,0 +1,56 @@
+"""Re-run a quarter when new files land in its folder (late or corrected submissions).
+
+Debounced: a quarter is requested only when its folder has been quiet for QUIET_SECONDS, and never while
+a run of that quarter is queued or running; one request per distinct folder content (run key).
+"""
+
+import json
+import time
+
+import dagster as dg
+
+from pipelines.defs.automation.jobs import QUARTERLY_JOB, quarterly_pipeline
+from pipelines.defs.automation.triggers import decide, landing_states
+from pipelines.defs.partitions import QUARTER_KEYS
+from pipelines.paths import landing_dir
+
+ACTIVE = [
+    dg.DagsterRunStatus.QUEUED,
+    dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED,
+]
+
+
+def busy_quarters(instance: dg.DagsterInstance) -> set[str]:
+    runs = instance.get_runs(filters=dg.RunsFilter(job_name=QUARTERLY_JOB, statuses=ACTIVE))
+    return {r.tags["dagster/partition"] for r in runs if "dagster/partition" in r.tags}
+
+
+@dg.sensor(
+    job=quarterly_pipeline,
+    minimum_interval_seconds=60,
+    default_status=dg.DefaultSensorStatus.STOPPED,
+    description="New or changed files in data/landing/<quarter>/ → re-run that quarter.",
+)
+def new_submissions(context: dg.SensorEvaluationContext) -> dg.SensorResult:
+    cursor = json.loads(context.cursor) if context.cursor else None
+    decision = decide(
+        landing_states(landing_dir(), QUARTER_KEYS), cursor, time.time(), busy_quarters(context.instance)
+    )
+    requests = [
+        dg.RunRequest(
+            run_key=f"{s.quarter}:{s.fingerprint}",
+            partition_key=s.quarter,
+            tags={"trigger": "new-files", "landing/files": str(s.n_files)},
+        )
+        for s in decision.run
+    ]
+    skip = None
+    if not requests:
+        skip = dg.SkipReason(
+            f"waiting for {', '.join(decision.waiting)} (still being written or already running)"
+            if decision.waiting
+            else "no new files"
+        )
+    return dg.SensorResult(run_requests=requests, cursor=json.dumps(decision.cursor), skip_reason=skip)

@@ -1,0 +1,228 @@
+"""Stage a release from a finished build: the analyst file and one extract per county.
+
+Analysts get the marts only — base tables named fct_*/dim_* in schemas `marts` and `quality` — never the
+staging views (they point at the raw rating rows) or the intermediate tables. Two transformations protect
+raters (docs/architecture.md, "Rater anonymity"):
+
+- a finding that ties a named internal rater (科室工作人员/科室负责人/分管领导) to a ratee (A1, A7, A8) shows
+  a keyed alias instead of the rater's person code, in the code columns and in the explanation; auditors
+  who need the person look the finding up by finding_id in the pipeline's private warehouse;
+- tier averages over fewer than 3 raters are already NULL in marts.fct_person_tier_score (dbt), and a
+  rater's leniency estimate is withheld when it rests on fewer than 3 ratees.
+
+A county extract holds the same tables filtered to the county's units (or its own county row), so access
+can be granted per county with file permissions.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from pipelines.domain.template import NAMED_TIERS
+from pipelines.ingest.pseudonym import load_key
+from pipelines.publish.warehouse import (
+    COUNTIES_NAME,
+    PUBLISHED_NAME,
+    WarehouseLayout,
+    layout,
+    new_release,
+    write_manifest,
+)
+
+ANALYST_SCHEMAS = ("marts", "quality")
+ANALYST_PREFIXES = ("fct_", "dim_")
+RATER_ALIAS_PREFIX = "R#"
+MIN_RATEES_FOR_LENIENCY = 3
+# Tables a county may not see at all: they describe other counties only by rank and are rebuilt from
+# every county's figures (a county's own row is kept in the compliance tables instead).
+COUNTY_FILTER_COLUMNS = ("unit_code", "county_code")
+
+
+@dataclass(frozen=True)
+class Table:
+    schema: str
+    name: str
+    columns: tuple[str, ...]
+
+    @property
+    def ref(self) -> str:
+        return f"{quote_ident(self.schema)}.{quote_ident(self.name)}"
+
+
+def quote_ident(name: str) -> str:
+    """A DuckDB identifier; names come from the build's catalog, never from submitted data."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def analyst_tables(con: duckdb.DuckDBPyConnection, catalog: str) -> list[Table]:
+    """The base tables of `catalog` analysts may read, with their columns."""
+    rows = con.execute(
+        """
+        select t.table_schema, t.table_name, list(c.column_name order by c.ordinal_position)
+        from information_schema.tables as t
+        inner join information_schema.columns as c
+            on c.table_catalog = t.table_catalog
+            and c.table_schema = t.table_schema
+            and c.table_name = t.table_name
+        where t.table_catalog = ? and t.table_type = 'BASE TABLE'
+            and t.table_schema in (select unnest(?::varchar[]))
+        group by all
+        order by 1, 2
+        """,
+        [catalog, list(ANALYST_SCHEMAS)],
+    ).fetchall()
+    return [
+        Table(schema, name, tuple(cols)) for schema, name, cols in rows if name.startswith(ANALYST_PREFIXES)
+    ]
+
+
+def export_analyst_file(build: Path, target: Path, alias_key: str) -> dict[str, int]:
+    """Copy the analyst tables of `build` into the new file `target`; returns rows per table."""
+    with duckdb.connect(str(target)) as con:
+        con.execute("attach ? as src (read_only)", [str(build)])
+        tables = analyst_tables(con, "src")
+        counts = _copy_tables(con, tables, where=None)
+        _anonymise(con, alias_key)
+        con.execute("detach src")
+        con.execute("checkpoint")
+    return counts
+
+
+def export_county(build: Path, target: Path, county_code: str, alias_key: str) -> dict[str, int]:
+    """One county's extract: every analyst table that has a unit or county column, filtered."""
+    with duckdb.connect(str(target)) as con:
+        con.execute("attach ? as src (read_only)", [str(build)])
+        con.execute(
+            "create temp table county_units as "
+            "select unit_code from src.marts.dim_unit where county_code = ?",
+            [county_code],
+        )
+        tables = [t for t in analyst_tables(con, "src") if any(c in t.columns for c in COUNTY_FILTER_COLUMNS)]
+        counts = _copy_tables(con, tables, where=county_code)
+        _anonymise(con, alias_key)
+        con.execute("detach src")
+        con.execute("checkpoint")
+    return counts
+
+
+def _copy_tables(
+    con: duckdb.DuckDBPyConnection, tables: Iterable[Table], where: str | None
+) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for table in tables:
+        con.execute(f"create schema if not exists {quote_ident(table.schema)}")
+        source = f"src.{table.ref}"
+        if where is None:
+            con.execute(f"create table {table.ref} as select * from {source}")
+        elif "unit_code" in table.columns:
+            con.execute(
+                f"create table {table.ref} as select * from {source} "
+                "where unit_code in (select unit_code from county_units)"
+            )
+        else:
+            con.execute(f"create table {table.ref} as select * from {source} where county_code = ?", [where])
+        counts[f"{table.schema}.{table.name}"] = con.execute(f"select count(*) from {table.ref}").fetchone()[
+            0
+        ]
+    return counts
+
+
+def _has_table(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> bool:
+    return bool(
+        con.execute(
+            "select count(*) from information_schema.tables where table_catalog = current_database() "
+            "and table_schema = ? and table_name = ?",
+            [schema, name],
+        ).fetchone()[0]
+    )
+
+
+RATER_COLUMNS = {"rater_code", "ratee_code", "rater_tier"}
+
+
+def _alias(column: str) -> str:
+    # Keyed (not a bare hash of the code, which a reader could brute-force over a unit's few hundred
+    # person codes) and stable within a unit, so one rater's findings still group together.
+    return f"(? || left(sha256(? || unit_code || '|' || {quote_ident(column)}), 8))"
+
+
+def _anonymise(con: duckdb.DuckDBPyConnection, alias_key: str) -> None:
+    """Keyed aliases for named internal raters tied to another person; leniency withheld on < 3 ratees."""
+    for table in analyst_tables(con, current_catalog(con)):
+        columns = set(table.columns)
+        if not columns >= RATER_COLUMNS:
+            continue
+        second = "rater_code_2" in columns
+        alias_params = [RATER_ALIAS_PREFIX, alias_key]
+        assignments: list[tuple[str, list[object]]] = []
+        if "explanation_zh" in columns:
+            # Every SET expression sees the old codes, so the text is rewritten from them first.
+            text, text_params = f"replace(explanation_zh, rater_code, {_alias('rater_code')})", alias_params
+            if second:
+                alias_2 = _alias("rater_code_2")
+                text = f"replace({text}, coalesce(rater_code_2, chr(0)), coalesce({alias_2}, chr(0)))"
+                text_params = text_params + alias_params
+            assignments.append((f"explanation_zh = {text}", text_params))
+        assignments.append((f"rater_code = {_alias('rater_code')}", alias_params))
+        if second:
+            assignments.append((f"rater_code_2 = {_alias('rater_code_2')}", alias_params))
+        sets = ", ".join(sql for sql, _ in assignments)
+        params = [v for _, values in assignments for v in values]
+        # A self-rating (A1: rater = ratee) reveals nobody else's rating and keeps the person's code.
+        con.execute(
+            f"update {table.ref} set {sets} "
+            "where ratee_code is not null and rater_code is not null and rater_code <> ratee_code "
+            "and rater_tier in (select unnest(?::varchar[]))",
+            [*params, list(NAMED_TIERS)],
+        )
+    if _has_table(con, "quality", "fct_rater_leniency"):
+        con.execute(
+            "update quality.fct_rater_leniency set leniency = null, leniency_se = null where n_ratees < ?",
+            [MIN_RATEES_FOR_LENIENCY],
+        )
+
+
+def current_catalog(con: duckdb.DuckDBPyConnection) -> str:
+    return con.execute("select current_database()").fetchone()[0]
+
+
+def rater_alias_key() -> str:
+    """A secret for rater aliases derived from the pseudonymisation key (rotating that key rotates these)."""
+    secret = load_key().secret
+    return hmac.new(secret, b"rater-alias", hashlib.sha256).hexdigest()
+
+
+def county_codes(build: Path) -> list[str]:
+    with duckdb.connect(str(build), read_only=True) as con:
+        return [
+            r[0] for r in con.execute("select distinct county_code from marts.dim_unit order by 1").fetchall()
+        ]
+
+
+def stage_release(
+    build: Path,
+    lay: WarehouseLayout | None = None,
+    label: str = "",
+    alias_key: str | None = None,
+    progress: Callable[[str], None] | None = None,
+    facts: dict[str, object] | None = None,
+) -> Path:
+    """A complete, not yet published release folder made from `build`."""
+    lay = lay or layout()
+    key = alias_key if alias_key is not None else rater_alias_key()
+    release = new_release(lay, label)
+    tables = export_analyst_file(build, release / PUBLISHED_NAME, key)
+    counties: dict[str, int] = {}
+    for code in county_codes(build):
+        rows = export_county(build, release / COUNTIES_NAME / f"{code}.duckdb", code, key)
+        counties[code] = rows.get("marts.fct_person_quarter", 0)
+        if progress:
+            progress(f"county extract {code}: {counties[code]} person-quarters")
+    write_manifest(release, {**(facts or {}), "tables": tables, "county_person_quarters": counties})
+    return release

@@ -1,0 +1,145 @@
+"""The analyst export, county extracts and the publish audits on a small hand-built warehouse file."""
+
+# ruff: noqa: E501 - the hand-built warehouse reads best as one row per line
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from pipelines.publish import audit
+from pipelines.publish.export import RATER_ALIAS_PREFIX, export_analyst_file, export_county, stage_release
+from pipelines.publish.warehouse import COUNTIES_NAME, PUBLISHED_NAME, layout
+
+KEY = "test-alias-key"
+
+
+@pytest.fixture
+def build(tmp_path: Path) -> Path:
+    path = tmp_path / "build.duckdb"
+    with duckdb.connect(str(path)) as con:
+        con.execute(
+            """
+            create schema staging; create schema intermediate; create schema marts; create schema quality;
+            create table intermediate.int_rating_composites as select 'P1' as ratee_code, 88.0 as score;
+            create view staging.stg_ratings as select * from intermediate.int_rating_composites;
+            create table marts.dim_unit as select * from (values
+                ('371602-X-001', '371602'), ('371602-X-002', '371602'), ('371621-X-001', '371621'))
+                as t(unit_code, county_code);
+            create table marts.dim_county as select * from (values ('371602', '滨城区'), ('371621', '惠民县'))
+                as t(county_code, county_name);
+            create table marts.fct_person_quarter as select * from (values
+                ('2025Q3', '371602-X-001', 'P1', 90.0), ('2025Q3', '371602-X-002', 'P2', 85.0),
+                ('2025Q3', '371621-X-001', 'P3', 80.0)) as t(quarter, unit_code, person_code, quarter_score);
+            create table marts.fct_county_compliance as select * from (values
+                ('2025Q3', '371602', 0.9), ('2025Q3', '371621', 0.8)) as t(quarter, county_code, compliance_index);
+            create table marts.fct_person_tier_score as select * from (values
+                ('371602-X-001', 'P1', '科室负责人', 2, null::double), ('371602-X-001', 'P1', '科室工作人员', 5, 88.0))
+                as t(unit_code, person_code, rater_tier, n_raters, tier_mean_score);
+            create table quality.fct_rating_findings as select * from (values
+                ('A8', '371602-X-001', '科室工作人员', 'P7', null, 'P1', '评议人P7（科室工作人员）给P1的综合分58.0'),
+                ('A7', '371602-X-001', '科室工作人员', 'P7', 'P8', null, 'P7与P8互评均高'),
+                ('A7', '371602-X-001', '科室工作人员', 'P7', 'P8', 'P1', 'P7与P8（科室工作人员）互评均高'),
+                ('A1', '371602-X-002', '科室负责人', 'P2', null, 'P2', '评议人P2给自己打分'),
+                ('A8', '371621-X-001', '服务对象', 'F03', null, 'P3', '评议人F03（服务对象）给P3的综合分50.0'))
+                as t(code, unit_code, rater_tier, rater_code, rater_code_2, ratee_code, explanation_zh);
+            create table quality.fct_rater_leniency as select * from (values
+                ('371602-X-001', 'P7', 2, 3.5, 1.0), ('371602-X-001', 'P8', 6, -1.0, 0.5))
+                as t(unit_code, rater_code, n_ratees, leniency, leniency_se);
+            """
+        )
+    return path
+
+
+def _rows(path: Path, sql: str) -> list[tuple]:
+    with duckdb.connect(str(path), read_only=True) as con:
+        return con.execute(sql).fetchall()
+
+
+def test_the_analyst_file_holds_only_marts_and_passes_every_audit(build: Path, tmp_path: Path) -> None:
+    target = tmp_path / "analyst.duckdb"
+    counts = export_analyst_file(build, target, KEY)
+    assert counts["marts.fct_person_quarter"] == 3
+    assert "staging.stg_ratings" not in counts and "intermediate.int_rating_composites" not in counts
+    assert audit.only_analyst_tables(target) == []
+    assert audit.no_national_ids(target) == []
+    assert audit.rater_anonymity(target) == []
+    assert audit.only_analyst_tables(build) != []  # the audit does see staging views and intermediates
+
+
+def test_named_raters_beside_a_ratee_get_a_keyed_alias(build: Path, tmp_path: Path) -> None:
+    target = tmp_path / "analyst.duckdb"
+    export_analyst_file(build, target, KEY)
+    rows = _rows(
+        target,
+        "select code, rater_code, rater_code_2, ratee_code, explanation_zh from quality.fct_rating_findings",
+    )
+    a8 = next(r for r in rows if r[0] == "A8" and r[3] == "P1")
+    assert a8[1].startswith(RATER_ALIAS_PREFIX) and "P7" not in a8[4] and a8[1] in a8[4]
+    a7 = next(r for r in rows if r[0] == "A7" and r[3] == "P1")
+    assert a7[1].startswith(RATER_ALIAS_PREFIX) and a7[2].startswith(RATER_ALIAS_PREFIX)
+    assert "P7" not in a7[4] and "P8" not in a7[4]
+    assert a7[1] == a8[1]  # the same rater keeps the same alias within the unit
+    assert next(r for r in rows if r[0] == "A7" and r[3] is None)[1] == "P7"  # no ratee: nothing to hide
+    assert next(r for r in rows if r[0] == "A1")[1] == "P2"  # a self-rating reveals nobody else's rating
+    assert next(r for r in rows if r[3] == "P3")[1] == "F03"  # 服务对象 codes are anonymous already
+    other = tmp_path / "other.duckdb"
+    export_analyst_file(build, other, "another-key")
+    assert (
+        _rows(
+            other,
+            "select rater_code from quality.fct_rating_findings where code = 'A8' and ratee_code = 'P1'",
+        )[0][0]
+        != a8[1]
+    )
+
+
+def test_leniency_over_fewer_than_three_ratees_is_withheld(build: Path, tmp_path: Path) -> None:
+    target = tmp_path / "analyst.duckdb"
+    export_analyst_file(build, target, KEY)
+    assert _rows(target, "select rater_code, leniency from quality.fct_rater_leniency order by 1") == [
+        ("P7", None),
+        ("P8", -1.0),
+    ]
+
+
+def test_a_county_extract_holds_only_its_county(build: Path, tmp_path: Path) -> None:
+    target = tmp_path / "371602.duckdb"
+    export_county(build, target, "371602", KEY)
+    assert audit.county_extract_problems(target, "371602") == []
+    assert {r[0] for r in _rows(target, "select unit_code from marts.fct_person_quarter")} == {
+        "371602-X-001",
+        "371602-X-002",
+    }
+    assert _rows(target, "select county_code from marts.fct_county_compliance") == [("371602",)]
+    assert audit.county_extract_problems(target, "371621") != []  # the check can fail
+    assert audit.rater_anonymity(target) == []
+
+
+def test_the_audits_catch_a_leak(build: Path, tmp_path: Path) -> None:
+    with duckdb.connect(str(build)) as con:
+        con.execute(
+            "update marts.fct_person_quarter set person_code = '37160219900307123X' where person_code = 'P1'"
+        )
+        con.execute("update marts.fct_person_tier_score set tier_mean_score = 91.0 where n_raters = 2")
+    target = tmp_path / "analyst.duckdb"
+    export_analyst_file(build, target, KEY)
+    assert audit.no_national_ids(target) == [
+        "marts.fct_person_quarter.person_code: 1 values look like national IDs"
+    ]
+    assert audit.rater_anonymity(target) == [
+        "marts.fct_person_tier_score: 1 tier means over fewer than 3 raters"
+    ]
+    assert audit.rater_anonymity(build)[0].startswith(
+        "quality.fct_rating_findings: 2 rows name an internal rater"
+    )
+
+
+def test_stage_release_writes_every_county_and_a_manifest(build: Path, tmp_path: Path) -> None:
+    lay = layout(tmp_path / "warehouse")
+    release = stage_release(build, lay, label="abc", alias_key=KEY)
+    assert (release / PUBLISHED_NAME).exists()
+    assert sorted(p.name for p in (release / COUNTIES_NAME).iterdir()) == ["371602.duckdb", "371621.duckdb"]
+    assert not lay.published.exists()  # staged, not published
