@@ -22,7 +22,7 @@ import os
 import sys
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 
@@ -89,13 +89,27 @@ class StepLog:
         self.path = logs_dir() / f"ops-{datetime.now().strftime('%Y%m%d-%H%M%S')}.log"
 
     @contextlib.contextmanager
-    def capture(self):
-        with (
-            self.path.open("a", encoding="utf-8") as fh,
-            contextlib.redirect_stdout(fh),
-            contextlib.redirect_stderr(fh),
-        ):
+    def capture(self) -> Iterator[None]:
+        if os.environ.get("ASSESSMENT_VERBOSE"):  # everything on the terminal, as Dagster prints it
             yield
+            return
+        # At the file-descriptor level too: dbt and the notebook kernel are child processes that
+        # write straight to fds 1 and 2.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        saved = os.dup(1), os.dup(2)
+        with self.path.open("a", encoding="utf-8") as fh:
+            os.dup2(fh.fileno(), 1)
+            os.dup2(fh.fileno(), 2)
+            try:
+                with contextlib.redirect_stdout(fh), contextlib.redirect_stderr(fh):
+                    yield
+            finally:
+                fh.flush()
+                os.dup2(saved[0], 1)
+                os.dup2(saved[1], 2)
+                os.close(saved[0])
+                os.close(saved[1])
 
     def tail(self, n: int = 25) -> str:
         lines = (

@@ -106,7 +106,6 @@ def warehouse_annual_models(context: dg.AssetExecutionContext, dbt: DbtCliResour
 warehouse_quarter_job = dg.define_asset_job(
     "warehouse_quarter",
     selection=dg.AssetSelection.assets(warehouse_quarter_models),
-    partitions_def=quarter_partitions,
     tags=WRITER_TAGS,
     description="Rebuild one quarter of the warehouse (run after that quarter is ingested).",
 )

@@ -1,14 +1,14 @@
 """Asset checks on the findings marts (warn, never fail): counts by finding type and severity.
 
-The check reads the build DuckDB read-only (pipelines/defs/dbt/resources.py duckdb_path()) after dbt
-has built quality/fct_rating_findings. It warns when any high-severity finding exists (they feed
+The check reads the run's build DuckDB read-only (pipelines/defs/dbt/resources.py run_duckdb_path()) after
+dbt has built quality/fct_rating_findings. It warns when any high-severity finding exists (they feed
 anomaly_rate) and always reports the counts per code in its metadata.
 """
 
 import dagster as dg
 import duckdb
 
-from pipelines.defs.dbt.resources import duckdb_path
+from pipelines.defs.dbt.resources import run_duckdb_path
 
 FINDINGS_KEY = dg.AssetKey(["quality", "fct_rating_findings"])
 
@@ -21,8 +21,8 @@ def finding_counts(path: str) -> list[tuple[str, str, int]]:
 
 
 @dg.asset_check(asset=FINDINGS_KEY, blocking=False, description="Findings by type; warns on high severity.")
-def findings_by_type() -> dg.AssetCheckResult:
-    path = duckdb_path()
+def findings_by_type(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
+    path = run_duckdb_path(context)
     if not path.exists():
         return dg.AssetCheckResult(
             passed=False, severity=dg.AssetCheckSeverity.WARN, metadata={"reason": f"no warehouse at {path}"}
