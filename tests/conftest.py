@@ -6,6 +6,9 @@ nothing is mocked. Fixtures are session-scoped because generation is the slow pa
 
 from __future__ import annotations
 
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -14,6 +17,7 @@ from pipelines.domain.quarters import quarter_range
 from pipelines.synthetic.city import GeneratorConfig, generate
 
 SMALL_QUARTERS = tuple(quarter_range("2025Q1..2025Q4"))
+PUBLISHED_QUARTERS = tuple(quarter_range("2025Q3..2025Q4"))
 
 
 def make_city(root: Path, **options: object) -> Path:
@@ -39,3 +43,34 @@ def clean_quarter(tmp_path_factory: pytest.TempPathFactory) -> Path:
         clean=True,
         quarters=tuple(quarter_range("2025Q3")),
     )
+
+
+@contextmanager
+def pipeline_env(data: Path) -> Iterator[Path]:
+    """ASSESSMENT_DATA_DIR and a Dagster home inside `data` for the duration (session fixtures cannot use
+    the function-scoped monkeypatch)."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("ASSESSMENT_DATA_DIR", str(data))
+        mp.setenv("DAGSTER_HOME", str(data / ".dagster"))
+        mp.delenv("ASSESSMENT_DUCKDB", raising=False)
+        mp.delenv("ASSESSMENT_REGISTRY_CSV", raising=False)
+        yield data
+
+
+@pytest.fixture(scope="session")
+def published_city(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """16 units over 2025Q3..2025Q4 run through the real Dagster jobs to a published release (no report).
+
+    Treat it as read-only: a test that changes files copies it first (`copy_data_dir`)."""
+    from pipelines.ops import run_quarters
+
+    root = make_city(tmp_path_factory.mktemp("published_city"), seed=5, units=16, quarters=PUBLISHED_QUARTERS)
+    with pipeline_env(root):
+        run_quarters([q.key for q in PUBLISHED_QUARTERS], progress=lambda _msg: None, report_quarters=[])
+    return root
+
+
+def copy_data_dir(source: Path, target: Path) -> Path:
+    """A private copy of a data directory (symlinks kept as links, so the release layout still resolves)."""
+    shutil.copytree(source, target, symlinks=True, ignore=shutil.ignore_patterns(".dagster", "logs"))
+    return target

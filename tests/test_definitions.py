@@ -42,3 +42,22 @@ def test_reference_assets_materialise() -> None:
     assert rules.metadata["years"].value == [2025, 2026]
     checks = result.get_asset_check_evaluations()
     assert [c.passed for c in checks] == [True]
+
+
+def test_the_asset_graph_has_the_architecture_groups_and_the_publish_checks() -> None:
+    from pipelines.definitions import defs
+
+    definitions = defs()
+    specs = definitions.resolve_all_asset_specs()
+    groups = {spec.group_name for spec in specs}
+    layers = {"staging", "intermediate", "marts"}
+    assert groups == {"reference", "ingest", "quality", "publish", "report"} | layers
+    keys = {spec.key.to_user_string() for spec in specs}
+    assert {"warehouse/release", "warehouse/published", "report/quarterly", "raw/ratings"} <= keys
+    job = definitions.resolve_job_def("quarterly_pipeline")
+    assert {k.to_user_string() for k in job.asset_layer.executable_asset_keys} >= keys
+    checks = {key.name for key in definitions.resolve_asset_graph().asset_check_keys}
+    publish_checks = {"no_national_ids_published", "rater_anonymity", "only_analyst_tables"}
+    assert publish_checks <= checks
+    assert {s.name for s in definitions.schedules} == {"quarter_after_deadline"}
+    assert {s.name for s in definitions.sensors} == {"new_submissions"}

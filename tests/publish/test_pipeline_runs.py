@@ -1,0 +1,212 @@
+"""Safe publishing through real Dagster runs on a generated city: what analysts see, a late corrected
+submission, a run killed halfway, a notebook holding the file open, a blocking check that fails."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import openpyxl
+import pytest
+
+from pipelines.defs.publish import assets as publish_assets
+from pipelines.domain.template import RATINGS
+from pipelines.publish import audit
+from pipelines.publish.warehouse import COUNTIES_NAME, layout
+from tests.conftest import copy_data_dir, pipeline_env
+
+pytestmark = pytest.mark.slow
+ROOT = Path(__file__).resolve().parents[2]
+QUARTER = "2025Q4"
+
+
+def _scalar(path: Path, sql: str, params: list | None = None) -> object:
+    with duckdb.connect(str(path), read_only=True) as con:
+        return con.execute(sql, params or []).fetchone()[0]
+
+
+def test_a_run_publishes_a_checked_release_with_county_extracts(published_city: Path) -> None:
+    lay = layout(published_city / "warehouse")
+    assert lay.published.is_symlink() and lay.current.is_symlink()
+    assert audit.only_analyst_tables(lay.published) == []
+    assert audit.no_national_ids(lay.published) == []
+    assert audit.rater_anonymity(lay.published) == []
+    units = _scalar(lay.published, "select count(*) from marts.fct_unit_quarter where quarter = ?", [QUARTER])
+    assert units == 500  # every registry unit, submitted or not
+    counties = _scalar(lay.published, "select count(distinct county_code) from marts.dim_unit")
+    extracts = sorted((lay.counties).glob("*.duckdb"))
+    assert len(extracts) == counties
+    total = 0
+    for extract in extracts:
+        assert audit.county_extract_problems(extract, extract.stem) == []
+        total += _scalar(extract, "select count(*) from marts.fct_person_quarter")
+    assert total == _scalar(lay.published, "select count(*) from marts.fct_person_quarter")
+    assert (
+        _scalar(lay.work, "select count(*) from information_schema.tables where table_schema = 'staging'") > 0
+    )
+
+
+def test_a_run_killed_halfway_leaves_the_published_warehouse_untouched(
+    published_city: Path, tmp_path: Path
+) -> None:
+    data = copy_data_dir(published_city, tmp_path / "data")
+    lay = layout(data / "warehouse")
+    before = (lay.current.resolve(), lay.published.read_bytes(), lay.work.read_bytes())
+    env = {**os.environ, "ASSESSMENT_DATA_DIR": str(data), "DAGSTER_HOME": str(data / ".dagster")}
+    env.pop("ASSESSMENT_DUCKDB", None)
+    run = subprocess.Popen(
+        [sys.executable, "-m", "pipelines.ops", "run", "--quarter", QUARTER],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,  # so the kill reaches dbt and the parse workers too
+    )
+    try:
+        deadline = time.monotonic() + 240
+        while not list(lay.builds.glob("build-*.duckdb")) and run.poll() is None:
+            assert time.monotonic() < deadline, "the run never reached dbt"
+            time.sleep(0.5)
+        time.sleep(3)  # let dbt write into the build file
+        assert run.poll() is None, "the run finished before it could be killed"
+        os.killpg(run.pid, signal.SIGKILL)
+        run.wait(timeout=30)
+    finally:
+        if run.poll() is None:
+            os.killpg(run.pid, signal.SIGKILL)
+    assert list(lay.builds.glob("build-*.duckdb")), "the killed run had started a build"
+    assert (lay.current.resolve(), lay.published.read_bytes(), lay.work.read_bytes()) == before
+    assert _scalar(lay.published, "select count(*) from marts.fct_person_quarter") > 0
+
+
+def _correct_one_rating(data: Path) -> tuple[str, str]:
+    """A late corrected workbook for one accepted unit: every rating of one ratee lowered to 60.
+    Returns (unit_code, person_code)."""
+    lay = layout(data / "warehouse")
+    with duckdb.connect(str(lay.published), read_only=True) as con:
+        candidates = con.execute(
+            "select unit_code from marts.fct_unit_quarter "
+            "where quarter = ? and submission_status = 'on_time' order by unit_code",
+            [QUARTER],
+        ).fetchall()
+    for (unit,) in candidates:
+        books = sorted((data / "landing" / QUARTER / unit).glob("*.xlsx"))
+        if books:
+            break
+    else:
+        raise AssertionError("no accepted xlsx unit in the fixture city")
+    book = openpyxl.load_workbook(books[-1])
+    sheet = book[RATINGS.title]
+    header_row = next(r for r in sheet.iter_rows() if any(c.value == "被评议人编号" for c in r))
+    header = [c.value for c in header_row]
+    ratee_col = header.index("被评议人编号")
+    score_cols = [header.index(c.header) for c in RATINGS.columns if c.field.startswith("score_")]
+    ratee = None
+    for row in sheet.iter_rows(min_row=header_row[0].row + 1):
+        if row[ratee_col].value is None:
+            continue
+        ratee = ratee or row[ratee_col].value
+        if row[ratee_col].value == ratee:
+            for i in score_cols:
+                row[i].value = 60
+    target = books[-1].with_name(books[-1].stem + "（更正）.xlsx")
+    book.save(target)
+    return unit, str(ratee)
+
+
+EVAL_SCORE_SQL = (
+    "select eval_score from marts.fct_person_quarter where quarter = ? and unit_code = ? and person_code = ?"
+)
+READER = textwrap.dedent(
+    """
+    import sys, duckdb
+    con = duckdb.connect(sys.argv[1], read_only=True)
+    sql = ("select eval_score from marts.fct_person_quarter "
+           "where quarter = ? and unit_code = ? and person_code = ?")
+    print(con.execute(sql, sys.argv[2:5]).fetchone()[0], flush=True)
+    sys.stdin.readline()   # a notebook keeps the file open during the run
+    print(con.execute(sql, sys.argv[2:5]).fetchone()[0], flush=True)
+    """
+)
+
+
+def test_a_corrected_submission_changes_the_published_results_while_a_reader_holds_the_file(
+    published_city: Path, tmp_path: Path
+) -> None:
+    from pipelines.ops import run_quarters
+
+    data = copy_data_dir(published_city, tmp_path / "data")
+    lay = layout(data / "warehouse")
+    unit, person = _correct_one_rating(data)
+    sql = EVAL_SCORE_SQL
+    before = _scalar(lay.published, sql, [QUARTER, unit, person])
+    reader = subprocess.Popen(
+        [sys.executable, "-c", READER, str(lay.published), QUARTER, unit, person],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert float(reader.stdout.readline()) == pytest.approx(before)
+        with pipeline_env(data):
+            stages: list[str] = []
+            run_quarters(
+                [QUARTER],
+                progress=lambda _m: None,
+                on_stage=lambda s, q, t: stages.append(s),
+                report_quarters=[],
+            )
+        after = _scalar(lay.published, sql, [QUARTER, unit, person])
+        assert after < before - 10  # every tier now says 60
+        county = _scalar(lay.published, "select county_code from marts.dim_unit where unit_code = ?", [unit])
+        assert _scalar(lay.counties / f"{county}.duckdb", sql, [QUARTER, unit, person]) == pytest.approx(
+            after
+        )
+        assert stages == ["reference", "ingest", "findings", "dbt", "dbt", "publish"]
+        out, _ = reader.communicate("go\n", timeout=30)
+        assert float(out.strip()) == pytest.approx(before)  # the open session kept its snapshot
+    finally:
+        reader.kill()
+
+
+def test_a_failing_blocking_check_stops_publication(
+    published_city: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = copy_data_dir(published_city, tmp_path / "data")
+    lay = layout(data / "warehouse")
+    leaky = tmp_path / "leaky.duckdb"
+    shutil.copyfile(lay.work, leaky)
+    with duckdb.connect(str(leaky)) as con:  # a bug that lets a national ID through into a mart
+        con.execute(
+            "update marts.fct_person_quarter set person_code = '37160219900307123X' "
+            "where rowid = (select min(rowid) from marts.fct_person_quarter)"
+        )
+    before = (lay.current.resolve(), lay.published.read_bytes())
+    monkeypatch.setenv("ASSESSMENT_DATA_DIR", str(data))
+    monkeypatch.setenv("ASSESSMENT_DUCKDB", str(leaky))
+    checks = [
+        publish_assets.only_analyst_tables,
+        publish_assets.no_national_ids_published,
+        publish_assets.rater_anonymity,
+        publish_assets.county_extracts_hold_only_their_county,
+    ]
+    with dg.instance_for_test() as instance:
+        result = dg.materialize(
+            [publish_assets.warehouse_release, publish_assets.warehouse_published, *checks],
+            instance=instance,
+            raise_on_error=False,
+        )
+    assert not result.success
+    failed = {e.check_name for e in result.get_asset_check_evaluations() if not e.passed}
+    assert failed == {"no_national_ids_published"}
+    assert not result.asset_materializations_for_node("warehouse_published")
+    assert (lay.current.resolve(), lay.published.read_bytes()) == before
+    assert (lay.current / COUNTIES_NAME).exists()
