@@ -10,7 +10,7 @@ export ASSESSMENT_DATA_DIR ?= $(CURDIR)/data
 DEMO_QUARTERS ?= 2025Q1..2025Q4
 DEMO_SEED ?= 7
 
-.PHONY: demo test env lint format dagster-home dev clean-data
+.PHONY: demo test env lint format dagster-home dev clean-data bench
 
 env: .venv/.synced dagster-home
 
@@ -30,6 +30,10 @@ demo: env
 test: env
 	$(UV) run pytest
 
+# Benchmark (docs/benchmark.md): city, 4- and 16-city provinces; generated data cached in data/bench/.
+bench: env
+	$(UV) run python -m pipelines.bench
+
 lint: env
 	$(UV) run ruff check .
 	$(UV) run ruff format --check .
@@ -43,4 +47,4 @@ dev: env
 
 clean-data:
 	rm -rf data/landing data/ground_truth data/archive data/warehouse data/registry data/raw data/restricted \
-		data/receipts data/ingest_cache data/bench data/quality
+		data/receipts data/ingest_cache data/bench data/quality data/logs data/reports

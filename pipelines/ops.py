@@ -61,7 +61,7 @@ def _say(msg: str) -> None:
     print(msg, flush=True)
 
 
-def _instance() -> dg.DagsterInstance:
+def project_instance() -> dg.DagsterInstance:
     """The project's Dagster instance (.dagster/ unless DAGSTER_HOME says otherwise)."""
     home = Path(os.environ.setdefault("DAGSTER_HOME", str(PROJECT_ROOT / ".dagster")))
     home.mkdir(parents=True, exist_ok=True)
@@ -165,7 +165,7 @@ def run_quarters(
 ) -> Path:
     """Ingest and rebuild `quarters`, rebuild the annual models, publish, render the report of the last
     quarter (or `report_quarters`); returns the published file. Nothing is published if any step fails."""
-    instance = _instance()
+    instance = project_instance()
     defs = _definitions()
     lay = layout()
     log = StepLog()
@@ -191,10 +191,6 @@ def run_quarters(
         if pinned is not None:
             os.environ[DUCKDB_ENV] = pinned
     progress(f"published {lay.published}")
-    import importlib.util  # TRANSITIONAL until pipelines.report lands
-
-    if importlib.util.find_spec("pipelines.report.render") is None:
-        return lay.published
     for q in report_quarters if report_quarters is not None else list(quarters)[-1:]:
         _execute(defs, "report", instance, tags, log, q, on_stage)
     return lay.published

@@ -59,14 +59,21 @@ def pipeline_env(data: Path) -> Iterator[Path]:
 
 @pytest.fixture(scope="session")
 def published_city(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """16 units over 2025Q3..2025Q4 run through the real Dagster jobs to a published release (no report).
+    """16 units over 2025Q3..2025Q4, published by the real Dagster jobs: 2025Q3 through the operator CLI's
+    jobs (no report), then 2025Q4 through `quarterly_pipeline`, the job the schedule and the sensor start
+    (ingest → findings → dbt → release → checks → publish → report).
 
     Treat it as read-only: a test that changes files copies it first (`copy_data_dir`)."""
-    from pipelines.ops import run_quarters
+    from pipelines.definitions import defs
+    from pipelines.ops import project_instance, run_quarters
 
+    first, last = (q.key for q in PUBLISHED_QUARTERS)
     root = make_city(tmp_path_factory.mktemp("published_city"), seed=5, units=16, quarters=PUBLISHED_QUARTERS)
     with pipeline_env(root):
-        run_quarters([q.key for q in PUBLISHED_QUARTERS], progress=lambda _msg: None, report_quarters=[])
+        run_quarters([first], progress=lambda _msg: None, report_quarters=[])
+        job = defs().resolve_job_def("quarterly_pipeline")
+        result = job.execute_in_process(instance=project_instance(), partition_key=last, raise_on_error=True)
+        assert result.success
     return root
 
 

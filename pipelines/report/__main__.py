@@ -1,0 +1,7 @@
+"""python -m pipelines.report --quarter 2025Q4 [--warehouse PATH] [--out DIR]"""
+
+import sys
+
+from pipelines.report.render import main
+
+sys.exit(main())

@@ -1,0 +1,179 @@
+"""Render the quarterly report: execute notebooks/quarterly_report.ipynb for one quarter with papermill
+and export it as one standalone HTML file (no code, plotly.js inline, no CDN) leadership opens offline.
+
+    <out_dir>/<quarter>/report-<quarter>.html    the report
+    <out_dir>/<quarter>/report-<quarter>.ipynb   the executed notebook it was made from
+
+Both are written to a temporary name first and renamed into place, so a reader never sees half a file
+and a failed run leaves the previous report untouched (the failed notebook is kept as
+report-<quarter>.failed.ipynb for debugging).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+from pipelines.paths import PROJECT_ROOT, data_dir
+
+NOTEBOOKS_DIR = PROJECT_ROOT / "notebooks"
+REPORT_NOTEBOOK = NOTEBOOKS_DIR / "quarterly_report.ipynb"
+TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
+TEMPLATE_NAME = "assessment_report"
+KERNEL_NAME = "python3"
+_QUARTER_RE = re.compile(r"^\d{4}Q[1-4]$")
+
+
+class ReportError(RuntimeError):
+    """The report notebook failed; the message names the failing cell."""
+
+
+def default_out_dir() -> Path:
+    return data_dir() / "reports"
+
+
+def report_path(quarter: str, out_dir: Path) -> Path:
+    """Where the HTML report of `quarter` is written."""
+    return Path(out_dir) / quarter / f"report-{quarter}.html"
+
+
+def report_title(quarter: str) -> str:
+    return f"{quarter[:4]}年第{quarter[-1]}季度 公务员平时考核季度报告"
+
+
+def render_report(
+    quarter: str,
+    warehouse: Path,
+    out_dir: Path,
+    *,
+    progress: Callable[[str], None] | None = None,
+    timeout: int = 600,
+) -> Path:
+    """Execute the report notebook for `quarter` against `warehouse`; return the HTML file written."""
+    say = progress or (lambda _msg: None)
+    quarter = quarter.strip().upper()
+    if not _QUARTER_RE.match(quarter):
+        raise ValueError(f"a quarter looks like 2025Q3, got {quarter!r}")
+    warehouse = Path(warehouse).expanduser().resolve()
+    if not warehouse.is_file():
+        raise FileNotFoundError(f"找不到数仓文件 / no warehouse file at {warehouse}")
+    html_path = report_path(quarter, out_dir)
+    folder = html_path.parent
+    folder.mkdir(parents=True, exist_ok=True)
+    executed = html_path.with_suffix(".ipynb")
+    tag = f".tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+
+    say(f"executing {REPORT_NOTEBOOK.name} for {quarter} on {warehouse} …")
+    started = time.perf_counter()
+    tmp_nb = folder / f"{executed.stem}{tag}.ipynb"
+    try:
+        _execute(tmp_nb, quarter, warehouse, timeout)
+    except BaseException:
+        if tmp_nb.exists():
+            tmp_nb.replace(folder / f"report-{quarter}.failed.ipynb")
+        raise
+    say(f"  executed in {time.perf_counter() - started:.1f}s")
+
+    say("exporting HTML …")
+    html = export_html(tmp_nb, report_title(quarter))
+    tmp_html = folder / f"{html_path.stem}{tag}.html"
+    try:
+        tmp_html.write_text(html, encoding="utf-8")
+        tmp_nb.replace(executed)
+        tmp_html.replace(html_path)
+    finally:
+        for leftover in (tmp_nb, tmp_html):
+            leftover.unlink(missing_ok=True)
+    say(f"  wrote {html_path} ({html_path.stat().st_size / 1e6:.1f} MB)")
+    return html_path
+
+
+def _execute(output: Path, quarter: str, warehouse: Path, timeout: int) -> None:
+    import papermill as pm
+    from papermill.exceptions import PapermillExecutionError
+
+    try:
+        pm.execute_notebook(
+            str(REPORT_NOTEBOOK),
+            str(output),
+            parameters={"quarter": quarter, "warehouse": str(warehouse)},
+            kernel_name=KERNEL_NAME,
+            cwd=str(NOTEBOOKS_DIR),
+            progress_bar=False,
+            log_output=False,
+            execution_timeout=timeout,
+        )
+    except PapermillExecutionError as exc:
+        raise ReportError(
+            f"报告生成失败 / the report notebook failed in cell {exc.cell_index} "
+            f"(execution count {exc.exec_count}): {exc.ename}: {exc.evalue}\n"
+            f"executed notebook with the traceback: {output.parent / f'report-{quarter}.failed.ipynb'}"
+        ) from exc
+
+
+def export_html(notebook: Path, title: str) -> str:
+    """The executed notebook as standalone HTML: no code, no prompts, no stderr, no CDN scripts."""
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    nb = nbformat.read(str(notebook), as_version=4)
+    kept = []
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.outputs = [
+                o
+                for o in cell.outputs
+                if not (o.get("output_type") == "stream" and o.get("name") == "stderr")
+            ]
+            if not cell.outputs:
+                continue  # an empty box in a report without code
+        kept.append(cell)
+    nb.cells = kept
+    nb.metadata["title"] = title
+    exporter = HTMLExporter(
+        template_name=TEMPLATE_NAME,
+        extra_template_basedirs=[str(TEMPLATES_DIR)],
+        exclude_input=True,
+        exclude_input_prompt=True,
+        exclude_output_prompt=True,
+    )
+    body, _resources = exporter.from_notebook_node(nb, resources={"language_code": "zh-CN"})
+    return body
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    from pipelines.analysis import warehouse_path
+
+    parser = argparse.ArgumentParser(
+        prog="python -m pipelines.report",
+        description="Render the quarterly assessment report (standalone HTML) for one quarter.",
+    )
+    parser.add_argument("--quarter", required=True, help="quarter key, e.g. 2025Q4")
+    parser.add_argument(
+        "--warehouse", type=Path, default=None, help="DuckDB file (default: the published one)"
+    )
+    parser.add_argument("--out", type=Path, default=None, help="output folder (default: <data dir>/reports)")
+    args = parser.parse_args(argv)
+
+    def say(msg: str) -> None:
+        print(msg, flush=True)
+
+    try:
+        path = render_report(
+            args.quarter,
+            args.warehouse or warehouse_path(),
+            args.out or default_out_dir(),
+            progress=say,
+        )
+    except (ReportError, FileNotFoundError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    say(f"report: {path}")
+    return 0
