@@ -63,3 +63,38 @@
         (select {% for name, type in columns %}cast(null as {{ type }}) as {{ name }}{% if not loop.last %}, {% endif %}{% endfor %} where 1 = 0)
     {%- endif -%}
 {%- endmacro %}
+
+{#- A8's test of a rating row (quality.md): composite ≥ q_a8_min_distance points from the ratee's consensus
+    resting on ≥ q_a8_min_other_raters other raters. Used by A8 itself and by A3/A4, which leave these
+    rows out so that one outlying row is reported once (as A8) and does not make its rater look severe or
+    lenient. `ratings` and `rules` are relation aliases (int_quality_ratings, int_rules). -#}
+{% macro is_outlier_rating(ratings='ratings', rules='rules') -%}
+    (not {{ ratings }}.is_self_rating
+     and {{ ratings }}.n_other_raters >= {{ rules }}.q_a8_min_other_raters
+     and abs({{ ratings }}.composite_score - {{ ratings }}.consensus_score) >= {{ rules }}.q_a8_min_distance)
+{%- endmacro %}
+
+{#- finding_fields() for a finding on one rater (A2–A5): `rel` has quarter, rules_year, unit_code, rater_tier,
+    rater_code; `rules` is the int_rules alias; severity is the rules column q_<code>_severity. -#}
+{% macro rater_finding_fields(code, type, rel, metric, value, threshold, n, explanation, rules='rules') -%}
+    {{ finding_fields(
+        "'" ~ code ~ "'", "'" ~ type ~ "'", rules ~ '.q_' ~ code | lower ~ '_severity',
+        rel ~ '.quarter', rel ~ '.quarter', rel ~ '.rules_year', rel ~ '.unit_code',
+        rater_tier=rel ~ '.rater_tier', rater_code=rel ~ '.rater_code',
+        metric="'" ~ metric ~ "'", value=value, threshold=threshold, n=n, explanation=explanation,
+        rules_version=rules ~ '.rules_version'
+    ) }}
+{%- endmacro %}
+
+{#- finding_fields() for a finding on a rater pair (A6, A7): `rel` has quarter, rules_year, unit_code and the
+    pair rater_tier, rater_code, rater_tier_2, rater_code_2. -#}
+{% macro pair_finding_fields(code, type, rel, metric, value, threshold, n, explanation, rules='rules') -%}
+    {{ finding_fields(
+        "'" ~ code ~ "'", "'" ~ type ~ "'", rules ~ '.q_' ~ code | lower ~ '_severity',
+        rel ~ '.quarter', rel ~ '.quarter', rel ~ '.rules_year', rel ~ '.unit_code',
+        rater_tier=rel ~ '.rater_tier', rater_code=rel ~ '.rater_code',
+        rater_tier_2=rel ~ '.rater_tier_2', rater_code_2=rel ~ '.rater_code_2',
+        metric="'" ~ metric ~ "'", value=value, threshold=threshold, n=n, explanation=explanation,
+        rules_version=rules ~ '.rules_version'
+    ) }}
+{%- endmacro %}

@@ -6,7 +6,8 @@
 Generates a city with injected anomalies (and, unless --no-clean, a --clean city) into
 <data-root>/anom and <data-root>/clean (generation is skipped when the landing area already exists),
 runs the real pipeline (pipelines.ops.run_quarters: Dagster jobs → dbt → publish) on each, reads
-quality.fct_rating_findings from the published DuckDB read-only, and prints precision and recall per
+quality.fct_rating_findings read-only from the run's private work warehouse (the published file aliases
+rater codes), and prints precision and recall per
 finding type against the generator's ground truth (match_findings), and the findings per 100
 participant-quarters by type on the clean city. The pipeline never reads the ground truth; only this
 benchmark does.
@@ -25,6 +26,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from pipelines.publish.warehouse import layout
 from pipelines.quality.evaluation import match_findings
 
 LABEL_SCHEMA = {
@@ -74,8 +76,14 @@ def run_pipeline(root: Path) -> Path:
 
 
 def read_findings(published: Path) -> tuple[pl.DataFrame, int]:
-    """fct_rating_findings and the participant-quarters of the published warehouse (read-only)."""
-    with duckdb.connect(str(published), read_only=True) as con:
+    """fct_rating_findings and the participant-quarters of the run's warehouse (read-only).
+
+    Read from the pipeline's private work warehouse next to the published file, not from the analyst
+    file: publishing replaces rater codes by aliases where a row also names the ratee (rater anonymity,
+    pipelines.publish.export), and the ground truth names the real raters.
+    """
+    work = layout(published.parent).work
+    with duckdb.connect(str(work if work.exists() else published), read_only=True) as con:
         findings = con.sql("select * from quality.fct_rating_findings").pl()
         participants = con.execute(
             "select coalesce(sum(n_participants), 0) from marts.fct_unit_quarter"
@@ -88,6 +96,39 @@ def read_labels(root: Path) -> pl.DataFrame:
     frames = [pl.read_csv(f, schema_overrides=LABEL_SCHEMA, infer_schema_length=0) for f in files]
     frames = [f.select(list(LABEL_SCHEMA)) for f in frames if f.height]
     return pl.concat(frames) if frames else pl.DataFrame(schema=LABEL_SCHEMA)
+
+
+NOT_DELIVERED = ("missing", "rejected")
+
+
+def detectable_labels(labels: pl.DataFrame, root: Path) -> tuple[pl.DataFrame, int]:
+    """The labels whose data reached the warehouse, and how many were dropped.
+
+    The generator labels the anomalies it injected into a unit's workbook even when that unit then sends
+    nothing or only a broken file (submissions.csv: expected_status missing / rejected); no detector can
+    see those. A quarter label is dropped when its unit-quarter was not delivered, a year label (U1, U4)
+    when any quarter of that unit's year was not.
+    """
+    files = sorted((root / "ground_truth").glob("*/submissions.csv"))
+    frames = [
+        pl.read_csv(f, infer_schema_length=0).select("quarter", "unit_code", "expected_status") for f in files
+    ]
+    if not frames or labels.is_empty():
+        return labels, 0
+    lost = (
+        pl.concat(frames)
+        .filter(pl.col("expected_status").is_in(NOT_DELIVERED))
+        .select("quarter", "unit_code")
+        .unique()
+    )
+    lost_periods = pl.concat(
+        [
+            lost.rename({"quarter": "period"}),
+            lost.select(pl.col("quarter").str.slice(0, 4).alias("period"), "unit_code"),
+        ]
+    ).unique()
+    kept = labels.join(lost_periods, on=["period", "unit_code"], how="anti")
+    return kept, labels.height - kept.height
 
 
 def _fmt(x: float | None) -> str:
@@ -133,7 +174,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         anom = root / "anom"
         generate(anom, args.quarters, args.units, args.seed, clean=False)
         findings, _ = read_findings(run_pipeline(anom))
-        report_detection(findings, read_labels(anom))
+        labels, dropped = detectable_labels(read_labels(anom), anom)
+        print(f"\n{dropped} labels dropped: their unit-quarter's submission never reached the warehouse")
+        report_detection(findings, labels)
     if not args.no_clean:
         clean = root / "clean"
         generate(clean, args.quarters, args.units, args.seed, clean=True)

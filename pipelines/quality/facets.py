@@ -286,17 +286,20 @@ def fair_evaluation_scores(
     trim_min_raters: int = 5,
     fit: FacetsFit | None = None,
     value: str = "composite",
+    leniency: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """S_eval and S_eval_fair per ratee: the rules §3 score from the composites and from composite − s_r.
 
-    `fit` is a `fit_facets` result for the same ratings (fitted here when omitted). Returns RATEE_KEY,
-    n_ratings, s_eval, s_eval_fair, fair_minus_official. Tier weights and the trim threshold come from
-    the rules file (evaluation.tier_weights, evaluation.trim_min_raters), passed in by the caller.
+    The leniencies s_r come from `leniency` (RATER_KEY and `leniency`, e.g. the `raters` table of a fit
+    stored earlier), else from `fit` (a `fit_facets` result for the same ratings), else the model is
+    fitted here. Returns RATEE_KEY, n_ratings, s_eval, s_eval_fair, fair_minus_official. Tier weights
+    and the trim threshold come from the rules file (evaluation.tier_weights,
+    evaluation.trim_min_raters), passed in by the caller.
     """
-    if fit is None:
-        fit = fit_facets(ratings, value=value)
+    if leniency is None:
+        leniency = (fit if fit is not None else fit_facets(ratings, value=value)).raters
     adjusted = ratings.join(
-        fit.raters.select(*RATER_KEY, "leniency"), on=list(RATER_KEY), how="left"
+        leniency.select(*RATER_KEY, "leniency"), on=list(RATER_KEY), how="left"
     ).with_columns((pl.col(value).cast(pl.Float64) - pl.col("leniency")).alias("_fair"))
     official = evaluation_scores(ratings, tier_weights, trim_min_raters, value=value)
     fair = evaluation_scores(adjusted, tier_weights, trim_min_raters, value="_fair").select(

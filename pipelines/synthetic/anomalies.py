@@ -92,6 +92,8 @@ def inject_rater_anomalies(
                 # Everyone gets about the same: a fixed vector with its dimensions shuffled per row,
                 # so rows are not identical across dimensions (that would be straight-lining).
                 base = vector_for(float(comp.mean()), rng, spread=0.8)
+                while np.all(base == base[0]):  # five equal numbers would be straight-lining (A2)
+                    base = vector_for(float(comp.mean()), rng, spread=0.8)
                 for i in idx:
                     table.scores[i] = rng.permutation(base)
             touched.add(key)

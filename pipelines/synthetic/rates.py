@@ -43,7 +43,9 @@ class AnomalyRates:
     grade_rotation: float = 0.02  # U1, per unit-year (units with >= 14 participants)
     rating_work_decoupling: float = 0.02  # U2, per unit-quarter (>= 10 participants)
     score_inflation: float = 0.015  # U3, per unit-quarter
-    proposed_grade_gaming: float = 0.02  # U4, per unit-year (units that propose grades)
+    # U4, per unit-year (units that propose grades). 0.04 rather than 0.02 so that a 100-unit benchmark
+    # sample shows a few (≈ 3.4 expected; 0.02 gave none with seed 7, so U4 went unmeasured).
+    proposed_grade_gaming: float = 0.04
 
 
 def zero(rates: Any) -> Any:

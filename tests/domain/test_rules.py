@@ -120,10 +120,12 @@ def test_quality_defaults(rules: Rules) -> None:
         "proposed_grade_gaming": ("U4", "medium"),
     }
     assert (q.straight_lining.min_identical_share, q.straight_lining.min_ratees) == (0.90, 3)
-    assert (q.lenient_rater.robust_z, q.lenient_rater.min_ratees) == (3.5, 3)
-    assert (q.severe_rater.robust_z, q.severe_rater.min_ratees) == (3.5, 3)
+    # A3/A4 min_ratees and A5's two std thresholds are tuned with evidence (see the rules file and
+    # docs/quality.md); everything else is the spec's default.
+    assert (q.lenient_rater.robust_z, q.lenient_rater.min_ratees) == (3.5, 5)
+    assert (q.severe_rater.robust_z, q.severe_rater.min_ratees) == (3.5, 5)
     nd = q.no_discrimination
-    assert (nd.min_ratees, nd.max_std, nd.min_unit_median_std) == (5, 1.0, 3.0)
+    assert (nd.min_ratees, nd.max_std, nd.min_unit_median_std) == (5, 0.5, 2.0)
     assert (q.collusion.min_shared_ratees, q.collusion.min_identical_share) == (5, 0.80)
     assert q.reciprocal_inflation.min_points_above == 10.0
     assert (q.outlier_rating.min_distance, q.outlier_rating.min_other_raters) == (25.0, 3)

@@ -4,11 +4,23 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import dagster as dg
 import polars as pl
 import pytest
 
-from pipelines.defs.quality.assets import ALL_TIERS, quarter_ratings, reliability_frame
+from pipelines.defs.quality.assets import (
+    ALL_TIERS,
+    FAIR_KEY,
+    LENIENCY_KEY,
+    fair_scores_frame,
+    leniency_frame,
+    quality_fair_scores,
+    quality_leniency,
+    quarter_ratings,
+    reliability_frame,
+)
 from pipelines.quality.bench import read_labels
+from pipelines.quality.facets import fair_evaluation_scores
 
 
 def _ratings(tmp: Path) -> None:
@@ -72,3 +84,55 @@ def test_read_labels_keeps_codes_as_strings(tmp_path: Path) -> None:
     labels = read_labels(tmp_path)
     assert labels.height == 2 and labels.schema["period"] == pl.String
     assert sorted(labels["period"].to_list()) == ["2025", "2025Q1"]
+
+
+def test_fair_scores_reuse_the_leniency_table(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """quality/fair_scores reads what quality/leniency wrote instead of refitting the facets model."""
+    monkeypatch.setenv("ASSESSMENT_DATA_DIR", str(tmp_path))
+    _ratings(tmp_path)
+    ratings = quarter_ratings("2025Q1")
+    leniency = leniency_frame(ratings)
+    path = tmp_path / "leniency.parquet"
+    leniency.write_parquet(path)  # the round trip through Parquet the assets make
+    from_file = fair_scores_frame(ratings, pl.read_parquet(path), "2025Q1")
+    refitted = fair_evaluation_scores(ratings, {"科室工作人员": 1.0})
+    assert from_file.select("ratee_code", "s_eval", "s_eval_fair").equals(
+        refitted.select("ratee_code", "s_eval", "s_eval_fair")
+    )
+    # R2 is 2 points more lenient than the average rater: A's fair score is its mean minus that spread
+    assert from_file.filter(pl.col("ratee_code") == "A")["s_eval_fair"][0] == pytest.approx(90 + 1 / 3)
+
+
+def test_fair_scores_asset_depends_on_leniency() -> None:
+    deps = set(quality_fair_scores.asset_deps[FAIR_KEY])
+    assert LENIENCY_KEY in deps
+    assert quality_leniency.key == LENIENCY_KEY == dg.AssetKey(["quality", "leniency"])
+    assert dg.AssetKey(["quality", "fair_scores"]) == FAIR_KEY
+
+
+def test_labels_of_undelivered_unit_quarters_are_dropped(tmp_path: Path) -> None:
+    """A label on a unit that sent nothing (or only a broken file) cannot be detected: the bench drops it."""
+    from pipelines.quality.bench import detectable_labels
+
+    truth = tmp_path / "ground_truth"
+    rows = {"2025Q1": ["U1,on_time", "U2,missing"], "2025Q2": ["U1,on_time", "U2,on_time"]}
+    for quarter, units in rows.items():
+        (truth / quarter).mkdir(parents=True)
+        (truth / quarter / "submissions.csv").write_text(
+            "quarter,unit_code,expected_status\n" + "".join(f"{quarter},{u}\n" for u in units),
+            encoding="utf-8",
+        )
+    labels = pl.DataFrame(
+        {
+            "code": ["A2", "A2", "A2", "U4", "U4"],
+            "period": ["2025Q1", "2025Q1", "2025Q2", "2025", "2025"],
+            "unit_code": ["U1", "U2", "U2", "U1", "U2"],
+        }
+    )
+    kept, dropped = detectable_labels(labels, tmp_path)
+    assert dropped == 2  # U2's 2025Q1 label and its year label (a quarter of the year is missing)
+    assert sorted(zip(kept["period"], kept["unit_code"], strict=True)) == [
+        ("2025", "U1"),
+        ("2025Q1", "U1"),
+        ("2025Q2", "U2"),
+    ]

@@ -7,7 +7,8 @@ $ASSESSMENT_DATA_DIR/quality/<name>/<quarter>.parquet, which dbt reads as source
 - quality/reliability: ICC(1,1), ICC(1,k0) and interval alpha per unit, quarter and rater tier
   (`rater_tier` set) and per unit and quarter over all tiers (`rater_tier` = '全部').
 - quality/leniency: each rater's facets leniency s_r (and standard error) per unit and quarter.
-- quality/fair_scores: S_eval next to the rater-severity-adjusted S_eval_fair per person.
+- quality/fair_scores: S_eval next to the rater-severity-adjusted S_eval_fair per person, from the
+  leniencies quality/leniency wrote (the facets model is fitted once per quarter, by quality/leniency).
 
 Self-ratings are excluded throughout. Analytics only: these never change official scores.
 """
@@ -111,24 +112,42 @@ def quality_reliability(context: dg.AssetExecutionContext) -> dg.MaterializeResu
 )
 def quality_leniency(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     """Each rater's leniency s_r from the additive facets model, per unit and quarter."""
-    ratings = quarter_ratings(context.partition_key)
-    raters = fit_facets(ratings).raters
+    raters = leniency_frame(quarter_ratings(context.partition_key))
     path = _write(raters, "leniency", context.partition_key)
     return dg.MaterializeResult(metadata={"path": str(path), "rows": raters.height})
 
 
+def leniency_frame(ratings: pl.DataFrame) -> pl.DataFrame:
+    """Each rater's facets leniency s_r (the quality/leniency table)."""
+    return fit_facets(ratings).raters
+
+
+def fair_scores_frame(ratings: pl.DataFrame, leniency: pl.DataFrame, quarter: str) -> pl.DataFrame:
+    """S_eval and S_eval_fair per person from the ratings and the leniencies already fitted."""
+    rules = load_rules(parse_quarter(quarter).year)
+    return fair_evaluation_scores(
+        ratings,
+        dict(rules.evaluation.tier_weights),
+        rules.evaluation.trim_min_raters,
+        leniency=leniency,
+    )
+
+
 @dg.asset(
     key=FAIR_KEY,
-    **QUARTER_ASSET,
+    **{**QUARTER_ASSET, "deps": [*QUARTER_ASSET["deps"], LENIENCY_KEY]},
 )
 def quality_fair_scores(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
-    """S_eval and the rater-severity-adjusted S_eval_fair per person (analytics, not the official grade)."""
+    """S_eval and the rater-severity-adjusted S_eval_fair per person (analytics, not the official grade).
+
+    Reads the leniencies quality/leniency wrote for the quarter instead of fitting the facets model a
+    second time; fits it only when that file is missing (the asset materialised on its own).
+    """
     quarter = context.partition_key
-    rules = load_rules(parse_quarter(quarter).year)
     ratings = quarter_ratings(quarter)
-    fair = fair_evaluation_scores(
-        ratings, dict(rules.evaluation.tier_weights), rules.evaluation.trim_min_raters
-    )
+    path = quality_dir() / "leniency" / f"{quarter}.parquet"
+    leniency = pl.read_parquet(path) if path.exists() else leniency_frame(ratings)
+    fair = fair_scores_frame(ratings, leniency, quarter)
     path = _write(fair, "fair_scores", quarter)
     return dg.MaterializeResult(metadata={"path": str(path), "rows": fair.height})
 

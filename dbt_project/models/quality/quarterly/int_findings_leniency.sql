@@ -1,14 +1,23 @@
 -- A3 lenient_rater / A4 severe_rater (quality.md): a rater's mean residual (composite − the ratee's
 -- leave-one-out consensus, self-ratings excluded) over ≥ min_ratees ratees, as a robust z
 -- (x − median) / (mad_scale · MAD) among all raters of the same tier city-wide in the quarter with
--- ≥ min_ratees ratees; A3 when z ≥ robust_z, A4 when z ≤ −robust_z.
-with ratings as (
-    select * from {{ ref('int_quality_ratings') }}
-    where {{ in_selected_quarter() }} and not is_self_rating and consensus_score is not null
+-- ≥ min_ratees ratees; A3 when z ≥ robust_z, A4 when z ≤ −robust_z. Rows that are A8 outlier ratings
+-- (is_outlier_rating) are left out of the mean: one wild row is reported once, as A8, and does not make a
+-- rater with a handful of ratees look severe (or lenient); a rater is lenient or severe across their rows.
+with rules as (
+    select * from {{ ref('int_rules') }}
 ),
 
-rules as (
-    select * from {{ ref('int_rules') }}
+ratings as (
+    select ratings.*
+    from {{ ref('int_quality_ratings') }} as ratings
+    inner join rules
+        on ratings.rules_year = rules.rules_year
+    where
+        {{ in_selected_quarter('ratings.quarter') }}
+        and not ratings.is_self_rating
+        and ratings.consensus_score is not null
+        and not {{ is_outlier_rating('ratings', 'rules') }}
 ),
 
 raters as (
@@ -26,13 +35,26 @@ raters as (
 
 configs as (
     select
-        rules_year, 'A3' as code, 'lenient_rater' as type, q_a3_severity as severity,
-        q_a3_min_ratees as min_ratees, q_a3_robust_z as robust_z, 1 as direction, q_mad_scale as mad_scale,
+        rules_year,
+        'A3' as code,
+        'lenient_rater' as type,
+        q_a3_severity as severity,
+        q_a3_min_ratees as min_ratees,
+        q_a3_robust_z as robust_z,
+        1 as direction,
+        q_mad_scale as mad_scale,
         rules_version
     from rules
     union all
     select
-        rules_year, 'A4', 'severe_rater', q_a4_severity, q_a4_min_ratees, q_a4_robust_z, -1, q_mad_scale,
+        rules_year,
+        'A4' as code,
+        'severe_rater' as type,
+        q_a4_severity as severity,
+        q_a4_min_ratees as min_ratees,
+        q_a4_robust_z as robust_z,
+        -1 as direction,
+        q_mad_scale as mad_scale,
         rules_version
     from rules
 ),
@@ -53,7 +75,11 @@ population as (
 ),
 
 tier_medians as (
-    select code, quarter, rater_tier, median(mean_residual) as median_residual
+    select
+        code,
+        quarter,
+        rater_tier,
+        median(mean_residual) as median_residual
     from population
     group by code, quarter, rater_tier
 ),

@@ -43,15 +43,11 @@ shared as (
 
 collusion as (
     select
-        {{ finding_fields(
-            "'A6'", "'collusion'", 'rules.q_a6_severity', 'shared.quarter', 'shared.quarter',
-            'shared.rules_year', 'shared.unit_code',
-            rater_tier='shared.rater_tier', rater_code='shared.rater_code',
-            rater_tier_2='shared.rater_tier_2', rater_code_2='shared.rater_code_2',
-            metric="'identical_share'", value='shared.n_identical / shared.n_shared',
-            threshold='rules.q_a6_min_identical_share', n='shared.n_shared',
-            explanation="printf('评议人%s（%s）与%s（%s）对%d名共同被评议人中的%d名五项打分完全相同，疑似串通打分。', shared.rater_code, shared.rater_tier, shared.rater_code_2, shared.rater_tier_2, shared.n_shared, shared.n_identical)",
-            rules_version='rules.rules_version'
+        {{ pair_finding_fields(
+            'A6', 'collusion', 'shared', 'identical_share',
+            value='shared.n_identical / shared.n_shared', threshold='rules.q_a6_min_identical_share',
+            n='shared.n_shared',
+            explanation="printf('评议人%s（%s）与%s（%s）对%d名共同被评议人中的%d名五项打分完全相同，疑似串通打分。', shared.rater_code, shared.rater_tier, shared.rater_code_2, shared.rater_tier_2, shared.n_shared, shared.n_identical)"
         ) }}
     from shared
     inner join rules
@@ -85,15 +81,11 @@ reciprocal as (
 
 reciprocal_inflation as (
     select
-        {{ finding_fields(
-            "'A7'", "'reciprocal_inflation'", 'rules.q_a7_severity', 'reciprocal.quarter', 'reciprocal.quarter',
-            'reciprocal.rules_year', 'reciprocal.unit_code',
-            rater_tier='reciprocal.rater_tier', rater_code='reciprocal.rater_code',
-            rater_tier_2='reciprocal.rater_tier_2', rater_code_2='reciprocal.rater_code_2',
-            metric="'min_points_above_consensus'", value='least(reciprocal.excess_1, reciprocal.excess_2)',
-            threshold='rules.q_a7_min_points_above', n='2',
-            explanation="printf('%s与%s（%s）互评均明显高于其他评议人的平均分（分别高%.1f分、%.1f分），疑似互相抬分。', reciprocal.rater_code, reciprocal.rater_code_2, reciprocal.rater_tier, reciprocal.excess_1, reciprocal.excess_2)",
-            rules_version='rules.rules_version'
+        {{ pair_finding_fields(
+            'A7', 'reciprocal_inflation', 'reciprocal', 'min_points_above_consensus',
+            value='least(reciprocal.excess_1, reciprocal.excess_2)', threshold='rules.q_a7_min_points_above',
+            n='2',
+            explanation="printf('%s与%s（%s）互评均明显高于其他评议人的平均分（分别高%.1f分、%.1f分），疑似互相抬分。', reciprocal.rater_code, reciprocal.rater_code_2, reciprocal.rater_tier, reciprocal.excess_1, reciprocal.excess_2)"
         ) }}
     from reciprocal
     inner join rules

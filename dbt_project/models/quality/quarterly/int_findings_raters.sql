@@ -2,7 +2,9 @@
 -- unit and quarter): A2 straight_lining (identical five scores in ≥ min_identical_share of the rater's
 -- rows, ≥ min_ratees ratees) and A5 no_discrimination (≥ min_ratees ratees, std of the composites
 -- < max_std while the median std of the unit's other raters with ≥ min_ratees ratees is ≥
--- min_unit_median_std).
+-- min_unit_median_std). A5 is central tendency: a rater whose flat scores sit at an extreme (everyone
+-- near 100, or near the floor) is lenient or severe and reported as A3/A4 (int_findings_leniency), not
+-- a second time as A5.
 with ratings as (
     select * from {{ ref('int_quality_ratings') }}
     where {{ in_selected_quarter() }} and not is_self_rating
@@ -10,6 +12,11 @@ with ratings as (
 
 rules as (
     select * from {{ ref('int_rules') }}
+),
+
+leniency_findings as (
+    select * from {{ ref('int_findings_leniency') }}
+    where {{ in_selected_quarter() }}
 ),
 
 raters as (
@@ -29,14 +36,10 @@ raters as (
 
 straight_lining as (
     select
-        {{ finding_fields(
-            "'A2'", "'straight_lining'", 'rules.q_a2_severity', 'raters.quarter', 'raters.quarter',
-            'raters.rules_year', 'raters.unit_code',
-            rater_tier='raters.rater_tier', rater_code='raters.rater_code',
-            metric="'identical_share'", value='raters.straight_share',
-            threshold='rules.q_a2_min_identical_share', n='raters.n_ratees',
-            explanation="printf('评议人%s（%s）对%d名被评议人的打分中%.0f%%五项完全相同，疑似未认真评议。', raters.rater_code, raters.rater_tier, raters.n_ratees, 100 * raters.straight_share)",
-            rules_version='rules.rules_version'
+        {{ rater_finding_fields(
+            'A2', 'straight_lining', 'raters', 'identical_share',
+            value='raters.straight_share', threshold='rules.q_a2_min_identical_share', n='raters.n_ratees',
+            explanation="printf('评议人%s（%s）对%d名被评议人的打分中%.0f%%五项完全相同，疑似未认真评议。', raters.rater_code, raters.rater_tier, raters.n_ratees, 100 * raters.straight_share)"
         ) }}
     from raters
     inner join rules
@@ -74,14 +77,10 @@ unit_medians as (
 
 no_discrimination as (
     select
-        {{ finding_fields(
-            "'A5'", "'no_discrimination'", 'rules.q_a5_severity', 'eligible.quarter', 'eligible.quarter',
-            'eligible.rules_year', 'eligible.unit_code',
-            rater_tier='eligible.rater_tier', rater_code='eligible.rater_code',
-            metric="'composite_std'", value='eligible.composite_std',
-            threshold='rules.q_a5_max_std', n='eligible.n_ratees',
-            explanation="printf('评议人%s（%s）对%d名被评议人的综合分标准差仅%.2f，而本单位其他评议人的中位数为%.2f，打分趋中、未拉开差距。', eligible.rater_code, eligible.rater_tier, eligible.n_ratees, eligible.composite_std, unit_medians.others_median_std)",
-            rules_version='rules.rules_version'
+        {{ rater_finding_fields(
+            'A5', 'no_discrimination', 'eligible', 'composite_std',
+            value='eligible.composite_std', threshold='rules.q_a5_max_std', n='eligible.n_ratees',
+            explanation="printf('评议人%s（%s）对%d名被评议人的综合分标准差仅%.2f，而本单位其他评议人的中位数为%.2f，打分趋中、未拉开差距。', eligible.rater_code, eligible.rater_tier, eligible.n_ratees, eligible.composite_std, unit_medians.others_median_std)"
         ) }}
     from eligible
     inner join unit_medians
@@ -95,6 +94,15 @@ no_discrimination as (
     where
         eligible.composite_std < rules.q_a5_max_std
         and unit_medians.others_median_std >= rules.q_a5_min_unit_median_std
+        and not exists (
+            select 1
+            from leniency_findings
+            where
+                leniency_findings.quarter = eligible.quarter
+                and leniency_findings.unit_code = eligible.unit_code
+                and leniency_findings.rater_tier = eligible.rater_tier
+                and leniency_findings.rater_code = eligible.rater_code
+        )
 )
 
 select * from straight_lining

@@ -39,10 +39,7 @@ outliers as (
     from ratings
     inner join rules
         on ratings.rules_year = rules.rules_year
-    where
-        not ratings.is_self_rating
-        and ratings.n_other_raters >= rules.q_a8_min_other_raters
-        and abs(ratings.composite_score - ratings.consensus_score) >= rules.q_a8_min_distance
+    where {{ is_outlier_rating('ratings', 'rules') }}
 )
 
 select * from self_ratings
