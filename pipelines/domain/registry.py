@@ -6,6 +6,7 @@ compliance metrics depends on it; a malformed registry must stop the pipeline, n
 
 from __future__ import annotations
 
+import os
 import re
 from collections import Counter
 from pathlib import Path
@@ -14,7 +15,7 @@ import polars as pl
 
 from pipelines.domain import registry_builder as builder
 from pipelines.domain.template import BASE_METHODS, LEVEL_LETTER, LEVELS
-from pipelines.paths import REFERENCE_DIR
+from pipelines.paths import REFERENCE_DIR, REGISTRY_ENV, registry_csv
 
 UNITS_CSV = REFERENCE_DIR / "units.csv"
 COUNTIES_CSV = REFERENCE_DIR / "counties.csv"
@@ -28,6 +29,21 @@ _MAX_LISTED = 20  # a broken file can fail on thousands of rows; the first few a
 
 class RegistryError(ValueError):
     """The registry breaks a structural rule; the message names the offending rows."""
+
+
+def registry_source() -> tuple[Path, str]:
+    """The registry the pipeline runs on (pipelines.paths.registry_csv) and where it comes from:
+    "configured" ($ASSESSMENT_REGISTRY_CSV), "generated" (a province registry the generator wrote into the
+    data directory) or "committed" (data/reference/units.csv, Binzhou)."""
+    path = registry_csv()
+    if path.resolve() == UNITS_CSV.resolve():
+        return path, "committed"
+    return path, "configured" if os.environ.get(REGISTRY_ENV) else "generated"
+
+
+def load_active_registry() -> pl.DataFrame:
+    """The registry ingestion, the reference checks and dbt all use: see pipelines.paths.registry_csv."""
+    return load_registry(registry_csv())
 
 
 def load_registry(path: Path | str | None = None) -> pl.DataFrame:

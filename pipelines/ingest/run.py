@@ -31,7 +31,7 @@ from typing import Any
 import polars as pl
 
 from pipelines.domain.quarters import TZ, Quarter, parse_quarter
-from pipelines.domain.registry import load_registry
+from pipelines.domain.registry import load_active_registry
 from pipelines.domain.rules import RulesError, load_rules
 from pipelines.domain.template import SHEETS
 from pipelines.ingest import cache
@@ -109,7 +109,7 @@ def ingest_quarter(
     report.demo_key, report.key_fingerprint = key.is_demo, key.fingerprint
     if key.is_demo:
         log.warning(DEMO_WARNING)
-    registry = {r["unit_code"]: r for r in load_registry().iter_rows(named=True)}
+    registry = {r["unit_code"]: r for r in load_active_registry().iter_rows(named=True)}
 
     records, landed = _archive(q, report, log)
     clock.lap(report, "discover_archive")

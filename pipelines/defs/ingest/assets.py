@@ -15,7 +15,7 @@ from typing import Any
 import dagster as dg
 
 from pipelines.defs.partitions import partition_quarter, quarter_partitions
-from pipelines.domain.registry import load_registry
+from pipelines.domain.registry import load_active_registry
 from pipelines.ingest import audit
 from pipelines.ingest.pseudonym import DEMO_WARNING, ENV_VAR
 from pipelines.ingest.run import IngestReport, IngestSettings, ingest_quarter
@@ -172,7 +172,7 @@ def _checks(report: IngestReport) -> Iterator[dg.AssetCheckResult]:
     )
     tables = audit.read_quarter(raw_dir(), report.quarter)
     status = tables["unit_status"]
-    registry = set(load_registry().get_column("unit_code").to_list())
+    registry = set(load_active_registry().get_column("unit_code").to_list())
     codes = status.get_column("unit_code").to_list()
     yield dg.AssetCheckResult(
         check_name="every_unit_has_a_status",

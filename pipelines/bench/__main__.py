@@ -1,0 +1,335 @@
+"""Command line: `python -m pipelines.bench` (make bench). See docs/benchmark.md.
+
+python -m pipelines.bench                                  # city, province4, province16 (2025Q3)
+python -m pipelines.bench --sizes city                     # one size
+python -m pipelines.bench --smoke --root /tmp/bench        # a dozen units, seconds of work
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from pipelines.bench import report
+from pipelines.bench.baseline import DEFAULT_MAX_FILES, run_baseline
+from pipelines.bench.floor import heaviest_mart_sql, read_all
+from pipelines.bench.incremental import current_submission, resubmit, unit_fingerprint
+from pipelines.bench.measure import stage_rows, warehouse_paths, warehouse_sizes
+from pipelines.bench.memory import mb
+from pipelines.bench.pipeline import PipelineError, run_pipeline
+from pipelines.bench.sizes import (
+    DEFAULT_SIZES,
+    MARKER,
+    SIZES,
+    Size,
+    fresh_run_dir,
+    generated,
+    landing_files,
+    parse_sizes,
+)
+from pipelines.paths import PROJECT_ROOT
+
+SMOKE_BASELINE_FILES = 5
+
+
+def _say(msg: str) -> None:
+    print(msg, flush=True)
+
+
+def _load() -> list[float]:
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        return []
+
+
+def _git_commit() -> str | None:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=PROJECT_ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        return out.stdout.strip() or None
+    except (OSError, subprocess.CalledProcessError):
+        return None
+
+
+def _memory_total() -> int | None:
+    try:
+        import psutil
+
+        return int(psutil.virtual_memory().total)
+    except ImportError:
+        return None
+
+
+def _cached_generation_seconds(gen: Path) -> float | None:
+    import json
+
+    try:
+        return float(json.loads((gen / MARKER).read_text(encoding="utf-8")).get("seconds"))
+    except (OSError, ValueError, TypeError):
+        return None
+
+
+def stages_with_rows(totals: dict[str, float], rows: dict[str, int]) -> dict[str, dict[str, Any]]:
+    return {st: {"seconds": totals[st], "rows": rows.get(st)} for st in report.ordered_stages(totals)}
+
+
+def bench_size(
+    size: Size,
+    quarter: str,
+    root: Path,
+    *,
+    baseline_files: int | None,
+    incremental: bool,
+    say: Callable[[str], None] = _say,
+) -> dict[str, Any]:
+    """Generate (or reuse) the data of one size, run the pipeline, the references and the incremental run."""
+    tag = f"[{size.name}]"
+    say(f"{tag} {size.describe()}, quarter {quarter}")
+    gen, gen_seconds = generated(size, quarter, root, progress=lambda m: say(f"{tag} {m}"))
+    if gen_seconds is None:
+        say(f"{tag} using cached data in {gen}")
+    files = landing_files(gen / "landing" / quarter)
+    run = fresh_run_dir(gen, root / size.key(quarter) / "run")
+    out: dict[str, Any] = {
+        "name": size.name,
+        "description": size.describe(),
+        "cities": size.cities,
+        "units": size.n_units,
+        "scale": size.scale,
+        "seed": size.seed,
+        "data_dir": str(run),
+        "generation_seconds": gen_seconds if gen_seconds is not None else _cached_generation_seconds(gen),
+        "generation_cached": gen_seconds is None,
+        "files": len(files),
+        "bytes": sum(p.stat().st_size for p in files),
+        "load_before": _load(),
+    }
+
+    say(f"{tag} pipeline (run_quarters [{quarter}]) on {len(files)} files …")
+    full = run_pipeline(run, quarter, "full", progress=lambda m: say(f"{tag}{m}"))
+    rows = stage_rows(run, quarter)
+    totals = full.stage_totals()
+    out.update(
+        {
+            "end_to_end_seconds": full.seconds,
+            "process_seconds": full.process_seconds,
+            "import_seconds": full.import_seconds,
+            "stage_source": full.stage_source,
+            "stages": stages_with_rows(totals, rows),
+            "stage_calls": full.stages,
+            "unaccounted_seconds": round(full.seconds - sum(totals.values()), 3),
+            "peak_memory_bytes": full.peak_rss_bytes,
+            "memory_method": full.memory_method,
+            "warehouse_bytes": warehouse_sizes(run),
+            "dbt": full.dbt_summary(),
+            "log": str(full.log),
+        }
+    )
+    say(
+        f"{tag} end to end {full.seconds:.1f}s (process {full.process_seconds:.1f}s), "
+        f"peak memory {mb(full.peak_rss_bytes):.0f} MB"
+    )
+
+    say(f"{tag} floor: reading every cell with fastexcel …")
+    read = read_all(files)
+    mart = heaviest_mart_sql(warehouse_paths(run)["work"], full.dbt)
+    floor_seconds = read.seconds + (mart.seconds if mart else 0.0)
+    out["floor"] = {
+        "read": read.__dict__,
+        "mart_sql": None if mart is None else mart.__dict__,
+        "seconds": round(floor_seconds, 3),
+    }
+    say(
+        f"{tag} floor {floor_seconds:.1f}s = read {read.seconds:.1f}s ({read.cells / 1e6:.2f}M cells, "
+        f"{read.workers} processes)" + (f" + {mart.mart} SQL {mart.seconds:.2f}s" if mart else "")
+    )
+
+    ingest_seconds = totals.get("ingest")
+    if baseline_files is not None:
+        say(f"{tag} baseline: openpyxl + pandas …")
+        base = run_baseline(files, baseline_files)
+        out["baseline"] = {**base.__dict__, "description": base.describe()}
+        say(f"{tag} {base.describe()}")
+    else:
+        out["baseline"] = None
+    out["ratios"] = {
+        "end_to_end_over_floor": report.ratio(full.seconds, floor_seconds),
+        "baseline_ingest_over_our_ingest": report.ratio(
+            out["baseline"]["seconds"] if out["baseline"] else None, ingest_seconds
+        ),
+    }
+
+    if incremental:
+        out["incremental"] = bench_incremental(run, quarter, full.published, tag, say)
+    out["load_after"] = _load()
+    return out
+
+
+def bench_incremental(
+    run: Path, quarter: str, published: Path, tag: str, say: Callable[[str], None]
+) -> dict[str, Any]:
+    resub = resubmit(run, quarter)
+    say(
+        f"{tag} incremental: {resub.unit_code} resubmits {resub.corrected.name} "
+        f"({resub.cell}: {resub.old_value:g} → {resub.new_value:g}) …"
+    )
+    before = unit_fingerprint(published, resub.unit_code, quarter)
+    release_before = published.resolve()
+    inc = run_pipeline(run, quarter, "incremental", progress=lambda m: say(f"{tag}{m}"))
+    after = unit_fingerprint(inc.published, resub.unit_code, quarter)
+    out = {
+        "unit_code": resub.unit_code,
+        "file": resub.corrected.name,
+        "cell": resub.cell,
+        "old_value": resub.old_value,
+        "new_value": resub.new_value,
+        "seconds": inc.seconds,
+        "process_seconds": inc.process_seconds,
+        "stages": {st: {"seconds": s} for st, s in inc.stage_totals().items()},
+        "peak_memory_bytes": inc.peak_rss_bytes,
+        "published_changed": inc.published.resolve() != release_before,
+        "unit_rows_changed": before != after,
+        "corrected_file_is_current": current_submission(run, quarter, resub.unit_code)
+        == resub.corrected.name,
+    }
+    say(
+        f"{tag} incremental re-run {inc.seconds:.1f}s; new release {out['published_changed']}, "
+        f"unit's rows changed {out['unit_rows_changed']}, "
+        f"corrected file current {out['corrected_file_is_current']}"
+    )
+    return out
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m pipelines.bench", description=__doc__.split("\n\n")[0])
+    p.add_argument(
+        "--sizes",
+        default=",".join(DEFAULT_SIZES),
+        help=f"comma list of {', '.join(SIZES)} or provinceN (default %(default)s)",
+    )
+    p.add_argument("--quarter", default="2025Q3")
+    p.add_argument(
+        "--root", type=Path, default=PROJECT_ROOT / "data" / "bench", help="cache and results folder"
+    )
+    p.add_argument("--skip-baseline", action="store_true", help="do not time the openpyxl+pandas baseline")
+    p.add_argument(
+        "--incremental",
+        choices=("first", "all", "none"),
+        default="first",
+        help="the single-unit resubmission run on the first size only (default), on every size, or none",
+    )
+    p.add_argument(
+        "--baseline-files",
+        type=int,
+        default=DEFAULT_MAX_FILES,
+        help="read all files with openpyxl up to this many, else a sample of this many (default %(default)s)",
+    )
+    p.add_argument("--smoke", action="store_true", help="the smoke size only, baseline on a few files")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from pipelines.domain.quarters import parse_quarter
+
+    if threading.current_thread() is threading.main_thread():
+        # `kill` (SIGTERM) unwinds like Ctrl-C, so a running pipeline child is stopped with us.
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+
+    try:
+        quarter = parse_quarter(args.quarter).key
+        sizes = [SIZES["smoke"]] if args.smoke else parse_sizes(args.sizes)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    baseline_files = (
+        None if args.skip_baseline else (SMOKE_BASELINE_FILES if args.smoke else args.baseline_files)
+    )
+    root = args.root.resolve()
+    root.mkdir(parents=True, exist_ok=True)
+    now = datetime.now(UTC)
+    result: dict[str, Any] = {
+        "schema": 1,
+        "stamp": report.stamp(now),
+        "started_at": now.isoformat(),
+        "quarter": quarter,
+        "root": str(root),
+        "machine": {
+            "cpus": os.cpu_count(),
+            "memory_bytes": _memory_total(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+            "load_before": _load(),
+        },
+        "git_commit": _git_commit(),
+        "sizes": {},
+    }
+    load = result["machine"]["load_before"]
+    if load and load[0] > 1.5:
+        _say(
+            f"warning: load average {load[0]} on {os.cpu_count()} CPUs: "
+            "figures will be slower than on a quiet machine"
+        )
+    started = time.perf_counter()
+    status = 0
+    for i, size in enumerate(sizes):
+        incremental = args.incremental == "all" or (args.incremental == "first" and i == 0)
+        try:
+            result["sizes"][size.name] = bench_size(
+                size, quarter, root, baseline_files=baseline_files, incremental=incremental
+            )
+        except PipelineError as exc:
+            _say(f"[{size.name}] {exc}")
+            result["sizes"][size.name] = {"name": size.name, "units": size.n_units, "error": str(exc)}
+            status = 1
+    total = time.perf_counter() - started
+    result["total_seconds"] = round(total, 1)
+    generated_now = sum(
+        s.get("generation_seconds") or 0
+        for s in result["sizes"].values()
+        if not s.get("generation_cached", True)
+    )
+    cached = sum(
+        s.get("generation_seconds") or 0 for s in result["sizes"].values() if s.get("generation_cached")
+    )
+    result["generation_seconds_this_run"] = round(generated_now, 1)
+    result["clean_clone_seconds_estimate"] = round(total + cached, 1)
+    result["machine"]["load_after"] = _load()
+    result["scaling"] = report.scaling(result["sizes"])
+    result["targets"] = report.targets(result)
+
+    results_dir = root / "results"
+    json_path = results_dir / f"bench-{result['stamp']}.json"
+    prev = report.previous_result(results_dir, exclude=json_path)
+    result["previous"] = str(prev[0]) if prev else None
+    report.write_json(result, json_path)
+    chart_path = report.chart(
+        result, prev[1] if prev else None, results_dir / f"bench-{result['stamp']}.html"
+    )
+    _say("\n" + report.table(result))
+    _say(
+        f"\nbenchmark {total:.0f}s (estimated from a clean clone, generation included: "
+        f"{result['clean_clone_seconds_estimate']:.0f}s); load average {result['machine']['load_after']}"
+    )
+    _say(f"figures: {json_path}\nchart:   {chart_path}" + (f"\ncompared with {prev[0]}" if prev else ""))
+    return status
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

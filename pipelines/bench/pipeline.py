@@ -1,0 +1,319 @@
+"""One timed pipeline run (pipelines.ops.run_quarters) in a child process of its own.
+
+The parent (`run_pipeline`) starts `python -m pipelines.bench.pipeline <data dir> <quarter> <events>`,
+samples the memory of the child's process tree (memory.PeakSampler) and relays progress. The child's
+stdout and stderr (Dagster's and dbt's chatter) go to a log file; what the benchmark needs comes back as
+JSON lines in the events file:
+
+    {"event": "stage", "stage": "ingest", "quarter": "2025Q3", "seconds": 12.3, "at": 15.1}
+    {"event": "progress", "message": "quarter 2025Q3", "at": 3.2}
+    {"event": "done", "seconds": 80.1, "published": "...", "stage_source": "on_stage", "dbt": {...}}
+
+Stage times come from run_quarters' `on_stage` callback. An older run_quarters without it prints one
+"  <job>[ <partition>]: ok in <s>s" line per Dagster job; the fallback reads those lines (reference,
+ingest → ingest, quality → findings, warehouse_quarter / warehouse_annual → dbt) and counts the time
+after the last job, up to the return of run_quarters, as publish.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+import io
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+from pipelines.bench.memory import PeakSampler
+
+JOB_STAGES = {
+    "reference": "reference",
+    "ingest": "ingest",
+    "quality": "findings",
+    "findings": "findings",
+    "warehouse_quarter": "dbt",
+    "warehouse_annual": "dbt",
+}
+_JOB_LINE = re.compile(r"^\s*(?P<job>[A-Za-z_][\w]*)(?: (?P<partition>\S+))?: ok in (?P<s>[\d.]+)s")
+MART_SCHEMAS = ("marts", "quality")
+
+
+# -- child side ---------------------------------------------------------------------------------------
+class _Events:
+    def __init__(self, path: Path) -> None:
+        self.fh = path.open("a", encoding="utf-8")
+        self.started = time.perf_counter()
+
+    def emit(self, event: str, **fields: Any) -> None:
+        record = {"event": event, "at": round(time.perf_counter() - self.started, 3), **fields}
+        self.fh.write(json.dumps(record, ensure_ascii=False, default=str) + "\n")
+        self.fh.flush()
+
+
+class _JobLineTee(io.TextIOBase):
+    """Pass writes through to `out`; report every "<job>: ok in Xs" line (fallback stage timing)."""
+
+    def __init__(self, out: TextIO, on_line: Callable[[str], None]) -> None:
+        self.out, self.on_line, self.buffer_ = out, on_line, ""
+
+    def write(self, s: str) -> int:
+        self.out.write(s)
+        self.buffer_ += s
+        while "\n" in self.buffer_:
+            line, self.buffer_ = self.buffer_.split("\n", 1)
+            self.on_line(line)
+        return len(s)
+
+    def flush(self) -> None:
+        self.out.flush()
+
+
+def parse_job_line(line: str) -> tuple[str, str | None, float] | None:
+    """`  warehouse_quarter 2025Q3: ok in 70.7s (run 337f44ec)` → ("dbt", "2025Q3", 70.7)."""
+    m = _JOB_LINE.match(line)
+    if not m or m["job"] not in JOB_STAGES:
+        return None
+    return JOB_STAGES[m["job"]], m["partition"], float(m["s"])
+
+
+def supports_on_stage(fn: Callable[..., Any]) -> bool:
+    try:
+        return "on_stage" in inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def dbt_results(run_ids: list[str]) -> dict[str, Any]:
+    """What dbt's run_results.json files of these Dagster runs say: time in models and in tests, and the
+    heaviest analyst-facing mart (schema marts or quality, fct_/dim_) with its compiled SQL."""
+    from pipelines.defs.dbt.project import DBT_PROJECT_DIR
+
+    models: list[dict[str, Any]] = []
+    totals: dict[str, dict[str, float]] = {}
+    for rid in run_ids:
+        for results in (DBT_PROJECT_DIR / "target").glob(f"*-{rid[:7]}-*/run_results.json"):
+            try:
+                data = json.loads(results.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                continue
+            for r in data.get("results", []):
+                kind = r["unique_id"].split(".", 1)[0]
+                t = totals.setdefault(kind, {"n": 0, "seconds": 0.0})
+                t["n"] += 1
+                t["seconds"] = round(t["seconds"] + float(r.get("execution_time") or 0), 3)
+                if kind == "model":
+                    models.append(
+                        {
+                            "unique_id": r["unique_id"],
+                            "relation": r.get("relation_name") or "",
+                            "seconds": round(float(r.get("execution_time") or 0), 3),
+                            "compiled_code": r.get("compiled_code") or "",
+                        }
+                    )
+    marts = [m for m in models if is_mart(m["relation"])]
+    heaviest = max(marts, key=lambda m: m["seconds"]) if marts else None
+    top = sorted(models, key=lambda m: -m["seconds"])[:8]
+    return {
+        "totals": totals,
+        "top_models": [{k: v for k, v in m.items() if k != "compiled_code"} for m in top],
+        "heaviest_mart": heaviest,
+    }
+
+
+def is_mart(relation: str) -> bool:
+    """`"build-x"."marts"."fct_person_quarter"` → True (an analyst-facing fct_/dim_ table)."""
+    parts = [p.strip('"') for p in relation.split(".")]
+    return len(parts) == 3 and parts[1] in MART_SCHEMAS and parts[2].startswith(("fct_", "dim_"))
+
+
+def child_main(data: Path, quarter: str, events_path: Path) -> int:
+    from pipelines.bench.sizes import use_data_dir
+
+    events = _Events(events_path)
+    use_data_dir(data)
+    import_started = time.perf_counter()
+    import dagster as dg
+
+    from pipelines import ops
+
+    events.emit("imported", seconds=round(time.perf_counter() - import_started, 3))
+    last_stage_at = [0.0]
+
+    def on_stage(stage: str, q: str | None, seconds: float) -> None:
+        last_stage_at[0] = time.perf_counter()
+        events.emit("stage", stage=stage, quarter=q, seconds=round(seconds, 3))
+
+    def progress(message: str) -> None:
+        events.emit("progress", message=message)
+
+    native = supports_on_stage(ops.run_quarters)
+    started = last_stage_at[0] = time.perf_counter()
+    try:
+        if native:
+            published = ops.run_quarters([quarter], progress=progress, on_stage=on_stage)  # type: ignore[call-arg]
+        else:
+
+            def on_line(line: str) -> None:
+                parsed = parse_job_line(line)
+                if parsed:
+                    on_stage(*parsed)
+
+            tee = _JobLineTee(sys.stdout, on_line)
+            saved = sys.stdout
+            sys.stdout = tee  # type: ignore[assignment]
+            try:
+                published = ops.run_quarters([quarter], progress=progress)
+            finally:
+                sys.stdout = saved
+            # What happened after the last job, up to the return, is the publish step.
+            after_last_job = round(time.perf_counter() - last_stage_at[0], 3)
+            events.emit("stage", stage="publish", quarter=None, seconds=after_last_job)
+    except BaseException as exc:
+        events.emit("error", message=f"{type(exc).__name__}: {exc}")
+        raise
+    seconds = time.perf_counter() - started
+    run_ids = [r.run_id for r in dg.DagsterInstance.get().get_runs()]
+    events.emit(
+        "done",
+        seconds=round(seconds, 3),
+        published=str(published),
+        stage_source="on_stage" if native else "job log lines (fallback: run_quarters has no on_stage)",
+        dbt=dbt_results(run_ids),
+    )
+    return 0
+
+
+# -- parent side --------------------------------------------------------------------------------------
+@dataclass
+class PipelineRun:
+    seconds: float  # run_quarters, call to return: the end-to-end figure
+    process_seconds: float  # the whole child process, imports included
+    import_seconds: float
+    stages: list[dict[str, Any]]
+    published: Path
+    stage_source: str
+    peak_rss_bytes: int
+    memory_method: str
+    dbt: dict[str, Any] = field(default_factory=dict)
+    log: Path | None = None
+
+    def dbt_summary(self) -> dict[str, Any]:
+        """dbt's own figures without the compiled SQL (kept for the floor, too long for the JSON)."""
+        summary = {k: v for k, v in self.dbt.items() if k != "heaviest_mart"}
+        heaviest = self.dbt.get("heaviest_mart")
+        if isinstance(heaviest, dict):
+            summary["heaviest_mart"] = {k: v for k, v in heaviest.items() if k != "compiled_code"}
+        return summary
+
+    def stage_totals(self) -> dict[str, float]:
+        out: dict[str, float] = {}
+        for s in self.stages:
+            out[s["stage"]] = round(out.get(s["stage"], 0.0) + float(s["seconds"]), 3)
+        return out
+
+
+class PipelineError(RuntimeError):
+    pass
+
+
+def _follow(
+    child: subprocess.Popen[bytes],
+    events_path: Path,
+    records: list[dict[str, Any]],
+    progress: Callable[[str], None],
+) -> int:
+    """Relay the child's events until it exits; returns the number of event lines read."""
+    seen = 0
+    while True:
+        finished = child.poll() is not None
+        if events_path.exists():
+            lines = events_path.read_text(encoding="utf-8").splitlines()
+            for line in lines[seen:]:
+                rec = json.loads(line)
+                records.append(rec)
+                if rec["event"] == "stage":
+                    where = f" {rec['quarter']}" if rec.get("quarter") else ""
+                    progress(f"    {rec['stage']}{where}: {rec['seconds']:.1f}s")
+                elif rec["event"] == "progress":
+                    progress(f"    · {rec['message']}")
+            seen = len(lines)
+        if finished:
+            return seen
+        time.sleep(0.25)
+
+
+def _stop_tree(pid: int) -> None:
+    """Terminate the child and its descendants (parse workers, dbt)."""
+    try:
+        import psutil
+
+        procs = psutil.Process(pid).children(recursive=True)
+    except Exception:
+        procs = []
+    for proc in procs:
+        try:
+            proc.terminate()
+        except Exception:
+            continue
+    with contextlib.suppress(OSError):
+        os.kill(pid, 15)
+
+
+def run_pipeline(
+    data: Path, quarter: str, label: str, progress: Callable[[str], None] = print
+) -> PipelineRun:
+    """Run the pipeline on `data` for `quarter` in a child process; stages, times, peak memory."""
+    events_path = data / f".bench-{label}-events.jsonl"
+    log_path = data / f".bench-{label}.log"
+    events_path.unlink(missing_ok=True)
+    started = time.perf_counter()
+    with log_path.open("w", encoding="utf-8") as log:
+        child = subprocess.Popen(
+            [sys.executable, "-m", "pipelines.bench.pipeline", str(data), quarter, str(events_path)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+        sampler = PeakSampler(pid=child.pid).start()
+        records: list[dict[str, Any]] = []
+        try:
+            _follow(child, events_path, records, progress)
+        finally:
+            sampler.stop()
+            if child.poll() is None:  # interrupted: do not leave the pipeline running on its own
+                _stop_tree(child.pid)
+                child.wait()
+    process_seconds = time.perf_counter() - started
+    done = next((r for r in records if r["event"] == "done"), None)
+    if child.returncode != 0 or done is None:
+        error = next((r["message"] for r in records if r["event"] == "error"), "no result")
+        tail = "\n".join(log_path.read_text(encoding="utf-8", errors="replace").splitlines()[-40:])
+        raise PipelineError(f"pipeline run {label} failed ({error}); log {log_path}:\n{tail}")
+    imported = next((r for r in records if r["event"] == "imported"), {"seconds": 0.0})
+    return PipelineRun(
+        seconds=float(done["seconds"]),
+        process_seconds=round(process_seconds, 3),
+        import_seconds=float(imported["seconds"]),
+        stages=[
+            {"stage": r["stage"], "quarter": r.get("quarter"), "seconds": r["seconds"]}
+            for r in records
+            if r["event"] == "stage"
+        ],
+        published=Path(done["published"]),
+        stage_source=str(done["stage_source"]),
+        peak_rss_bytes=sampler.peak_bytes,
+        memory_method=sampler.method,
+        dbt=done.get("dbt") or {},
+        log=log_path,
+    )
+
+
+if __name__ == "__main__":
+    raise SystemExit(child_main(Path(sys.argv[1]), sys.argv[2], Path(sys.argv[3])))

@@ -1,0 +1,170 @@
+"""The benchmark command: pure helpers, and one smoke run of `python -m pipelines.bench --smoke`."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from pipelines.bench import report
+from pipelines.bench.baseline import analyst_read, evenly_spaced, run_baseline
+from pipelines.bench.floor import catalog_of, decode_csv, read_all, read_cells
+from pipelines.bench.incremental import corrected_name
+from pipelines.bench.memory import PeakSampler
+from pipelines.bench.pipeline import is_mart, parse_job_line, supports_on_stage
+from pipelines.bench.sizes import SIZES, Size, parse_sizes
+
+# -- pure helpers --------------------------------------------------------------------------------------
+
+
+def test_cache_keys_spell_out_every_generator_argument() -> None:
+    assert SIZES["city"].key("2025Q3") == "2025Q3-c1-scale1-uall-seed7"
+    assert SIZES["province16"].key("2025Q3") == "2025Q3-c16-scale1-uall-seed7"
+    assert Size("x", cities=2, scale=0.5, units=12, seed=3).key("2026Q1") == "2026Q1-c2-scale0.5-u12-seed3"
+    assert SIZES["province4"].n_units == 2000
+
+
+def test_parse_sizes() -> None:
+    assert [s.name for s in parse_sizes("city, province4")] == ["city", "province4"]
+    assert parse_sizes("province8")[0].cities == 8
+    with pytest.raises(ValueError, match="unknown size"):
+        parse_sizes("county")
+
+
+def test_job_lines_map_to_stages() -> None:
+    assert parse_job_line("  warehouse_quarter 2025Q3: ok in 70.7s (run 337f44ec)") == ("dbt", "2025Q3", 70.7)
+    assert parse_job_line("  warehouse_annual: ok in 37.9s (run 65696e94)") == ("dbt", None, 37.9)
+    assert parse_job_line("  quality 2025Q3: ok in 1.3s (run c6f4053d)") == ("findings", "2025Q3", 1.3)
+    assert parse_job_line("  reference: ok in 1.9s (run 0a2135db)") == ("reference", None, 1.9)
+    assert parse_job_line("12 of 90 PASS not_null_x ... [PASS in 0.27s]") is None
+
+
+def test_on_stage_support_is_read_from_the_signature() -> None:
+    def old(quarters: list[str], progress: object = print) -> None: ...
+
+    def new(quarters: list[str], progress: object = print, on_stage: object = None) -> None: ...
+
+    assert not supports_on_stage(old)
+    assert supports_on_stage(new)
+
+
+def test_marts_and_catalogs() -> None:
+    assert is_mart('"build-abc"."marts"."fct_person_quarter"')
+    assert is_mart('"build-abc"."quality"."fct_rating_findings_quarterly"')
+    assert not is_mart('"build-abc"."intermediate"."int_quarter_persons"')
+    assert not is_mart('"build-abc"."quality"."int_findings_rating_rows"')
+    sql = 'select * from "build-74745b72cd01"."intermediate"."int_quarter_persons" where 1 = 1'
+    assert catalog_of(sql) == "build-74745b72cd01"
+    assert catalog_of("select 1") is None
+
+
+def test_ratios_and_scaling() -> None:
+    assert report.ratio(90.0, 30.0) == 3.0
+    assert report.ratio(1.0, 0.0) is None
+    assert report.ratio(None, 3.0) is None
+    sizes = {
+        "city": {"name": "city", "units": 500, "end_to_end_seconds": 100.0},
+        "province4": {"name": "province4", "units": 2000, "end_to_end_seconds": 300.0},
+        "province16": {"name": "province16", "units": 8000, "end_to_end_seconds": 1500.0},
+    }
+    steps = report.scaling(sizes)
+    assert [(s["from"], s["to"], s["at_most_linear"]) for s in steps] == [
+        ("city", "province4", True),
+        ("province4", "province16", False),  # 5× the time for 4× the units
+    ]
+
+
+def test_targets_name_every_measured_limit() -> None:
+    result = {
+        "sizes": {
+            "city": {
+                "units": 500,
+                "end_to_end_seconds": 80.0,
+                "incremental": {"seconds": 25.0},
+                "ratios": {"baseline_ingest_over_our_ingest": 12.0},
+            },
+        },
+        "scaling": [],
+    }
+    by_name = {t["target"]: t["met"] for t in report.targets(result)}
+    assert by_name == {
+        "city quarter end to end": True,
+        "incremental single-unit re-run (city)": False,
+        "ingest vs openpyxl+pandas baseline (city)": True,
+    }
+
+
+def test_evenly_spaced_sample() -> None:
+    items = [Path(f"{i:03}") for i in range(10)]
+    assert evenly_spaced(items, 20) == items
+    assert evenly_spaced(items, 5) == [items[0], items[2], items[4], items[6], items[8]]
+    assert evenly_spaced(items, 0) == []
+
+
+def test_corrected_names_never_overwrite(tmp_path: Path) -> None:
+    original = tmp_path / "2025Q3_市委办公室.xlsx"
+    original.write_bytes(b"x")
+    first = corrected_name(tmp_path, original)
+    assert first.name == "2025Q3_市委办公室（修改版）.xlsx"
+    first.write_bytes(b"y")
+    assert corrected_name(tmp_path, first).name == "2025Q3_市委办公室（修改版2）.xlsx"
+
+
+def test_csv_decoding_and_reading(tmp_path: Path) -> None:
+    text = "人员编号,姓名\nP001,张三\nP002,李四\n"
+    assert decode_csv(text.encode("gb18030")) == text
+    assert decode_csv(b"\xef\xbb\xbf" + text.encode("utf-8")) == text
+    path = tmp_path / "人员名册.csv"
+    path.write_bytes(text.encode("gb18030"))
+    assert read_cells(path) == 6  # header row included: the floor reads every cell
+    assert analyst_read(path) == 4  # pandas takes the first row as the header
+    broken = tmp_path / "broken.xlsx"
+    broken.write_bytes(b"not a workbook")
+    assert read_cells(broken) == -1
+    figures = read_all([path, broken], workers=1)
+    assert (figures.files, figures.unreadable, figures.cells) == (2, 1, 6)
+    base = run_baseline([path, broken], max_files=1)
+    assert base.sampled and base.measured_files == 1 and base.files == 2
+
+
+def test_peak_sampler_sees_this_process() -> None:
+    with PeakSampler(pid=os.getpid(), interval=0.01) as sampler:
+        block = bytearray(50 * 1024 * 1024)
+        sampler.sample()
+    assert sampler.peak_bytes >= 50 * 1024 * 1024
+    del block
+
+
+# -- the smoke run -------------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_smoke_run_writes_every_figure(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from pipelines.bench.__main__ import main
+
+    for var in ("ASSESSMENT_DATA_DIR", "ASSESSMENT_DUCKDB", "ASSESSMENT_REGISTRY_CSV", "DAGSTER_HOME"):
+        monkeypatch.delenv(var, raising=False)
+    assert main(["--smoke", "--root", str(tmp_path)]) == 0
+
+    (json_path,) = sorted((tmp_path / "results").glob("bench-*.json"))
+    result = json.loads(json_path.read_text(encoding="utf-8"))
+    smoke = result["sizes"]["smoke"]
+    for stage in ("reference", "ingest", "findings", "dbt", "publish"):
+        assert smoke["stages"][stage]["seconds"] > 0, stage
+        assert smoke["stages"][stage]["rows"] > 0, stage
+    assert smoke["end_to_end_seconds"] >= sum(s["seconds"] for s in smoke["stages"].values()) * 0.99
+    assert smoke["peak_memory_bytes"] > 100 * 1024 * 1024
+    assert smoke["warehouse_bytes"]["published"] > 0
+    assert smoke["floor"]["read"]["cells"] > 0
+    assert smoke["floor"]["mart_sql"]["rows"] > 0
+    assert smoke["baseline"]["measured_files"] == 5
+    assert smoke["ratios"]["end_to_end_over_floor"] > 1
+    assert smoke["ratios"]["baseline_ingest_over_our_ingest"] > 0
+    inc = smoke["incremental"]
+    assert inc["seconds"] > 0
+    assert inc["published_changed"] and inc["unit_rows_changed"] and inc["corrected_file_is_current"]
+    assert (tmp_path / "results" / json_path.name.replace(".json", ".html")).stat().st_size > 0
+    # Generated data is cached by arguments: the marker exists, and a second run would reuse it.
+    assert (tmp_path / SIZES["smoke"].key("2025Q3") / "gen" / ".bench-generated.json").exists()
