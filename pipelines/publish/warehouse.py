@@ -6,7 +6,8 @@ writing. The files under `data/warehouse/`:
 
     private/work.duckdb        the pipeline's own complete warehouse (every layer, incremental state);
                                never read by analysts
-    builds/build-<id>.duckdb   a run's working copy of work.duckdb, written by dbt
+    builds/build.duckdb        the running build: a copy of work.duckdb, written by dbt (build.id
+                               names the run or operator command it belongs to)
     releases/<stamp>/          one published release: assessment.duckdb (analyst tables only),
                                counties/<county_code>.duckdb (one county's units only), release.json
     published -> releases/<stamp>                    symlink swapped atomically by `publish_release`
@@ -37,6 +38,8 @@ PUBLISHED_NAME = "assessment.duckdb"
 COUNTIES_NAME = "counties"
 RELEASE_MANIFEST = "release.json"
 KEEP_RELEASES = 5
+BUILD_NAME = "build.duckdb"
+BUILD_ID_NAME = "build.id"
 
 
 @dataclass(frozen=True)
@@ -77,35 +80,36 @@ def layout(root: Path | None = None) -> WarehouseLayout:
 
 
 def build_path(build_id: str, lay: WarehouseLayout | None = None) -> Path:
+    """The build file. Its name is the same for every build (runs are serialised), so dbt sees the same
+    profile on every run and can reuse its parse; `builds/build.id` says which build it belongs to."""
     lay = lay or layout()
-    if not build_id or any(c in build_id for c in "/\\") or build_id.startswith("."):
+    if not build_id or any(c in build_id for c in "/\\\n") or build_id.startswith("."):
         raise ValueError(f"invalid build id {build_id!r}")
-    return lay.builds / f"build-{build_id}.duckdb"
+    return lay.builds / BUILD_NAME
 
 
 def ensure_build(build_id: str, lay: WarehouseLayout | None = None) -> Path:
-    """The run's build file, created on first use as a copy of work.duckdb (or empty on a first run).
-
-    Runs that write the warehouse are serialised (dagster.yaml), so any other build file left behind is
-    from a run that failed: it is removed here.
-    """
+    """The build file of `build_id`, created on first use as a copy of work.duckdb (or empty on a first
+    run). A build file of any other id is from a run that failed or was killed: it is replaced."""
     lay = lay or layout()
     build = build_path(build_id, lay)
-    if build.exists():
+    owner = lay.builds / BUILD_ID_NAME
+    if build.exists() and owner.exists() and owner.read_text(encoding="utf-8") == build_id:
         return build
     lay.builds.mkdir(parents=True, exist_ok=True)
-    for stale in lay.builds.glob("build-*"):
+    for stale in lay.builds.iterdir():
         stale.unlink(missing_ok=True)
     if lay.work.exists():
         tmp = build.with_name(build.name + ".copying")
         shutil.copyfile(lay.work, tmp)  # copy, never link: the build is written in place
         tmp.replace(build)
+    owner.write_text(build_id, encoding="utf-8")
     return build
 
 
 def discard(build: Path) -> None:
     """Remove a failed run's build file (and its WAL); nothing published is touched."""
-    for path in (build, build.with_name(build.name + ".wal")):
+    for path in (build, build.with_name(build.name + ".wal"), build.with_name(BUILD_ID_NAME)):
         path.unlink(missing_ok=True)
 
 
@@ -140,6 +144,7 @@ def publish_release(release: Path, build: Path | None = None, lay: WarehouseLayo
             raise RuntimeError(f"{build} still has a write-ahead log; close every connection first")
         lay.work.parent.mkdir(parents=True, exist_ok=True)
         build.replace(lay.work)
+        build.with_name(BUILD_ID_NAME).unlink(missing_ok=True)
     prune(lay)
     return lay.published
 
@@ -206,4 +211,3 @@ def write_manifest(release: Path, facts: dict[str, object]) -> Path:
     path = release / RELEASE_MANIFEST
     path.write_text(json.dumps(facts, ensure_ascii=False, indent=2, default=str), encoding="utf-8")
     return path
-

@@ -2,9 +2,9 @@
 
 The DuckDB path is one environment variable shared by dbt (dbt_project/profiles.yml) and Dagster:
 `ASSESSMENT_DUCKDB`. Inside a Dagster run it is the run's own build file
-(`data/warehouse/builds/build-<id>.duckdb`, a copy of the pipeline's private warehouse; see
-pipelines/publish/warehouse.py), where <id> is the run's `warehouse/build` tag — the operator CLI sets
-one tag on the several runs that make up one build — or else the run id. Setting ASSESSMENT_DUCKDB
+(`data/warehouse/builds/build.duckdb`, a copy of the pipeline's private warehouse; see
+pipelines/publish/warehouse.py), owned by the run's `warehouse/build` tag — the operator CLI sets one
+tag on the several runs that make up one build — or else by the run id. Setting ASSESSMENT_DUCKDB
 yourself pins every run to that file (tests, or dbt by hand); nothing is published from it then.
 dbt runs inside dbt_project/, so every path handed to it here is absolute.
 """
@@ -30,7 +30,7 @@ RunContext = dg.AssetExecutionContext | dg.AssetCheckExecutionContext | dg.OpExe
 
 
 def duckdb_path() -> Path:
-    """The DuckDB file dbt writes outside a run ($ASSESSMENT_DUCKDB, else <data dir>/warehouse/build.duckdb)."""
+    """The file dbt writes outside a run: $ASSESSMENT_DUCKDB, else <data dir>/warehouse/build.duckdb."""
     configured = os.environ.get(DUCKDB_ENV)
     return Path(configured).resolve() if configured else data_dir() / "warehouse" / "build.duckdb"
 
@@ -46,7 +46,7 @@ def build_id(context: RunContext) -> str:
 
 
 def run_duckdb_path(context: RunContext) -> Path:
-    """The file this run builds: ASSESSMENT_DUCKDB if pinned, else the run's build file (made on first use)."""
+    """The file this run builds: ASSESSMENT_DUCKDB if pinned, else the build file (made on first use)."""
     return pinned_duckdb() or ensure_build(build_id(context))
 
 
