@@ -18,6 +18,7 @@ from pipelines.defs.dbt.assets import (
     warehouse_quarter_models,
 )
 from pipelines.defs.dbt.project import ensure_manifest, manifest_is_stale, warehouse_project
+from pipelines.defs.dbt.resources import dbt_resource
 from pipelines.defs.partitions import quarter_partitions
 from pipelines.ingest.schema import RAW_TABLES
 from tests.dbt.conftest import point_at
@@ -50,7 +51,10 @@ def test_asset_keys_groups_and_partitions() -> None:
     assert rules_table.key == dg.AssetKey(["raw", "rules"])
     # every dbt data test is an asset check
     assert len(list(warehouse_quarter_models.check_specs)) > 50
-    assert warehouse_quarter_job.partitions_def == quarter_partitions
+    resolved = dg.Definitions(
+        assets=[warehouse_quarter_models], jobs=[warehouse_quarter_job], resources={"dbt": dbt_resource()}
+    ).resolve_job_def("warehouse_quarter")
+    assert resolved.partitions_def == quarter_partitions  # inferred from the selected assets
     assert warehouse_annual_job.name == "warehouse_annual"
 
 
