@@ -130,7 +130,6 @@ def bench_size(
             "end_to_end_seconds": full.seconds,
             "process_seconds": full.process_seconds,
             "import_seconds": full.import_seconds,
-            "stage_source": full.stage_source,
             "stages": stages_with_rows(totals, rows),
             "stage_calls": full.stages,
             "unaccounted_seconds": round(full.seconds - sum(totals.values()), 3),

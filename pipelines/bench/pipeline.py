@@ -7,41 +7,26 @@ JSON lines in the events file:
 
     {"event": "stage", "stage": "ingest", "quarter": "2025Q3", "seconds": 12.3, "at": 15.1}
     {"event": "progress", "message": "quarter 2025Q3", "at": 3.2}
-    {"event": "done", "seconds": 80.1, "published": "...", "stage_source": "on_stage", "dbt": {...}}
+    {"event": "done", "seconds": 80.1, "published": "...", "dbt": {...}}
 
-Stage times come from run_quarters' `on_stage` callback. An older run_quarters without it prints one
-"  <job>[ <partition>]: ok in <s>s" line per Dagster job; the fallback reads those lines (reference,
-ingest → ingest, quality → findings, warehouse_quarter / warehouse_annual → dbt) and counts the time
-after the last job, up to the return of run_quarters, as publish.
+Stage times come from run_quarters' `on_stage` callback.
 """
 
 from __future__ import annotations
 
 import contextlib
-import inspect
-import io
 import json
 import os
-import re
 import subprocess
 import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 from pipelines.bench.memory import PeakSampler
 
-JOB_STAGES = {
-    "reference": "reference",
-    "ingest": "ingest",
-    "quality": "findings",
-    "findings": "findings",
-    "warehouse_quarter": "dbt",
-    "warehouse_annual": "dbt",
-}
-_JOB_LINE = re.compile(r"^\s*(?P<job>[A-Za-z_][\w]*)(?: (?P<partition>\S+))?: ok in (?P<s>[\d.]+)s")
 MART_SCHEMAS = ("marts", "quality")
 
 
@@ -55,39 +40,6 @@ class _Events:
         record = {"event": event, "at": round(time.perf_counter() - self.started, 3), **fields}
         self.fh.write(json.dumps(record, ensure_ascii=False, default=str) + "\n")
         self.fh.flush()
-
-
-class _JobLineTee(io.TextIOBase):
-    """Pass writes through to `out`; report every "<job>: ok in Xs" line (fallback stage timing)."""
-
-    def __init__(self, out: TextIO, on_line: Callable[[str], None]) -> None:
-        self.out, self.on_line, self.buffer_ = out, on_line, ""
-
-    def write(self, s: str) -> int:
-        self.out.write(s)
-        self.buffer_ += s
-        while "\n" in self.buffer_:
-            line, self.buffer_ = self.buffer_.split("\n", 1)
-            self.on_line(line)
-        return len(s)
-
-    def flush(self) -> None:
-        self.out.flush()
-
-
-def parse_job_line(line: str) -> tuple[str, str | None, float] | None:
-    """`  warehouse_quarter 2025Q3: ok in 70.7s (run 337f44ec)` → ("dbt", "2025Q3", 70.7)."""
-    m = _JOB_LINE.match(line)
-    if not m or m["job"] not in JOB_STAGES:
-        return None
-    return JOB_STAGES[m["job"]], m["partition"], float(m["s"])
-
-
-def supports_on_stage(fn: Callable[..., Any]) -> bool:
-    try:
-        return "on_stage" in inspect.signature(fn).parameters
-    except (TypeError, ValueError):
-        return False
 
 
 def dbt_results(run_ids: list[str]) -> dict[str, Any]:
@@ -144,37 +96,16 @@ def child_main(data: Path, quarter: str, events_path: Path) -> int:
     from pipelines import ops
 
     events.emit("imported", seconds=round(time.perf_counter() - import_started, 3))
-    last_stage_at = [0.0]
 
     def on_stage(stage: str, q: str | None, seconds: float) -> None:
-        last_stage_at[0] = time.perf_counter()
         events.emit("stage", stage=stage, quarter=q, seconds=round(seconds, 3))
 
     def progress(message: str) -> None:
         events.emit("progress", message=message)
 
-    native = supports_on_stage(ops.run_quarters)
-    started = last_stage_at[0] = time.perf_counter()
+    started = time.perf_counter()
     try:
-        if native:
-            published = ops.run_quarters([quarter], progress=progress, on_stage=on_stage)  # type: ignore[call-arg]
-        else:
-
-            def on_line(line: str) -> None:
-                parsed = parse_job_line(line)
-                if parsed:
-                    on_stage(*parsed)
-
-            tee = _JobLineTee(sys.stdout, on_line)
-            saved = sys.stdout
-            sys.stdout = tee  # type: ignore[assignment]
-            try:
-                published = ops.run_quarters([quarter], progress=progress)
-            finally:
-                sys.stdout = saved
-            # What happened after the last job, up to the return, is the publish step.
-            after_last_job = round(time.perf_counter() - last_stage_at[0], 3)
-            events.emit("stage", stage="publish", quarter=None, seconds=after_last_job)
+        published = ops.run_quarters([quarter], progress=progress, on_stage=on_stage)
     except BaseException as exc:
         events.emit("error", message=f"{type(exc).__name__}: {exc}")
         raise
@@ -184,7 +115,6 @@ def child_main(data: Path, quarter: str, events_path: Path) -> int:
         "done",
         seconds=round(seconds, 3),
         published=str(published),
-        stage_source="on_stage" if native else "job log lines (fallback: run_quarters has no on_stage)",
         dbt=dbt_results(run_ids),
     )
     return 0
@@ -198,7 +128,6 @@ class PipelineRun:
     import_seconds: float
     stages: list[dict[str, Any]]
     published: Path
-    stage_source: str
     peak_rss_bytes: int
     memory_method: str
     dbt: dict[str, Any] = field(default_factory=dict)
@@ -307,7 +236,6 @@ def run_pipeline(
             if r["event"] == "stage"
         ],
         published=Path(done["published"]),
-        stage_source=str(done["stage_source"]),
         peak_rss_bytes=sampler.peak_bytes,
         memory_method=sampler.method,
         dbt=done.get("dbt") or {},

@@ -13,7 +13,7 @@ from pipelines.bench.baseline import analyst_read, evenly_spaced, run_baseline
 from pipelines.bench.floor import catalog_of, decode_csv, read_all, read_cells
 from pipelines.bench.incremental import corrected_name
 from pipelines.bench.memory import PeakSampler
-from pipelines.bench.pipeline import is_mart, parse_job_line, supports_on_stage
+from pipelines.bench.pipeline import is_mart
 from pipelines.bench.sizes import SIZES, Size, parse_sizes
 
 # -- pure helpers --------------------------------------------------------------------------------------
@@ -31,23 +31,6 @@ def test_parse_sizes() -> None:
     assert parse_sizes("province8")[0].cities == 8
     with pytest.raises(ValueError, match="unknown size"):
         parse_sizes("county")
-
-
-def test_job_lines_map_to_stages() -> None:
-    assert parse_job_line("  warehouse_quarter 2025Q3: ok in 70.7s (run 337f44ec)") == ("dbt", "2025Q3", 70.7)
-    assert parse_job_line("  warehouse_annual: ok in 37.9s (run 65696e94)") == ("dbt", None, 37.9)
-    assert parse_job_line("  quality 2025Q3: ok in 1.3s (run c6f4053d)") == ("findings", "2025Q3", 1.3)
-    assert parse_job_line("  reference: ok in 1.9s (run 0a2135db)") == ("reference", None, 1.9)
-    assert parse_job_line("12 of 90 PASS not_null_x ... [PASS in 0.27s]") is None
-
-
-def test_on_stage_support_is_read_from_the_signature() -> None:
-    def old(quarters: list[str], progress: object = print) -> None: ...
-
-    def new(quarters: list[str], progress: object = print, on_stage: object = None) -> None: ...
-
-    assert not supports_on_stage(old)
-    assert supports_on_stage(new)
 
 
 def test_marts_and_catalogs() -> None:
