@@ -19,6 +19,7 @@ models, orchestration, publishing).
 from __future__ import annotations
 
 import codecs
+import multiprocessing
 import os
 import re
 import time
@@ -87,7 +88,11 @@ def read_all(files: list[Path], workers: int | None = None) -> ReadFigures:
     else:
         chunk = max(1, len(files) // (workers * 8))
         chunks = [[str(p) for p in files[i : i + chunk]] for i in range(0, len(files), chunk)]
-        with ProcessPoolExecutor(max_workers=workers) as pool:
+        # spawn, not fork: a forked child of a process whose polars thread pool holds a lock hangs forever
+        # (seen on the 4-city floor run).
+        with ProcessPoolExecutor(
+            max_workers=workers, mp_context=multiprocessing.get_context("spawn")
+        ) as pool:
             counts = [c for part in pool.map(_read_chunk, chunks) for c in part]
     seconds = time.perf_counter() - started
     return ReadFigures(
