@@ -27,8 +27,10 @@ dagster-home:
 demo: env
 	$(UV) run python -m pipelines.ops demo --quarters $(DEMO_QUARTERS) --seed $(DEMO_SEED)
 
+# Two workers (one per core here): the whole-pipeline tests wait on dbt and subprocesses a good part
+# of the time. Tests of the shared published city stay on one worker (xdist_group), so it is built once.
 test: env
-	$(UV) run pytest
+	$(UV) run pytest -n 2 --dist loadgroup
 
 # Benchmark (docs/benchmark.md): city, 4- and 16-city provinces; generated data cached in data/bench/.
 bench: env

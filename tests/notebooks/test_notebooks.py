@@ -15,7 +15,8 @@ from pipelines.report import ReportError, render_report, report_path
 from pipelines.report.render import NOTEBOOKS_DIR, REPORT_NOTEBOOK
 from tests.notebooks.conftest import PublishedWarehouse
 
-pytestmark = pytest.mark.slow
+# One xdist worker runs every test of the shared published city, so it is built once.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("published_city")]
 
 NOTEBOOKS = sorted(NOTEBOOKS_DIR.glob("*.ipynb"))
 REPORT_QUARTER = "2025Q3"  # not the latest: the quarter parameter must be honoured

@@ -23,7 +23,8 @@ from pipelines.publish import audit
 from pipelines.publish.warehouse import COUNTIES_NAME, layout
 from tests.conftest import copy_data_dir, pipeline_env
 
-pytestmark = pytest.mark.slow
+# One xdist worker runs every test of the shared published city, so it is built once.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("published_city")]
 ROOT = Path(__file__).resolve().parents[2]
 QUARTER = "2025Q4"
 
