@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import itertools
 import json
 import os
 import shutil
@@ -99,6 +100,7 @@ def unit_traits(
     sizes: dict[int, int],
     mess: MessRates,
     anomalies: AnomalyRates,
+    staff_by_year: dict[int, list[int]] | None = None,
 ) -> UnitTraits:
     """A unit's stable character and its year-level anomaly (if any), from its own random stream."""
     rng = _rng(seed, city, unit_index, STREAM_TRAITS)
@@ -107,6 +109,7 @@ def unit_traits(
     level_effect = float(rng.normal(0, 1.2))
     shares: dict[int, float] = {}
     year_anomaly: dict[int, str | None] = {}
+    rotation: dict[int, dict[int, int]] = {}
     for year in years:
         yr = _rng(seed, city, unit_index, STREAM_YEAR, year)
         u = yr.random(3)
@@ -121,7 +124,12 @@ def unit_traits(
         elif u[2] < anomalies.proposed_grade_gaming and proposes and sizes.get(year, 0) >= 5:
             kind = "proposed_grade_gaming"
         year_anomaly[year] = kind
-    return UnitTraits(sloppy, proposes, shares, level_effect, year_anomaly)
+        if kind == "grade_rotation":
+            # The unit splits its staff of the year's first quarter into three groups that take turns.
+            pids = sorted((staff_by_year or {}).get(year, []))
+            order = yr.permutation(len(pids))
+            rotation[year] = {pids[int(i)]: k % 3 for k, i in enumerate(order)}
+    return UnitTraits(sloppy, proposes, shares, level_effect, year_anomaly, rotation)
 
 
 @dataclass(frozen=True)
@@ -239,10 +247,11 @@ def generate(
     traits: dict[str, UnitTraits] = {}
     for row in selected.iter_rows(named=True):
         city = cities[city_of[row["unit_code"]]]
-        sizes = {}
+        sizes, staff = {}, {}
         for y in years:
             snap = city.snapshot(Quarter(y, 1))[row["unit_code"]]
-            sizes[y] = sum(not (m.is_leader or m.on_leave or m.new_hire) for m in snap)
+            staff[y] = [m.pid for m in snap if not (m.is_leader or m.on_leave or m.new_hire)]
+            sizes[y] = len(staff[y])
         traits[row["unit_code"]] = unit_traits(
             cfg.seed,
             city_of[row["unit_code"]],
@@ -251,10 +260,12 @@ def generate(
             sizes,
             cfg.mess,
             cfg.anomalies,
+            staff,
         )
 
     workers = cfg.workers or os.cpu_count() or 1
     summaries = []
+    scores: dict[tuple[str, Quarter], dict[int, tuple[float, str]]] = {}  # the units' own Q and grade
     breakages = tuple(sorted(BREAKAGES))
     with ProcessPoolExecutor(max_workers=workers) if workers > 1 else _Inline() as pool:
         for q in sorted(cfg.quarters):
@@ -302,6 +313,8 @@ def generate(
                 labels += [lb.as_row() for lb in res.content.labels]
                 raters += res.content.raters
                 persons += res.content.persons
+                if traits[res.unit_code].year_anomaly.get(q.year) == "grade_rotation":
+                    scores[(res.unit_code, q)] = {pid: (v, g) for pid, v, g in res.content.scores.values()}
                 noise.merge(res.noise)
                 if n % 50 == 0 or n == len(futures):
                     progress(f"  {q.key}: {n}/{len(futures)} units written")
@@ -316,7 +329,7 @@ def generate(
                 f"{summary.participants} participants, {summary.rating_rows} rating rows, "
                 f"{summary.labels} anomaly labels in {summary.seconds}s"
             )
-    _write_year_truth(truth, cfg, selected, traits)
+    _write_year_truth(truth, cfg, selected, traits, scores)
     _write_manifest(data_dir, cfg, summaries)
     return summaries
 
@@ -411,18 +424,72 @@ def _write_truth(
     (folder / "noise.json").write_text(json.dumps(counts, ensure_ascii=False, indent=1), encoding="utf-8")
 
 
+def _average_ranks(values: list[float]) -> np.ndarray:
+    arr = np.asarray(values, dtype=float)
+    order = np.argsort(arr, kind="stable")
+    ranks = np.empty(len(arr))
+    ranks[order] = np.arange(1, len(arr) + 1)
+    for v in np.unique(arr):  # ties share their average rank
+        tied = arr == v
+        ranks[tied] = ranks[tied].mean()
+    return ranks
+
+
+def rotation_shows(
+    quarters: list[dict[int, tuple[float, str]]],
+    min_participants: int,
+    min_top_share: float,
+    max_spearman: float,
+) -> bool:
+    """Whether a unit-year's own scores (pid -> (Q, grade) per quarter) meet the U1 definition.
+
+    Among the people scored in all four quarters (at least `min_participants`), at least
+    `min_top_share` got 好 once, and the mean Spearman correlation of Q between consecutive quarters is
+    at most `max_spearman` (quality.md U1).
+    """
+    if len(quarters) != 4:
+        return False
+    cohort = sorted(set.intersection(*(set(q) for q in quarters)))
+    if len(cohort) < min_participants:
+        return False
+    top = np.mean([any(q[p][1] == "好" for q in quarters) for p in cohort])
+    rhos = []
+    for a, b in itertools.pairwise(quarters):
+        ra, rb = _average_ranks([a[p][0] for p in cohort]), _average_ranks([b[p][0] for p in cohort])
+        if ra.std() > 0 and rb.std() > 0:
+            rhos.append(float(np.corrcoef(ra, rb)[0, 1]))
+    return bool(top >= min_top_share and rhos and np.mean(rhos) <= max_spearman)
+
+
 def _write_year_truth(
-    truth: Path, cfg: GeneratorConfig, selected: pl.DataFrame, traits: dict[str, UnitTraits]
+    truth: Path,
+    cfg: GeneratorConfig,
+    selected: pl.DataFrame,
+    traits: dict[str, UnitTraits],
+    scores: dict[tuple[str, Quarter], dict[int, tuple[float, str]]],
 ) -> None:
-    """Year-level labels (U1, U4), only for years generated in full: a partial year cannot show them."""
+    """Year-level labels (U1, U4), only for years generated in full: a partial year cannot show them.
+
+    A rotating unit (U1) is labelled only when its year, scored by the unit's own sheet, meets the
+    definition: the rotation is what the unit intended, the label what its numbers show.
+    """
     for year in sorted({q.year for q in cfg.quarters}):
         if sum(q.year == year for q in cfg.quarters) < 4:
             continue
-        rows = [
-            {"code": CODE_OF[kind], "type": kind, "period": str(year), "unit_code": code}
-            for code in selected["unit_code"].to_list()
-            if (kind := traits[code].year_anomaly.get(year))
-        ]
+        u1 = rules_for_year(year).quality.grade_rotation
+        rows = []
+        for code in selected["unit_code"].to_list():
+            kind = traits[code].year_anomaly.get(year)
+            if kind == "grade_rotation":
+                quarters = [
+                    scores[(code, Quarter(year, k))]
+                    for k in range(1, 5)
+                    if (code, Quarter(year, k)) in scores
+                ]
+                if not rotation_shows(quarters, u1.min_participants, u1.min_top_share, u1.max_spearman):
+                    continue
+            if kind:
+                rows.append({"code": CODE_OF[kind], "type": kind, "period": str(year), "unit_code": code})
         _write_csv(truth / str(year) / "anomalies.csv", rows, LABEL_COLUMNS)
 
 

@@ -62,6 +62,7 @@ class Person:
     theta: float  # latent performance, standard normal, drifts each quarter
     seniority_noise: float
     leniency: float  # how generously this person rates others, in points
+    workload: float = 0.0  # how much work this person takes on, standard normal, for life
 
 
 @dataclass
@@ -113,6 +114,8 @@ class City:
 
     def __init__(self, registry: pl.DataFrame, seed: int, city_index: int = 0, scale: float = 1.0) -> None:
         self.rng = np.random.default_rng([seed, city_index, 1])
+        # A separate stream for traits added later, so they do not reshuffle names, IDs and movements.
+        self.trait_rng = np.random.default_rng([seed, city_index, 2])
         self.scale = scale
         self.people: dict[int, Person] = {}
         self.units: dict[str, UnitStaff] = {}
@@ -160,6 +163,7 @@ class City:
             theta=float(rng.normal()),
             seniority_noise=float(rng.normal()),
             leniency=float(rng.normal(0, LENIENCY_SD)),
+            workload=float(self.trait_rng.normal()),
         )
         self._next_pid += 1
         self.people[person.pid] = person

@@ -31,6 +31,19 @@ from pipelines.synthetic.self_scoring import (
 )
 from pipelines.synthetic.workbook import UnitWorkbook
 
+# Work follows capacity (docs/generator.md, "Work"): a person's share of the quarter's task points is
+# e^{0.5·workload + 0.2·θ (+ 0.3 for a head) + 0.15·N(0,1)}, workload being a trait for life
+# (Person.workload), the last term the quarter's swing. Tasks are handed out biggest first, each to a
+# person drawn with weight (points of room left)^6, so the plan is met closely but not exactly.
+CAP_WORKLOAD, CAP_THETA, CAP_HEAD, CAP_SWING = 0.5, 0.2, 0.3, 0.15
+CAP_SHARPNESS = 6.0
+ROTATION_BEHIND = 0.4  # U1: tasks led by those who just had their turn fall behind at least this often
+ROTATION_CAPACITY = 1.5  # U1: the people whose turn it is get e^{1.5} ≈ 4.5 times the share
+OUT_OF_PLAN = -1.1  # left out of the plan when workload + 0.4·N(0,1) < -1.1, ≈ 15 % of staff
+# Chance a task falls behind (滞后): 1 / (1 + e^{4.2 + 5·ability of the people on it}), ≈ 13 % overall.
+LATE_INTERCEPT, LATE_SLOPE = 4.2, 5.0
+# 轮流坐庄 (U1): rating signal by the person's place in the unit's rotation this quarter.
+ROTATION_SIGNAL = {"turn": 2.4, "wait": -0.6, "after": -1.6}
 HIGH_PROFILE_SOURCES = ("市委重点任务", '"83"工程')
 SOURCE_P = (0.25, 0.15, 0.45, 0.15)
 
@@ -44,6 +57,7 @@ class UnitTraits:
     declared_share: dict[int, float]  # year -> declared regular share (Q4)
     level_effect: float  # the unit's general rating level
     year_anomaly: dict[int, str | None]  # year -> "grade_rotation" / "proposed_grade_gaming" / None
+    rotation: dict[int, dict[int, int]] = field(default_factory=dict)  # year -> pid -> group (U1)
 
 
 @dataclass
@@ -53,6 +67,7 @@ class UnitQuarter:
     raters: list[dict] = field(default_factory=list)  # true leniency per rater
     persons: list[dict] = field(default_factory=list)  # who is who (ground truth, with national IDs)
     participants: int = 0
+    scores: dict[str, tuple[int, float, str]] = field(default_factory=dict)  # code -> (pid, Q, grade)
 
 
 def _rank(member: Member, person: Person, level: str, year: int) -> str:
@@ -74,35 +89,30 @@ def _tasks(
     section_of: dict[str, str],
     heads: set[str],
     theta: dict[str, float],
+    workload: dict[str, float],
     sloppy: bool,
     mess: MessRates,
     rng: np.random.Generator,
+    favoured: frozenset[str] | set[str] = frozenset(),
+    fallen_back: frozenset[str] | set[str] = frozenset(),
 ) -> list[dict]:
+    """The unit's key tasks this quarter.
+
+    `favoured` (a rotating unit, U1) are the people whose turn it is: the plan gives them a far larger
+    share (they lead the big tasks, nobody asks them to assist) and their tasks are reported on schedule;
+    the tasks led by those who just had their turn (`fallen_back`) are reported behind more often.
+    """
     staff = [c for c in participants if section_of[c] != names.LEADERSHIP_SECTION]
     if not staff:
         return []
     by_section: dict[str, list[str]] = {}
     for c in staff:
         by_section.setdefault(section_of[c], []).append(c)
-    sections = sorted(by_section)
-    sizes = np.array([len(by_section[s]) for s in sections], dtype=float)
     n_tasks = max(3, round(0.75 * len(staff) * float(rng.uniform(0.85, 1.15))))
     tasks: list[dict] = []
     load = dict.fromkeys(staff, 0)
-    for k in range(n_tasks):
-        section = sections[int(rng.choice(len(sections), p=sizes / sizes.sum()))]
-        members = by_section[section]
-        w = np.array([math.exp(0.6 * theta[c] + (0.5 if c in heads else 0.0)) for c in members])
-        lead = members[int(rng.choice(len(members), p=w / w.sum()))]
-        n_assist = int(rng.choice(4, p=(0.3, 0.35, 0.25, 0.1)))
-        pool = [c for c in members if c != lead]
-        if rng.random() < 0.2:  # cross-section cooperation
-            pool = [c for c in staff if c != lead]
-        assists = (
-            [pool[int(i)] for i in rng.choice(len(pool), min(n_assist, len(pool)), replace=False)]
-            if pool
-            else []
-        )
+    drafts = []
+    for _ in range(n_tasks):
         source = ("市委重点任务", '"83"工程', "单位年度重点", "临时交办")[int(rng.choice(4, p=SOURCE_P))]
         bump = 1 if source in HIGH_PROFILE_SOURCES else 0
         intensity = int(np.clip(rng.integers(1, 5) + bump, 1, 5))
@@ -110,12 +120,57 @@ def _tasks(
         quantity = float(rng.choice([1, 1, 2, 2, 3, 4, 5, 6, 8, 10]))
         if rng.random() < 0.15:
             quantity += 0.5
+        weight = quantity * (1 + 0.25 * (intensity - 1)) * (1 + 0.25 * (difficulty - 1))
+        drafts.append((source, intensity, difficulty, quantity, weight))
+    # Work follows capacity: the unit shares the quarter's task points out by what each person carries
+    # (Person.workload, a trait for life, and ability), with a modest quarterly swing; every task goes
+    # to the people with the most room left, so a person's volume persists from quarter to quarter.
+    # Some people are left out of the quarter's plan (routine work, training, a secondment): mostly
+    # those who carry little. The 人人头上有指标 step below gives most of them an assisting role.
+    in_plan = [
+        c for c in staff if c in favoured or workload[c] + 0.4 * float(rng.normal()) >= OUT_OF_PLAN
+    ] or staff
+    capacity = {
+        c: math.exp(
+            CAP_WORKLOAD * workload[c]
+            + CAP_THETA * theta[c]
+            + (CAP_HEAD if c in heads else 0.0)
+            + CAP_SWING * float(rng.normal())
+            + (ROTATION_CAPACITY if c in favoured else 0.0)
+        )
+        for c in in_plan
+    }
+    total_cap, total_weight = sum(capacity.values()), sum(d[-1] for d in drafts)
+    room = {c: v / total_cap * total_weight for c, v in capacity.items()}
+    floor = 0.02 * total_weight / len(in_plan)
+
+    def pick(pool: list[str], k: int) -> list[str]:
+        w = np.array([max(room[c], floor) ** CAP_SHARPNESS for c in pool])
+        return [pool[int(i)] for i in rng.choice(len(pool), min(k, len(pool)), replace=False, p=w / w.sum())]
+
+    assigned: dict[int, dict] = {}
+    for k in sorted(range(len(drafts)), key=lambda i: (-drafts[i][-1], i)):  # biggest first
+        source, intensity, difficulty, quantity, weight = drafts[k]
+        n_assist = int(rng.choice(4, p=(0.3, 0.35, 0.25, 0.1)))
+        lead = pick(in_plan, 1)[0]
+        members = by_section[section_of[lead]]  # assistants come from the lead's section
+        pool = [c for c in members if c != lead and c in room and c not in favoured]
+        if rng.random() < 0.2:  # cross-section cooperation
+            pool = [c for c in in_plan if c != lead and c not in favoured]
+        assists = pick(pool, n_assist) if pool else []
+        room[lead] -= weight * (0.6 if assists else 1.0)
+        for c in assists:
+            room[c] -= weight * 0.4 / len(assists)
         due = quarter.first_day + timedelta(days=int(rng.integers(25, 300)))
         drivers = [lead, *assists]
         ability = float(np.mean([theta[c] for c in drivers]))
-        p_late = 1 / (1 + math.exp(1.9 + 1.5 * ability))
+        p_late = 1 / (1 + math.exp(LATE_INTERCEPT + LATE_SLOPE * ability))
+        if lead in fallen_back:
+            p_late = max(p_late, ROTATION_BEHIND)
         u = rng.random()
-        if u < 0.02:
+        if lead in favoured:  # the favoured's tasks are reported on schedule
+            status = "已完成" if due <= quarter.last_day else "按进度推进"
+        elif u < 0.02:
             status = "未启动"
         elif u < 0.02 + p_late:
             status = "滞后"
@@ -132,25 +187,24 @@ def _tasks(
         topic = names.TASK_TOPICS[int(rng.integers(0, len(names.TASK_TOPICS)))]
         action = names.TASK_ACTIONS[int(rng.integers(0, len(names.TASK_ACTIONS)))]
         template = names.TARGET_TEMPLATES[int(rng.integers(0, len(names.TARGET_TEMPLATES)))]
-        tasks.append(
-            {
-                "task_code": f"T{k + 1:03d}",
-                "task_name": f"{topic}{action}",
-                "task_source": source,
-                "target": template.format(
-                    quarter=f"{quarter.q}季度",
-                    n=int(rng.integers(2, 9)),
-                    pct=int(rng.choice([85, 90, 95, 98, 100])),
-                ),
-                "deadline": due,
-                "lead_code": lead,
-                "assist_codes": assists,
-                "intensity": intensity,
-                "difficulty": difficulty,
-                "quantity": quantity,
-                "status": status,
-            }
-        )
+        assigned[k] = {
+            "task_code": f"T{k + 1:03d}",
+            "task_name": f"{topic}{action}",
+            "task_source": source,
+            "target": template.format(
+                quarter=f"{quarter.q}季度",
+                n=int(rng.integers(2, 9)),
+                pct=int(rng.choice([85, 90, 95, 98, 100])),
+            ),
+            "deadline": due,
+            "lead_code": lead,
+            "assist_codes": assists,
+            "intensity": intensity,
+            "difficulty": difficulty,
+            "quantity": quantity,
+            "status": status,
+        }
+    tasks = [assigned[k] for k in range(len(drafts))]
     # 人人头上有指标: a diligent unit gives everyone without a task an assisting role.
     keep_idle = 0.12 if sloppy else 0.01
     for c in staff:
@@ -222,10 +276,23 @@ def _rating_signal(
     elif quarter_anomaly == "score_inflation":
         unit_level += 9.0
     elif year_anomaly == "grade_rotation":
-        # 轮流坐庄: a different third of the staff is talked up each quarter.
-        boosted = (quarter.q - 1) % 3
-        signal = {c: 0.3 * signal[c] + (2.2 if by_code[c].pid % 3 == boosted else -0.9) for c in participants}
+        # 轮流坐庄: the third whose turn it is is talked up, the third who just had it falls back.
+        place = rotation_place(traits, quarter, [by_code[c].pid for c in participants])
+        signal = {c: 0.2 * signal[c] + ROTATION_SIGNAL[place[by_code[c].pid]] for c in participants}
     return signal, unit_level
+
+
+def rotation_place(traits: UnitTraits, quarter: Quarter, pids: list[int]) -> dict[int, str]:
+    """Each person's place in a rotating unit's plan this quarter: turn, wait or after (had it last).
+
+    The unit splits the staff it has at the start of the year into three groups that take the 好 in
+    turn (the first group again in Q4); people who join later wait.
+    """
+    groups = traits.rotation.get(quarter.year, {})
+    turn, after = (quarter.q - 1) % 3, (quarter.q - 2) % 3
+    return {
+        p: "turn" if groups.get(p) == turn else "after" if groups.get(p) == after else "wait" for p in pids
+    }
 
 
 def _rater_leniency(
@@ -242,8 +309,13 @@ def _rater_leniency(
     return leniency
 
 
-def _adjustments(participants: list[str], rng: np.random.Generator) -> list[dict]:
-    """Commendations and reprimands (加减分) for a few people."""
+def _adjustments(
+    participants: list[str], rng: np.random.Generator, favoured: frozenset[str] | set[str] = frozenset()
+) -> list[dict]:
+    """Commendations and reprimands (加减分) for a few people.
+
+    In a rotating unit (U1) the people whose turn it is get a commendation within the +5 clip instead.
+    """
 
     def item(code: str, points: float, reasons: tuple[str, ...]) -> dict:
         return {"person_code": code, "points": points, "reason": reasons[int(rng.integers(0, len(reasons)))]}
@@ -251,7 +323,9 @@ def _adjustments(participants: list[str], rng: np.random.Generator) -> list[dict
     out: list[dict] = []
     for c in participants:
         u = rng.random()
-        if u < 0.05:
+        if c in favoured:
+            out.append(item(c, float(rng.integers(3, 6)), names.ADJUSTMENT_REASONS_PLUS))
+        elif u < 0.05:
             out.append(item(c, float(rng.integers(1, 6)), names.ADJUSTMENT_REASONS_PLUS))
         elif u < 0.08:
             out.append(item(c, -float(rng.integers(1, 6)), names.ADJUSTMENT_REASONS_MINUS))
@@ -284,7 +358,27 @@ def build_unit_quarter(
     sections = sorted({m.section for m in members}, key=lambda s: (s != names.LEADERSHIP_SECTION, s))
     leader_of = _leaders_of_sections(members, sections)
 
-    tasks = _tasks(quarter, participants, section_of, set(heads.values()), theta, traits.sloppy, mess, rng)
+    workload = {m.person_code: people[m.pid].workload for m in members}
+    year_anomaly = traits.year_anomaly.get(quarter.year)
+    favoured: set[str] = set()
+    fallen_back: set[str] = set()
+    if year_anomaly == "grade_rotation":
+        place = rotation_place(traits, quarter, [by_code[c].pid for c in participants])
+        favoured = {c for c in participants if place[by_code[c].pid] == "turn"}
+        fallen_back = {c for c in participants if place[by_code[c].pid] == "after"}
+    tasks = _tasks(
+        quarter,
+        participants,
+        section_of,
+        set(heads.values()),
+        theta,
+        workload,
+        traits.sloppy,
+        mess,
+        rng,
+        favoured,
+        fallen_back,
+    )
     coefficients = {
         s: (1.0 if s == names.LEADERSHIP_SECTION else round(float(rng.uniform(0.85, 1.15)), 2))
         for s in sections
@@ -293,7 +387,6 @@ def build_unit_quarter(
     category_of = {m.person_code: m.post_category for m in members}
     s_task = base_scores(method, planned, earned, section_of, category_of, coefficients, params)
 
-    year_anomaly = traits.year_anomaly.get(quarter.year)
     quarter_anomaly = _quarter_anomaly(year_anomaly, len(participants), anomalies, rng)
     signal, unit_level = _rating_signal(
         participants, theta, s_task, people, by_code, traits, quarter, year_anomaly, quarter_anomaly
@@ -317,7 +410,7 @@ def build_unit_quarter(
         )
     rating_rows = table.rows()
 
-    adjustments = _adjustments(participants, rng)
+    adjustments = _adjustments(participants, rng, favoured)
     adj_total: dict[str, float] = {}
     for a in adjustments:
         adj_total[a["person_code"]] = adj_total.get(a["person_code"], 0.0) + a["points"]
@@ -403,7 +496,8 @@ def build_unit_quarter(
         for m in members
     ]
     wb = UnitWorkbook(code, unit["unit_name"], quarter, sheets)
-    return UnitQuarter(wb, labels, raters, persons, len(participants))
+    scores = {c: (by_code[c].pid, q[c], grades[c]) for c in sorted(q)}
+    return UnitQuarter(wb, labels, raters, persons, len(participants), scores)
 
 
 def _proposals(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from pipelines.synthetic.anomalies import inject_rater_anomalies
+from pipelines.synthetic.city import rotation_shows
 from pipelines.synthetic.rates import AnomalyRates, zero
 from pipelines.synthetic.ratings import RatingTable
 
@@ -21,3 +22,27 @@ def test_no_discrimination_is_never_straight_lining() -> None:
         assert [lb.type for lb in labels] == ["no_discrimination"]
         assert not np.all(table.scores == table.scores[:, :1]), seed  # some row has unequal dimensions
         assert np.ptp(table.composites()) < 1.0  # and the rater still does not discriminate
+
+
+def test_rotation_label_needs_the_defined_pattern() -> None:
+    """U1 is labelled only when the unit's own scores rotate the top (quality.md U1)."""
+    people = list(range(12))
+    # Three groups take the top in turn; the group that just had it falls to the bottom.
+    level = {"turn": 95.0, "wait": 85.0, "after": 75.0}
+
+    def quarter(q: int) -> dict[int, tuple[float, str]]:
+        out = {}
+        for p in people:
+            g = p % 3
+            place = "turn" if g == (q - 1) % 3 else "after" if g == (q - 2) % 3 else "wait"
+            v = level[place] + p * 0.01
+            out[p] = (v, "好" if v >= 90 else "较好")
+        return out
+
+    rotating = [quarter(q) for q in range(1, 5)]
+    assert rotation_shows(rotating, 10, 0.8, 0.0)
+    # An honest unit: the same people on top every quarter.
+    steady = [{p: (80.0 + p, "好" if p >= 8 else "较好") for p in people} for _ in range(4)]
+    assert not rotation_shows(steady, 10, 0.8, 0.0)
+    assert not rotation_shows(rotating[:3], 10, 0.8, 0.0)  # a partial year
+    assert not rotation_shows(rotating, 13, 0.8, 0.0)  # too few people scored all year

@@ -399,7 +399,9 @@ def test_labels_point_at_real_behaviour(loud_city: Path) -> None:
             assert all(len(set(vec(r))) == 1 for r in mine)
         elif code in ("A3", "A4"):
             residual = np.mean([comp(r) - consensus(r["ratee_code"], lb["rater_code"]) for r in mine])
-            assert residual > 7 if code == "A3" else residual < -8, (lb, residual)
+            # ±15 on top of the rater's own leniency (sd 2): a naturally generous rater made severe can
+            # land a little short of -8, so both directions use the same 7-point bound.
+            assert residual > 7 if code == "A3" else residual < -7, (lb, residual)
         elif code == "A5":
             assert np.std([comp(r) for r in mine]) < 1.0
         elif code == "A6":
