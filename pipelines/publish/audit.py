@@ -32,24 +32,16 @@ def _catalog(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, str]]:
     ).fetchall()
 
 
-def _columns(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> list[str]:
+def _columns(
+    con: duckdb.DuckDBPyConnection, schema: str, table: str, data_type: str | None = None
+) -> list[str]:
+    """The table's columns, or only those of `data_type` (e.g. 'VARCHAR')."""
     return [
         r[0]
         for r in con.execute(
             "select column_name from information_schema.columns where table_catalog = current_database() "
-            "and table_schema = ? and table_name = ?",
-            [schema, table],
-        ).fetchall()
-    ]
-
-
-def _varchar_columns(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> list[str]:
-    return [
-        r[0]
-        for r in con.execute(
-            "select column_name from information_schema.columns where table_catalog = current_database() "
-            "and table_schema = ? and table_name = ? and data_type = 'VARCHAR'",
-            [schema, table],
+            "and table_schema = ? and table_name = ? and (? is null or data_type = ?)",
+            [schema, table, data_type, data_type],
         ).fetchall()
     ]
 
@@ -75,7 +67,7 @@ def no_national_ids(path: Path) -> list[str]:
     problems = []
     with duckdb.connect(str(path), read_only=True) as con:
         for schema, name, _ in _catalog(con):
-            for column in _varchar_columns(con, schema, name):
+            for column in _columns(con, schema, name, "VARCHAR"):
                 n = con.execute(
                     f"select count(*) from {quote_ident(schema)}.{quote_ident(name)} "
                     f"where regexp_matches({quote_ident(column)}, ?)",
@@ -90,8 +82,9 @@ def rater_anonymity(path: Path) -> list[str]:
     """No named internal rater next to a ratee; no tier mean or leniency resting on too few people."""
     problems = []
     with duckdb.connect(str(path), read_only=True) as con:
-        present = {f"{s}.{n}" for s, n, _ in _catalog(con)}
-        for schema, name, _ in _catalog(con):
+        catalog = _catalog(con)
+        present = {f"{s}.{n}" for s, n, _ in catalog}
+        for schema, name, _ in catalog:
             columns = set(_columns(con, schema, name))
             if not columns >= RATER_COLUMNS:
                 continue

@@ -133,16 +133,6 @@ def _copy_tables(
     return counts
 
 
-def _has_table(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> bool:
-    return bool(
-        con.execute(
-            "select count(*) from information_schema.tables where table_catalog = current_database() "
-            "and table_schema = ? and table_name = ?",
-            [schema, name],
-        ).fetchone()[0]
-    )
-
-
 RATER_COLUMNS = {"rater_code", "ratee_code", "rater_tier"}
 
 
@@ -154,7 +144,8 @@ def _alias(column: str) -> str:
 
 def _anonymise(con: duckdb.DuckDBPyConnection, alias_key: str) -> None:
     """Keyed aliases for named internal raters tied to another person; leniency withheld on < 3 ratees."""
-    for table in analyst_tables(con, current_catalog(con)):
+    tables = analyst_tables(con, current_catalog(con))
+    for table in tables:
         columns = set(table.columns)
         if not columns >= RATER_COLUMNS:
             continue
@@ -181,7 +172,7 @@ def _anonymise(con: duckdb.DuckDBPyConnection, alias_key: str) -> None:
             "and rater_tier in (select unnest(?::varchar[]))",
             [*params, list(NAMED_TIERS)],
         )
-    if _has_table(con, "quality", "fct_rater_leniency"):
+    if any((t.schema, t.name) == ("quality", "fct_rater_leniency") for t in tables):
         con.execute(
             "update quality.fct_rater_leniency set leniency = null, leniency_se = null where n_ratees < ?",
             [MIN_RATEES_FOR_LENIENCY],
