@@ -45,6 +45,10 @@ def staged_release(context: dg.AssetExecutionContext | dg.AssetCheckExecutionCon
     return found[-1]
 
 
+def county_files(release: Path) -> list[Path]:
+    return sorted((release / COUNTIES_NAME).glob("*.duckdb"))
+
+
 @dg.asset(
     key=RELEASE_KEY,
     deps=_mart_keys(),
@@ -61,7 +65,7 @@ def warehouse_release(context: dg.AssetExecutionContext) -> dg.MaterializeResult
         progress=context.log.info,
         facts={"run_id": context.run.run_id, "build": build.name},
     )
-    counties = sorted(p.stem for p in (release / COUNTIES_NAME).glob("*.duckdb"))
+    counties = [p.stem for p in county_files(release)]
     return dg.MaterializeResult(
         metadata={
             "release": str(release),
@@ -91,7 +95,7 @@ def only_analyst_tables(context: dg.AssetCheckExecutionContext) -> dg.AssetCheck
 @dg.asset_check(asset=RELEASE_KEY, blocking=True, description="No value shaped like a national ID.")
 def no_national_ids_published(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
     release = staged_release(context)
-    files = [release / PUBLISHED_NAME, *sorted((release / COUNTIES_NAME).glob("*.duckdb"))]
+    files = [release / PUBLISHED_NAME, *county_files(release)]
     return _result([p for f in files for p in audit.no_national_ids(f)], "national IDs")
 
 
@@ -102,18 +106,14 @@ def no_national_ids_published(context: dg.AssetCheckExecutionContext) -> dg.Asse
 )
 def rater_anonymity(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
     release = staged_release(context)
-    files = [release / PUBLISHED_NAME, *sorted((release / COUNTIES_NAME).glob("*.duckdb"))]
+    files = [release / PUBLISHED_NAME, *county_files(release)]
     return _result([p for f in files for p in audit.rater_anonymity(f)], "rater anonymity")
 
 
 @dg.asset_check(asset=RELEASE_KEY, blocking=True, description="Each county extract holds only its county.")
 def county_extracts_hold_only_their_county(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
     release = staged_release(context)
-    problems = [
-        p
-        for f in sorted((release / COUNTIES_NAME).glob("*.duckdb"))
-        for p in audit.county_extract_problems(f, f.stem)
-    ]
+    problems = [p for f in county_files(release) for p in audit.county_extract_problems(f, f.stem)]
     return _result(problems, "county extracts")
 
 
