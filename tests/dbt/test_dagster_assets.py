@@ -67,7 +67,7 @@ def test_materialise_a_quarter_partition_then_the_annual_assets(
     write_raw(tmp_path, tiny_city(quarters), quarters)
     write_registry(tmp_path / "registry" / "units.csv")
     database = point_at(monkeypatch, tmp_path)
-    resources = {"dbt": DbtCliResource(project_dir=warehouse_project())}
+    resources = {"dbt": dbt_resource()}
 
     assert dg.materialize([rules_table]).success
     # fct_task_quarter and what it is built from, plus the registry view its relationship test reads.
