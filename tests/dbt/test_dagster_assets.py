@@ -8,7 +8,6 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 import pytest
-from dagster_dbt import DbtCliResource
 
 from pipelines.defs.dbt.assets import (
     rules_table,
