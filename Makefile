@@ -28,8 +28,7 @@ demo: env
 	$(UV) run python -m pipelines.ops demo --quarters $(DEMO_QUARTERS) --seed $(DEMO_SEED)
 
 # Two workers (one per core here): the whole-pipeline tests wait on dbt and subprocesses a good part
-# of the time. The published-city tests carry one xdist_group, but with pytest 9.2 / xdist 3.8 the
-# group is still spread over both workers, so that city is built twice (see the issue-6 note).
+# of the time. The published city they share is built once, under a file lock (tests/conftest.py).
 test: env
 	$(UV) run pytest -n 2 --dist loadgroup
 

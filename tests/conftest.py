@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from filelock import FileLock
 
 from pipelines.domain.quarters import quarter_range
 from pipelines.synthetic.city import GeneratorConfig, generate
@@ -57,23 +58,42 @@ def pipeline_env(data: Path) -> Iterator[Path]:
         yield data
 
 
-@pytest.fixture(scope="session")
-def published_city(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """16 units over 2025Q3..2025Q4, published by the real Dagster jobs: 2025Q3 through the operator CLI's
-    jobs (no report), then 2025Q4 through `quarterly_pipeline`, the job the schedule and the sensor start
-    (ingest → findings → dbt → release → checks → publish → report).
-
-    Treat it as read-only: a test that changes files copies it first (`copy_data_dir`)."""
+def _publish_city(root: Path) -> Path:
     from pipelines.definitions import defs
     from pipelines.ops import project_instance, run_quarters
 
     first, last = (q.key for q in PUBLISHED_QUARTERS)
-    root = make_city(tmp_path_factory.mktemp("published_city"), seed=5, units=16, quarters=PUBLISHED_QUARTERS)
+    make_city(root, seed=5, units=16, quarters=PUBLISHED_QUARTERS)
     with pipeline_env(root):
         run_quarters([first], progress=lambda _msg: None, report_quarters=[])
         job = defs().resolve_job_def("quarterly_pipeline")
         result = job.execute_in_process(instance=project_instance(), partition_key=last, raise_on_error=True)
         assert result.success
+    return root
+
+
+@pytest.fixture(scope="session")
+def published_city(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Path:
+    """16 units over 2025Q3..2025Q4, published by the real Dagster jobs: 2025Q3 through the operator CLI's
+    jobs (no report), then 2025Q4 through `quarterly_pipeline`, the job the schedule and the sensor start
+    (ingest → findings → dbt → release → checks → publish → report).
+
+    Built once per test session (~2.5 min) even under xdist: the first worker to get here builds it in
+    the workers' shared temp folder under a file lock, the others wait and reuse it (pytest-xdist's
+    documented pattern; `xdist_group` alone did not keep these tests on one worker). A failed build
+    leaves no marker, so a later worker tries again and reports its own failure.
+
+    Treat it as read-only: a test that changes files copies it first (`copy_data_dir`)."""
+    if worker_id == "master":  # not under xdist
+        return _publish_city(tmp_path_factory.mktemp("published_city"))
+    shared = tmp_path_factory.getbasetemp().parent
+    root, done = shared / "published_city", shared / "published_city.done"
+    with FileLock(str(shared / "published_city.lock")):
+        if not done.exists():
+            shutil.rmtree(root, ignore_errors=True)  # a half-built city from a failed attempt
+            root.mkdir()
+            _publish_city(root)
+            done.touch()
     return root
 
 

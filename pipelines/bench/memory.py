@@ -13,6 +13,7 @@ from __future__ import annotations
 import resource
 import sys
 import threading
+import time
 from dataclasses import dataclass, field
 
 try:  # psutil is a dependency of Dagster, so normally present
@@ -53,6 +54,8 @@ class PeakSampler:
     peak_bytes: int = 0
     samples: int = 0
     method: str = field(default="psutil" if psutil is not None else "getrusage")
+    # (wall-clock time, tree RSS) of every sample, so a peak can be attributed to a stage afterwards.
+    timeline: list[tuple[float, int]] = field(default_factory=list, repr=False)
     _stop: threading.Event = field(default_factory=threading.Event, repr=False)
     _thread: threading.Thread | None = field(default=None, repr=False)
 
@@ -75,9 +78,15 @@ class PeakSampler:
     def sample(self) -> int:
         assert self.pid is not None
         now = tree_rss(self.pid)
+        self.timeline.append((time.time(), now))
         self.samples += 1
         self.peak_bytes = max(self.peak_bytes, now)
         return now
+
+    def peak_between(self, start: float, end: float) -> int | None:
+        """The largest sample taken between two wall-clock times (None when none was taken)."""
+        inside = [rss for t, rss in self.timeline if start <= t <= end]
+        return max(inside) if inside else None
 
     def stop(self) -> int:
         self._stop.set()

@@ -75,7 +75,7 @@ def targets(result: dict[str, Any]) -> list[dict[str, Any]]:
     if city:
         add("city quarter end to end", city.get("end_to_end_seconds"), CITY_E2E_MAX_S)
         add(
-            "incremental single-unit re-run (city)",
+            "incremental single-unit re-run to a published warehouse (city)",
             (city.get("incremental") or {}).get("seconds"),
             INCREMENTAL_MAX_S,
         )
@@ -138,6 +138,10 @@ def _fmt_s(x: float | None) -> str:
     return "-" if x is None else f"{x:.1f}"
 
 
+def _fmt_gb(x: int | None) -> str:
+    return "-" if x is None else f"{x / GB:.2f} GB"
+
+
 def _fmt_rows(x: int | None) -> str:
     if x is None:
         return "-"
@@ -167,6 +171,11 @@ def table(result: dict[str, Any]) -> str:
     row("end to end", lambda s: f"{_fmt_s(s.get('end_to_end_seconds'))}s")
     row("process (+imports)", lambda s: f"{_fmt_s(s.get('process_seconds'))}s")
     row("peak memory", lambda s: f"{(s.get('peak_memory_bytes') or 0) / GB:.2f} GB")
+    for st in stages:
+        row(
+            f"  during {st}",
+            lambda s, st=st: _fmt_gb((s.get("stages", {}).get(st) or {}).get("peak_memory_bytes")),
+        )
     row("warehouse (pub.)", lambda s: f"{(s.get('warehouse_bytes') or {}).get('published', 0) / 1e6:.1f} MB")
     row("warehouse (work)", lambda s: f"{(s.get('warehouse_bytes') or {}).get('work', 0) / 1e6:.1f} MB")
     row("floor: read cells", lambda s: f"{_fmt_s((s.get('floor') or {}).get('read', {}).get('seconds'))}s")
@@ -182,6 +191,7 @@ def table(result: dict[str, Any]) -> str:
         lambda s: f"{(s.get('ratios') or {}).get('baseline_ingest_over_our_ingest') or '-'}×",
     )
     row("incremental", lambda s: f"{_fmt_s((s.get('incremental') or {}).get('seconds'))}s")
+    row("  (+ report)", lambda s: f"{_fmt_s((s.get('incremental') or {}).get('seconds_with_report'))}s")
     for n in names:
         b = sizes[n].get("baseline")
         if b:
