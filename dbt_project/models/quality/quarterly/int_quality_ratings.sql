@@ -1,6 +1,14 @@
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    on_schema_change='append_new_columns',
+    pre_hook="{{ delete_selected_quarters() }}",
+) }}
 -- One row per rating (ratee, rater, tier) with its five scores, composite, whether all five scores are
 -- identical, and the ratee's leave-one-out consensus (quality.md): the mean composite of the ratee's other
 -- raters, any tier, self-ratings excluded, every row of the rater under test left out.
+-- A table, not a view like its siblings: the five finding views below read it, and as a view its
+-- consensus (window and join over every rating) was computed once per reader (~3 s each at 16 cities).
 with composites as (
     select * from {{ ref('int_rating_composites') }}
     where {{ in_selected_quarter() }}
