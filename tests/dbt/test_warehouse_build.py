@@ -280,3 +280,23 @@ def test_rebuilding_one_quarter_equals_a_full_rebuild(
     }
     assert year[f"key-{U1}-P1"]["regular_avg"] == pytest.approx((99 * 3 + 94) / 4, abs=TOL)
     assert not math.isnan(year[f"key-{U1}-P1"]["annual_score"])  # type: ignore[arg-type]
+
+
+def test_mart_constraints_are_enforced_on_write(tiny_warehouse: Warehouse, tmp_path: Path) -> None:
+    """Not-null columns and value ranges are contract constraints of the built tables: DuckDB itself
+    refuses a row that breaks one (they replaced per-column data tests, so they must really be there)."""
+    copy = tmp_path / "copy.duckdb"
+    shutil.copyfile(tiny_warehouse.duckdb, copy)
+    with duckdb.connect(str(copy)) as con:
+        ddl = con.execute(
+            "select sql from duckdb_tables() where schema_name = ? and table_name = ?",
+            ["marts", "fct_person_quarter"],
+        ).fetchall()[0][0]
+        assert "NOT NULL" in ddl and "CHECK" in ddl
+        row = con.sql("select * from marts.fct_person_quarter where is_participant limit 1").pl()
+        con.register("one_row", row.with_columns(pl.lit(None, dtype=pl.Utf8).alias("person_key")))
+        with pytest.raises(duckdb.ConstraintException, match="person_key"):
+            con.execute("insert into marts.fct_person_quarter select * from one_row")
+        con.register("too_high", row.with_columns(pl.lit(1.5).alias("completion_rate")))
+        with pytest.raises(duckdb.ConstraintException, match="CHECK"):
+            con.execute("insert into marts.fct_person_quarter select * from too_high")
