@@ -66,15 +66,25 @@ def no_national_ids(path: Path) -> list[str]:
     """No text column of any table holds a value shaped like a national ID."""
     problems = []
     with duckdb.connect(str(path), read_only=True) as con:
-        for schema, name, _ in _catalog(con):
-            for column in _columns(con, schema, name, "VARCHAR"):
-                n = con.execute(
-                    f"select count(*) from {quote_ident(schema)}.{quote_ident(name)} "
-                    f"where regexp_matches({quote_ident(column)}, ?)",
-                    [NATIONAL_ID_PATTERN],
-                ).fetchone()[0]
-                if n:
-                    problems.append(f"{schema}.{name}.{column}: {n} values look like national IDs")
+        text_columns = con.execute(
+            "select table_schema, table_name, list(column_name order by ordinal_position) "
+            "from information_schema.columns where table_catalog = current_database() "
+            "and data_type = 'VARCHAR' group by all order by 1, 2"
+        ).fetchall()
+        for schema, name, columns in text_columns:
+            # One scan per table, a count per text column (a query per column cost 15 s over the 129
+            # files of a 16-city release).
+            counts = ", ".join(
+                f"count(*) filter (where regexp_matches({quote_ident(c)}, $id))" for c in columns
+            )
+            found = con.execute(
+                f"select {counts} from {quote_ident(schema)}.{quote_ident(name)}", {"id": NATIONAL_ID_PATTERN}
+            ).fetchall()[0]
+            problems += [
+                f"{schema}.{name}.{column}: {n} values look like national IDs"
+                for column, n in zip(columns, found, strict=True)
+                if n
+            ]
     return problems
 
 

@@ -10,7 +10,7 @@ import duckdb
 import pytest
 
 from pipelines.publish import audit
-from pipelines.publish.export import RATER_ALIAS_PREFIX, export_analyst_file, export_county, stage_release
+from pipelines.publish.export import RATER_ALIAS_PREFIX, export_analyst_file, export_counties, stage_release
 from pipelines.publish.warehouse import COUNTIES_NAME, PUBLISHED_NAME, layout
 
 KEY = "test-alias-key"
@@ -106,8 +106,13 @@ def test_leniency_over_fewer_than_three_ratees_is_withheld(build: Path, tmp_path
 
 
 def test_a_county_extract_holds_only_its_county(build: Path, tmp_path: Path) -> None:
-    target = tmp_path / "371602.duckdb"
-    export_county(build, target, "371602", KEY)
+    analyst = tmp_path / "analyst.duckdb"
+    export_analyst_file(build, analyst, KEY)
+    counts = export_counties(analyst, tmp_path / "counties", ["371602", "371621"])
+    target = tmp_path / "counties" / "371602.duckdb"
+    assert counts["371602"]["marts.fct_person_quarter"] == len(
+        _rows(target, "select * from marts.fct_person_quarter")
+    )
     assert audit.county_extract_problems(target, "371602") == []
     assert {r[0] for r in _rows(target, "select unit_code from marts.fct_person_quarter")} == {
         "371602-X-001",
