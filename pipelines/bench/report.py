@@ -27,6 +27,10 @@ WHOLE_BENCHMARK_MAX_S = 30 * 60.0
 LINEAR_TOLERANCE = 1.10  # time per unit may grow by 10 % between sizes before it counts as superlinear
 
 
+# The references get colours of their own: sharing the stage palette made "end to end" look like "dbt".
+REFERENCE_COLOURS = ["#1f1f1f", "#9e9e9e", "#bcbd22", "#17becf", "#8c564b"]
+
+
 def ratio(numerator: float | None, denominator: float | None) -> float | None:
     if numerator is None or not denominator or denominator <= 0:
         return None
@@ -249,7 +253,9 @@ def chart(result: dict[str, Any], previous: dict[str, Any] | None, path: Path) -
     for i, (label, get) in enumerate(refs):
         ys = [get(result["sizes"][s]) for s in sizes]
         fig.add_trace(
-            go.Bar(name=label, x=sizes, y=ys, marker_color=palette[(i + 3) % len(palette)]), row=1, col=2
+            go.Bar(name=label, x=sizes, y=ys, marker_color=REFERENCE_COLOURS[i % len(REFERENCE_COLOURS)]),
+            row=1,
+            col=2,
         )
         if previous and label == "end to end":
             prev = [get(previous["sizes"][s]) if s in previous.get("sizes", {}) else None for s in sizes]
