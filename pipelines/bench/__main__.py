@@ -134,6 +134,7 @@ def bench_size(
     out.update(
         {
             "end_to_end_seconds": full.seconds,
+            "seconds_to_published": full.seconds_to_published,
             "process_seconds": full.process_seconds,
             "import_seconds": full.import_seconds,
             "stages": stages_with_rows(totals, rows, full.stage_peaks()),
