@@ -3,6 +3,8 @@ quarter partition and the annual assets into a temporary DuckDB, dbt tests repor
 
 from __future__ import annotations
 
+import re
+import subprocess
 from pathlib import Path
 
 import dagster as dg
@@ -113,3 +115,15 @@ def test_manifest_is_prepared_outside_dagster_dev() -> None:
     assert manifest == warehouse_project().manifest_path
     assert manifest.exists()
     assert not manifest_is_stale()
+
+
+def test_the_dbt_resource_reports_the_version_of_the_dbt_it_runs() -> None:
+    """WarehouseDbtCli reads dbt-core's version from the package instead of running `dbt --version` before
+    every step; it must be the version of the executable the resource actually starts."""
+    resource = dbt_resource()
+    printed = subprocess.run(
+        [resource.dbt_executable, "--version"], capture_output=True, text=True, check=True
+    ).stdout
+    installed = re.search(r"installed:\s*(\d+\.\d+\.\d+)", printed)
+    assert installed is not None, printed
+    assert str(resource._cli_version) == installed.group(1)
