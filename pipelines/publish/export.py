@@ -116,6 +116,7 @@ def export_counties(analyst_file: Path, folder: Path, codes: Iterable[str]) -> d
             out[code] = _copy_tables(con, tables, where=code)
             con.execute("drop table temp.county_units")
             con.execute("use memory")
+            con.execute("checkpoint county")  # no WAL left beside a file analysts open read-only
             con.execute("detach county")
         con.execute("detach src")
     return out
