@@ -32,16 +32,13 @@ def _catalog(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, str]]:
     ).fetchall()
 
 
-def _columns(
-    con: duckdb.DuckDBPyConnection, schema: str, table: str, data_type: str | None = None
-) -> list[str]:
-    """The table's columns, or only those of `data_type` (e.g. 'VARCHAR')."""
+def _columns(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> list[str]:
     return [
         r[0]
         for r in con.execute(
             "select column_name from information_schema.columns where table_catalog = current_database() "
-            "and table_schema = ? and table_name = ? and (? is null or data_type = ?)",
-            [schema, table, data_type, data_type],
+            "and table_schema = ? and table_name = ?",
+            [schema, table],
         ).fetchall()
     ]
 
