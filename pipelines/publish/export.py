@@ -94,9 +94,9 @@ def export_analyst_file(build: Path, target: Path, alias_key: str) -> dict[str, 
     return counts
 
 
-def export_counties(analyst_file: Path, folder: Path, codes: Iterable[str]) -> dict[str, dict[str, int]]:
-    """One extract per county, cut from the finished analyst file: every table with a unit or county
-    column, filtered. Aliases and withheld figures are already applied there, and they depend only on a
+def export_counties(analyst_file: Path, folder: Path) -> dict[str, dict[str, int]]:
+    """One extract per county of dim_unit, cut from the finished analyst file: every table with a unit or
+    county column, filtered. Aliases and withheld figures are already applied there, and they depend only on a
     row's own unit and codes, so a county's rows are exactly what its analysts would see in the city
     file. The analyst file is attached once for all counties (at 16 cities, re-reading the build for
     each of 128 counties and aliasing each extract again took most of the publish step)."""
@@ -105,6 +105,10 @@ def export_counties(analyst_file: Path, folder: Path, codes: Iterable[str]) -> d
     with duckdb.connect() as con:
         con.execute("attach ? as src (read_only)", [str(analyst_file)])
         tables = [t for t in analyst_tables(con, "src") if any(c in t.columns for c in COUNTY_FILTER_COLUMNS)]
+        codes = [
+            r[0]
+            for r in con.execute("select distinct county_code from src.marts.dim_unit order by 1").fetchall()
+        ]
         for code in codes:
             con.execute("attach ? as county", [str(folder / f"{code}.duckdb")])
             con.execute("use county")
@@ -200,13 +204,6 @@ def rater_alias_key() -> str:
     return hmac.new(secret, b"rater-alias", hashlib.sha256).hexdigest()
 
 
-def county_codes(build: Path) -> list[str]:
-    with duckdb.connect(str(build), read_only=True) as con:
-        return [
-            r[0] for r in con.execute("select distinct county_code from marts.dim_unit order by 1").fetchall()
-        ]
-
-
 def stage_release(
     build: Path,
     lay: WarehouseLayout | None = None,
@@ -220,7 +217,7 @@ def stage_release(
     key = alias_key if alias_key is not None else rater_alias_key()
     release = new_release(lay, label)
     tables = export_analyst_file(build, release / PUBLISHED_NAME, key)
-    extracts = export_counties(release / PUBLISHED_NAME, release / COUNTIES_NAME, county_codes(build))
+    extracts = export_counties(release / PUBLISHED_NAME, release / COUNTIES_NAME)
     counties = {code: rows.get("marts.fct_person_quarter", 0) for code, rows in extracts.items()}
     if progress:
         progress(f"{len(counties)} county extracts: {sum(counties.values())} person-quarters")
