@@ -88,7 +88,10 @@ def decide(
     for state in states:
         if handled.get(state.quarter) == state.fingerprint:
             continue
-        if state.quarter in busy_quarters or now - state.newest_mtime < quiet_seconds:
+        # Modification times are the sender's: one dated in the future says nothing about copying still
+        # going on, and must not hold a quarter back for ever.
+        still_writing = 0 <= now - state.newest_mtime < quiet_seconds
+        if state.quarter in busy_quarters or still_writing:
             waiting.append(state.quarter)
             continue
         run.append(state)
