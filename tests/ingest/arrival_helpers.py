@@ -14,7 +14,7 @@ import openpyxl
 import polars as pl
 import pytest
 
-from pipelines.domain.quarters import TZ
+from pipelines.domain.quarters import TZ, parse_quarter
 from pipelines.ingest.run import IngestReport, IngestSettings, ingest_quarter
 from pipelines.synthetic.rates import MessRates, zero
 from tests.conftest import make_city
@@ -28,13 +28,7 @@ EARLY_NS = int(datetime(2025, 10, 1, 9, 0, tzinfo=TZ).timestamp()) * 10**9  # be
 def template(root: Path, units: int = 6, late: float = 0.0, seed: int = 21) -> Path:
     """One clean quarter; `late` of the units deliver after the deadline (per the receiving log)."""
     mess = replace(zero(MessRates()), late=late)
-    return make_city(root, seed=seed, units=units, quarters=(_quarter(),), mess=mess, clean=late == 0.0)
-
-
-def _quarter():  # noqa: ANN202 - a Quarter
-    from pipelines.domain.quarters import parse_quarter
-
-    return parse_quarter(Q)
+    return make_city(root, seed=seed, units=units, quarters=(parse_quarter(Q),), mess=mess, clean=late == 0.0)
 
 
 def fresh(template_root: Path, target: Path) -> Path:
