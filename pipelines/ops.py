@@ -174,7 +174,20 @@ def run_quarters(
     """As `_run_quarters`, holding the data directory's run lock throughout: a second run is refused at
     once (runlock.RunLockedError names the running one), before anything is read or written."""
     with runlock.hold(data_dir()):
+        _refuse_if_dagster_writes()
         return _run_quarters(quarters, progress, on_stage, report_quarters)
+
+
+def _refuse_if_dagster_writes() -> None:
+    """A Dagster run holds the lock during its ingest step only: one past it (building, publishing) is
+    found in the instance's run list instead."""
+    from pipelines.defs.automation.sensors import running_writers
+
+    busy = running_writers(project_instance(), BUILD_TAG)
+    if busy:
+        raise runlock.RunLockedError(
+            data_dir(), None, f"{busy[0]}; if it is dead, mark it failed or terminated in the Dagster UI"
+        )
 
 
 def _run_quarters(

@@ -42,9 +42,9 @@ class Holder:
 class RunLockedError(RuntimeError):
     """Another run holds the data directory."""
 
-    def __init__(self, data_dir: Path, holder: Holder | None) -> None:
+    def __init__(self, data_dir: Path, holder: Holder | None, detail: str | None = None) -> None:
         self.holder = holder
-        who = holder.describe() if holder else "a run whose details could not be read"
+        who = detail or (holder.describe() if holder else "a run whose details could not be read")
         super().__init__(f"另一个运行正在写入 {data_dir}，本次运行已拒绝 (another run is writing it: {who})")
 
 

@@ -130,3 +130,31 @@ def test_the_ingest_job_refuses_at_its_first_step(tmp_path: Path, monkeypatch: p
     (failure,) = [e for e in result.all_events if e.is_step_failure]
     assert f"pid {proc.pid}" in str(failure.step_failure_data.user_failure_data.description)
     assert not (tmp_path / "raw").exists()
+
+
+def test_ops_run_is_refused_while_a_dagster_run_is_past_its_ingest_step(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A Dagster run holds the file lock during its ingest step only; while it builds and publishes the
+    instance's run list says it is running, and the CLI refuses on that."""
+    from pipelines import ops
+
+    monkeypatch.setenv("ASSESSMENT_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / ".dagster"))
+    instance = ops.project_instance()
+    building = dg.DagsterRun(
+        job_name="quarterly_pipeline",
+        run_id="0f1e2d3c-run-building",
+        status=dg.DagsterRunStatus.STARTED,
+        tags={"warehouse/writer": "true", "dagster/partition": "2025Q3"},
+    )
+    instance.add_run(building)
+    assert ops.main(["run", "--quarter", "2025Q3"]) == 3
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "0f1e2d3c-run-building" in err and "quarterly_pipeline" in err
+    assert not (tmp_path / "raw").exists()
+    assert runlock.holder(tmp_path) is None  # the refused run let go of the file lock
+    instance.report_run_failed(building)  # once it is over, the CLI runs again
+    from pipelines.defs.automation.sensors import running_writers
+
+    assert running_writers(instance, ops.BUILD_TAG) == []

@@ -222,3 +222,18 @@ def test_a_damaged_receiving_log_is_read_line_by_line(tmp_path: Path) -> None:
     (landing / LOG_NAME).unlink()
     (landing / LOG_NAME).symlink_to(tmp_path / "elsewhere.csv")
     assert read_log(landing).times == {}
+
+
+def test_the_generator_logs_every_delivery_it_lands(tmpl: Path) -> None:
+    """The receiving log the generator writes holds each landed file, with its bytes' hash and the
+    planned arrival of the ground truth."""
+    landing = tmpl / "landing" / Q
+    log = read_log(landing)
+    assert log.notes == []
+    truth = _truth(tmpl).filter(pl.col("delivery") != "0")
+    assert truth.height > 0
+    for row in truth.iter_rows(named=True):
+        path = landing / row["unit_code"] / row["file_name"]
+        hit = log.lookup(row["unit_code"], row["file_name"], sha256_file(path))
+        assert hit is not None, row["file_name"]
+        assert hit[0] == int(datetime.fromisoformat(row["arrival"]).timestamp()) * 10**9

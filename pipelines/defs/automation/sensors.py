@@ -12,6 +12,7 @@ import dagster as dg
 
 from pipelines.defs.automation.jobs import QUARTERLY_JOB, quarterly_pipeline
 from pipelines.defs.automation.triggers import decide, landing_states
+from pipelines.defs.dbt.assets import WRITER_TAGS
 from pipelines.defs.partitions import QUARTER_KEYS
 from pipelines.paths import data_dir, landing_dir
 from pipelines.runlock import holder
@@ -22,6 +23,20 @@ ACTIVE = [
     dg.DagsterRunStatus.STARTING,
     dg.DagsterRunStatus.STARTED,
 ]
+
+
+RUNNING = [dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.CANCELING]
+
+
+def running_writers(instance: dg.DagsterInstance, exclude_tag: str) -> list[str]:
+    """Dagster runs writing the warehouse right now (tag warehouse/writer), except those tagged
+    `exclude_tag` (the operator CLI's own jobs): one line each, naming the run."""
+    runs = instance.get_runs(filters=dg.RunsFilter(statuses=RUNNING, tags=WRITER_TAGS))
+    return [
+        f"Dagster run {r.run_id} ({r.job_name}, {r.tags.get('dagster/partition', '-')}, {r.status.value})"
+        for r in runs
+        if exclude_tag not in r.tags
+    ]
 
 
 def busy_quarters(instance: dg.DagsterInstance) -> set[str]:
