@@ -174,3 +174,44 @@ def test_order_is_arrival_then_first_sight_never_the_hash() -> None:
     refused, found = _resolve(records, {"zzz": ["P"], "aaa": ["P"]})
     assert refused == {("A", "zzz")}
     assert found[0].holding_unit_code == "B" and found[0].holding_unit_name == "乙局"
+
+
+@pytest.mark.parametrize("seed", range(200))
+def test_replay_invariants_on_random_quarters(seed: int) -> None:
+    """Random quarters of 2-4 units, 1-4 files each, rosters drawn from 6 people, arrivals with ties:
+    no person is held by two units' current files, the holder is never the refused one, and a refused
+    file always clashed with another unit's file that arrived earlier."""
+    import random
+
+    rnd = random.Random(seed)
+    records, persons = [], {}
+    seq = 0
+    for u in "ABCD"[: rnd.randint(2, 4)]:
+        for k in range(rnd.randint(1, 4)):
+            seq += 1
+            sha = f"{u}{k}"
+            records.append(_record(u, sha, rnd.randint(0, 5), rnd.randint(1, 50) * 100 + seq))
+            persons[sha] = rnd.sample("PQRSTU", rnd.randint(0, 3))
+    order = {(r.unit_code, r.submission_id): (r.arrival_ns, r.seq) for r in records}
+    accepted = {owner: True for owner in order}
+    rows = {sha: [(nid, 2 + i) for i, nid in enumerate(ids)] for sha, ids in persons.items()}
+    _issues, found = resolve(Q, records, accepted, rows, {}, lambda n: list(n))
+    current: dict[str, str] = {}
+    for (unit, sha), ok in sorted(accepted.items(), key=lambda kv: order[kv[0]]):
+        if ok:
+            current[unit] = sha
+    held = [nid for sha in current.values() for nid in persons[sha]]
+    assert len(held) == len(set(held))
+    for c in found:
+        refused = (c.rejected_unit_code, c.rejected_submission_id)
+        holder = (c.holding_unit_code, c.holding_submission_id)
+        assert not accepted[refused] and accepted[holder]
+        assert c.holding_unit_code != c.rejected_unit_code
+        assert order[holder] < order[refused]
+        assert (
+            c.person_key in persons[c.holding_submission_id]
+            and c.person_key in persons[c.rejected_submission_id]
+        )
+    assert {(c.rejected_unit_code, c.rejected_submission_id) for c in found} == {
+        o for o, ok in accepted.items() if not ok
+    }

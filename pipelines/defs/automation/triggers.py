@@ -60,7 +60,7 @@ def landing_states(landing: Path, partition_keys: list[str]) -> list[LandingStat
             key = parse_quarter(folder.name).key
         except ValueError:
             continue
-        if key in partition_keys:
+        if key in partition_keys and folder.name == key:  # ingestion reads landing/<key>/ only
             states.append(landing_state(folder))
     return states
 
