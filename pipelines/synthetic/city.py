@@ -23,7 +23,7 @@ from pipelines.domain.registry import load_registry, province_registry
 from pipelines.ingest.receiving import Entry, write_log
 from pipelines.synthetic.anomalies import CODE_OF
 from pipelines.synthetic.breakage import BREAKAGES
-from pipelines.synthetic.deliver import deliver, receiving_entries
+from pipelines.synthetic.deliver import deliver, epoch_ns, receiving_entries
 from pipelines.synthetic.noise import NoiseRates, NoiseReport
 from pipelines.synthetic.plan import SubmissionPlan, plan_submission
 from pipelines.synthetic.population import City, Member, Person
@@ -330,7 +330,10 @@ def generate(
             for plan in plans.values():
                 summary.statuses[plan.expected_status] = summary.statuses.get(plan.expected_status, 0) + 1
             # The receiving side's record of when each file came in: ingestion's arrival times.
-            write_log(landing / q.key, received)
+            log = write_log(landing / q.key, received)
+            # Its mtime as the receiving side last wrote it, so equal arguments give identical files.
+            stamp = epoch_ns(max((e.received_at for e in received), default=q.deadline(days)))
+            os.utime(log, ns=(stamp, stamp))
             _write_truth(truth / q.key, q, plans, labels, raters, persons, noise, days)
             summary.labels = len(labels)
             summary.seconds = round(time.perf_counter() - started, 2)
