@@ -154,6 +154,21 @@ def ingest_quarter(
     return report
 
 
+def receive_quarter(quarter: Quarter | str, log: logging.Logger | None = None) -> IngestReport:
+    """Record first sight only: archive what is new in the quarter's landing folder, parse nothing.
+
+    Arrival is the moment of first sight, so files must be seen when they land, not when the quarter
+    is run after its deadline. Where no receiving log is written, run this every few minutes during
+    the submission window (`python -m pipelines.ingest.receive`), or keep the sensor on."""
+    q = quarter if isinstance(quarter, Quarter) else parse_quarter(quarter)
+    deadline, deadline_source = quarter_deadline(q)
+    report = IngestReport(q.key, deadline, deadline_source)
+    codes = set(load_active_registry().get_column("unit_code").to_list())
+    records, _ = _archive(q, report, log or LOG, codes)
+    report.submissions = len(records)
+    return report
+
+
 class _Clock:
     def __init__(self) -> None:
         self.started = self.last = time.perf_counter()
@@ -184,7 +199,8 @@ def _archive(
     landed: set[tuple[str, str]] = set()
     for delivery in sorted(discovery.deliveries, key=_first_sight_order):
         owner = (delivery.unit_code, delivery.submission_id)
-        record = before.get(owner) or archive_delivery(delivery, archive_dir(), seen_ns, seq)
+        # The same bytes twice in one unit folder (say, also in 更正/) are one submission.
+        record = records.get(owner) or archive_delivery(delivery, archive_dir(), seen_ns, seq)
         if record is None:
             report.skipped.append(
                 f"{delivery.unit_code}/{delivery.file_name}: 读取时文件仍在变化，下次运行再处理 "
@@ -192,7 +208,7 @@ def _archive(
             )
             continue
         landed.add(owner)
-        if owner not in before:
+        if owner not in records:
             records[owner] = record
             report.archived_now += 1
             seq = max(seq, record.seq + 1)

@@ -237,3 +237,21 @@ def test_the_generator_logs_every_delivery_it_lands(tmpl: Path) -> None:
         hit = log.lookup(row["unit_code"], row["file_name"], sha256_file(path))
         assert hit is not None, row["file_name"]
         assert hit[0] == int(datetime.fromisoformat(row["arrival"]).timestamp()) * 10**9
+
+
+def test_a_receiving_sweep_records_first_sight_before_the_quarter_is_run(tmpl: Path, tmp_path: Path) -> None:
+    """Without a receiving log, the sweep (python -m pipelines.ingest.receive) fixes arrival when a
+    file lands; the quarter's run later keeps that arrival."""
+    from pipelines.ingest.receive import main as receive
+
+    root = fresh(tmpl, tmp_path)
+    (root / "landing" / Q / LOG_NAME).unlink()
+    unit = _on_time_units(root)[0]
+    with data_dir(root):
+        swept_before = datetime.now(TZ)
+        assert receive(["--quarter", Q]) == 0
+        swept_after = datetime.now(TZ)
+    assert not (root / "ingest_cache").exists() and not (root / "raw").exists()  # archived only
+    run(root)
+    arrival = ledger(root).filter(pl.col("unit_code") == unit)["arrival_at"][0]
+    assert swept_before - timedelta(seconds=1) <= arrival <= swept_after
