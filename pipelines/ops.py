@@ -29,7 +29,9 @@ from pathlib import Path
 import dagster as dg
 import polars as pl
 
+from pipelines import runlock
 from pipelines.domain.quarters import parse_quarter, quarter_range
+from pipelines.ingest.discover import quarter_folders
 from pipelines.paths import PROJECT_ROOT, data_dir, landing_dir, raw_dir, receipts_dir
 from pipelines.publish.warehouse import (
     build_path,
@@ -153,11 +155,42 @@ def _execute(
 
 
 def landed_quarters() -> list[str]:
-    root = landing_dir()
-    return sorted(p.name for p in root.iterdir() if p.is_dir()) if root.exists() else []
+    """Quarter folders of the landing area; anything else there (a stray 备份 folder) is not a quarter."""
+    return _landing_folders()[0]
+
+
+def _landing_folders() -> tuple[list[str], list[str]]:
+    from pipelines.defs.partitions import QUARTER_KEYS
+
+    return quarter_folders(landing_dir(), QUARTER_KEYS)
 
 
 def run_quarters(
+    quarters: Sequence[str],
+    progress: Callable[[str], None] = _say,
+    on_stage: StageHook | None = None,
+    report_quarters: Sequence[str] | None = None,
+) -> Path:
+    """As `_run_quarters`, holding the data directory's run lock throughout: a second run is refused at
+    once (runlock.RunLockedError names the running one), before anything is read or written."""
+    with runlock.hold(data_dir()):
+        _refuse_if_dagster_writes()
+        return _run_quarters(quarters, progress, on_stage, report_quarters)
+
+
+def _refuse_if_dagster_writes() -> None:
+    """A Dagster run holds the lock during its ingest step only: one past it (building, publishing) is
+    found in the instance's run list instead."""
+    from pipelines.defs.automation.sensors import running_writers
+
+    busy = running_writers(project_instance(), BUILD_TAG)
+    if busy:
+        raise runlock.RunLockedError(
+            data_dir(), None, f"{busy[0]}; if it is dead, mark it failed or terminated in the Dagster UI"
+        )
+
+
+def _run_quarters(
     quarters: Sequence[str],
     progress: Callable[[str], None] = _say,
     on_stage: StageHook | None = None,
@@ -221,6 +254,9 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
+    if args.all:
+        for line in _landing_folders()[1]:
+            _say(f"ignored: {line}")
     quarters = landed_quarters() if args.all else [parse_quarter(q).key for q in args.quarter]
     if not quarters:
         print(f"error: nothing to run: no quarter given and none in {landing_dir()}", file=sys.stderr)
@@ -320,7 +356,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return int(args.func(args))
+    try:
+        return int(args.func(args))
+    except runlock.RunLockedError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 3
 
 
 if __name__ == "__main__":

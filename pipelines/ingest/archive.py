@@ -1,14 +1,16 @@
 """The append-only archive: every delivery that ever arrived, byte for byte, keyed by its SHA-256.
 
 Layout: ``archive/<quarter>/<unit folder>/<sha256>/<original file name(s)>`` plus a manifest
-``archive/<quarter>/<unit folder>/<sha256>.json`` that records the arrival time (the file's mtime
-when first seen) and the wall-clock time ingestion first saw it. The manifest sits beside, not
-inside, the delivery folder so no uploaded file name can collide with it. Nothing here is ever
-deleted or overwritten: copies are made read-only, and a manifest is created with a hard link
-that fails when one exists.
+``archive/<quarter>/<unit folder>/<sha256>.json`` that records the arrival time and the order of
+first sight. The arrival is decided by the receiving side, never by the sender: the time the
+receiving log (receiving.py) gives for exactly these bytes, else the moment ingestion first saw the
+delivery. The order of first sight (`seq`, rising per quarter) settles equal arrival times. The
+manifest sits beside, not inside, the delivery folder so no uploaded file name can collide with
+it. Nothing here is ever deleted or overwritten: copies are made read-only, and a manifest is
+created with a hard link that fails when one exists.
 
 The archive is the ledger's memory: a file later removed from the landing area is still a
-submission, and a touched file keeps its first arrival time.
+submission, and a file touched or re-dated by its sender keeps its first arrival time.
 """
 
 from __future__ import annotations
@@ -26,7 +28,9 @@ from pathlib import Path
 from pipelines.ingest.discover import Delivery, sha256_csv_set
 
 _CHUNK = 1024 * 1024
-MANIFEST_VERSION = 1
+MANIFEST_VERSION = 2
+FIRST_SIGHT = "first_sight"
+RECEIVING_LOG = "receiving_log"
 
 
 @dataclass(frozen=True)
@@ -36,8 +40,11 @@ class ArchiveRecord:
     submission_id: str
     format: str
     files: tuple[tuple[str, int], ...]  # (original name, size in bytes), sorted by name
-    arrival_ns: int  # mtime when first seen, ns since the epoch
+    arrival_ns: int  # ns since the epoch: from the receiving log, else first sight
     first_seen_at: str  # ISO wall-clock time of the run that archived it
+    seq: int = 0  # order of first sight within the quarter (0: archived before version 2)
+    subfolder: str = ""  # the sub-folder of the unit folder it landed in ("" for the folder itself)
+    arrival_source: str = FIRST_SIGHT  # or RECEIVING_LOG
 
     @property
     def folder(self) -> Path:
@@ -52,7 +59,14 @@ class ArchiveRecord:
 
     @property
     def file_name(self) -> str:
-        return "、".join(name for name, _ in self.files)
+        """As the unit named it, with the sub-folder it put it in."""
+        prefix = f"{self.subfolder}/" if self.subfolder else ""
+        return "、".join(f"{prefix}{name}" for name, _ in self.files)
+
+    @property
+    def order(self) -> tuple[int, int]:
+        """Arrival order: arrival time, then the order of first sight."""
+        return (self.arrival_ns, self.seq)
 
     @property
     def size_bytes(self) -> int:
@@ -66,8 +80,11 @@ def manifest_path(archive_root: Path, quarter: str, unit_code: str, submission_i
     return archive_root / quarter / unit_code / f"{submission_id}.json"
 
 
-def archive_delivery(delivery: Delivery, archive_root: Path) -> ArchiveRecord | None:
+def archive_delivery(delivery: Delivery, archive_root: Path, seen_ns: int, seq: int) -> ArchiveRecord | None:
     """Copy a delivery into the archive unless it is there already; returns its record.
+
+    `seen_ns`: now (first sight), the arrival unless the receiving log dates the delivery; `seq`: its
+    place in the order of first sight. A delivery archived before keeps its manifest as it is.
 
     Files are copied to a staging folder and hashed as copied; only when the copies hash to the
     delivery's id are they linked into place. Returns None when a landing file changed between
@@ -99,8 +116,11 @@ def archive_delivery(delivery: Delivery, archive_root: Path) -> ArchiveRecord | 
         submission_id=delivery.submission_id,
         format=delivery.format,
         files=tuple(sorted((f.name, f.size) for f in delivery.files)),
-        arrival_ns=delivery.arrival_ns,
+        arrival_ns=delivery.received_ns if delivery.received_ns is not None else seen_ns,
         first_seen_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        seq=seq,
+        subfolder=delivery.subfolder,
+        arrival_source=RECEIVING_LOG if delivery.received_ns is not None else FIRST_SIGHT,
     )
     _create_once(manifest, _encode(record))
     # Another run may have won the race; its manifest is the truth.
@@ -130,6 +150,9 @@ def _encode(record: ArchiveRecord) -> bytes:
         "files": [{"name": n, "size": s} for n, s in record.files],
         "arrival_ns": record.arrival_ns,
         "first_seen_at": record.first_seen_at,
+        "seq": record.seq,
+        "subfolder": record.subfolder,
+        "arrival_source": record.arrival_source,
     }
     return json.dumps(body, ensure_ascii=False, indent=1).encode("utf-8")
 
@@ -155,13 +178,21 @@ def read_manifest(path: Path) -> ArchiveRecord:
         files=tuple((f["name"], int(f["size"])) for f in body["files"]),
         arrival_ns=int(body["arrival_ns"]),
         first_seen_at=body["first_seen_at"],
+        seq=int(body.get("seq", 0)),
+        subfolder=str(body.get("subfolder", "")),
+        arrival_source=str(body.get("arrival_source", FIRST_SIGHT)),
     )
 
 
 def load_quarter(archive_root: Path, quarter: str) -> list[ArchiveRecord]:
-    """Every delivery ever archived for the quarter, in (unit folder, arrival, id) order."""
+    """Every delivery ever archived for the quarter, in (unit folder, arrival, first sight) order."""
     folder = archive_root / quarter
     if not folder.is_dir():
         return []
     records = [read_manifest(p) for p in folder.glob("*/*.json") if not p.name.startswith(".")]
-    return sorted(records, key=lambda r: (r.unit_code, r.arrival_ns, r.submission_id))
+    return sorted(records, key=lambda r: (r.unit_code, r.arrival_ns, r.seq, r.submission_id))
+
+
+def next_seq(records: list[ArchiveRecord]) -> int:
+    """The next number in the quarter's order of first sight."""
+    return max((r.seq for r in records), default=0) + 1

@@ -1,7 +1,8 @@
 """The submissions ledger: which file is each unit's current submission, and each unit's status.
 
-- The current submission of a unit is its newest accepted file (by arrival time, ties by id); a
-  later rejected file leaves it in place.
+- The current submission of a unit is its newest accepted file: by arrival time as the receiving
+  side recorded it (never a file's modification time), equal times by the order of first sight
+  (`seq`); a later rejected file leaves it in place.
 - Status per unit and quarter: on_time (its first accepted file arrived by the deadline), late (it
   arrived after), rejected (files arrived, none accepted), missing (nothing arrived). The first
   accepted arrival decides, as the compliance metrics define on-time submission (rules.md §6).
@@ -19,10 +20,16 @@ STATUSES = ("on_time", "late", "rejected", "missing")
 
 
 def mark_current(submissions: pl.DataFrame) -> pl.DataFrame:
-    """Add `is_current` to rows with unit_code, submission_id, arrival_at, accepted."""
+    """Add `is_current` to rows with unit_code, submission_id, arrival_at, accepted and seq (the order
+    of first sight; without it, equal arrival times fall back to the id, as in older archives)."""
+    order = (
+        ["arrival_at", "seq", "submission_id"]
+        if "seq" in submissions.columns
+        else ["arrival_at", "submission_id"]
+    )
     newest = (
         submissions.filter(pl.col("accepted"))
-        .sort(["arrival_at", "submission_id"], descending=True)
+        .sort(order, descending=True)
         .group_by("unit_code", maintain_order=True)
         .first()
         .select("unit_code", pl.col("submission_id").alias("_current"))
@@ -48,11 +55,12 @@ def unit_status(
     submissions: pl.DataFrame, unit_codes: list[str], quarter: str, deadline: datetime
 ) -> pl.DataFrame:
     """One row per registry unit: status, current submission, first accepted arrival, deadline."""
-    marked = (
-        mark_current(submissions)
-        if submissions.height
-        else submissions.with_columns(pl.lit(False).alias("is_current"))
-    )
+    if "is_current" in submissions.columns:  # the ledger as built: its choice stands
+        marked = submissions
+    elif submissions.height:
+        marked = mark_current(submissions)
+    else:
+        marked = submissions.with_columns(pl.lit(False).alias("is_current"))
     per_unit = marked.group_by("unit_code").agg(
         pl.len().cast(pl.Int64).alias("files_seen"),
         pl.col("arrival_at").filter(pl.col("accepted")).min().alias("first_accepted_at"),

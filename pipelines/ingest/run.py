@@ -1,17 +1,22 @@
 """Ingest one quarter: landing area -> archive -> parse cache -> raw tables, ledger and receipts.
 
-    discover   every delivery under landing/<quarter>/<unit>/ with its SHA-256, size and mtime
-    archive    copy new deliveries, untouched, into the append-only archive (first arrival recorded)
+    discover   every delivery under landing/<quarter>/<unit>/ (sub-folders too) with its SHA-256 and size;
+               anything else in the quarter folder is listed in the report and ignored
+    archive    copy new deliveries, untouched, into the append-only archive; the arrival is the
+               receiving side's (receiving log, else first sight), numbered in the order of first sight
     parse      deliveries the cache lacks, in isolated workers with a timeout (parse.py, workers.py),
                then the GX suites over all of them at once; results cached by SHA-256
-    assemble   context checks (folder, quarter, registry), a person claimed by two units, the
-               current submission and status of every unit, typed raw tables with person keys
+    assemble   context checks (folder, quarter, registry), a person claimed by two units (the later
+               arrival is refused, conflicts.py), the current submission and status of every unit,
+               typed raw tables with person keys
     write      raw/<table>/<quarter>.parquet, restricted/persons/<quarter>.parquet, one HTML receipt
                per submission under receipts/<quarter>/<unit>/
 
 A re-run with no new files parses nothing and rewrites the same rows (the assembly reads the cache).
 Everything the quarter's tables contain comes from the archive, so a file later deleted from the
-landing area is still in the ledger, and its data still counts if it is current.
+landing area is still in the ledger, and its data still counts if it is current. A run works on the
+archive as it stood when the run began plus what the run itself archived: a file that lands later
+is the next run's (`IngestReport.archive_high_water` is the last order of first sight it used).
 """
 
 from __future__ import annotations
@@ -34,11 +39,11 @@ from pipelines.domain.quarters import TZ, Quarter, parse_quarter
 from pipelines.domain.registry import load_active_registry
 from pipelines.domain.rules import RulesError, load_rules
 from pipelines.domain.template import SHEETS
-from pipelines.ingest import cache
-from pipelines.ingest.archive import ArchiveRecord, archive_delivery, load_quarter, manifest_path
-from pipelines.ingest.discover import discover_quarter
+from pipelines.ingest import cache, conflicts
+from pipelines.ingest.archive import ArchiveRecord, archive_delivery, load_quarter, next_seq
+from pipelines.ingest.discover import Delivery, discover_quarter
 from pipelines.ingest.issues import Issue
-from pipelines.ingest.ledger import STATUSES, current_ids, mark_current, unit_status
+from pipelines.ingest.ledger import STATUSES, mark_current, unit_status
 from pipelines.ingest.load import write_quarter
 from pipelines.ingest.parse import ParsedDelivery, ParseRequest, parse_delivery, refused
 from pipelines.ingest.pseudonym import DEMO_WARNING, PseudonymKey, load_key, person_keys
@@ -46,7 +51,7 @@ from pipelines.ingest.receipt import ReceiptHeader, receipt_file_name, render_re
 from pipelines.ingest.schema import RAW_TABLES, TZ_TIMESTAMP
 from pipelines.ingest.sheets import ParsedSheet
 from pipelines.ingest.tables import TABLES
-from pipelines.ingest.validate import check_context, people_in_two_units, stack, validate_batches, warm_up
+from pipelines.ingest.validate import check_context, stack, validate_batches, warm_up
 from pipelines.ingest.workers import TIMEOUT, WORKER_MEMORY_BYTES, Outcome, run_isolated
 from pipelines.paths import archive_dir, data_dir, landing_dir, raw_dir, receipts_dir, restricted_dir
 
@@ -81,7 +86,10 @@ class IngestReport:
     rows: dict[str, int] = field(default_factory=dict)
     paths: dict[str, str] = field(default_factory=dict)
     receipts_written: int = 0
-    skipped: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # what in landing is not a unit's file, and why
+    conflicts: list[conflicts.Conflict] = field(default_factory=list)  # persons listed by two units
+    archive_high_water: int = 0  # the last order of first sight this run's results are built from
+    current_submissions: dict[str, str] = field(default_factory=dict)  # unit -> its current file
     demo_key: bool = False
     key_fingerprint: str = ""
     timings: dict[str, float] = field(default_factory=dict)
@@ -111,7 +119,7 @@ def ingest_quarter(
         log.warning(DEMO_WARNING)
     registry = {r["unit_code"]: r for r in load_active_registry().iter_rows(named=True)}
 
-    records, landed = _archive(q, report, log)
+    records, landed = _archive(q, report, log, set(registry))
     clock.lap(report, "discover_archive")
 
     root = cache.cache_root(data_dir())
@@ -129,6 +137,10 @@ def ingest_quarter(
     written = write_quarter(tables, persons, q.key, raw_dir(), restricted_dir())
     report.paths = {t: str(p) for t, p in written.items()}
     report.receipts_written = sum(write_if_changed(path, text) for path, text in receipts)
+    conflict_report = conflicts.report_path(receipts_dir(), q.key)
+    conflict_report.parent.mkdir(parents=True, exist_ok=True)
+    write_if_changed(conflict_report, conflicts.render_csv(report.conflicts))
+    report.paths["conflicts"] = str(conflict_report)
     clock.lap(report, "write")
     report.timings["total"] = round(time.perf_counter() - clock.started, 3)
     log.info(
@@ -139,6 +151,21 @@ def ingest_quarter(
         report.statuses,
         report.timings["total"],
     )
+    return report
+
+
+def receive_quarter(quarter: Quarter | str, log: logging.Logger | None = None) -> IngestReport:
+    """Record first sight only: archive what is new in the quarter's landing folder, parse nothing.
+
+    Arrival is the moment of first sight, so files must be seen when they land, not when the quarter
+    is run after its deadline. Where no receiving log is written, run this every few minutes during
+    the submission window (`python -m pipelines.ingest.receive`), or keep the sensor on."""
+    q = quarter if isinstance(quarter, Quarter) else parse_quarter(quarter)
+    deadline, deadline_source = quarter_deadline(q)
+    report = IngestReport(q.key, deadline, deadline_source)
+    codes = set(load_active_registry().get_column("unit_code").to_list())
+    records, _ = _archive(q, report, log or LOG, codes)
+    report.submissions = len(records)
     return report
 
 
@@ -156,25 +183,54 @@ class _Clock:
 
 
 def _archive(
-    q: Quarter, report: IngestReport, log: logging.Logger
+    q: Quarter, report: IngestReport, log: logging.Logger, unit_codes: set[str]
 ) -> tuple[list[ArchiveRecord], set[tuple[str, str]]]:
-    discovery = discover_quarter(landing_dir() / q.key, q.key)
+    """Archive what is new in landing; return the records this run works on and what landed.
+
+    The records are those archived when the run began plus those it archived itself: a delivery
+    another process archives meanwhile waits for the next run instead of joining this one halfway."""
+    discovery = discover_quarter(landing_dir() / q.key, q.key, unit_codes)
     report.deliveries_in_landing = len(discovery.deliveries)
     report.skipped = list(discovery.skipped)
+    before = {(r.unit_code, r.submission_id): r for r in load_quarter(archive_dir(), q.key)}
+    seq = next_seq(list(before.values()))
+    seen_ns = time.time_ns()
+    records = dict(before)
     landed: set[tuple[str, str]] = set()
-    for delivery in discovery.deliveries:
-        existed = manifest_path(archive_dir(), q.key, delivery.unit_code, delivery.submission_id).exists()
-        record = archive_delivery(delivery, archive_dir())
+    for delivery in sorted(discovery.deliveries, key=_first_sight_order):
+        owner = (delivery.unit_code, delivery.submission_id)
+        # The same bytes twice in one unit folder (say, also in 更正/) are one submission.
+        record = records.get(owner) or archive_delivery(delivery, archive_dir(), seen_ns, seq)
         if record is None:
             report.skipped.append(
-                f"{delivery.unit_code}/{delivery.file_name}: changed while being read; next run"
+                f"{delivery.unit_code}/{delivery.file_name}: 读取时文件仍在变化，下次运行再处理 "
+                "(changed while being read; next run)"
             )
             continue
-        landed.add((delivery.unit_code, delivery.submission_id))
-        report.archived_now += 0 if existed else 1
+        landed.add(owner)
+        if owner not in records:
+            records[owner] = record
+            report.archived_now += 1
+            seq = max(seq, record.seq + 1)
+    report.archive_high_water = max((r.seq for r in records.values()), default=0)
     for line in report.skipped:
         log.warning("not ingested: %s", line)
-    return load_quarter(archive_dir(), q.key), landed
+    for line in discovery.log_notes:
+        log.warning("receiving log: %s", line)
+    ordered = sorted(records.values(), key=lambda r: (r.unit_code, r.arrival_ns, r.seq, r.submission_id))
+    return ordered, landed
+
+
+def _first_sight_order(delivery: Delivery) -> tuple[bool, int, int, str, str]:
+    """The order in which new deliveries are numbered: those the receiving log dates, as the log has
+    them (time, then line); then those seen for the first time now, in folder order."""
+    return (
+        delivery.received_ns is None,
+        delivery.received_ns or 0,
+        delivery.received_order,
+        delivery.unit_code,
+        delivery.file_name,
+    )
 
 
 # -- parse and validate new deliveries --------------------------------------------------------------
@@ -318,11 +374,12 @@ def _assemble(
         accepted[(r.unit_code, r.submission_id)] = meta.content_ok and not any(
             i.severity == "error" for i in context
         )
-    _reject_shared_people(records, registry, root, metas, accepted, extra)
+    report.conflicts = _reject_shared_people(q, records, registry, root, metas, accepted, extra, key)
 
     ledger = _ledger(q, records, metas, accepted, extra)
     items = _receipt_items(q, records, root, unique, extra)
     current = ledger.filter(pl.col("is_current")).select("unit_code", "submission_id").sort("unit_code")
+    report.current_submissions = dict(current.iter_rows())
     tables = _current_tables(q, current, root, metas, key)
     tables["submissions"] = ledger
     tables["unit_status"] = unit_status(ledger, sorted(registry), q.key, deadline)
@@ -341,50 +398,30 @@ def _assemble(
 
 
 def _reject_shared_people(
+    q: Quarter,
     records: list[ArchiveRecord],
     registry: dict[str, dict[str, str]],
     root: Path,
     metas: dict[str, cache.CachedMeta],
     accepted: dict[tuple[str, str], bool],
     extra: dict[tuple[str, str], list[Issue]],
-) -> None:
-    """Reject current submissions of two units that list the same national ID, until none do.
-
-    Rejecting a pair can make older accepted files current again, which may conflict in turn,
-    hence the loop; it ends because every round rejects at least one more file.
-    """
+    key: PseudonymKey,
+) -> list[conflicts.Conflict]:
+    """Refuse each accepted submission that lists a person another unit's current file already holds
+    (the later arrival); the holder keeps its data (conflicts.py)."""
     ids = sorted({sha for (_, sha), ok in accepted.items() if ok})
     rosters = cache.read_table(root, "roster", [metas[i] for i in ids])
-    rosters = rosters.select("submission_id", "national_id", "excel_row")
+    persons: dict[str, list[tuple[str, int | None]]] = {}
+    for sha, nid, row in rosters.select("submission_id", "national_id", "excel_row").iter_rows():
+        if nid is not None:
+            persons.setdefault(sha, []).append((nid, row))
     names = {code: unit["unit_name"] for code, unit in registry.items()}
-    arrivals = {(r.unit_code, r.submission_id): r.arrival_ns for r in records}
-    while True:
-        frame = pl.DataFrame(
-            {
-                "unit_code": [u for u, _ in accepted],
-                "submission_id": [s for _, s in accepted],
-                "arrival_at": [arrivals[k] for k in accepted],
-                "accepted": list(accepted.values()),
-            },
-            schema={
-                "unit_code": pl.Utf8,
-                "submission_id": pl.Utf8,
-                "arrival_at": pl.Int64,
-                "accepted": pl.Boolean,
-            },
-        )
-        current = current_ids(frame)
-        owners = pl.DataFrame(
-            {"unit_code": list(current), "submission_id": list(current.values())},
-            schema={"unit_code": pl.Utf8, "submission_id": pl.Utf8},
-        )
-        conflicts = people_in_two_units(rosters.join(owners, on="submission_id"), names)
-        if not conflicts:
-            return
-        for unit, sha in current.items():
-            if sha in conflicts:
-                accepted[(unit, sha)] = False
-                extra[(unit, sha)] = extra[(unit, sha)] + conflicts[sha]
+    refused, found = conflicts.resolve(
+        q.key, records, accepted, persons, names, lambda nids: person_keys(key, nids)
+    )
+    for owner, issues in refused.items():
+        extra[owner] = extra[owner] + issues
+    return found
 
 
 def _ledger(
@@ -395,8 +432,10 @@ def _ledger(
     extra: dict[tuple[str, str], list[Issue]],
 ) -> pl.DataFrame:
     rows = []
+    seqs = []
     for r in records:
         meta, more = metas[r.submission_id], extra[(r.unit_code, r.submission_id)]
+        seqs.append(r.seq)
         more_errors = sum(i.severity == "error" for i in more)
         rows.append(
             {
@@ -417,7 +456,10 @@ def _ledger(
         )
     schema = {c: t for c, t in RAW_TABLES["submissions"].items() if c != "is_current"}
     frame = pl.DataFrame(rows, schema={**schema, "arrival_at": pl.Datetime("us", "UTC")}, orient="row")
-    frame = frame.with_columns(pl.col("arrival_at").dt.convert_time_zone("Asia/Shanghai").cast(TZ_TIMESTAMP))
+    frame = frame.with_columns(
+        pl.col("arrival_at").dt.convert_time_zone("Asia/Shanghai").cast(TZ_TIMESTAMP),
+        pl.Series("seq", seqs, dtype=pl.Int64),
+    )
     return mark_current(frame).select(list(RAW_TABLES["submissions"]))
 
 

@@ -20,9 +20,10 @@ import polars as pl
 
 from pipelines.domain.quarters import Quarter
 from pipelines.domain.registry import load_registry, province_registry
+from pipelines.ingest.receiving import Entry, write_log
 from pipelines.synthetic.anomalies import CODE_OF
 from pipelines.synthetic.breakage import BREAKAGES
-from pipelines.synthetic.deliver import deliver
+from pipelines.synthetic.deliver import deliver, epoch_ns, receiving_entries
 from pipelines.synthetic.noise import NoiseRates, NoiseReport
 from pipelines.synthetic.plan import SubmissionPlan, plan_submission
 from pipelines.synthetic.population import City, Member, Person
@@ -152,6 +153,7 @@ class UnitResult:
     content: UnitQuarter | None
     noise: NoiseReport
     files: int
+    received: list[Entry] = field(default_factory=list)  # the receiving log's lines for this unit
 
 
 def _run_job(job: UnitJob, cfg: GeneratorConfig, landing: Path) -> UnitResult:
@@ -180,13 +182,18 @@ def _run_job(job: UnitJob, cfg: GeneratorConfig, landing: Path) -> UnitResult:
         submitted_on,
     )
     report = NoiseReport()
+    received: list[Entry] = []
     unit_dir = landing / q.key / job.unit["unit_code"]
     for k, delivery in enumerate(job.plan.deliveries):
         wrng = _rng(cfg.seed, job.city, q.year, q.q, job.unit_index, STREAM_WRITE, k)
-        report.merge(deliver(unit_dir, content.workbook, delivery, wrng, cfg.noise))
+        written = deliver(unit_dir, content.workbook, delivery, wrng, cfg.noise)
+        # Hashed as written: a later CSV resubmission overwrites these names, and the log's lines for
+        # the overwritten bytes then match nothing in landing (ingestion ignores them).
+        received += receiving_entries(unit_dir, written.paths, delivery.arrival)
+        report.merge(written)
     # Ratings are the heavy part of the truth; drop the workbook before pickling the result back.
     content.workbook.sheets = {"_counts": [{"ratings": len(content.workbook.sheets["ratings"])}]}
-    return UnitResult(job.unit["unit_code"], q, content, report, len(job.plan.deliveries))
+    return UnitResult(job.unit["unit_code"], q, content, report, len(job.plan.deliveries), received)
 
 
 def _write_csv(path: Path, rows: list[dict[str, Any]], columns: list[str]) -> None:
@@ -304,6 +311,7 @@ def generate(
                 )
             summary = QuarterSummary(q.key, units=len(jobs))
             labels, raters, persons, noise = [], [], [], NoiseReport()
+            received: list[Entry] = []
             futures = [pool.submit(_run_job, job, cfg, landing) for job in jobs]
             for n, fut in enumerate(futures, 1):
                 res = fut.result()
@@ -316,10 +324,16 @@ def generate(
                 if traits[res.unit_code].year_anomaly.get(q.year) == "grade_rotation":
                     scores[(res.unit_code, q)] = {pid: (v, g) for pid, v, g in res.content.scores.values()}
                 noise.merge(res.noise)
+                received += res.received
                 if n % 50 == 0 or n == len(futures):
                     progress(f"  {q.key}: {n}/{len(futures)} units written")
             for plan in plans.values():
                 summary.statuses[plan.expected_status] = summary.statuses.get(plan.expected_status, 0) + 1
+            # The receiving side's record of when each file came in: ingestion's arrival times.
+            log = write_log(landing / q.key, received)
+            # Its mtime as the receiving side last wrote it, so equal arguments give identical files.
+            stamp = epoch_ns(max((e.received_at for e in received), default=q.deadline(days)))
+            os.utime(log, ns=(stamp, stamp))
             _write_truth(truth / q.key, q, plans, labels, raters, persons, noise, days)
             summary.labels = len(labels)
             summary.seconds = round(time.perf_counter() - started, 2)

@@ -1,4 +1,10 @@
-"""Drop one delivery into a unit's landing folder, as the unit would, with its arrival time as mtime."""
+"""Drop one delivery into a unit's landing folder, as the unit would, and say when it was received.
+
+The planned arrival is what the receiving side records (`receiving_entries` → the quarter's receiving
+log, pipelines/ingest/receiving.py): ingestion reads arrivals from there, never from a file's mtime.
+The files' mtimes are set to the arrival as well, only so the landing area looks as it would on a
+real server; nothing decides on them.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
+from pipelines.ingest.discover import sha256_file
+from pipelines.ingest.receiving import Entry
 from pipelines.synthetic.breakage import BREAKAGES, break_workbook
 from pipelines.synthetic.noise import NoiseRates, NoiseReport
 from pipelines.synthetic.workbook import Delivery, UnitWorkbook
@@ -30,7 +38,8 @@ def deliver(
     """Write the delivery into ``unit_dir`` (an xlsx file, or one CSV per sheet directly in the folder).
 
     A content breakage is applied to a copy of ``wb`` before writing, a file breakage to the written
-    bytes; ``report.defect`` says where the defect is. Every written file's mtime becomes the arrival.
+    bytes; ``report.defect`` says where the defect is. Every written file's mtime is set to the
+    arrival (cosmetic: the receiving log is what ingestion reads, see `receiving_entries`).
     """
     ns = epoch_ns(delivery.arrival)
     breakage = BREAKAGES[delivery.breakage] if delivery.breakage else None
@@ -56,3 +65,13 @@ def deliver(
         os.utime(path, ns=(ns, ns))
     report.defect = defect
     return report
+
+
+def receiving_entries(unit_dir: Path, paths: list[Path], arrival: datetime) -> list[Entry]:
+    """What the receiving side logs for the files of one delivery: each file's path in the unit
+    folder, the SHA-256 of its bytes as written (a breakage included) and when it came in."""
+    unit_dir = Path(unit_dir)
+    return [
+        Entry(unit_dir.name, Path(p).relative_to(unit_dir).as_posix(), sha256_file(Path(p)), arrival)
+        for p in paths
+    ]

@@ -32,16 +32,16 @@ def test_deliveries_one_per_file_and_one_per_csv_set(tmp_path: Path) -> None:
     _write(unit / "人员名册.csv", b"a", NS)
     _write(unit / "评议打分.csv", b"b", NS + 5)
     (unit / "link.xlsx").symlink_to(unit / "平时考核.xlsx")
-    (unit / "sub").mkdir()
+    (unit / "sub").mkdir()  # an empty sub-folder holds no delivery
     found = discover_quarter(landing, Q)
     by_format = {d.format: d for d in found.deliveries}
     assert sorted(by_format) == ["csv", "unknown", "xlsx"]
     assert by_format["csv"].file_name == "人员名册.csv、评议打分.csv"
-    assert by_format["csv"].arrival_ns == NS + 5  # complete when its last file arrived
+    assert all(d.received_ns is None for d in found.deliveries)  # an mtime is not an arrival
     assert by_format["csv"].submission_id == sha256_csv_set(
         [("人员名册.csv", unit / "人员名册.csv"), ("评议打分.csv", unit / "评议打分.csv")]
     )
-    assert len(found.skipped) == 2  # the symlink and the subfolder, each with a reason
+    assert len(found.skipped) == 1 and "link.xlsx" in found.skipped[0]  # the symlink, with a reason
 
 
 def test_csv_set_hash_depends_on_names_and_bytes(tmp_path: Path) -> None:
@@ -57,24 +57,25 @@ def test_archive_copies_untouched_read_only_and_keeps_the_first_arrival(tmp_path
     source = _write(landing / "371602-X-017" / "平时考核.xlsx", b"original bytes")
     archive = tmp_path / "archive"
     (delivery,) = discover_quarter(landing, Q).deliveries
-    record = archive_delivery(delivery, archive)
+    seen = NS + 7 * 10**12  # first sight: later than the file's own date
+    record = archive_delivery(delivery, archive, seen, 1)
     assert record is not None
     copy = archive / Q / "371602-X-017" / delivery.submission_id / "平时考核.xlsx"
     assert copy.read_bytes() == b"original bytes"
     assert not copy.stat().st_mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH)
     assert copy.stat().st_mtime_ns == NS
-    assert record.arrival_ns == NS
+    assert (record.arrival_ns, record.seq) == (seen, 1)
 
     # Touched later (same bytes): still the same submission, still its first arrival.
     os.utime(source, ns=(NS + 10**12, NS + 10**12))
     (again,) = discover_quarter(landing, Q).deliveries
     assert again.submission_id == delivery.submission_id
-    assert archive_delivery(again, archive) == record
+    assert archive_delivery(again, archive, seen + 10**12, 2) == record
 
     # A resubmission under the same name is a new submission; the first stays archived.
     _write(source, b"corrected bytes", NS + 2 * 10**12)
     (new,) = discover_quarter(landing, Q).deliveries
-    assert archive_delivery(new, archive) is not None
+    assert archive_delivery(new, archive, seen + 10**12, 2) is not None
     assert copy.read_bytes() == b"original bytes"
     assert [r.submission_id for r in load_quarter(archive, Q)] == [delivery.submission_id, new.submission_id]
 
@@ -88,6 +89,6 @@ def test_a_file_changed_while_being_read_waits_for_the_next_run(tmp_path: Path) 
     source = _write(landing / "371602-X-017" / "平时考核.xlsx", b"half written")
     (delivery,) = discover_quarter(landing, Q).deliveries
     source.write_bytes(b"fully written now")  # the unit's upload finished after hashing
-    assert archive_delivery(delivery, tmp_path / "archive") is None
+    assert archive_delivery(delivery, tmp_path / "archive", NS, 1) is None
     assert load_quarter(tmp_path / "archive", Q) == []
     assert list((tmp_path / "archive" / Q / "371602-X-017").iterdir()) == []  # no half archive

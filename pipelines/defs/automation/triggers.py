@@ -60,7 +60,7 @@ def landing_states(landing: Path, partition_keys: list[str]) -> list[LandingStat
             key = parse_quarter(folder.name).key
         except ValueError:
             continue
-        if key in partition_keys:
+        if key in partition_keys and folder.name == key:  # ingestion reads landing/<key>/ only
             states.append(landing_state(folder))
     return states
 
@@ -88,7 +88,10 @@ def decide(
     for state in states:
         if handled.get(state.quarter) == state.fingerprint:
             continue
-        if state.quarter in busy_quarters or now - state.newest_mtime < quiet_seconds:
+        # Modification times are the sender's: one dated in the future says nothing about copying still
+        # going on, and must not hold a quarter back for ever.
+        still_writing = 0 <= now - state.newest_mtime < quiet_seconds
+        if state.quarter in busy_quarters or still_writing:
             waiting.append(state.quarter)
             continue
         run.append(state)

@@ -20,7 +20,8 @@ from pipelines.ingest import audit
 from pipelines.ingest.pseudonym import DEMO_WARNING, ENV_VAR
 from pipelines.ingest.run import IngestReport, IngestSettings, ingest_quarter
 from pipelines.ingest.schema import RAW_TABLES
-from pipelines.paths import raw_dir, restricted_dir
+from pipelines.paths import data_dir, raw_dir, restricted_dir
+from pipelines.runlock import RunLockedError, hold
 
 GROUP = "ingest"
 RAW_KEYS: dict[str, dg.AssetKey] = {t: dg.AssetKey(["raw", t]) for t in RAW_TABLES}
@@ -101,7 +102,13 @@ def ingest_quarter_assets(context: dg.AssetExecutionContext, config: IngestConfi
     """Landing area → archive → validated, typed raw tables, ledger and one receipt per submission."""
     quarter = partition_quarter(context)
     settings = IngestSettings(workers=config.workers, parse_timeout_seconds=config.parse_timeout_seconds)
-    report = ingest_quarter(quarter, settings, log=context.log)
+    # One writer per data directory (pipelines/runlock.py): refused at once while another run writes;
+    # re-entrant when the operator CLI runs this job in its own process and holds the lock already.
+    try:
+        with hold(data_dir(), f"dagster run {context.run.run_id} ({context.job_name}, {quarter.key})"):
+            report = ingest_quarter(quarter, settings, log=context.log)
+    except RunLockedError as exc:
+        raise dg.Failure(description=str(exc), allow_retries=False) from None
     if report.demo_key:
         context.log.warning(DEMO_WARNING)
     for table, key in RAW_KEYS.items():
@@ -128,6 +135,10 @@ def _table_metadata(report: IngestReport, table: str) -> dict[str, Any]:
             "accepted_files": report.accepted,
             "rejected_files": report.rejected,
             "timings_s": report.timings,
+            "not_ingested": "\n".join(report.skipped) or "none",
+            "person_conflicts": len(report.conflicts),
+            "conflict_report": report.paths.get("conflicts", ""),
+            "archive_high_water": report.archive_high_water,
         }
         if report.demo_key:
             meta["warning"] = DEMO_WARNING
