@@ -6,6 +6,7 @@ nothing is mocked. Fixtures are session-scoped because generation is the slow pa
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,6 +17,13 @@ from filelock import FileLock
 
 from pipelines.domain.quarters import quarter_range
 from pipelines.synthetic.city import GeneratorConfig, generate
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Generated data only: the public demo pseudonym key is allowed (docs/security.md). Tests of the
+    # refusal outside demo mode pass their own environment.
+    os.environ.setdefault("ASSESSMENT_DEMO", "1")
+
 
 SMALL_QUARTERS = tuple(quarter_range("2025Q1..2025Q4"))
 PUBLISHED_QUARTERS = tuple(quarter_range("2025Q3..2025Q4"))
