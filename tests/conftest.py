@@ -69,9 +69,11 @@ def pipeline_env(data: Path) -> Iterator[Path]:
 def _publish_city(root: Path) -> Path:
     from pipelines.definitions import defs
     from pipelines.ops import project_instance, run_quarters
+    from tests.publish.plant import plant_ids
 
     first, last = (q.key for q in PUBLISHED_QUARTERS)
     make_city(root, seed=5, units=16, quarters=PUBLISHED_QUARTERS)
+    plant_ids(root / "landing" / last)  # IDs typed into free text must never reach a published file
     with pipeline_env(root):
         run_quarters([first], progress=lambda _msg: None, report_quarters=[])
         job = defs().resolve_job_def("quarterly_pipeline")

@@ -122,6 +122,8 @@ def rater_anonymity(path: Path) -> list[str]:
             ).fetchone()[0]
             if n:
                 problems.append(f"marts.fct_person_tier_score: {n} tier means over fewer than 3 raters")
+        if {"marts.fct_person_tier_score", "marts.fct_person_quarter"} <= present:
+            problems += _differencing_exposures(con)
         if "quality.fct_rater_leniency" in present:
             n = con.execute(
                 "select count(*) from quality.fct_rater_leniency where n_ratees < ? and leniency is not null",
@@ -130,6 +132,27 @@ def rater_anonymity(path: Path) -> list[str]:
             if n:
                 problems.append(f"quality.fct_rater_leniency: {n} leniencies over fewer than 3 ratees")
     return problems
+
+
+def _differencing_exposures(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Secondary suppression held: nobody has exactly one withheld tier mean next to a published
+    evaluation or quarter score, which would give it back by subtraction (pipelines/publish/suppression)."""
+    n = con.execute(
+        """
+        with tiers as (
+            select quarter, unit_code, person_code,
+                count(*) filter (where tier_mean_score is null) as n_withheld
+            from marts.fct_person_tier_score
+            group by all
+        )
+        select count(*) from tiers
+        inner join marts.fct_person_quarter as p using (quarter, unit_code, person_code)
+        where tiers.n_withheld = 1 and (p.eval_score is not null or p.quarter_score is not null)
+        """
+    ).fetchone()[0]
+    return (
+        [f"marts.fct_person_tier_score: {n} withheld tier means follow from a published score"] if n else []
+    )
 
 
 def county_extract_problems(path: Path, county_code: str) -> list[str]:

@@ -8,7 +8,9 @@ raters (docs/architecture.md, "Rater anonymity"):
   a keyed alias instead of the rater's person code, in the code columns and in the explanation; auditors
   who need the person look the finding up by finding_id in the pipeline's private warehouse;
 - tier averages over fewer than 3 raters are already NULL in marts.fct_person_tier_score (dbt), and a
-  rater's leniency estimate is withheld when it rests on fewer than 3 ratees.
+  rater's leniency estimate is withheld when it rests on fewer than 3 ratees;
+- secondary suppression (suppression.py) withholds whatever would give such a tier average back by
+  subtraction: a second tier, or the evaluation and quarter scores when the person has no other tier.
 
 A county extract holds the same tables filtered to the county's units (or its own county row), so access
 can be granted per county with file permissions.
@@ -26,6 +28,7 @@ import duckdb
 
 from pipelines.domain.template import NAMED_TIERS
 from pipelines.ingest.pseudonym import DEMO_WARNING, PseudonymKey, load_key
+from pipelines.publish.suppression import apply_secondary_suppression
 from pipelines.publish.warehouse import (
     COUNTIES_NAME,
     PUBLISHED_NAME,
@@ -192,6 +195,7 @@ def _anonymise(con: duckdb.DuckDBPyConnection, alias_key: str) -> None:
             "update quality.fct_rater_leniency set leniency = null, leniency_se = null where n_ratees < ?",
             [MIN_RATEES_FOR_LENIENCY],
         )
+    apply_secondary_suppression(con)
 
 
 def current_catalog(con: duckdb.DuckDBPyConnection) -> str:
