@@ -14,6 +14,8 @@ from pipelines.ingest.schema import RAW_TABLES
 # 17 digits (ASCII or full-width) anywhere in a cell: the cheap filter before the shared detector, which
 # also finds spaced, hyphenated and glued IDs (and skips hex person keys).
 _MANY_DIGITS = r"[0-9０-９]"
+# Paths the pipeline made (hex digests joined by separators); never published, never typed by a unit.
+PIPELINE_PATHS = frozenset({"archive_path", "receipt_path"})
 
 
 def read_quarter(raw_root: Path, quarter: str) -> dict[str, pl.DataFrame]:
@@ -41,7 +43,7 @@ def clear_national_ids(tables: dict[str, pl.DataFrame], known_ids: Iterable[str]
     hits: dict[str, int] = {}
     for table, frame in tables.items():
         for column, dtype in frame.schema.items():
-            if dtype != pl.Utf8 or frame.height == 0:
+            if dtype != pl.Utf8 or frame.height == 0 or column in PIPELINE_PATHS:
                 continue
             col = pl.col(column)
             candidates = frame.select(col).filter(col.str.count_matches(_MANY_DIGITS) >= 17)

@@ -141,7 +141,7 @@ def _differencing_exposures(con: duckdb.DuckDBPyConnection) -> list[str]:
         """
         with tiers as (
             select quarter, unit_code, person_code,
-                count(*) filter (where tier_mean_score is null) as n_withheld
+                count(*) filter (where is_suppressed or tier_mean_score is null) as n_withheld
             from marts.fct_person_tier_score
             group by all
         )

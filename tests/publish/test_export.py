@@ -133,7 +133,7 @@ def test_the_audits_catch_a_leak(build: Path, tmp_path: Path) -> None:
     target = tmp_path / "analyst.duckdb"
     export_analyst_file(build, target, KEY)
     assert audit.no_national_ids(target) == [
-        "marts.fct_person_quarter.person_code: 1 values look like national IDs"
+        "marts.fct_person_quarter.person_code: 1 values hold a national ID"
     ]
     assert audit.rater_anonymity(target) == [
         "marts.fct_person_tier_score: 1 tier means over fewer than 3 raters"
