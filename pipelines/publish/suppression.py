@@ -23,6 +23,9 @@ office's complementary suppression:
    year's regular_avg and annual_score (which give quarter_score back) are withheld as well;
 3. two or more withheld tiers: (E) already has two unknowns; nothing more is needed.
 
+Quality findings that tie one named internal rater to one ratee (withhold_rater_scores) keep the finding
+but not the score that rater gave.
+
 The private work warehouse keeps every figure; only the analyst export (and the county extracts cut from
 it) is changed. docs/security.md explains the design; tests/publish/test_suppression.py runs the
 differencing attack on every published person.
@@ -32,7 +35,11 @@ from __future__ import annotations
 
 import duckdb
 
+from pipelines.domain.template import NAMED_TIERS
+
 PRIMARY = "fewer_than_3_raters"
+DECIMAL_FIGURE = r"-?[0-9]+\.[0-9]+"
+WITHHELD_TEXT = "（已隐去）"
 COMPLEMENTARY = "complementary"
 
 TIERS = "marts.fct_person_tier_score"
@@ -49,11 +56,37 @@ def _present(con: duckdb.DuckDBPyConnection) -> set[str]:
     return {r[0] for r in rows}
 
 
+def withhold_rater_scores(con: duckdb.DuckDBPyConnection) -> int:
+    """A quality finding about one named internal rater and one ratee (an outlier rating, a pair) keeps its
+    code, alias and counts, but not the score: `value` is withheld and every decimal figure of the
+    explanation (printf %.1f: the composite, the others' mean, the distance) becomes 「（已隐去）」. With one
+    分管领导 or 科室负责人 per section, the tier alone names the rater, so an alias does not hide them."""
+    tables = con.execute(
+        "select table_schema, table_name, list(column_name) from information_schema.columns "
+        "where table_catalog = current_database() group by all"
+    ).fetchall()
+    changed = 0
+    for schema, name, columns in tables:
+        cols = set(columns)
+        if not {"rater_code", "ratee_code", "rater_tier", "explanation_zh"} <= cols:
+            continue
+        ref = f'"{schema}"."{name}"'
+        value = ", value = null" if "value" in cols else ""
+        changed += con.execute(
+            f"update {ref} set explanation_zh = regexp_replace(explanation_zh, ?, ?, 'g'){value} "
+            "where ratee_code is not null and rater_code is not null and rater_code <> ratee_code "
+            "and rater_tier in (select unnest(?::varchar[]))",
+            [DECIMAL_FIGURE, WITHHELD_TEXT, list(NAMED_TIERS)],
+        ).fetchone()[0]
+    return changed
+
+
 def apply_secondary_suppression(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
     """Apply the rules above to the analyst tables of the current catalog; returns what was withheld."""
+    withheld_findings = withhold_rater_scores(con)
     present = _present(con)
     if TIERS not in present:
-        return {}
+        return {"finding_scores": withheld_findings}
     con.execute(f"alter table {TIERS} add column if not exists suppression varchar")
     con.execute(f"update {TIERS} set suppression = ? where is_suppressed", [PRIMARY])
     con.execute(
@@ -99,6 +132,7 @@ def apply_secondary_suppression(con: duckdb.DuckDBPyConnection) -> dict[str, int
     counts = {
         "complementary_tiers": con.execute("select count(*) from complement").fetchone()[0],
         "scores_withheld": con.execute("select count(*) from score_withheld").fetchone()[0],
+        "finding_scores": withheld_findings,
     }
     if PERSON_QUARTER in present:
         con.execute(f"alter table {PERSON_QUARTER} add column if not exists is_score_withheld boolean")

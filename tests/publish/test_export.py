@@ -81,6 +81,8 @@ def test_named_raters_beside_a_ratee_get_a_keyed_alias(build: Path, tmp_path: Pa
     )
     a8 = next(r for r in rows if r[0] == "A8" and r[3] == "P1")
     assert a8[1].startswith(RATER_ALIAS_PREFIX) and "P7" not in a8[4] and a8[1] in a8[4]
+    # What that one rater gave P1 is not published (the auditor reads it privately by finding_id).
+    assert "58.0" not in a8[4] and a8[4].endswith("综合分（已隐去）")
     a7 = next(r for r in rows if r[0] == "A7" and r[3] == "P1")
     assert a7[1].startswith(RATER_ALIAS_PREFIX) and a7[2].startswith(RATER_ALIAS_PREFIX)
     assert "P7" not in a7[4] and "P8" not in a7[4]
@@ -88,6 +90,7 @@ def test_named_raters_beside_a_ratee_get_a_keyed_alias(build: Path, tmp_path: Pa
     assert next(r for r in rows if r[0] == "A7" and r[3] is None)[1] == "P7"  # no ratee: nothing to hide
     assert next(r for r in rows if r[0] == "A1")[1] == "P2"  # a self-rating reveals nobody else's rating
     assert next(r for r in rows if r[3] == "P3")[1] == "F03"  # 服务对象 codes are anonymous already
+    assert next(r for r in rows if r[3] == "P3")[4].endswith("50.0")  # an anonymous rater's score stays
     other = tmp_path / "other.duckdb"
     export_analyst_file(build, other, "another-key")
     assert (

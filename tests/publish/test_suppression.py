@@ -262,7 +262,7 @@ def test_each_rule_on_a_tiny_file(tmp_path: Path) -> None:
     assert {(e.person_code, e.rater_tier) for e in before} == {("P1", "科室负责人"), ("P2", "分管领导")}
     with duckdb.connect(str(path)) as con:
         counts = apply_secondary_suppression(con)
-        assert counts == {"complementary_tiers": 1, "scores_withheld": 1}
+        assert counts == {"complementary_tiers": 1, "scores_withheld": 1, "finding_scores": 0}
         # P1: the heaviest published tier (分管领导) is withheld beside the primary one; scores stay.
         assert con.execute(
             "select rater_tier from marts.fct_person_tier_score where suppression = ?", [COMPLEMENTARY]
