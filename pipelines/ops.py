@@ -32,6 +32,7 @@ import polars as pl
 from pipelines import runlock
 from pipelines.domain.quarters import parse_quarter, quarter_range
 from pipelines.ingest.discover import quarter_folders
+from pipelines.ingest.pseudonym import DEMO_ENV, DEMO_WARNING, refusal_for_run
 from pipelines.paths import PROJECT_ROOT, data_dir, landing_dir, raw_dir, receipts_dir
 from pipelines.publish.warehouse import (
     build_path,
@@ -241,6 +242,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     from pipelines.synthetic.__main__ import main as generate
     from pipelines.warehouse_summary import summary
 
+    os.environ[DEMO_ENV] = "1"  # generated data: the public demo key is allowed, and announced
+    _say(DEMO_WARNING)
     _say(f"1/3 generating the demo city ({args.quarters}, seed {args.seed}) …")
     if generate(["--quarters", args.quarters, "--seed", str(args.seed)]) != 0:
         return 2
@@ -260,6 +263,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
     quarters = landed_quarters() if args.all else [parse_quarter(q).key for q in args.quarter]
     if not quarters:
         print(f"error: nothing to run: no quarter given and none in {landing_dir()}", file=sys.stderr)
+        return 2
+    if (refused := refusal_for_run(_say)) is not None:  # no key, the demo key or a weak key
+        print(refused, file=sys.stderr)
         return 2
     run_quarters(quarters)
     return 0

@@ -6,6 +6,7 @@ nothing is mocked. Fixtures are session-scoped because generation is the slow pa
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,6 +17,13 @@ from filelock import FileLock
 
 from pipelines.domain.quarters import quarter_range
 from pipelines.synthetic.city import GeneratorConfig, generate
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Generated data only: the public demo pseudonym key is allowed (docs/security.md). Tests of the
+    # refusal outside demo mode pass their own environment.
+    os.environ.setdefault("ASSESSMENT_DEMO", "1")
+
 
 SMALL_QUARTERS = tuple(quarter_range("2025Q1..2025Q4"))
 PUBLISHED_QUARTERS = tuple(quarter_range("2025Q3..2025Q4"))
@@ -61,9 +69,11 @@ def pipeline_env(data: Path) -> Iterator[Path]:
 def _publish_city(root: Path) -> Path:
     from pipelines.definitions import defs
     from pipelines.ops import project_instance, run_quarters
+    from tests.publish.plant import plant_ids
 
     first, last = (q.key for q in PUBLISHED_QUARTERS)
     make_city(root, seed=5, units=16, quarters=PUBLISHED_QUARTERS)
+    plant_ids(root / "landing" / last)  # IDs typed into free text must never reach a published file
     with pipeline_env(root):
         run_quarters([first], progress=lambda _msg: None, report_quarters=[])
         job = defs().resolve_job_def("quarterly_pipeline")

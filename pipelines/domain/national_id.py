@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
+from datetime import date
 
 _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _CHECK = "10X98765432"
@@ -26,3 +28,154 @@ def make(region: str, birth_yyyymmdd: str, sequence: int) -> str:
     """Build a valid ID from a 6-digit region, a birth date and a 3-digit sequence (odd = male)."""
     first17 = f"{region}{birth_yyyymmdd}{sequence:03d}"
     return first17 + check_character(first17)
+
+
+# -- finding IDs inside free text -----------------------------------------------------------------------
+#
+# A unit may type an ID anywhere: glued to Chinese text, in groups (371623 19850304 123X), hyphenated,
+# in full-width digits, with a lower-case x. The detector folds full-width characters, cuts the text into
+# tokens (a run of digits, or an X) joined by short separator runs, and tries every
+# span of whole tokens that holds exactly 18 characters with X only last. A span is an ID when its check
+# character is right. Deliberate limits (docs/security.md):
+# - tokens are whole: 18 digits glued directly inside a longer digit run are a different, longer number;
+# - region and birth date are not required (an ID made with any 17 digits is still masked); one random
+#   18-digit number in 11 has a valid check character and is masked too: losing a document number from a
+#   task name is cheaper than publishing an ID, and the unit's receipt says what was masked where;
+# - an ID with a wrong check character (a typo, or 37162319850304123X as someone may write it) is masked
+#   when its region is a real province prefix and its birth date a real date from 1900 on;
+# - a whole value that is a lower-case hex digest (person keys, submission ids) is not text a unit typed.
+
+MASK = "[身份证号已隐去]"
+_FOLD = str.maketrans({**{chr(0xFF10 + i): str(i) for i in range(10)}, "Ｘ": "X", "ｘ": "X", "x": "X"})
+_TOKEN = re.compile(r"[0-9]+|X")
+# Between the groups of one ID: up to 3 spaces, dashes, dots, underscores, slashes or middle dots.
+_SEPARATOR = re.compile(r"[\s\-‐‑‒–—―－_.．·/／]{1,3}")
+_DIGITS = re.compile(r"[0-9０-９]")
+_HEX_DIGEST = re.compile(r"^[0-9a-f]{32,}$")
+
+
+@dataclass(frozen=True)
+class Span:
+    """Where an ID sits in the original text (end exclusive), and the ID in canonical form."""
+
+    start: int
+    end: int
+    value: str
+
+    @property
+    def plausible(self) -> bool:
+        """Region starts 1–8 and the birth date is a real date from 1900 on (for reporting only)."""
+        return self.value[0] in "12345678" and _real_date(self.value[6:14])
+
+
+def _real_date(yyyymmdd: str) -> bool:
+    try:
+        born = date(int(yyyymmdd[:4]), int(yyyymmdd[4:6]), int(yyyymmdd[6:8]))
+    except ValueError:
+        return False
+    return born.year >= 1900
+
+
+# First two digits of the provinces, regions and HK/Macau/Taiwan (GB/T 2260).
+_PROVINCES = frozenset(
+    (
+        "11",
+        "12",
+        "13",
+        "14",
+        "15",
+        "21",
+        "22",
+        "23",
+        "31",
+        "32",
+        "33",
+        "34",
+        "35",
+        "36",
+        "37",
+        "41",
+        "42",
+        "43",
+        "44",
+        "45",
+        "46",
+        "50",
+        "51",
+        "52",
+        "53",
+        "54",
+        "61",
+        "62",
+        "63",
+        "64",
+        "65",
+        "71",
+        "81",
+        "82",
+        "83",
+    )
+)
+
+
+def _looks_typed_wrong(chars: str) -> bool:
+    """An ID with a wrong check character is still somebody's ID (or one typo away from it): masked
+    when region and birth date are real, which random digits almost never are (about 1 in 4,000)."""
+    return chars[:2] in _PROVINCES and _real_date(chars[6:14]) and chars[6:8] in ("19", "20")
+
+
+def may_hold_id(text: str) -> bool:
+    """Cheap test: fewer than 17 digits cannot hold an ID."""
+    return len(_DIGITS.findall(text)) >= 17
+
+
+def find_ids(text: str) -> list[Span]:
+    """Every national ID in `text`, left to right, non-overlapping."""
+    if not text or not may_hold_id(text) or _HEX_DIGEST.match(text):
+        return []
+    folded = text.translate(_FOLD)  # one character for one: offsets stay valid in `text`
+    tokens = list(_TOKEN.finditer(folded))
+    found: list[Span] = []
+    i = 0
+    while i < len(tokens):
+        span = _span_from(folded, tokens, i)
+        if span is None:
+            i += 1
+            continue
+        found.append(span[0])
+        i = span[1]
+    return found
+
+
+def _span_from(folded: str, tokens: list[re.Match[str]], first: int) -> tuple[Span, int] | None:
+    """The ID made of tokens first..k, if any, and the index of the token after it."""
+    chars = ""
+    for k in range(first, len(tokens)):
+        glued = tokens[k - 1].end() == tokens[k].start() if k > first else True
+        # Groups need a separator between them; only the check character may follow its digits glued.
+        if k > first and not (
+            (glued and tokens[k].group() == "X")
+            or _SEPARATOR.fullmatch(folded, tokens[k - 1].end(), tokens[k].start())
+        ):
+            return None
+        chars += tokens[k].group()
+        if len(chars) > 18 or ("X" in chars[:-1]):
+            return None
+        if len(chars) == 18:
+            if is_valid(chars) or _looks_typed_wrong(chars):
+                return Span(tokens[first].start(), tokens[k].end(), chars), k + 1
+            return None
+    return None
+
+
+def mask_ids(text: str, mask: str = MASK) -> tuple[str, int]:
+    """`text` with every ID replaced by `mask`, and how many were replaced."""
+    spans = find_ids(text)
+    if not spans:
+        return text, 0
+    parts, last = [], 0
+    for s in spans:
+        parts += [text[last : s.start], mask]
+        last = s.end
+    parts.append(text[last:])
+    return "".join(parts), len(spans)

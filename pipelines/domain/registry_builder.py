@@ -16,6 +16,7 @@ import csv
 import io
 from pathlib import Path
 
+from pipelines.domain.safe_cells import safe_rows
 from pipelines.domain.template import LEVEL_LETTER
 from pipelines.paths import REFERENCE_DIR
 
@@ -204,7 +205,7 @@ def _render(columns: tuple[str, ...], rows: list[dict[str, str]]) -> bytes:
     # A fixed "\n" terminator keeps the bytes identical on every platform.
     writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
     writer.writeheader()
-    writer.writerows(rows)
+    writer.writerows(safe_rows(rows))  # no formula-like text in a CSV we write
     return buffer.getvalue().encode("utf-8")
 
 

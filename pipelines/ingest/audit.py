@@ -7,12 +7,15 @@ from pathlib import Path
 
 import polars as pl
 
+from pipelines.domain.national_id import find_ids
 from pipelines.ingest.load import persons_path, raw_path
 from pipelines.ingest.schema import RAW_TABLES
 
-# An 18-character ID standing alone. Word boundaries keep the check from firing inside the hex
-# person keys, which contain long digit runs by chance.
-_ID_SHAPE = r"\b\d{17}[\dXx]\b"
+# 17 digits (ASCII or full-width) anywhere in a cell: the cheap filter before the shared detector, which
+# also finds spaced, hyphenated and glued IDs (and skips hex person keys).
+_MANY_DIGITS = r"[0-9０-９]"
+# Paths the pipeline made (hex digests joined by separators); never published, never typed by a unit.
+PIPELINE_PATHS = frozenset({"archive_path", "receipt_path"})
 
 
 def read_quarter(raw_root: Path, quarter: str) -> dict[str, pl.DataFrame]:
@@ -35,22 +38,19 @@ def restricted_ids(restricted_root: Path, quarter: str) -> list[str]:
 
 def clear_national_ids(tables: dict[str, pl.DataFrame], known_ids: Iterable[str]) -> dict[str, int]:
     """Cells holding a national ID in clear, per table.column: known IDs anywhere in a text, or any
-    standalone 18-character ID shape. Empty means the analytical tables are clean."""
+    ID the shared detector finds (pipelines.domain.national_id). Empty means the tables are clean."""
     known = sorted(set(known_ids))
     hits: dict[str, int] = {}
     for table, frame in tables.items():
         for column, dtype in frame.schema.items():
-            if dtype != pl.Utf8 or frame.height == 0:
+            if dtype != pl.Utf8 or frame.height == 0 or column in PIPELINE_PATHS:
                 continue
             col = pl.col(column)
-            # Every clear ID has 17 digits in a row: a cheap filter before the precise tests.
-            candidates = frame.select(col).filter(col.str.contains(r"\d{17}"))
+            candidates = frame.select(col).filter(col.str.count_matches(_MANY_DIGITS) >= 17)
             if candidates.is_empty():
                 continue
-            found = col.str.contains(_ID_SHAPE)
-            if known:
-                found = found | col.str.contains_any(known)
-            n = candidates.select(found.fill_null(False).sum()).item()
+            values = candidates.get_column(column).to_list()
+            n = sum(bool(find_ids(v)) or any(k in v for k in known) for v in values)
             if n:
                 hits[f"{table}.{column}"] = int(n)
     return hits

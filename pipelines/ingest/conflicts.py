@@ -22,12 +22,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from pipelines.domain.safe_cells import neutralise
 from pipelines.domain.template import SHEETS_BY_NAME
 from pipelines.ingest.archive import ArchiveRecord
 from pipelines.ingest.issues import Issue, issue
 
 CONFLICTS_FILE = "_conflicts.csv"
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 @dataclass(frozen=True)
@@ -124,8 +124,7 @@ def _receipt_issue(row: int | None, other: Owner, unit_names: dict[str, str]) ->
 
 def _cell(value: object) -> str:
     """Text a spreadsheet will not run as a formula (file and unit names come from outside)."""
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(_FORMULA_START) else text
+    return neutralise("" if value is None else str(value))
 
 
 def render_csv(conflicts: list[Conflict]) -> str:

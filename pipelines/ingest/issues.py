@@ -77,6 +77,13 @@ _KINDS: tuple[IssueKind, ...] = (
         "在「人员名册」中为不参加考核人员{detail}",
         "cross-sheet",
     ),
+    IssueKind(
+        "national_id_in_text",
+        WARNING,
+        "文本中的身份证号已隐去",
+        "含身份证号，已隐去后保存{detail}",
+        "cross-sheet",
+    ),
     IssueKind("lead_missing", WARNING, "任务未填主办人", "未填写主办人{detail}", "cross-sheet"),
     # -- the folder the file arrived in (context) --------------------------------------------------
     IssueKind(

@@ -3,27 +3,49 @@
 person_key = first 32 hex characters of HMAC-SHA256(key, national_id). The same person gets the
 same key in every quarter and unit (annual results follow people across transfers), yet without
 the key nobody can recompute it from an ID list, unlike a plain hash of an 18-digit number with a
-known structure. The key comes from ASSESSMENT_PSEUDONYM_KEY; without it a fixed demo key is used
-and every run says so loudly, because keys made with a published key protect nothing.
+known structure. The key comes from ASSESSMENT_PSEUDONYM_KEY and must be strong (estimated_bits). The
+public demo key is used only in demo mode (ASSESSMENT_DEMO=1, generated data), and then every output
+says so (terminal, release.json, the report), because keys made with a published key protect nothing.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import math
 import os
-from collections.abc import Iterable, Mapping
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 ENV_VAR = "ASSESSMENT_PSEUDONYM_KEY"
+DEMO_ENV = "ASSESSMENT_DEMO"  # "1": generated demo data; set by `pipelines.ops demo` and the tests
 DEMO_KEY = "binzhou-assessment-DEMO-key-not-for-real-data"
 KEY_HEX_CHARS = 32
-MIN_KEY_CHARS = 16
+MIN_KEY_CHARS = 32
+MIN_KEY_BITS = 128
 DEMO_WARNING = (
-    f"!!! {ENV_VAR} is not set: person keys are made with the PUBLIC DEMO KEY. They are stable but "
-    "not secret; anyone with the code can link them back to national IDs. Set a secret key of at "
-    f"least {MIN_KEY_CHARS} characters before loading real submissions. !!!"
+    f"!!! 演示模式：人员代码使用公开的演示密钥生成，不得用于真实数据 / DEMO MODE ({DEMO_ENV}=1): person keys "
+    "are made with the PUBLIC DEMO KEY; anyone with the code can link them back to national IDs. !!!"
 )
+MISSING_KEY = (
+    f"未设置假名化密钥 {ENV_VAR}，拒绝运行（仅演示模式 {DEMO_ENV}=1 可用演示密钥） / "
+    f"{ENV_VAR} is not set: refused (the demo key is allowed only in demo mode, {DEMO_ENV}=1)"
+)
+DEMO_KEY_REFUSED = (
+    f"{ENV_VAR} 是公开的演示密钥，真实运行拒绝使用 / "
+    f"{ENV_VAR} is the public demo key: refused outside demo mode"
+)
+WEAK_KEY = (
+    f"假名化密钥 {ENV_VAR} 强度不足（至少{MIN_KEY_CHARS}个字符、估计熵至少{MIN_KEY_BITS}位、"
+    "不能是重复片段） / "
+    f"{ENV_VAR} is too weak: need >= {MIN_KEY_CHARS} characters, >= {MIN_KEY_BITS} bits estimated entropy, "
+    'no repeated pattern (e.g. python -c "import secrets; print(secrets.token_urlsafe(32))")'
+)
+
+
+class KeyRefusedError(ValueError):
+    """The configured key may not be used for this run; the message is one line, Chinese and English."""
 
 
 @dataclass(frozen=True)
@@ -37,14 +59,50 @@ class PseudonymKey:
         return hmac.new(self.secret, b"fingerprint", hashlib.sha256).hexdigest()[:8]
 
 
+def demo_mode(environ: Mapping[str, str] | None = None) -> bool:
+    env = os.environ if environ is None else environ
+    return env.get(DEMO_ENV, "").strip() == "1"
+
+
+def estimated_bits(value: str) -> float:
+    """A deliberately simple, conservative entropy estimate: length × the Shannon entropy of the key's own
+    character frequencies (16 spaces or aaaa… give 0; 64 characters of ab… give 64), and 0 for a key that
+    is one shorter block repeated (abcdabcd…), whose real entropy is that of the block."""
+    if not value:
+        return 0.0
+    n = len(value)
+    for period in range(1, n // 2 + 1):
+        if n % period == 0 and value[:period] * (n // period) == value:
+            return 0.0
+    counts = Counter(value)
+    per_char = -sum(c / n * math.log2(c / n) for c in counts.values())
+    return n * per_char
+
+
 def load_key(environ: Mapping[str, str] | None = None) -> PseudonymKey:
+    """The key for this run. Outside demo mode: a missing key, the demo key or a weak key is refused
+    (KeyRefusedError). In demo mode without a key, the demo key, flagged so that every output says so."""
     env = os.environ if environ is None else environ
     value = env.get(ENV_VAR, "")
-    if not value:
+    demo = demo_mode(env)
+    if not value or value == DEMO_KEY:
+        if not demo:
+            raise KeyRefusedError(DEMO_KEY_REFUSED if value == DEMO_KEY else MISSING_KEY)
         return PseudonymKey(DEMO_KEY.encode("utf-8"), is_demo=True)
-    if len(value) < MIN_KEY_CHARS:
-        raise ValueError(f"{ENV_VAR} must be at least {MIN_KEY_CHARS} characters long")
+    if len(value) < MIN_KEY_CHARS or estimated_bits(value) < MIN_KEY_BITS:
+        raise KeyRefusedError(WEAK_KEY)
     return PseudonymKey(value.encode("utf-8"), is_demo=False)
+
+
+def refusal_for_run(say: Callable[[str], None]) -> str | None:
+    """For the operator CLI before a run: the one-line refusal, or None (announcing demo mode if so)."""
+    try:
+        key = load_key()
+    except KeyRefusedError as refused:
+        return str(refused)
+    if key.is_demo:
+        say(DEMO_WARNING)
+    return None
 
 
 def person_key(key: PseudonymKey, national_id: str) -> str:

@@ -39,7 +39,7 @@ from pipelines.domain.quarters import TZ, Quarter, parse_quarter
 from pipelines.domain.registry import load_active_registry
 from pipelines.domain.rules import RulesError, load_rules
 from pipelines.domain.template import SHEETS
-from pipelines.ingest import cache, conflicts
+from pipelines.ingest import cache, conflicts, free_text
 from pipelines.ingest.archive import ArchiveRecord, archive_delivery, load_quarter, next_seq
 from pipelines.ingest.discover import Delivery, discover_quarter
 from pipelines.ingest.issues import Issue
@@ -375,6 +375,7 @@ def _assemble(
             i.severity == "error" for i in context
         )
     report.conflicts = _reject_shared_people(q, records, registry, root, metas, accepted, extra, key)
+    free_text.add_warnings(extra, root, metas)  # IDs typed outside the ID column: warned, masked below
 
     ledger = _ledger(q, records, metas, accepted, extra)
     items = _receipt_items(q, records, root, unique, extra)
@@ -385,6 +386,7 @@ def _assemble(
     tables["unit_status"] = unit_status(ledger, sorted(registry), q.key, deadline)
     tables["receipt_items"] = items
     receipts = _receipts(q, records, ledger, items, registry)
+    free_text.mask_tables(tables, key)
 
     report.submissions = ledger.height
     report.accepted = int(ledger["accepted"].sum())

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import duckdb
 
+from pipelines.domain.national_id import find_ids
 from pipelines.domain.template import NAMED_TIERS
 from pipelines.publish.export import (
     ANALYST_PREFIXES,
@@ -20,8 +21,9 @@ from pipelines.publish.export import (
     quote_ident,
 )
 
-# Mainland national ID: 17 digits and a check character. Any such value in a published column is a leak.
-NATIONAL_ID_PATTERN = r"^[0-9]{17}[0-9Xx]$"
+# The DuckDB prefilter of the ID audit: separators out, then 17 digits in a row (ASCII or full-width).
+ID_SEPARATORS = r"[\s\-‐‑‒–—―－_.．·/／]"
+ID_DIGITS = r"[0-9０-９]{17}"
 REQUIRED_TABLES = ("marts.fct_person_quarter", "marts.fct_unit_quarter", "marts.dim_unit")
 
 
@@ -60,7 +62,8 @@ def required_tables(path: Path, required: tuple[str, ...] = REQUIRED_TABLES) -> 
 
 
 def no_national_ids(path: Path) -> list[str]:
-    """No text column of any table holds a value shaped like a national ID."""
+    """No text of any table holds a national ID anywhere inside it: the shared detector (spaced,
+    hyphenated, full-width, glued to Chinese text) over every text column of every table."""
     problems = []
     with duckdb.connect(str(path), read_only=True) as con:
         text_columns = con.execute(
@@ -69,19 +72,21 @@ def no_national_ids(path: Path) -> list[str]:
             "and data_type = 'VARCHAR' group by all order by 1, 2"
         ).fetchall()
         for schema, name, columns in text_columns:
-            # One scan per table, a count per text column (a query per column cost 15 s over the 129
-            # files of a 16-city release).
-            counts = ", ".join(
-                f"count(*) filter (where regexp_matches({quote_ident(c)}, $id))" for c in columns
+            # One scan per table: per text column, the distinct values that still hold 17 digits in a row
+            # once separators are removed; only those few go through the check-character test in Python.
+            lists = ", ".join(
+                f"list(distinct {quote_ident(c)}) filter (where regexp_matches("
+                f"regexp_replace({quote_ident(c)}, $sep, '', 'g'), $digits))"
+                for c in columns
             )
             found = con.execute(
-                f"select {counts} from {quote_ident(schema)}.{quote_ident(name)}", {"id": NATIONAL_ID_PATTERN}
+                f"select {lists} from {quote_ident(schema)}.{quote_ident(name)}",
+                {"sep": ID_SEPARATORS, "digits": ID_DIGITS},
             ).fetchall()[0]
-            problems += [
-                f"{schema}.{name}.{column}: {n} values look like national IDs"
-                for column, n in zip(columns, found, strict=True)
-                if n
-            ]
+            for column, candidates in zip(columns, found, strict=True):
+                n = sum(bool(find_ids(v)) for v in candidates or [])
+                if n:
+                    problems.append(f"{schema}.{name}.{column}: {n} values hold a national ID")
     return problems
 
 
@@ -117,6 +122,8 @@ def rater_anonymity(path: Path) -> list[str]:
             ).fetchone()[0]
             if n:
                 problems.append(f"marts.fct_person_tier_score: {n} tier means over fewer than 3 raters")
+        if {"marts.fct_person_tier_score", "marts.fct_person_quarter"} <= present:
+            problems += _differencing_exposures(con)
         if "quality.fct_rater_leniency" in present:
             n = con.execute(
                 "select count(*) from quality.fct_rater_leniency where n_ratees < ? and leniency is not null",
@@ -125,6 +132,27 @@ def rater_anonymity(path: Path) -> list[str]:
             if n:
                 problems.append(f"quality.fct_rater_leniency: {n} leniencies over fewer than 3 ratees")
     return problems
+
+
+def _differencing_exposures(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Secondary suppression held: nobody has exactly one withheld tier mean next to a published
+    evaluation or quarter score, which would give it back by subtraction (pipelines/publish/suppression)."""
+    n = con.execute(
+        """
+        with tiers as (
+            select quarter, unit_code, person_code,
+                count(*) filter (where is_suppressed or tier_mean_score is null) as n_withheld
+            from marts.fct_person_tier_score
+            group by all
+        )
+        select count(*) from tiers
+        inner join marts.fct_person_quarter as p using (quarter, unit_code, person_code)
+        where tiers.n_withheld = 1 and (p.eval_score is not null or p.quarter_score is not null)
+        """
+    ).fetchone()[0]
+    return (
+        [f"marts.fct_person_tier_score: {n} withheld tier means follow from a published score"] if n else []
+    )
 
 
 def county_extract_problems(path: Path, county_code: str) -> list[str]:

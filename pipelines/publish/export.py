@@ -8,7 +8,9 @@ raters (docs/architecture.md, "Rater anonymity"):
   a keyed alias instead of the rater's person code, in the code columns and in the explanation; auditors
   who need the person look the finding up by finding_id in the pipeline's private warehouse;
 - tier averages over fewer than 3 raters are already NULL in marts.fct_person_tier_score (dbt), and a
-  rater's leniency estimate is withheld when it rests on fewer than 3 ratees.
+  rater's leniency estimate is withheld when it rests on fewer than 3 ratees;
+- secondary suppression (suppression.py) withholds whatever would give such a tier average back by
+  subtraction: a second tier, or the evaluation and quarter scores when the person has no other tier.
 
 A county extract holds the same tables filtered to the county's units (or its own county row), so access
 can be granted per county with file permissions.
@@ -25,7 +27,8 @@ from pathlib import Path
 import duckdb
 
 from pipelines.domain.template import NAMED_TIERS
-from pipelines.ingest.pseudonym import load_key
+from pipelines.ingest.pseudonym import DEMO_WARNING, PseudonymKey, load_key
+from pipelines.publish.suppression import apply_secondary_suppression
 from pipelines.publish.warehouse import (
     COUNTIES_NAME,
     PUBLISHED_NAME,
@@ -192,15 +195,16 @@ def _anonymise(con: duckdb.DuckDBPyConnection, alias_key: str) -> None:
             "update quality.fct_rater_leniency set leniency = null, leniency_se = null where n_ratees < ?",
             [MIN_RATEES_FOR_LENIENCY],
         )
+    apply_secondary_suppression(con)
 
 
 def current_catalog(con: duckdb.DuckDBPyConnection) -> str:
     return con.execute("select current_database()").fetchone()[0]
 
 
-def rater_alias_key() -> str:
+def rater_alias_key(key: PseudonymKey | None = None) -> str:
     """A secret for rater aliases derived from the pseudonymisation key (rotating that key rotates these)."""
-    secret = load_key().secret
+    secret = (key or load_key()).secret
     return hmac.new(secret, b"rater-alias", hashlib.sha256).hexdigest()
 
 
@@ -214,12 +218,16 @@ def stage_release(
 ) -> Path:
     """A complete, not yet published release folder made from `build`."""
     lay = lay or layout()
-    key = alias_key if alias_key is not None else rater_alias_key()
+    pseudonym_key = load_key()  # refuses a missing, weak or demo key outside demo mode
+    key = alias_key if alias_key is not None else rater_alias_key(pseudonym_key)
     release = new_release(lay, label)
     tables = export_analyst_file(build, release / PUBLISHED_NAME, key)
     extracts = export_counties(release / PUBLISHED_NAME, release / COUNTIES_NAME)
     counties = {code: rows.get("marts.fct_person_quarter", 0) for code, rows in extracts.items()}
     if progress:
         progress(f"{len(counties)} county extracts: {sum(counties.values())} person-quarters")
-    write_manifest(release, {**(facts or {}), "tables": tables, "county_person_quarters": counties})
+    if pseudonym_key.is_demo and progress:
+        progress(DEMO_WARNING)
+    manifest = {**(facts or {}), "demo_key": pseudonym_key.is_demo, "tables": tables}
+    write_manifest(release, {**manifest, "county_person_quarters": counties})
     return release

@@ -454,8 +454,8 @@ def review_table(df: pl.DataFrame) -> Any:
 def styled(df: pl.DataFrame, formats: dict[str, str] | None = None) -> Any:
     """A compact pandas Styler without the index, for notebooks and the exported report."""
     styler = df.to_pandas().style.hide(axis="index")
-    if formats:
-        styler = styler.format(formats, na_rep="—")
+    # Text units typed (sections, task names, explanations) is escaped: Styler does not escape by default.
+    styler = styler.format(formats or None, na_rep="—", escape="html")
     return styler.set_table_styles(
         [
             {"selector": "th", "props": [("text-align", "left"), ("background", "#f0f0f0")]},

@@ -29,6 +29,33 @@ KERNEL_NAME = "python3"
 _QUARTER_RE = re.compile(r"^\d{4}Q[1-4]$")
 
 
+DEMO_BANNER = (
+    '<div id="demo-key-banner" style="background:#b71c1c;color:#fff;font-size:18px;font-weight:bold;'
+    'padding:12px 16px;margin-bottom:16px;">演示数据：人员代码由公开的演示密钥生成，本报告不得用于真实考核 / '
+    "DEMO DATA: person keys were made with the public demo key; not for real use.</div>"
+)
+_BODY_OPEN = re.compile(r"<body[^>]*>", re.IGNORECASE)
+
+
+def made_with_demo_key(warehouse: Path) -> bool:
+    """The release the warehouse file belongs to says so (release.json); a file outside a release
+    (a build, a copy) counts as demo when this process runs in demo mode."""
+    from pipelines.ingest.pseudonym import demo_mode
+    from pipelines.publish.warehouse import RELEASE_MANIFEST, read_manifest
+
+    release = Path(warehouse).resolve().parent
+    if (release / RELEASE_MANIFEST).exists():
+        return bool(read_manifest(release).get("demo_key", False))
+    return demo_mode()
+
+
+def with_demo_banner(html: str) -> str:
+    """The banner as the first thing in the page body."""
+    match = _BODY_OPEN.search(html)
+    at = match.end() if match else 0
+    return html[:at] + DEMO_BANNER + html[at:]
+
+
 class ReportError(RuntimeError):
     """The report notebook failed; the message names the failing cell."""
 
@@ -81,6 +108,8 @@ def render_report(
 
     say("exporting HTML …")
     html = export_html(tmp_nb, report_title(quarter))
+    if made_with_demo_key(warehouse):
+        html = with_demo_banner(html)
     tmp_html = folder / f"{html_path.stem}{tag}.html"
     try:
         tmp_html.write_text(html, encoding="utf-8")

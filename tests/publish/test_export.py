@@ -31,13 +31,16 @@ def build(tmp_path: Path) -> Path:
             create table marts.dim_county as select * from (values ('371602', '滨城区'), ('371621', '惠民县'))
                 as t(county_code, county_name);
             create table marts.fct_person_quarter as select * from (values
-                ('2025Q3', '371602-X-001', 'P1', 90.0), ('2025Q3', '371602-X-002', 'P2', 85.0),
-                ('2025Q3', '371621-X-001', 'P3', 80.0)) as t(quarter, unit_code, person_code, quarter_score);
+                ('2025Q3', 2025, '371602-X-001', 'P1', 'k1', 88.0, 90.0), ('2025Q3', 2025, '371602-X-002', 'P2', 'k2', 84.0, 85.0),
+                ('2025Q3', 2025, '371621-X-001', 'P3', 'k3', 80.0, 80.0))
+                as t(quarter, rules_year, unit_code, person_code, person_key, eval_score, quarter_score);
             create table marts.fct_county_compliance as select * from (values
                 ('2025Q3', '371602', 0.9), ('2025Q3', '371621', 0.8)) as t(quarter, county_code, compliance_index);
             create table marts.fct_person_tier_score as select * from (values
-                ('371602-X-001', 'P1', '科室负责人', 2, null::double), ('371602-X-001', 'P1', '科室工作人员', 5, 88.0))
-                as t(unit_code, person_code, rater_tier, n_raters, tier_mean_score);
+                ('2025Q3', '371602-X-001', 'P1', '科室负责人', 2, 0.25, true, null::double),
+                ('2025Q3', '371602-X-001', 'P1', '科室工作人员', 5, 0.20, false, 88.0),
+                ('2025Q3', '371602-X-001', 'P1', '分管领导', 3, 0.30, false, 90.0))
+                as t(quarter, unit_code, person_code, rater_tier, n_raters, tier_weight, is_suppressed, tier_mean_score);
             create table quality.fct_rating_findings as select * from (values
                 ('A8', '371602-X-001', '科室工作人员', 'P7', null, 'P1', '评议人P7（科室工作人员）给P1的综合分58.0'),
                 ('A7', '371602-X-001', '科室工作人员', 'P7', 'P8', null, 'P7与P8互评均高'),
@@ -78,6 +81,8 @@ def test_named_raters_beside_a_ratee_get_a_keyed_alias(build: Path, tmp_path: Pa
     )
     a8 = next(r for r in rows if r[0] == "A8" and r[3] == "P1")
     assert a8[1].startswith(RATER_ALIAS_PREFIX) and "P7" not in a8[4] and a8[1] in a8[4]
+    # What that one rater gave P1 is not published (the auditor reads it privately by finding_id).
+    assert "58.0" not in a8[4] and a8[4].endswith("综合分（已隐去）")
     a7 = next(r for r in rows if r[0] == "A7" and r[3] == "P1")
     assert a7[1].startswith(RATER_ALIAS_PREFIX) and a7[2].startswith(RATER_ALIAS_PREFIX)
     assert "P7" not in a7[4] and "P8" not in a7[4]
@@ -85,6 +90,7 @@ def test_named_raters_beside_a_ratee_get_a_keyed_alias(build: Path, tmp_path: Pa
     assert next(r for r in rows if r[0] == "A7" and r[3] is None)[1] == "P7"  # no ratee: nothing to hide
     assert next(r for r in rows if r[0] == "A1")[1] == "P2"  # a self-rating reveals nobody else's rating
     assert next(r for r in rows if r[3] == "P3")[1] == "F03"  # 服务对象 codes are anonymous already
+    assert next(r for r in rows if r[3] == "P3")[4].endswith("50.0")  # an anonymous rater's score stays
     other = tmp_path / "other.duckdb"
     export_analyst_file(build, other, "another-key")
     assert (
@@ -130,10 +136,11 @@ def test_the_audits_catch_a_leak(build: Path, tmp_path: Path) -> None:
             "update marts.fct_person_quarter set person_code = '37160219900307123X' where person_code = 'P1'"
         )
         con.execute("update marts.fct_person_tier_score set tier_mean_score = 91.0 where n_raters = 2")
+        con.execute("update marts.fct_person_tier_score set is_suppressed = false where n_raters = 2")
     target = tmp_path / "analyst.duckdb"
     export_analyst_file(build, target, KEY)
     assert audit.no_national_ids(target) == [
-        "marts.fct_person_quarter.person_code: 1 values look like national IDs"
+        "marts.fct_person_quarter.person_code: 1 values hold a national ID"
     ]
     assert audit.rater_anonymity(target) == [
         "marts.fct_person_tier_score: 1 tier means over fewer than 3 raters"
@@ -149,3 +156,27 @@ def test_stage_release_writes_every_county_and_a_manifest(build: Path, tmp_path:
     assert (release / PUBLISHED_NAME).exists()
     assert sorted(p.name for p in (release / COUNTIES_NAME).iterdir()) == ["371602.duckdb", "371621.duckdb"]
     assert not lay.published.exists()  # staged, not published
+
+
+def test_the_export_adds_complementary_suppression(build: Path, tmp_path: Path) -> None:
+    target = tmp_path / "analyst.duckdb"
+    export_analyst_file(build, target, KEY)
+    rows = _rows(
+        target,
+        "select rater_tier, tier_mean_score, suppression from marts.fct_person_tier_score order by rater_tier",
+    )
+    # P1's 科室负责人 mean (2 raters) would follow from eval_score 88.0 and the two published tiers: the
+    # heavier of them (分管领导) is withheld beside it; eval and quarter scores stay published.
+    assert rows == [
+        ("分管领导", None, "complementary"),
+        ("科室工作人员", 88.0, None),
+        ("科室负责人", None, "fewer_than_3_raters"),
+    ]
+    assert _rows(
+        target, "select eval_score, quarter_score from marts.fct_person_quarter where person_code = 'P1'"
+    ) == [(88.0, 90.0)]
+    assert audit.rater_anonymity(target) == []
+    # The blocking audit sees the exposure in the build (primary suppression only).
+    assert "marts.fct_person_tier_score: 1 withheld tier means follow from a published score" in (
+        audit.rater_anonymity(build)
+    )
