@@ -13,10 +13,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from pipelines.defs.dbt.build import build_warehouse
 from pipelines.domain.rules import load_rules
 from tests.conftest import SMALL_QUARTERS
-from tests.dbt.conftest import point_at
+from tests.dbt.conftest import build_warehouse, point_at
 from tests.dbt.independent_scoring import score_unit
 
 TOL = 1e-9
