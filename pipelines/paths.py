@@ -21,10 +21,6 @@ def landing_dir() -> Path:
     return data_dir() / "landing"
 
 
-def ground_truth_dir() -> Path:
-    return data_dir() / "ground_truth"
-
-
 def archive_dir() -> Path:
     """Append-only copies of every file that ever arrived, keyed by content hash."""
     return data_dir() / "archive"

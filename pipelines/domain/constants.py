@@ -28,7 +28,6 @@ ANNUAL_GRADE_ORDER: Final = (*ANNUAL_GRADES, INSUFFICIENT)
 # two under anonymous codes. Reliability tables use 全部 for all tiers pooled.
 RATER_TIERS: Final = ("科室工作人员", "科室负责人", "分管领导", "服务对象", "亮晒评")
 NAMED_TIERS: Final = RATER_TIERS[:3]
-ANONYMOUS_TIERS: Final = RATER_TIERS[3:]
 ALL_TIERS: Final = "全部"
 
 # The five rating dimensions (rules.md §3), as raw/ratings columns.

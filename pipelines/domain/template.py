@@ -12,7 +12,6 @@ from enum import StrEnum
 # Re-exported: the template's allowed values are the domain vocabularies (pipelines.domain.constants).
 from pipelines.domain.constants import (  # noqa: F401
     ANNUAL_GRADES,
-    ANONYMOUS_TIERS,
     DIMENSIONS,
     NAMED_TIERS,
     QUARTER_GRADES,

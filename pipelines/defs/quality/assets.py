@@ -63,7 +63,7 @@ def quality_dir() -> Path:
 def quarter_ratings(database: Path, quarter: str) -> pl.DataFrame:
     """The quarter's non-self ratings with their composite, as dbt's int_rating_composites has them."""
     with duckdb.connect(str(database), read_only=True) as con:
-        frame = con.execute(COMPOSITES_SQL, [quarter]).pl()
+        frame = con.sql(COMPOSITES_SQL, params=[quarter]).pl()
     return frame.cast(RATINGS_SCHEMA) if frame.height else pl.DataFrame(schema=RATINGS_SCHEMA)
 
 
