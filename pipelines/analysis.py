@@ -23,7 +23,7 @@ import duckdb
 import pandas as pd
 import polars as pl
 
-from pipelines.domain.constants import QUARTER_GRADE_ORDER, STATUS_LABELS  # noqa: F401 (notebooks: an.*)
+from pipelines.domain.constants import QUARTER_GRADE_ORDER
 from pipelines.paths import warehouse_dir
 
 WAREHOUSE_ENV = "ASSESSMENT_WAREHOUSE"
