@@ -157,7 +157,6 @@ quality_job = dg.define_asset_job(
     "quality",
     selection=QUALITY_ASSETS
     | (QUALITY_ASSETS.upstream() & dg.AssetSelection.assets(warehouse_quarter_models)),
-    partitions_def=quarter_partitions,
     description=(
         "Reliability, rater leniency and fair evaluation scores of one quarter, from the rating "
         "composites dbt builds for it (run after ingest)."
