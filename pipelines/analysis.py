@@ -23,6 +23,7 @@ import duckdb
 import pandas as pd
 import polars as pl
 
+from pipelines.domain.constants import QUARTER_GRADE_ORDER
 from pipelines.paths import warehouse_dir
 
 WAREHOUSE_ENV = "ASSESSMENT_WAREHOUSE"
@@ -32,10 +33,9 @@ FONT_FAMILY = "Noto Sans CJK SC, Microsoft YaHei, PingFang SC, SimHei, sans-seri
 TEMPLATE_NAME = "assessment"
 RENDERER_NAME = "assessment_offline"
 
-GRADES = ("好", "较好", "一般", "较差", "未评定")
-GRADE_COLORS = {"好": "#1a9850", "较好": "#91cf60", "一般": "#fee08b", "较差": "#d73027", "未评定": "#bdbdbd"}
+GRADES = QUARTER_GRADE_ORDER
+GRADE_COLORS = dict(zip(GRADES, ("#1a9850", "#91cf60", "#fee08b", "#d73027", "#bdbdbd"), strict=True))
 LEVELS = ("市直", "县直", "乡镇")
-STATUS_LABELS = {"on_time": "按时报送", "late": "逾期报送", "rejected": "被退回", "missing": "未报送"}
 STATUS_COLORS = {"按时报送": "#1a9850", "逾期报送": "#fdae61", "被退回": "#d73027", "未报送": "#969696"}
 SEVERITY_LABELS = {"high": "高", "medium": "中", "low": "低"}
 TOP_QUOTA = 0.40  # rules.md §4 default; the per-unit cap in the marts is the authority

@@ -8,6 +8,8 @@ from pathlib import Path
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 REFERENCE_DIR = PROJECT_ROOT / "data" / "reference"
 REGISTRY_ENV = "ASSESSMENT_REGISTRY_CSV"
+# The one setting Dagster and dbt (dbt_project/profiles.yml) share for the DuckDB file dbt writes.
+DUCKDB_ENV = "ASSESSMENT_DUCKDB"
 
 
 def data_dir() -> Path:
@@ -17,10 +19,6 @@ def data_dir() -> Path:
 
 def landing_dir() -> Path:
     return data_dir() / "landing"
-
-
-def ground_truth_dir() -> Path:
-    return data_dir() / "ground_truth"
 
 
 def archive_dir() -> Path:
@@ -46,6 +44,13 @@ def receipts_dir() -> Path:
 def warehouse_dir() -> Path:
     """DuckDB files: the build file dbt writes and the published copies analysts read."""
     return data_dir() / "warehouse"
+
+
+def duckdb_path() -> Path:
+    """The file dbt writes outside a Dagster run: $ASSESSMENT_DUCKDB, else <data dir>/warehouse/build.duckdb
+    (inside a run: the build file, pipelines/defs/dbt/resources.py run_duckdb_path)."""
+    configured = os.environ.get(DUCKDB_ENV)
+    return Path(configured).resolve() if configured else warehouse_dir() / "build.duckdb"
 
 
 def registry_csv() -> Path:

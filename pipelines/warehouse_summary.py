@@ -15,9 +15,10 @@ from pathlib import Path
 
 import duckdb
 
-QUARTER_GRADE_ORDER = ("好", "较好", "一般", "较差", "未评定")
-ANNUAL_GRADE_ORDER = ("优秀", "称职", "基本称职", "不称职", "insufficient")
-STATUS_ORDER = ("on_time", "late", "rejected", "missing")
+from pipelines import paths
+from pipelines.domain.constants import ANNUAL_GRADE_ORDER, QUARTER_GRADE_ORDER
+from pipelines.domain.constants import SUBMISSION_STATUSES as STATUS_ORDER
+
 TOP_N = 3
 
 
@@ -80,6 +81,4 @@ def summary(duckdb_path: Path | str) -> str:
 
 
 if __name__ == "__main__":
-    from pipelines.defs.dbt.resources import duckdb_path
-
-    print(summary(sys.argv[1] if len(sys.argv) > 1 else duckdb_path()))
+    print(summary(sys.argv[1] if len(sys.argv) > 1 else paths.duckdb_path()))

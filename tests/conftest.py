@@ -29,6 +29,15 @@ SMALL_QUARTERS = tuple(quarter_range("2025Q1..2025Q4"))
 PUBLISHED_QUARTERS = tuple(quarter_range("2025Q3..2025Q4"))
 
 
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """The dbt manifest the Dagster assets load, re-parsed when a dbt file changed since `make env`
+    (importing the assets never runs dbt). Once, in the controller: xdist workers start after this."""
+    if not hasattr(session.config, "workerinput"):
+        from pipelines.defs.dbt.project import prepare_manifest
+
+        prepare_manifest()
+
+
 def make_city(root: Path, **options: object) -> Path:
     """Generate into `root` (which becomes the data directory) and return it."""
     options.setdefault("quarters", SMALL_QUARTERS)

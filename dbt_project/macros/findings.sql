@@ -51,7 +51,7 @@
     relation of `columns` [(name, type), ...] instead of a read error. -#}
 {% macro quality_analytics(table, columns) -%}
     {%- set rel = source('quality', table) -%}
-    {%- set glob = env_var('ASSESSMENT_DATA_DIR', '../data') ~ '/quality/' ~ table ~ '/*.parquet' -%}
+    {%- set glob = var('data_dir', env_var('ASSESSMENT_DATA_DIR', '../data')) ~ '/quality/' ~ table ~ '/*.parquet' -%}
     {%- set ns = namespace(found=false) -%}
     {%- if execute -%}
         {%- set result = run_query("select count(*) from glob(" ~ dbt.string_literal(glob) ~ ")") -%}

@@ -1,14 +1,12 @@
-{#- Quarter partitioning. The environment variable ASSESSMENT_QUARTER=2025Q3 (what Dagster sets) or
-    `--vars '{quarter: 2025Q3}'` makes every quarter-grain model rebuild only that quarter; without either
-    every quarter present in the raw tables is rebuilt. The key is validated before it is ever put into
-    SQL, and then only as a quoted literal. It is read only at execution time: dbt re-parses the whole
-    project whenever --vars change, while a variable read after parsing leaves its parse cache valid. -#}
+{#- Quarter partitioning. `--vars '{quarter: 2025Q3}'` (what Dagster passes for a partition) makes every
+    quarter-grain model rebuild only that quarter; without it every quarter present in the raw tables is
+    rebuilt. The key is validated before it is ever put into SQL, and then only as a quoted literal. -#}
 
 {% macro selected_quarter() -%}
     {%- if not execute -%}
         {{- return(none) -}}
     {%- endif -%}
-    {%- set value = env_var('ASSESSMENT_QUARTER', '') or var('quarter', none) -%}
+    {%- set value = var('quarter', none) -%}
     {%- if value is none or value | string | trim == '' -%}
         {{- return(none) -}}
     {%- endif -%}

@@ -9,6 +9,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+# Re-exported: the template's allowed values are the domain vocabularies (pipelines.domain.constants).
+from pipelines.domain.constants import (  # noqa: F401
+    ANNUAL_GRADES,
+    DIMENSIONS,
+    NAMED_TIERS,
+    QUARTER_GRADES,
+    RATER_TIERS,
+)
+
 
 class Kind(StrEnum):
     """How a cell is typed and normalised."""
@@ -62,13 +71,6 @@ BASE_METHODS = ("uniform", "workload_weighted", "section_coefficient", "category
 POST_CATEGORIES = ("综合管理", "行政执法", "专业技术")
 TASK_SOURCES = ("市委重点任务", '"83"工程', "单位年度重点", "临时交办")
 TASK_STATUSES = ("已完成", "按进度推进", "滞后", "未启动")
-RATER_TIERS = ("科室工作人员", "科室负责人", "分管领导", "服务对象", "亮晒评")
-# The first three tiers rate with roster person codes; the last two are anonymous codes.
-NAMED_TIERS = RATER_TIERS[:3]
-ANONYMOUS_TIERS = RATER_TIERS[3:]
-QUARTER_GRADES = ("好", "较好", "一般", "较差")
-ANNUAL_GRADES = ("优秀", "称职", "基本称职", "不称职")
-DIMENSIONS = ("score_intensity", "score_difficulty", "score_quantity", "score_effect", "score_measures")
 
 # Spellings a unit may use for a yes/no cell; anything else is an error.
 TRUE_WORDS = ("是", "Y", "y", "YES", "Yes", "yes", "1", "√", "TRUE", "True", "true")

@@ -16,6 +16,7 @@ import plotly.graph_objects as go
 import polars as pl
 
 from pipelines import analysis as an
+from pipelines.domain.constants import STATUS_LABELS
 
 Con = duckdb.DuckDBPyConnection
 
@@ -119,7 +120,7 @@ def submission_by_county(con: Con, quarter: str) -> pl.DataFrame:
     )
     return df.with_columns(
         pl.col("submission_status")
-        .replace_strict(an.STATUS_LABELS, default=pl.col("submission_status"))
+        .replace_strict(STATUS_LABELS, default=pl.col("submission_status"))
         .alias("status")
     )
 

@@ -19,21 +19,9 @@ from typing import Any
 import numpy as np
 
 from pipelines.domain.template import DIMENSIONS, SHEETS_BY_NAME
+from pipelines.synthetic.noise import Defect
 from pipelines.synthetic.workbook import UnitWorkbook
 from pipelines.synthetic.writer import FULL_LAYOUT, Layout
-
-
-@dataclass(frozen=True)
-class Defect:
-    """Where a deliberate defect sits, in the unit's terms (Chinese sheet title and header)."""
-
-    breakage: str
-    error_kind: str
-    sheet: str | None = None
-    header: str | None = None
-    excel_row: int | None = None  # as the unit sees it in Excel or as the CSV line: the header is row 1
-    value: Any = None
-    note: str = ""
 
 
 @dataclass(frozen=True)

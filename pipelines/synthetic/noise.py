@@ -23,15 +23,12 @@ from collections import Counter
 from dataclasses import dataclass, field, fields, replace
 from datetime import date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 
 from pipelines.domain.quarters import Quarter
 from pipelines.domain.template import Column, Kind
-
-if TYPE_CHECKING:
-    from pipelines.synthetic.breakage import Defect
 
 Target = Literal["xlsx", "csv"]
 
@@ -43,7 +40,6 @@ WORKBOOK_KINDS = (
     "column_order",
     "trailing_blank_rows",
 )
-NOISE_KINDS = CELL_KINDS + WORKBOOK_KINDS
 
 DATE_STYLE = "date"
 PERCENT_STYLE = "percent"
@@ -108,6 +104,21 @@ class NoiseRates:
             for name in ("fullwidth", "stray_space", "number_as_text"):
                 scaled[name] /= exclusive
         return replace(self, **scaled)
+
+
+# A deliberate breakage (pipelines.synthetic.breakage) as the delivery's report records it; it lives
+# here, with the report, so that breakage -> writer -> noise never leads back to breakage.
+@dataclass(frozen=True)
+class Defect:
+    """Where a deliberate defect sits, in the unit's terms (Chinese sheet title and header)."""
+
+    breakage: str
+    error_kind: str
+    sheet: str | None = None
+    header: str | None = None
+    excel_row: int | None = None  # as the unit sees it in Excel or as the CSV line: the header is row 1
+    value: Any = None
+    note: str = ""
 
 
 @dataclass

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.defs.dbt.build import build_warehouse
+from pipelines.defs.dbt.resources import dbt_resource
+from pipelines.defs.dbt.rules_table import write_rules_table
 from pipelines.domain.rules import RULES_DIR
 from tests.dbt.raw_fixtures import tiny_city, write_raw, write_registry
 
@@ -41,6 +42,16 @@ def write_test_rules(folder: Path) -> Path:
         text = text.replace(old, new)
     (folder / "2026.toml").write_text(text, encoding="utf-8")
     return folder
+
+
+def build_warehouse(
+    *, quarter: str | None = None, rules_dir: Path | None = None, command: str = "build"
+) -> None:
+    """The rules table from `rules_dir` (default: the committed rules), then `dbt <command>` (every model,
+    data test and unit test) through the project's dbt resource, into pipelines.paths.duckdb_path().
+    Raises with dbt's output when a model or test fails."""
+    write_rules_table(directory=rules_dir)
+    dbt_resource().run([command], quarter=quarter).wait()
 
 
 def point_at(monkeypatch: pytest.MonkeyPatch, data_dir: Path) -> Path:

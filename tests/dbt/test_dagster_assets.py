@@ -3,13 +3,15 @@ quarter partition and the annual assets into a temporary DuckDB, dbt tests repor
 
 from __future__ import annotations
 
-import re
+import os
 import subprocess
+import sys
 from pathlib import Path
 
 import dagster as dg
 import duckdb
 import pytest
+from dagster_dbt import DbtProject
 
 from pipelines.defs.dbt.assets import (
     rules_table,
@@ -18,7 +20,14 @@ from pipelines.defs.dbt.assets import (
     warehouse_quarter_job,
     warehouse_quarter_models,
 )
-from pipelines.defs.dbt.project import ensure_manifest, manifest_is_stale, warehouse_project
+from pipelines.defs.dbt.project import (
+    DBT_PROJECT_DIR,
+    ManifestMissingError,
+    manifest_is_stale,
+    prepare_manifest,
+    required_manifest,
+    warehouse_project,
+)
 from pipelines.defs.dbt.resources import dbt_resource
 from pipelines.defs.partitions import quarter_partitions
 from pipelines.ingest.schema import RAW_TABLES
@@ -69,6 +78,7 @@ def test_materialise_a_quarter_partition_then_the_annual_assets(
     write_registry(tmp_path / "registry" / "units.csv")
     database = point_at(monkeypatch, tmp_path)
     resources = {"dbt": dbt_resource()}
+    environment = dict(os.environ)
 
     assert dg.materialize([rules_table]).success
     # fct_task_quarter and what it is built from, plus the registry view its relationship test reads.
@@ -107,23 +117,52 @@ def test_materialise_a_quarter_partition_then_the_annual_assets(
         counties = con.execute("select county_code, n_units from marts.dim_county order by 1").fetchall()
     assert weights == [("T1", 3.75, "2025Q1"), ("T2", 4.0, "2025Q1"), ("T3", 1.0, "2025Q1")]
     assert counties == [("371600", 1), ("371602", 2)]
+    assert dict(os.environ) == environment  # paths and quarter went to dbt as vars, not through os.environ
 
 
-def test_manifest_is_prepared_outside_dagster_dev() -> None:
-    """Loading the assets module ran `dbt parse` when needed: the manifest exists and is current."""
-    manifest = ensure_manifest()
-    assert manifest == warehouse_project().manifest_path
-    assert manifest.exists()
+def test_the_test_session_prepared_the_manifest() -> None:
+    """`make env` and the test session (tests/conftest.py) prepare the manifest the assets load."""
+    manifest = required_manifest()
+    assert manifest == warehouse_project().manifest_path == prepare_manifest()
     assert not manifest_is_stale()
 
 
-def test_the_dbt_resource_reports_the_version_of_the_dbt_it_runs() -> None:
-    """WarehouseDbtCli reads dbt-core's version from the package instead of running `dbt --version` before
-    every step; it must be the version of the executable the resource actually starts."""
-    resource = dbt_resource()
-    printed = subprocess.run(
-        [resource.dbt_executable, "--version"], capture_output=True, text=True, check=True
-    ).stdout
-    installed = re.search(r"installed:\s*(\d+\.\d+\.\d+)", printed)
-    assert installed is not None, printed
-    assert str(resource._cli_version) == installed.group(1)
+def test_a_missing_manifest_is_one_clear_line(tmp_path: Path) -> None:
+    project_file = (DBT_PROJECT_DIR / "dbt_project.yml").read_text(encoding="utf-8")
+    (tmp_path / "dbt_project.yml").write_text(project_file, encoding="utf-8")
+    with pytest.raises(ManifestMissingError) as raised:
+        required_manifest(DbtProject(project_dir=tmp_path))
+    message = str(raised.value)
+    assert "\n" not in message and "make env" in message and str(tmp_path) in message
+
+
+def test_importing_the_dbt_assets_starts_no_dbt() -> None:
+    """No `dbt parse` (nor `dbt --version`) at import time: the manifest is prepared beforehand."""
+    code = (
+        "import subprocess\n"
+        "class NoDbt(subprocess.Popen):\n"
+        "    def __init__(self, args, *rest, **kwargs):\n"
+        "        if 'dbt' in str(args):\n"
+        "            raise AssertionError(f'dbt started at import time: {args}')\n"
+        "        super().__init__(args, *rest, **kwargs)\n"
+        "subprocess.Popen = NoDbt\n"
+        "import pipelines.defs.dbt.assets as assets\n"
+        "print(len(list(assets.warehouse_quarter_models.specs)))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert int(done.stdout.strip()) > 30
+
+
+def test_the_resource_hands_dbt_its_database_as_configuration(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The DuckDB file given to the resource wins over ASSESSMENT_DUCKDB, which is left untouched."""
+    write_registry(tmp_path / "registry" / "units.csv")
+    elsewhere = point_at(monkeypatch, tmp_path)
+    chosen = tmp_path / "chosen" / "warehouse.duckdb"
+    dbt_resource().run(["run", "--select", "stg_units"], database=chosen).wait()
+    assert os.environ["ASSESSMENT_DUCKDB"] == str(elsewhere)
+    assert not elsewhere.exists()
+    with duckdb.connect(str(chosen), read_only=True) as con:
+        assert con.execute("select count(*) from staging.stg_units").fetchone()[0] == 3

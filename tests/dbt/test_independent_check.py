@@ -2,21 +2,31 @@
 grades in plain Python from the raw Parquet (tests/dbt/independent_scoring.py, written from rules.md)
 and compare with marts.fct_person_quarter to 1e-9.
 
-One unit per base method (the smallest generated unit of each), every quarter of the year.
+One unit per base method (the smallest generated unit of each), every quarter of the year. The same
+build checks that the Python quality assets, which read the rating composite from dbt
+(int_rating_composites), get what the rules-§3 composite computed from the raw ratings gives them.
 """
 
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
+import polars as pl
 import pytest
+from polars.testing import assert_frame_equal
 
-from pipelines.defs.dbt.build import build_warehouse
+from pipelines.defs.quality.assets import (
+    fair_scores_frame,
+    leniency_frame,
+    quarter_ratings,
+    reliability_frame,
+)
 from pipelines.domain.rules import load_rules
 from tests.conftest import SMALL_QUARTERS
-from tests.dbt.conftest import point_at
+from tests.dbt.conftest import build_warehouse, point_at
 from tests.dbt.independent_scoring import score_unit
 
 TOL = 1e-9
@@ -32,18 +42,24 @@ def _close(got: float | None, want: float | None) -> bool:
     return abs(got - want) <= TOL
 
 
-@pytest.mark.slow
-def test_generated_city_scores_match_an_independent_recomputation(
-    small_city: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    shutil.copytree(small_city / "landing", tmp_path / "landing")
-    database = point_at(monkeypatch, tmp_path)
-    # Parse inline: this test is about the numbers, not ingestion's worker isolation.
-    settings = ingest_run.IngestSettings(workers=0)
-    for quarter in SMALL_QUARTERS:
-        ingest_run.ingest_quarter(quarter, settings)
-    build_warehouse()
+@pytest.fixture(scope="module")
+def built_city(small_city: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Path]]:
+    """The small city ingested and built by dbt: (data dir, DuckDB file)."""
+    root = tmp_path_factory.mktemp("independent_city")
+    shutil.copytree(small_city / "landing", root / "landing")
+    with pytest.MonkeyPatch.context() as mp:
+        database = point_at(mp, root)
+        # Parse inline: this test is about the numbers, not ingestion's worker isolation.
+        settings = ingest_run.IngestSettings(workers=0)
+        for quarter in SMALL_QUARTERS:
+            ingest_run.ingest_quarter(quarter, settings)
+        build_warehouse()
+        yield root, database
 
+
+@pytest.mark.slow
+def test_generated_city_scores_match_an_independent_recomputation(built_city: tuple[Path, Path]) -> None:
+    tmp_path, database = built_city
     rules = load_rules(2025)
     with duckdb.connect(str(database), read_only=True) as con:
         chosen = con.execute(
@@ -83,3 +99,36 @@ def test_generated_city_scores_match_an_independent_recomputation(
                     assert grade == expected.grade, where
                     checked += 1
     assert checked > 50
+
+
+def raw_composites(raw: Path, quarter: str) -> pl.DataFrame:
+    """Non-self ratings with Σ dimension weight × score (rules §3), straight from raw/ratings."""
+    weights = load_rules(int(quarter[:4])).evaluation.dimension_weights
+    frame = pl.read_parquet(raw / "ratings" / f"{quarter}.parquet")
+    composite = sum(pl.col(d).cast(pl.Float64) * float(w) for d, w in weights.items())
+    keys = ("quarter", "unit_code", "ratee_code", "rater_tier", "rater_code")
+    return frame.filter(pl.col("rater_code") != pl.col("ratee_code")).select(
+        *(pl.col(k).cast(pl.String) for k in keys), composite.alias("composite")
+    )
+
+
+def _same(got: pl.DataFrame, want: pl.DataFrame) -> None:
+    # text keys first, then the numbers (a tie-breaker only for repeated keys)
+    order = sorted(got.columns, key=lambda c: got.schema[c] != pl.String)
+    got, want = got.sort(order, nulls_last=True), want.select(got.columns).sort(order, nulls_last=True)
+    assert_frame_equal(got, want, check_exact=False, rel_tol=0, abs_tol=1e-12)
+
+
+@pytest.mark.slow
+def test_quality_assets_get_the_same_numbers_from_dbts_composite(built_city: tuple[Path, Path]) -> None:
+    """Reliability, leniency and fair scores from int_rating_composites equal those from the raw
+    ratings' composite (how the assets computed it before the composite moved to dbt) to 1e-12."""
+    root, database = built_city
+    for q in SMALL_QUARTERS:
+        from_dbt, from_raw = quarter_ratings(database, q.key), raw_composites(root / "raw", q.key)
+        assert from_dbt.height > 1000, q.key
+        _same(from_dbt, from_raw)
+        _same(reliability_frame(from_dbt), reliability_frame(from_raw))
+        leniency = leniency_frame(from_dbt)
+        _same(leniency, leniency_frame(from_raw))
+        _same(fair_scores_frame(from_dbt, leniency, q.key), fair_scores_frame(from_raw, leniency, q.key))

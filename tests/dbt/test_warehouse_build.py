@@ -23,12 +23,10 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from pipelines.defs.dbt.build import build_warehouse, dbt_command, run_dbt
-from pipelines.defs.dbt.rules_table import write_rules_table
 from pipelines.domain.rules import load_rules
 from pipelines.ingest.schema import empty
 from pipelines.warehouse_summary import summary
-from tests.dbt.conftest import RULES_2026_VERSION, Warehouse, point_at
+from tests.dbt.conftest import RULES_2026_VERSION, Warehouse, build_warehouse, point_at
 from tests.dbt.raw_fixtures import U1, U3
 
 TOL = 1e-9
@@ -258,8 +256,7 @@ def test_rebuilding_one_quarter_equals_a_full_rebuild(
     shutil.copytree(incremental / "raw", fresh / "raw")
     shutil.copytree(incremental / "registry", fresh / "registry")
     point_at(monkeypatch, fresh)
-    write_rules_table(fresh, directory=tiny_warehouse.rules_dir)
-    run_dbt(dbt_command("run"))  # models only: the tests already ran on the same logic above
+    build_warehouse(rules_dir=tiny_warehouse.rules_dir, command="run")  # models only: tested above
 
     got, want = (
         mart_frames(incremental / "warehouse" / "build.duckdb"),

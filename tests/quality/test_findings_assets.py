@@ -5,11 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import dagster as dg
+import duckdb
 import polars as pl
 import pytest
 
 from pipelines.defs.quality.assets import (
     ALL_TIERS,
+    COMPOSITES_KEY,
     FAIR_KEY,
     LENIENCY_KEY,
     fair_scores_frame,
@@ -23,41 +25,29 @@ from pipelines.quality.bench import read_labels
 from pipelines.quality.facets import fair_evaluation_scores
 
 
-def _ratings(tmp: Path) -> None:
+def _ratings(tmp: Path) -> Path:
+    """A DuckDB with dbt's intermediate.int_rating_composites (the columns the assets read) for 2025Q1."""
     rows = []
     for ratee, base in (("A", 90), ("B", 80), ("C", 70)):
         for rater, bump in (("R1", 0), ("R2", 2), ("R3", -1)):
-            rows.append(
-                {
-                    "quarter": "2025Q1",
-                    "unit_code": "U",
-                    "ratee_code": ratee,
-                    "rater_tier": "科室工作人员",
-                    "rater_code": rater,
-                    **{
-                        d: float(base + bump)
-                        for d in (
-                            "score_intensity",
-                            "score_difficulty",
-                            "score_quantity",
-                            "score_effect",
-                            "score_measures",
-                        )
-                    },
-                }
-            )
-    rows.append({**rows[0], "rater_code": "A"})  # a self-rating: excluded
-    folder = tmp / "raw" / "ratings"
-    folder.mkdir(parents=True)
-    pl.DataFrame(rows).write_parquet(folder / "2025Q1.parquet")
+            rows.append(("2025Q1", "U", ratee, "科室工作人员", rater, float(base + bump), True))
+    rows.append(("2025Q1", "U", "A", "科室工作人员", "A", 97.0, False))  # a self-rating: excluded
+    rows.append(("2025Q2", "U", "A", "科室工作人员", "R1", 50.0, True))  # another quarter
+    database = tmp / "build.duckdb"
+    with duckdb.connect(str(database)) as con:
+        con.execute("create schema intermediate")
+        con.execute(
+            """create table intermediate.int_rating_composites (quarter varchar, unit_code varchar,
+            ratee_code varchar, rater_tier varchar, rater_code varchar, composite_score double,
+            is_usable boolean)"""
+        )
+        con.executemany("insert into intermediate.int_rating_composites values (?, ?, ?, ?, ?, ?, ?)", rows)
+    return database
 
 
-def test_quarter_ratings_and_reliability(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("ASSESSMENT_DATA_DIR", str(tmp_path))
-    _ratings(tmp_path)
-    ratings = quarter_ratings("2025Q1")
-    assert ratings.height == 9  # the self-rating is gone
-    # equal scores on every dimension: the composite is that score whatever the weights
+def test_quarter_ratings_and_reliability(tmp_path: Path) -> None:
+    ratings = quarter_ratings(_ratings(tmp_path), "2025Q1")
+    assert ratings.height == 9  # the self-rating and the other quarter are gone
     assert ratings.filter(pl.col("ratee_code") == "A", pl.col("rater_code") == "R2")["composite"][
         0
     ] == pytest.approx(92)
@@ -67,9 +57,9 @@ def test_quarter_ratings_and_reliability(tmp_path: Path, monkeypatch: pytest.Mon
     assert overall["n_ratees"] == 3 and overall["icc_1k"] > 0.9  # ratees differ far more than raters
 
 
-def test_missing_quarter_gives_empty_ratings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("ASSESSMENT_DATA_DIR", str(tmp_path))
-    assert quarter_ratings("2025Q2").is_empty()
+def test_missing_quarter_gives_empty_ratings(tmp_path: Path) -> None:
+    empty = quarter_ratings(_ratings(tmp_path), "2025Q3")
+    assert empty.is_empty() and empty.schema["composite"] == pl.Float64
 
 
 def test_read_labels_keeps_codes_as_strings(tmp_path: Path) -> None:
@@ -86,11 +76,9 @@ def test_read_labels_keeps_codes_as_strings(tmp_path: Path) -> None:
     assert sorted(labels["period"].to_list()) == ["2025", "2025Q1"]
 
 
-def test_fair_scores_reuse_the_leniency_table(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_fair_scores_reuse_the_leniency_table(tmp_path: Path) -> None:
     """quality/fair_scores reads what quality/leniency wrote instead of refitting the facets model."""
-    monkeypatch.setenv("ASSESSMENT_DATA_DIR", str(tmp_path))
-    _ratings(tmp_path)
-    ratings = quarter_ratings("2025Q1")
+    ratings = quarter_ratings(_ratings(tmp_path), "2025Q1")
     leniency = leniency_frame(ratings)
     path = tmp_path / "leniency.parquet"
     leniency.write_parquet(path)  # the round trip through Parquet the assets make
@@ -107,6 +95,8 @@ def test_fair_scores_asset_depends_on_leniency() -> None:
     deps = set(quality_fair_scores.asset_deps[FAIR_KEY])
     assert LENIENCY_KEY in deps
     assert quality_leniency.key == LENIENCY_KEY == dg.AssetKey(["quality", "leniency"])
+    # the composite comes from dbt (computed once, in int_rating_composites), not from the raw ratings
+    assert COMPOSITES_KEY in deps and dg.AssetKey(["raw", "ratings"]) not in deps
     assert dg.AssetKey(["quality", "fair_scores"]) == FAIR_KEY
 
 

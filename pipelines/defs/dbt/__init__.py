@@ -1,1 +1,1 @@
-"""The dbt warehouse (dbt_project/) as Dagster assets, and the plain-Python build entry point."""
+"""The dbt warehouse (dbt_project/) as Dagster assets, and the one resource that runs dbt."""

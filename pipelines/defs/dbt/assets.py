@@ -2,8 +2,8 @@
 
 Every dbt model is an asset and every dbt test an asset check. Models tagged `partitioned` in
 dbt_project.yml (the staging and rules views, and the quarter-grain incremental models) are
-partitioned by quarter: materialising partition 2025Q3 runs `dbt build` with
-ASSESSMENT_QUARTER=2025Q3 (see macros/quarters.sql), which rebuilds that quarter only. Dimensions and
+partitioned by quarter: materialising partition 2025Q3 runs `dbt build` with the dbt var
+quarter=2025Q3 (see macros/quarters.sql), which rebuilds that quarter only. Dimensions and
 annual models are one unpartitioned asset set, rebuilt from all quarters.
 
 dbt sources map onto the assets that produce them: `raw.<table>` → AssetKey(["raw", "<table>"]) (the
@@ -18,10 +18,10 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
-from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
+from dagster_dbt import DagsterDbtTranslator, DbtProject, dbt_assets
 
-from pipelines.defs.dbt.project import DBT_PROJECT_DIR, ensure_manifest, warehouse_project
-from pipelines.defs.dbt.resources import dbt_environment_applied, run_duckdb_path
+from pipelines.defs.dbt.project import DBT_PROJECT_DIR, required_manifest, warehouse_project
+from pipelines.defs.dbt.resources import WarehouseDbtCli, run_duckdb_path
 from pipelines.defs.dbt.rules_table import rules_years, write_rules_table
 from pipelines.defs.partitions import quarter_partitions
 from pipelines.paths import data_dir
@@ -30,13 +30,11 @@ PARTITIONED_SELECT = "tag:partitioned"
 LAYER_GROUPS = {"staging": "staging", "intermediate": "intermediate", "marts": "marts", "quality": "quality"}
 WRITER_TAGS = {"warehouse/writer": "true"}
 REGISTRY_ASSET = dg.AssetKey("unit_registry")
-# A dbt test runs only when every model it reads is in the run: a subset selected in the UI (or a
-# partition run) never trips over a relationship test whose other side was not built.
-CAUTIOUS_TESTS = {"DBT_INDIRECT_SELECTION": "cautious"}
 RULES_ASSET = dg.AssetKey(["raw", "rules"])
-QUARTER_ENV = "ASSESSMENT_QUARTER"
 # dbt unit tests check the SQL against fixed fixtures, not the data: they run in the test suite and CI
-# (pipelines.defs.dbt.build), not on every quarterly run, where they cost a third of dbt's time.
+# (tests/dbt, a plain `dbt build`), not on every quarterly run, where they cost a third of dbt's time.
+# A dbt test runs only when every model it reads is in the run (`indirect_selection: cautious` in
+# dbt_project.yml), so a subset selected in the UI never trips over a half-built relationship test.
 RUNTIME_BUILD = ["build", "--exclude-resource-type", "unit_test"]
 
 
@@ -86,8 +84,8 @@ def keep_parse_cache(run_target: Path, keep: int = KEEP_RUN_TARGETS) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
-ensure_manifest()
 _project = warehouse_project()
+_manifest = required_manifest(_project)  # prepared by `make env`; a clear error if it is not
 _translator = WarehouseTranslator()
 
 
@@ -105,7 +103,7 @@ def rules_table() -> dg.MaterializeResult:
 
 
 @dbt_assets(
-    manifest=_project.manifest_path,
+    manifest=_manifest,
     project=_project,
     select=PARTITIONED_SELECT,
     partitions_def=quarter_partitions,
@@ -113,28 +111,26 @@ def rules_table() -> dg.MaterializeResult:
     name="warehouse_quarter_models",
     op_tags=WRITER_TAGS,
 )
-def warehouse_quarter_models(context: dg.AssetExecutionContext, dbt: DbtCliResource) -> Iterator[Any]:
+def warehouse_quarter_models(context: dg.AssetExecutionContext, dbt: WarehouseDbtCli) -> Iterator[Any]:
     """Staging and rules views and quarter-grain models, rebuilt for the partition's quarter."""
-    quarter = {QUARTER_ENV: context.partition_key}
-    with dbt_environment_applied({**CAUTIOUS_TESTS, **quarter}, run_duckdb_path(context)):
-        invocation = dbt.cli(RUNTIME_BUILD, context=context)
-        yield from invocation.stream()
+    database = run_duckdb_path(context)
+    invocation = dbt.run(RUNTIME_BUILD, database=database, quarter=context.partition_key, context=context)
+    yield from invocation.stream()
     keep_parse_cache(invocation.target_path)
 
 
 @dbt_assets(
-    manifest=_project.manifest_path,
+    manifest=_manifest,
     project=_project,
     exclude=PARTITIONED_SELECT,
     dagster_dbt_translator=_translator,
     name="warehouse_annual_models",
     op_tags=WRITER_TAGS,
 )
-def warehouse_annual_models(context: dg.AssetExecutionContext, dbt: DbtCliResource) -> Iterator[Any]:
+def warehouse_annual_models(context: dg.AssetExecutionContext, dbt: WarehouseDbtCli) -> Iterator[Any]:
     """Dimensions, annual results and annual compliance, rebuilt from every quarter."""
-    with dbt_environment_applied({**CAUTIOUS_TESTS, QUARTER_ENV: ""}, run_duckdb_path(context)):
-        invocation = dbt.cli(RUNTIME_BUILD, context=context)
-        yield from invocation.stream()
+    invocation = dbt.run(RUNTIME_BUILD, database=run_duckdb_path(context), context=context)
+    yield from invocation.stream()
     keep_parse_cache(invocation.target_path)
 
 

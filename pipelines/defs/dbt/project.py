@@ -1,9 +1,9 @@
-"""The dbt project as a cached `DbtProject`, and the manifest it needs.
+"""The dbt project as a cached `DbtProject`, and the manifest it is loaded from.
 
-`dagster dev` re-parses the project on load (`prepare_if_dev`). Everywhere else (tests, CI, `dagster
-definitions validate`, the build command) the manifest is made by `ensure_manifest()`, which runs
-`dbt parse` when target/manifest.json is missing or older than any file of the project, so a fresh
-clone never needs a manual step.
+The manifest (dbt_project/target/manifest.json) is prepared before anything imports the assets: by
+`make env` (and so `make test`, `make demo`, `make dev`), by the test session when a model changed, or
+by hand with `uv run python -m pipelines.defs.dbt.project`. `dagster dev` also re-parses on load
+(`prepare_if_dev`). Importing the assets never runs dbt; a missing manifest is one clear error.
 """
 
 from __future__ import annotations
@@ -20,7 +20,12 @@ from dagster_dbt import DbtProject
 from pipelines.paths import PROJECT_ROOT
 
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
+PREPARE_COMMAND = "make env  (or: uv run python -m pipelines.defs.dbt.project)"
 _SOURCE_SUFFIXES = {".sql", ".yml", ".yaml", ".csv"}
+
+
+class ManifestMissingError(RuntimeError):
+    """The dbt manifest was not prepared; the message says how to prepare it."""
 
 
 @cache
@@ -34,6 +39,14 @@ def dbt_executable() -> str:
     """The dbt of this environment (next to the running interpreter), else whatever is on PATH."""
     candidate = Path(sys.executable).parent / "dbt"
     return str(candidate) if candidate.exists() else "dbt"
+
+
+def required_manifest(project: DbtProject | None = None) -> Path:
+    """The prepared manifest's path, or ManifestMissingError with the one command that makes it."""
+    manifest = (project or warehouse_project()).manifest_path
+    if not manifest.exists():
+        raise ManifestMissingError(f"dbt manifest 缺失 / missing: {manifest} — run `{PREPARE_COMMAND}` first")
+    return manifest
 
 
 def _newest_source_mtime(project_dir: Path) -> float:
@@ -52,12 +65,13 @@ def manifest_is_stale(project_dir: Path = DBT_PROJECT_DIR) -> bool:
     return not manifest.exists() or manifest.stat().st_mtime < _newest_source_mtime(project_dir)
 
 
-def ensure_manifest(project_dir: Path = DBT_PROJECT_DIR, *, force: bool = False) -> Path:
+def prepare_manifest(project_dir: Path = DBT_PROJECT_DIR, *, force: bool = False) -> Path:
     """Run `dbt parse` if the manifest is missing or stale (or `force`); return the manifest path.
 
-    Parsing connects to no database; the env defaults in profiles.yml are enough. dbt writes into a
-    private target folder and the manifest is moved into place atomically, so parallel test workers
-    never read half a file.
+    Called at install time (Makefile) and at the start of a test session, never on import. Parsing
+    connects to no database; the env defaults in profiles.yml are enough. dbt writes into a private
+    target folder and the manifest is moved into place atomically, so parallel callers never read
+    half a file.
     """
     manifest = project_dir / "target" / "manifest.json"
     if force or manifest_is_stale(project_dir):
@@ -81,4 +95,4 @@ def ensure_manifest(project_dir: Path = DBT_PROJECT_DIR, *, force: bool = False)
 
 
 if __name__ == "__main__":
-    print(ensure_manifest(force="--force" in sys.argv))
+    print(prepare_manifest(force="--force" in sys.argv))

@@ -1,41 +1,35 @@
-"""Where the warehouse lives and the environment every dbt invocation gets.
+"""The one way this project runs dbt: the `dbt` resource, and the file each run builds.
 
-The DuckDB path is one environment variable shared by dbt (dbt_project/profiles.yml) and Dagster:
-`ASSESSMENT_DUCKDB`. Inside a Dagster run it is the run's own build file
-(`data/warehouse/builds/build.duckdb`, a copy of the pipeline's private warehouse; see
-pipelines/publish/warehouse.py), owned by the run's `warehouse/build` tag — the operator CLI sets one
-tag on the several runs that make up one build — or else by the run id. Setting ASSESSMENT_DUCKDB
-yourself pins every run to that file (tests, or dbt by hand); nothing is published from it then.
-dbt runs inside dbt_project/, so every path handed to it here is absolute.
+Paths reach dbt as `--vars` built from this resource's configuration (data_dir, duckdb_path,
+registry_csv, and quarter for a partition), read by dbt_project/profiles.yml, models/staging/_sources.yml
+and the macros; nothing here writes os.environ. ASSESSMENT_DUCKDB (pipelines.paths.DUCKDB_ENV) is the one
+documented environment variable behind them: dbt by hand and Dagster both fall back to it.
+
+Inside a Dagster run the DuckDB file is the run's own build file (`data/warehouse/builds/build.duckdb`, a
+copy of the pipeline's private warehouse; see pipelines/publish/warehouse.py), owned by the run's
+`warehouse/build` tag — the operator CLI sets one tag on the several runs that make up one build — or else
+by the run id. Setting ASSESSMENT_DUCKDB yourself pins every run to that file (tests, or dbt by hand);
+nothing is published from it then.
 """
 
 from __future__ import annotations
 
-import importlib.metadata
+import json
 import os
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
-from functools import cached_property
+from collections.abc import Sequence
 from pathlib import Path
 
 import dagster as dg
-from dagster_dbt import DbtCliResource
-from packaging import version
+from dagster_dbt import DbtCliInvocation
 
 from pipelines.defs.dbt.project import dbt_executable, warehouse_project
-from pipelines.paths import REGISTRY_ENV, data_dir, registry_csv  # registry_csv: moved, re-exported
+from pipelines.defs.dbt.startup import QuickStartDbtCli
+from pipelines.paths import DUCKDB_ENV, data_dir, duckdb_path, registry_csv
 from pipelines.publish.warehouse import ensure_build
 
-DUCKDB_ENV = "ASSESSMENT_DUCKDB"
 BUILD_TAG = "warehouse/build"
 
 RunContext = dg.AssetExecutionContext | dg.AssetCheckExecutionContext | dg.OpExecutionContext
-
-
-def duckdb_path() -> Path:
-    """The file dbt writes outside a run: $ASSESSMENT_DUCKDB, else <data dir>/warehouse/build.duckdb."""
-    configured = os.environ.get(DUCKDB_ENV)
-    return Path(configured).resolve() if configured else data_dir() / "warehouse" / "build.duckdb"
 
 
 def pinned_duckdb() -> Path | None:
@@ -53,60 +47,46 @@ def run_duckdb_path(context: RunContext) -> Path:
     return pinned_duckdb() or ensure_build(build_id(context))
 
 
-def dbt_environment(database: Path | None = None) -> dict[str, str]:
-    """Absolute ASSESSMENT_DATA_DIR / ASSESSMENT_DUCKDB / ASSESSMENT_REGISTRY_CSV for a dbt run.
+class WarehouseDbtCli(QuickStartDbtCli):
+    """dagster-dbt's `DbtCliResource` for the warehouse: paths are configuration, handed to dbt as vars.
 
-    Also creates the warehouse folder: DuckDB does not create missing parent directories.
-    """
-    database = database or duckdb_path()
-    database.parent.mkdir(parents=True, exist_ok=True)
-    return {
-        "ASSESSMENT_DATA_DIR": str(data_dir()),
-        DUCKDB_ENV: str(database),
-        REGISTRY_ENV: str(registry_csv()),
-    }
-
-
-@contextmanager
-def dbt_environment_applied(
-    extra: Mapping[str, str] | None = None, database: Path | None = None
-) -> Iterator[dict[str, str]]:
-    """`dbt_environment()` (and `extra`) in os.environ for the duration (DbtCliResource hands the
-    process environment to dbt), restored afterwards so nothing leaks into the rest of the process."""
-    env = {**dbt_environment(database), **(extra or {})}
-    saved = {name: os.environ.get(name) for name in env}
-    os.environ.update(env)
-    try:
-        yield env
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-
-
-class WarehouseDbtCli(DbtCliResource):
-    """dagster-dbt's resource without two start-up costs paid on every dbt step.
-
-    Before each invocation dagster-dbt runs `dbt --version` in a subprocess (a full dbt start-up: 3-7 s
-    on this 2-core machine) and loads dbt's adapter and macros in-process (~3 s) for the row-count and
-    column metadata helpers, which this project does not call. The installed dbt-core is pinned by
-    uv.lock, so its version is read from the package metadata instead; with no adapter handle
-    dagster-dbt streams events exactly as it does for the dbt Fusion engine. Both are dagster-dbt
-    internals (checked against 0.29.x); tests/dbt/test_dagster_assets.py materialises real assets
-    through this class, so an upgrade that changes them fails there.
+    `data_dir` and `registry_csv` default to pipelines.paths (ASSESSMENT_DATA_DIR and the registry it
+    finds); the DuckDB file is per call (the run's build file, see `run_duckdb_path`).
     """
 
-    @cached_property
-    def _cli_version(self) -> version.Version:
-        return version.parse(importlib.metadata.version("dbt-core"))
+    data_dir: str | None = None
+    registry_csv: str | None = None
 
-    def _initialize_dbt_core_adapter(self, args: Sequence[str]) -> None:  # type: ignore[override]
-        return None
+    def dbt_vars(self, database: Path, quarter: str | None = None) -> dict[str, str]:
+        """Absolute paths (dbt runs inside dbt_project/) and the quarter, as dbt vars."""
+        values = {
+            "data_dir": str(Path(self.data_dir).resolve() if self.data_dir else data_dir()),
+            "duckdb_path": str(database.resolve()),
+            "registry_csv": str(Path(self.registry_csv).resolve() if self.registry_csv else registry_csv()),
+        }
+        if quarter is not None:
+            values["quarter"] = quarter
+        return values
+
+    def run(
+        self,
+        args: Sequence[str],
+        *,
+        database: Path | None = None,
+        quarter: str | None = None,
+        context: dg.AssetExecutionContext | None = None,
+        raise_on_error: bool = True,
+    ) -> DbtCliInvocation:
+        """`dbt <args>` against `database` (default: pipelines.paths.duckdb_path()), rebuilding only
+        `quarter`'s rows of the quarter-grain models when given. Creates the database's folder: DuckDB
+        does not create missing parent directories."""
+        database = database or duckdb_path()
+        database.parent.mkdir(parents=True, exist_ok=True)
+        dbt_vars = json.dumps(self.dbt_vars(database, quarter), ensure_ascii=False)
+        return self.cli([*args, "--vars", dbt_vars], context=context, raise_on_error=raise_on_error)
 
 
-def dbt_resource() -> DbtCliResource:
+def dbt_resource() -> WarehouseDbtCli:
     return WarehouseDbtCli(project_dir=warehouse_project(), dbt_executable=dbt_executable())
 
 

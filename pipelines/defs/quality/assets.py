@@ -1,8 +1,11 @@
 """Rating-quality analytics as Dagster assets (quality.md; group `quality`, partitioned by quarter).
 
-Per quarter, from the raw ratings Parquet and that year's rules weights, written under
+Per quarter, from the rating composites dbt computed (intermediate.int_rating_composites in the run's
+build DuckDB: the one place the rules §3 dimension weights are applied), written under
 $ASSESSMENT_DATA_DIR/quality/<name>/<quarter>.parquet, which dbt reads as source `quality.<name>`
-(asset key quality/<name>, matching the dbt translator):
+(asset key quality/<name>, matching the dbt translator). The graph orders it: the quarter's dbt staging
+and int_rating_composites first, then these assets, then dbt's quality models that read them (Dagster
+runs the dbt multi-asset twice for the partition, once on each side):
 
 - quality/reliability: ICC(1,1), ICC(1,k0) and interval alpha per unit, quarter and rater tier
   (`rater_tier` set) and per unit and quarter over all tiers (`rater_tier` = '全部').
@@ -17,55 +20,51 @@ Self-ratings are excluded throughout. Analytics only: these never change officia
 from pathlib import Path
 
 import dagster as dg
+import duckdb
 import polars as pl
 
+from pipelines.defs.dbt.assets import warehouse_quarter_models
+from pipelines.defs.dbt.resources import run_duckdb_path
 from pipelines.defs.partitions import quarter_partitions
+from pipelines.domain.constants import ALL_TIERS
 from pipelines.domain.quarters import parse_quarter
 from pipelines.domain.rules import load_rules
-from pipelines.paths import data_dir, raw_dir
+from pipelines.paths import data_dir
 from pipelines.quality.facets import fair_evaluation_scores, fit_facets
 from pipelines.quality.reliability import reliability_table
 
 GROUP = "quality"
-ALL_TIERS = "全部"
-RATINGS_KEY = dg.AssetKey(["raw", "ratings"])
+COMPOSITES_KEY = dg.AssetKey(["intermediate", "int_rating_composites"])
 RULES_KEY = dg.AssetKey(["raw", "rules"])
 RELIABILITY_KEY = dg.AssetKey(["quality", "reliability"])
 LENIENCY_KEY = dg.AssetKey(["quality", "leniency"])
 FAIR_KEY = dg.AssetKey(["quality", "fair_scores"])
-DIMENSIONS = ("score_intensity", "score_difficulty", "score_quantity", "score_effect", "score_measures")
+RATINGS_SCHEMA = {
+    "quarter": pl.String,
+    "unit_code": pl.String,
+    "ratee_code": pl.String,
+    "rater_tier": pl.String,
+    "rater_code": pl.String,
+    "composite": pl.Float64,
+}
+# Self-ratings never count (rules §3); trimming is a scoring rule, not a property of a rating, so the
+# analytics see every other rating.
+COMPOSITES_SQL = """
+    select quarter, unit_code, ratee_code, rater_tier, rater_code, composite_score as composite
+    from intermediate.int_rating_composites
+    where quarter = ? and is_usable
+"""
 
 
 def quality_dir() -> Path:
     return data_dir() / "quality"
 
 
-def quarter_ratings(quarter: str) -> pl.DataFrame:
-    """The quarter's non-self ratings with the composite (rules §3 dimension weights of the year)."""
-    rules = load_rules(parse_quarter(quarter).year)
-    path = raw_dir() / "ratings" / f"{quarter}.parquet"
-    frame = pl.read_parquet(path) if path.exists() else pl.DataFrame()
-    if frame.is_empty():
-        return pl.DataFrame(
-            schema={
-                "quarter": pl.String,
-                "unit_code": pl.String,
-                "ratee_code": pl.String,
-                "rater_tier": pl.String,
-                "rater_code": pl.String,
-                "composite": pl.Float64,
-            }
-        )
-    weights = rules.evaluation.dimension_weights
-    composite = sum(pl.col(d).cast(pl.Float64) * float(weights[d]) for d in DIMENSIONS)
-    return frame.filter(pl.col("rater_code") != pl.col("ratee_code")).select(
-        pl.col("quarter").cast(pl.String),
-        pl.col("unit_code").cast(pl.String),
-        pl.col("ratee_code").cast(pl.String),
-        pl.col("rater_tier").cast(pl.String),
-        pl.col("rater_code").cast(pl.String),
-        composite.alias("composite"),
-    )
+def quarter_ratings(database: Path, quarter: str) -> pl.DataFrame:
+    """The quarter's non-self ratings with their composite, as dbt's int_rating_composites has them."""
+    with duckdb.connect(str(database), read_only=True) as con:
+        frame = con.sql(COMPOSITES_SQL, params=[quarter]).pl()
+    return frame.cast(RATINGS_SCHEMA) if frame.height else pl.DataFrame(schema=RATINGS_SCHEMA)
 
 
 def _write(frame: pl.DataFrame, name: str, quarter: str) -> Path:
@@ -86,9 +85,9 @@ def reliability_frame(ratings: pl.DataFrame) -> pl.DataFrame:
     return pl.concat([by_tier, overall.select(by_tier.columns)], how="vertical_relaxed")
 
 
-# Every quality asset reads one quarter's raw ratings and the rules, and writes one Parquet file.
+# Every quality asset reads one quarter's composites (and the rules), and writes one Parquet file.
 QUARTER_ASSET: dict = {
-    "deps": [RATINGS_KEY, RULES_KEY],
+    "deps": [COMPOSITES_KEY, RULES_KEY],
     "group_name": GROUP,
     "partitions_def": quarter_partitions,
     "kinds": {"parquet", "python"},
@@ -101,7 +100,7 @@ QUARTER_ASSET: dict = {
 )
 def quality_reliability(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     """ICC(1,k) and Krippendorff's alpha per unit, quarter and rater tier (and all tiers together)."""
-    table = reliability_frame(quarter_ratings(context.partition_key))
+    table = reliability_frame(quarter_ratings(run_duckdb_path(context), context.partition_key))
     path = _write(table, "reliability", context.partition_key)
     return dg.MaterializeResult(metadata={"path": str(path), "rows": table.height})
 
@@ -112,7 +111,7 @@ def quality_reliability(context: dg.AssetExecutionContext) -> dg.MaterializeResu
 )
 def quality_leniency(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     """Each rater's leniency s_r from the additive facets model, per unit and quarter."""
-    raters = leniency_frame(quarter_ratings(context.partition_key))
+    raters = leniency_frame(quarter_ratings(run_duckdb_path(context), context.partition_key))
     path = _write(raters, "leniency", context.partition_key)
     return dg.MaterializeResult(metadata={"path": str(path), "rows": raters.height})
 
@@ -144,7 +143,7 @@ def quality_fair_scores(context: dg.AssetExecutionContext) -> dg.MaterializeResu
     second time; fits it only when that file is missing (the asset materialised on its own).
     """
     quarter = context.partition_key
-    ratings = quarter_ratings(quarter)
+    ratings = quarter_ratings(run_duckdb_path(context), quarter)
     path = quality_dir() / "leniency" / f"{quarter}.parquet"
     leniency = pl.read_parquet(path) if path.exists() else leniency_frame(ratings)
     fair = fair_scores_frame(ratings, leniency, quarter)
@@ -152,9 +151,14 @@ def quality_fair_scores(context: dg.AssetExecutionContext) -> dg.MaterializeResu
     return dg.MaterializeResult(metadata={"path": str(path), "rows": fair.height})
 
 
+QUALITY_ASSETS = dg.AssetSelection.assets(quality_reliability, quality_leniency, quality_fair_scores)
+# The job builds what the assets read first: the quarter's dbt models upstream of int_rating_composites.
 quality_job = dg.define_asset_job(
     "quality",
-    selection=dg.AssetSelection.assets(quality_reliability, quality_leniency, quality_fair_scores),
-    partitions_def=quarter_partitions,
-    description="Reliability, rater leniency and fair evaluation scores of one quarter (run after ingest).",
+    selection=QUALITY_ASSETS
+    | (QUALITY_ASSETS.upstream() & dg.AssetSelection.assets(warehouse_quarter_models)),
+    description=(
+        "Reliability, rater leniency and fair evaluation scores of one quarter, from the rating "
+        "composites dbt builds for it (run after ingest)."
+    ),
 )
