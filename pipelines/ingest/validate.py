@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import logging
 import os
+import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,7 +25,15 @@ import polars as pl
 from pipelines.domain import national_id
 from pipelines.domain.quarters import Quarter
 from pipelines.domain.template import NAMED_TIERS, SHEETS_BY_NAME, Sheet
-from pipelines.ingest.issues import Issue, file_issue, issue, mask_national_id, shown
+from pipelines.ingest.issues import (
+    Incident,
+    Issue,
+    file_issue,
+    incident_id,
+    issue,
+    mask_national_id,
+    shown,
+)
 from pipelines.ingest.normalise import YES, format_number, split_codes
 from pipelines.ingest.sheets import ROW, ParsedSheet
 from pipelines.ingest.suites import NUMERIC_KINDS, VALUE_SUFFIX, load_suites, value_column
@@ -238,7 +248,7 @@ def _range_text(sheet: Sheet, field: str) -> str:
     if lo is not None and hi is not None:
         return f"（应在{format_number(lo)}至{format_number(hi)}之间）"
     if lo is not None:
-        return "（应大于0）" if field == "quantity" else f"（应不小于{format_number(lo)}）"
+        return f"（应不小于{format_number(lo)}）"
     return f"（应不大于{format_number(hi)}）" if hi is not None else ""
 
 
@@ -263,7 +273,8 @@ def cell_issue(sheet: Sheet, field: str, rule: str, error_kind: str, row: int, v
     if rule == "not_null":
         return issue(error_kind, **where)
     if rule == "range":
-        number = format_number(float(value)) if isinstance(value, int | float) else value
+        # The unit's own spelling when there is one (1e400 rather than inf).
+        number = format_number(value) if isinstance(value, int | float) else value
         return issue(error_kind, **where, value=number, detail=_range_text(sheet, field))
     if rule == "allowed":
         return issue(error_kind, **where, value=value, detail=f"（应为：{'、'.join(column.allowed)}）")
@@ -317,9 +328,14 @@ def validate_batches(batches: list[CellBatch]) -> dict[int, list[Issue]]:
     for cells in batches:
         sheet = SHEETS_BY_NAME[cells.sheet]
         batch = batch_definition.get_batch(batch_parameters={"dataframe": cells.frame.to_pandas()})
+        # The canonical text of numeric fields rides along, so a range failure quotes what the unit wrote.
+        texts = [c.field for c in sheet.columns if c.kind in NUMERIC_KINDS]
         result = batch.validate(
             suites[cells.sheet],
-            result_format={"result_format": "COMPLETE", "unexpected_index_column_names": ["_file", ROW]},
+            result_format={
+                "result_format": "COMPLETE",
+                "unexpected_index_column_names": ["_file", ROW, *texts],
+            },
         )
         for outcome in result.results:
             if outcome.exception_info and outcome.exception_info.get("raised_exception"):
@@ -337,6 +353,8 @@ def validate_batches(batches: list[CellBatch]) -> dict[int, list[Issue]]:
                 if field not in cells.present[index]:
                     continue
                 value = _plain(entry.get(column))
+                if column != field and isinstance(entry.get(field), str):
+                    value = entry[field]
                 out.setdefault(index, []).append(
                     cell_issue(sheet, field, config.meta["rule"], config.meta["error_kind"], row, value)
                 )
@@ -346,6 +364,69 @@ def validate_batches(batches: list[CellBatch]) -> dict[int, list[Issue]]:
 def validate_cells(parts_by_sheet: dict[str, list[tuple[int, ParsedSheet]]]) -> dict[int, list[Issue]]:
     """stack + validate_batches in this process (tests, inline runs)."""
     return validate_batches(stack(parts_by_sheet))
+
+
+Validator = Callable[[list[CellBatch]], dict[int, list[Issue]]]
+
+
+def validate_isolated(
+    parts_by_sheet: dict[str, list[tuple[int, ParsedSheet]]],
+    validator: Validator,
+    submission_ids: dict[int, str],
+    log: logging.Logger,
+) -> tuple[dict[int, list[Issue]], dict[int, Incident]]:
+    """Validate all deliveries in one suite run per sheet; if that raises, validate each delivery on its
+    own, so whatever one file holds, only that file fails (with an incident on its receipt).
+
+    `validator` runs validate_batches (in this process, a thread or the GX process); `submission_ids`
+    maps delivery index to SHA-256 for the incident ids. The per-file retry costs one suite run per
+    sheet and file, paid only when the batched run failed.
+    """
+    try:
+        return validator(stack(parts_by_sheet)), {}
+    except Exception:
+        log.exception("batched cell validation failed; validating each file on its own")
+    issues: dict[int, list[Issue]] = {}
+    incidents: dict[int, Incident] = {}
+    indexes = sorted({i for parts in parts_by_sheet.values() for i, _ in parts})
+    for index in indexes:
+        own = {name: [p for p in parts if p[0] == index] for name, parts in parts_by_sheet.items()}
+        try:
+            issues.update(validator(stack(own)))
+        except Exception:
+            incidents[index] = report_incident(submission_ids.get(index, "?"), "validate", log)
+    return issues, incidents
+
+
+def report_incident(submission_id: str, stage: str, log: logging.Logger) -> Incident:
+    """Inside an `except` block: the current exception as an incident of one file, logged with its id."""
+    detail = traceback.format_exc()
+    incident = Incident(incident_id(submission_id, stage, detail), stage, detail)
+    log_incident(incident, submission_id, log)
+    return incident
+
+
+def log_incident(incident: Incident, submission_id: str, log: logging.Logger) -> None:
+    log.error(
+        "incident %s: %s failed for submission %s; the file is rejected with this id on its receipt\n%s",
+        incident.incident_id,
+        incident.stage,
+        submission_id,
+        incident.detail,
+    )
+
+
+# Cell findings of the suites that only restate a cell the parse already explained (a formula with no
+# saved result, an Excel error value, both read as an empty cell): one explanation per cell.
+_EXPLAINED_CELLS = frozenset({"formula_without_value", "error_value"})
+
+
+def merge_cell_issues(parse_issues: list[Issue], cell_issues: list[Issue]) -> list[Issue]:
+    """The parse's issues plus the suites' findings, minus suite findings on explained cells."""
+    explained = {(i.sheet, i.excel_row, i.header) for i in parse_issues if i.kind in _EXPLAINED_CELLS}
+    if not explained:
+        return parse_issues + cell_issues
+    return parse_issues + [i for i in cell_issues if (i.sheet, i.excel_row, i.header) not in explained]
 
 
 def _plain(value: Any) -> Any:
@@ -397,6 +478,21 @@ class UnitFacts:
             regular_share_row=first.get(ROW) if first.get("regular_share") is not None else None,
             year_end_rows=year_end.height if year_end is not None else 0,
         )
+
+
+def checked_context(
+    facts: UnitFacts | None,
+    folder: str,
+    quarter: Quarter,
+    registry_unit: dict[str, str] | None,
+    submission_id: str,
+    log: logging.Logger,
+) -> list[Issue]:
+    """check_context, with an unexpected exception turned into this file's incident."""
+    try:
+        return check_context(facts, folder, quarter, registry_unit)
+    except Exception:
+        return [report_incident(submission_id, "context", log).issue()]
 
 
 def check_context(
