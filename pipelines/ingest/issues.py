@@ -95,7 +95,7 @@ _KINDS: tuple[IssueKind, ...] = (
         "formula_like_text",
         WARNING,
         "内容以公式符号开头",
-        "以“=”“+”“-”或“@”开头，像表格公式；已按普通文字保存，导出时不会作为公式执行{detail}",
+        "以“=”“+”“-”或“@”开头，像表格公式；已按普通文字保存，导出时不会作为公式执行",
         "cell",
     ),
     # -- cross-sheet checks within one submission (code) -------------------------------------------

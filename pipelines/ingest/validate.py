@@ -34,7 +34,7 @@ from pipelines.ingest.issues import (
     mask_national_id,
     shown,
 )
-from pipelines.ingest.normalise import YES, format_number, split_codes
+from pipelines.ingest.normalise import CANONICAL_PATTERNS, YES, format_number, split_codes
 from pipelines.ingest.sheets import ROW, ParsedSheet
 from pipelines.ingest.suites import NUMERIC_KINDS, VALUE_SUFFIX, load_suites, value_column
 
@@ -307,9 +307,15 @@ def stack(parts_by_sheet: dict[str, list[tuple[int, ParsedSheet]]]) -> list[Cell
             missing = [c.field for c in sheet.columns if c.field not in parsed.fields]
             frame = frame.with_columns([pl.lit(None, dtype=pl.Utf8).alias(f) for f in missing])
             frames.append(frame.select(["_file", ROW, *(c.field for c in sheet.columns)]))
-        numeric = [c.field for c in sheet.columns if c.kind in NUMERIC_KINDS]
+        numeric = [c for c in sheet.columns if c.kind in NUMERIC_KINDS]
+        # Only a canonical number has a value: "NaN" or "inf" are type errors, not also range errors.
         stacked = pl.concat(frames, how="vertical").with_columns(
-            [pl.col(f).cast(pl.Float64, strict=False).alias(value_column(f)) for f in numeric]
+            [
+                pl.when(pl.col(c.field).str.contains(CANONICAL_PATTERNS[c.kind]))
+                .then(pl.col(c.field).cast(pl.Float64, strict=False))
+                .alias(value_column(c.field))
+                for c in numeric
+            ]
         )
         present = {index: frozenset(parsed.fields) for index, parsed in parts}
         batches.append(CellBatch(name, stacked, present))
