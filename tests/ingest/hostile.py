@@ -64,9 +64,9 @@ def data_dir(root: Path) -> Iterator[None]:
         yield
 
 
-def ingest(root: Path) -> IngestReport:
+def ingest(root: Path, workers: int = 0) -> IngestReport:
     with data_dir(root):
-        return ingest_quarter(QUARTER, IngestSettings(workers=0))
+        return ingest_quarter(QUARTER, IngestSettings(workers=workers))
 
 
 def build_base(root: Path) -> Base:

@@ -313,6 +313,25 @@ def test_a_replay_of_the_archive_rejects_them_again_and_does_not_crash(
         unit_unchanged(hostile_base, root, unit)
 
 
+def test_in_isolated_worker_processes_the_verdicts_are_the_same(hostile_base: Base, tmp_path: Path) -> None:
+    """The corpus runs inline; the same files through real parse workers (results pickled back)."""
+    root = copy_base(hostile_base, tmp_path / "data")
+    unit = hostile_base.units[0]
+    picked = [
+        c for c in CASES if c.name in ("intensity_6", "formula_without_value", "billion_laughs", "score_nan")
+    ]
+    for case in picked:
+        case.write(hostile_base, landing_folder(root, unit) / f"{case.name}.xlsx", unit)
+    report = ingest(root, workers=1)
+    every_file_has_a_receipt(root, report)
+    rows = ledger(root)
+    for case in picked:
+        sid = rows.filter(pl.col("file_name") == f"{case.name}.xlsx").item(0, "submission_id")
+        assert [e["message"] for e in errors_of(root, sid)] == list(case.errors), case.name
+    unit_unchanged(hostile_base, root, unit)
+    others_unchanged(hostile_base, root, unit)
+
+
 # -- an unexpected exception becomes the file's incident ---------------------------------------------
 
 INCIDENT = re.compile(r"^系统处理本文件时出错（事件编号 (E[0-9A-F]{10})）")
