@@ -13,6 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
+from pipelines.ingest.normalise import INVISIBLE
+
 Severity = Literal["error", "warning"]
 ERROR: Severity = "error"
 WARNING: Severity = "warning"
@@ -177,11 +179,23 @@ def shown(sheet_name: str, field: str, value: str | None) -> str | None:
 
 
 def clip(value: object) -> str | None:
-    """The value as the receipt quotes it: text, at most MAX_VALUE_CHARS characters."""
+    """The value as the receipt quotes it: visible text, at most MAX_VALUE_CHARS characters."""
     if value is None:
         return None
-    text = str(value)
+    text = visible(str(value))
     return text if len(text) <= MAX_VALUE_CHARS else text[: MAX_VALUE_CHARS - 1] + "…"
+
+
+def visible(text: str) -> str:
+    """Invisible characters quoted from a file shown as symbols: C0 controls as their control pictures
+    (␇), the rest as �. A receipt line never carries a character that would garble its display (a
+    bidi override) or that a spreadsheet writer refuses (a C0 control) when receipts are exported."""
+    return INVISIBLE.sub(_picture, text)
+
+
+def _picture(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return chr(0x2400 + code) if code < 0x20 else "␡" if code == 0x7F else "�"
 
 
 def where(sheet: str | None, row: int | None, header: str | None) -> str:
@@ -208,6 +222,8 @@ def issue(
     """Build an issue with its Chinese message, e.g. 「评议打分」表第12行「成效」的值“优”不是数字."""
     spec = ISSUE_KINDS[kind]  # KeyError on an unknown kind: every kind must be documented above
     quoted = clip(value)
+    sheet = visible(sheet) if sheet is not None else None  # titles and headers come from the file too
+    header = visible(header) if header is not None else None
     if kind in _ABOUT_THE_SHEET:
         # The missing thing is named after the phrase: 「评议打分」表缺少必填列「成效」.
         subject = where(None if kind == "missing_sheet" else sheet, None, None)

@@ -105,7 +105,7 @@ _LIST_SEPARATORS = re.compile(r"[、，,;；\s]+")
 # Invisible characters no clerk can see or mean: C0/C1 controls except tab, LF and CR; zero-width
 # space; LRM/RLM and the bidi embeddings, overrides and isolates; word joiner; BOM. (ZWJ/ZWNJ stay:
 # emoji and some scripts need them.)
-_CONTROL = re.compile(
+INVISIBLE = re.compile(
     r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f"  # C0 and C1 controls, DEL (tab, LF, CR stay)
     r"\u200b\u200e\u200f\u202a-\u202e\u2060\u2066-\u2069\ufeff]"
 )
@@ -138,8 +138,8 @@ def normalise(kind: Kind, raw: str | None, numeric: bool = False, source: Source
     if is_blank(raw):
         return BLANK
     assert raw is not None
-    if _CONTROL.search(raw):
-        cleaned = _normalise(kind, _CONTROL.sub("", raw), numeric, source)
+    if INVISIBLE.search(raw):
+        cleaned = _normalise(kind, INVISIBLE.sub("", raw), numeric, source)
         return Normalised(cleaned.value, (CONTROL_CHARS, *cleaned.warnings))
     return _normalise(kind, raw, numeric, source)
 

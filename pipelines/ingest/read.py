@@ -268,10 +268,12 @@ def _note_sheet(sheet: RawSheet, cells: _XmlCells) -> None:
     at = {r: i for i, r in enumerate(sheet.excel_rows)}
     for (row, c), note in cells.flagged.items():
         j = c - offset
-        i = at.get(row)
-        if i is None or not 0 <= j < len(sheet.columns):
+        if row <= sheet.header_row or not 0 <= j < len(sheet.columns):
             continue
-        value = sheet.columns[j][i]
+        i = at.get(row)
+        # A row of nothing but such cells looks blank to calamine; it is noted all the same, or the
+        # row the clerk sees filled in would silently drop out.
+        value = sheet.columns[j][i] if i is not None else None
         if value is None or not value.strip():
             sheet.cell_notes[(row, j)] = note
 

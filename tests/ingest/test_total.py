@@ -16,7 +16,7 @@ import pytest
 from pipelines.domain.template import SHEETS, Kind
 from pipelines.ingest import safety
 from pipelines.ingest.issues import issue
-from pipelines.ingest.normalise import CANONICAL_PATTERNS, format_number, normalise
+from pipelines.ingest.normalise import CANONICAL_PATTERNS, INVISIBLE, format_number, normalise
 from pipelines.ingest.read import ERROR_PREFIX, FORMULA, ReadError, read_csv_bytes, scan_cells
 from pipelines.ingest.safety import check_xlsx
 from pipelines.ingest.validate import (
@@ -248,3 +248,32 @@ def test_the_suites_finding_on_a_formula_cell_is_dropped() -> None:
     blank = issue("missing_value", **where)
     other = issue("missing_value", sheet="评议打分", row=4, header="成效")
     assert merge_cell_issues([formula], [blank, other]) == [formula, other]
+
+
+def test_a_row_of_nothing_but_formulas_without_results_is_not_silently_dropped(tmp_path: Path) -> None:
+    """calamine sees such a row as blank; the clerk sees it filled in."""
+    import openpyxl
+
+    from pipelines.domain.template import SHEETS_BY_NAME
+    from pipelines.ingest.read import read_xlsx
+    from pipelines.ingest.sheets import parse_sheet
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "年度测评"
+    ws.append(["人员编号", "年度测评得分"])
+    ws.append(["P001", 90])
+    ws.append(['=CONCAT("P","002")', "=B2-1"])
+    ws.append(["P003", 80])
+    wb.save(tmp_path / "book.xlsx")
+    (raw,) = read_xlsx(tmp_path / "book.xlsx")
+    assert raw.excel_rows == [2, 4]  # row 3 is invisible to calamine
+    _, issues = parse_sheet(SHEETS_BY_NAME["year_end"], raw)
+    found = [(i.kind, i.excel_row, i.header) for i in issues if i.severity == "error"]
+    assert found == [("formula_without_value", 3, "人员编号"), ("formula_without_value", 3, "年度测评得分")]
+
+
+def test_invisible_characters_quoted_from_a_file_are_shown_as_symbols() -> None:
+    found = issue("extra_column", sheet="人员\u202e名册", row=1, header="备\x07注", value="a\x00b\u200b")
+    assert found.header == "备␇注" and found.sheet == "人员�名册" and found.value == "a␀b�"
+    assert not INVISIBLE.search(found.message)
