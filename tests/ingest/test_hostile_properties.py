@@ -154,7 +154,10 @@ def test_any_value_in_any_cell_fails_only_its_own_file(
     unit = data.draw(st.sampled_from(hostile_base.units), label="unit")
     sheet = data.draw(st.sampled_from(sorted(shapes[unit])), label="sheet")
     rows, columns = shapes[unit][sheet]
-    row = data.draw(st.integers(1, rows + 1), label="row")  # the header and one row past the data too
+    # Mostly a data row (or the one past the data); the header row now and then (hypothesis would
+    # otherwise favour the boundary, row 1, and spend half its examples on missing columns).
+    header = data.draw(st.sampled_from((False,) * 7 + (True,)), label="header")
+    row = 1 if header else data.draw(st.integers(2, rows + 1), label="row")
     column = data.draw(st.integers(1, columns + 1), label="column")
     value = data.draw(VALUES, label="value")
     _run(hostile_base, unit, sheet, row, column, value)
