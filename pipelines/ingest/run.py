@@ -240,6 +240,7 @@ def _parse_and_cache(
             lambda batches: validator.submit(validate_batches, batches).result(),
             {i: r.submission_id for i, r in enumerate(results)},
             log,
+            one_by_one=lambda batches: validate_batches(batches),
         )
         for i, incident in incidents.items():
             results[i] = failed_validation(results[i], incident)

@@ -380,25 +380,28 @@ def validate_isolated(
     validator: Validator,
     submission_ids: dict[int, str],
     log: logging.Logger,
+    one_by_one: Validator | None = None,
 ) -> tuple[dict[int, list[Issue]], dict[int, Incident]]:
     """Validate all deliveries in one suite run per sheet; if that raises, validate each delivery on its
     own, so whatever one file holds, only that file fails (with an incident on its receipt).
 
-    `validator` runs validate_batches (in this process, a thread or the GX process); `submission_ids`
-    maps delivery index to SHA-256 for the incident ids. The per-file retry costs one suite run per
-    sheet and file, paid only when the batched run failed.
+    `validator` runs validate_batches (in this process, a thread or the GX process); `one_by_one`, if
+    given, runs the per-file retries (in this process: a GX process that died cannot take them, and
+    every file would be an incident). `submission_ids` maps delivery index to SHA-256 for the incident
+    ids. The retries cost one suite run per sheet and file, paid only when the batched run failed.
     """
     try:
         return validator(stack(parts_by_sheet)), {}
     except Exception:
         log.exception("batched cell validation failed; validating each file on its own")
+    retry = one_by_one or validator
     issues: dict[int, list[Issue]] = {}
     incidents: dict[int, Incident] = {}
     indexes = sorted({i for parts in parts_by_sheet.values() for i, _ in parts})
     for index in indexes:
         own = {name: [p for p in parts if p[0] == index] for name, parts in parts_by_sheet.items()}
         try:
-            issues.update(validator(stack(own)))
+            issues.update(retry(stack(own)))
         except Exception:
             incidents[index] = report_incident(submission_ids.get(index, "?"), "validate", log)
     return issues, incidents

@@ -277,3 +277,21 @@ def test_invisible_characters_quoted_from_a_file_are_shown_as_symbols() -> None:
     found = issue("extra_column", sheet="人员\u202e名册", row=1, header="备\x07注", value="a\x00b\u200b")
     assert found.header == "备␇注" and found.sheet == "人员�名册" and found.value == "a␀b�"
     assert not INVISIBLE.search(found.message)
+
+
+def test_a_validator_process_that_died_does_not_make_every_file_an_incident() -> None:
+    """The GX process broken (BrokenProcessPool on every submit): the retries run in this process."""
+    from concurrent.futures.process import BrokenProcessPool
+
+    by_sheet = {
+        "tasks": [(0, parsed("tasks", [_TASK])), (1, parsed("tasks", [{**_TASK, "quantity": "1001"}]))]
+    }
+
+    def broken(batches: list[CellBatch]) -> dict[int, list]:
+        raise BrokenProcessPool("the GX process died")
+
+    issues, incidents = validate_isolated(
+        by_sheet, broken, {0: "a" * 64, 1: "b" * 64}, logging.getLogger("t"), one_by_one=validate_batches
+    )
+    assert incidents == {}
+    assert list(issues) == [1] and [i.value for i in issues[1]] == ["1001"]
