@@ -253,9 +253,14 @@ def note_formula_cells(path: Path, sheets: list[RawSheet]) -> None:
             part = parts.get(sheet.title)
             if part is None or not sheet.headers:
                 continue
-            data = zf.read(part)
-            if _FORMULA_OR_ERROR.search(data):
-                _note_sheet(sheet, scan_cells(data))
+            try:
+                data = zf.read(part)
+                if _FORMULA_OR_ERROR.search(data):
+                    _note_sheet(sheet, scan_cells(data))
+            except (KeyError, ValueError, ElementTree.ParseError):
+                # calamine read what this parser cannot (a part it found by another spelling, XML it
+                # tolerates): the sheet simply gets no notes; its empty cells stay 「为空」.
+                continue
 
 
 def _note_sheet(sheet: RawSheet, cells: _XmlCells) -> None:
