@@ -295,3 +295,25 @@ def test_a_validator_process_that_died_does_not_make_every_file_an_incident() ->
     )
     assert incidents == {}
     assert list(issues) == [1] and [i.value for i in issues[1]] == ["1001"]
+
+
+def test_every_column_of_every_sheet_has_a_type_rule_and_a_bound() -> None:
+    """No cell reaches the tables unchecked: each column has a shape (pattern, value set or length
+    bound), and every numeric one a range on its value."""
+    from pipelines.ingest.suites import build_suites, value_column
+
+    for sheet in SHEETS:
+        suite = build_suites()[sheet.name]["expectations"]
+        for column in sheet.columns:
+            kinds = {e["type"] for e in suite if e["kwargs"]["column"] == column.field}
+            shaped = {
+                "expect_column_values_to_match_regex",
+                "expect_column_values_to_be_in_set",
+                "expect_column_value_lengths_to_be_between",
+            }
+            assert kinds & shaped, (sheet.name, column.field)
+            if column.kind in NUMERIC:
+                ranges = [e for e in suite if e["kwargs"]["column"] == value_column(column.field)]
+                assert ranges and {"min_value", "max_value"} <= set(ranges[0]["kwargs"])
+            if column.kind in (Kind.TEXT, Kind.CODE, Kind.CODE_LIST) and column.field != "national_id":
+                assert "expect_column_value_lengths_to_be_between" in kinds, (sheet.name, column.field)
