@@ -87,10 +87,11 @@ def _read(request: ParseRequest) -> list[RawSheet]:
     files = [(name, Path(path)) for name, path in request.files]
     if request.format == "csv":
         return read_csv_set(files)
-    refusal = check_xlsx(files[0][1])
+    formula_parts: set[str] = set()
+    refusal = check_xlsx(files[0][1], formula_parts)
     if refusal is not None:
         raise ReadError(refusal.kind, refusal.detail, refusal.technical)
-    return read_xlsx(files[0][1])
+    return read_xlsx(files[0][1], formula_parts)
 
 
 def parse_delivery(request: ParseRequest) -> ParsedDelivery:

@@ -33,7 +33,12 @@ from xml.etree import ElementTree
 import fastexcel
 import polars as pl
 
-from pipelines.ingest.safety import MAX_COLUMNS_PER_SHEET, MAX_CSV_BYTES, MAX_ROWS_PER_SHEET
+from pipelines.ingest.safety import (
+    MAX_COLUMNS_PER_SHEET,
+    MAX_CSV_BYTES,
+    MAX_ROWS_PER_SHEET,
+    has_formula_or_error,
+)
 
 
 class ReadError(Exception):
@@ -121,8 +126,11 @@ def _rows_to_sheet(
 _RESAVE = "请用Excel打开、另存为.xlsx后重新报送"
 
 
-def read_xlsx(path: Path) -> list[RawSheet]:
-    """Every sheet of a workbook that passed the safety checks (safety.check_xlsx)."""
+def read_xlsx(path: Path, formula_parts: set[str] | None = None) -> list[RawSheet]:
+    """Every sheet of a workbook that passed the safety checks (safety.check_xlsx).
+
+    `formula_parts`: the parts safety.check_xlsx saw formula or error cells in; an empty set skips
+    the formula notes altogether (the common case), None looks at every sheet."""
     try:
         reader = fastexcel.read_excel(path)
         names = list(reader.sheet_names)
@@ -131,7 +139,8 @@ def read_xlsx(path: Path) -> list[RawSheet]:
             "unreadable_file", f"（无法作为Excel工作簿打开，文件可能已损坏；{_RESAVE}）", _technical(exc)
         ) from exc
     sheets = [_read_sheet(reader, name) for name in names]
-    note_formula_cells(path, sheets)
+    if formula_parts is None or formula_parts:
+        note_formula_cells(path, sheets, formula_parts)
     return sheets
 
 
@@ -165,8 +174,6 @@ def _technical(exc: BaseException) -> str:
 
 # -- formula and error cells in the sheet XML -------------------------------------------------------
 
-# A formula element (any namespace prefix) or an error-typed cell; most workbooks have neither.
-_FORMULA_OR_ERROR = re.compile(rb"<(?:[A-Za-z_][\w.\-]*:)?f[\s/>]|\st\s*=\s*[\"']e[\"']")
 _REF = re.compile(r"^([A-Z]{1,3})(\d+)$")
 _REL_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
 
@@ -242,7 +249,7 @@ def scan_cells(data: bytes) -> _XmlCells:
     return out
 
 
-def note_formula_cells(path: Path, sheets: list[RawSheet]) -> None:
+def note_formula_cells(path: Path, sheets: list[RawSheet], only: set[str] | None = None) -> None:
     """Fill `cell_notes` of the sheets whose XML has formula or error cells that calamine read as empty."""
     with zipfile.ZipFile(path) as zf:
         try:
@@ -251,11 +258,11 @@ def note_formula_cells(path: Path, sheets: list[RawSheet]) -> None:
             return  # calamine read the workbook, so its structure is fine; without the map, no notes
         for sheet in sheets:
             part = parts.get(sheet.title)
-            if part is None or not sheet.headers:
+            if part is None or not sheet.headers or (only is not None and part not in only):
                 continue
             try:
                 data = zf.read(part)
-                if _FORMULA_OR_ERROR.search(data):
+                if has_formula_or_error(data):
                     _note_sheet(sheet, scan_cells(data))
             except (KeyError, ValueError, ElementTree.ParseError):
                 # calamine read what this parser cannot (a part it found by another spelling, XML it
