@@ -42,7 +42,7 @@ class Column:
     required: bool = True  # must the column exist in the sheet
     nullable: bool = False  # may a cell be blank
     allowed: tuple[str, ...] = ()
-    min_value: float | None = None
+    min_value: float | None = None  # numeric kinds: every one has both bounds (tests enforce it)
     max_value: float | None = None
 
 
@@ -146,7 +146,9 @@ TASKS = Sheet(
         Column("assist_codes", "协办人", Kind.CODE_LIST, nullable=True),
         Column("intensity", "工作强度", Kind.INT, min_value=1, max_value=5),
         Column("difficulty", "工作难度", Kind.INT, min_value=1, max_value=5),
-        Column("quantity", "任务数量", Kind.NUMBER, min_value=0.0),  # strictly > 0, checked by ingestion
+        # > 0 and ≤ 1000 work units (submission-format.md); below 0.001 is as implausible as above 1000
+        # and would let one task's weight dwarf the rest of its unit by hundreds of orders of magnitude.
+        Column("quantity", "任务数量", Kind.NUMBER, min_value=0.001, max_value=1000.0),
         Column("status", "完成情况", Kind.ENUM, allowed=TASK_STATUSES),
     ),
 )

@@ -7,10 +7,13 @@ without help.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
+
+from pipelines.ingest.normalise import INVISIBLE
 
 Severity = Literal["error", "warning"]
 ERROR: Severity = "error"
@@ -38,6 +41,14 @@ _KINDS: tuple[IssueKind, ...] = (
     IssueKind("too_many_rows", ERROR, "行数过多", "行数超过上限{detail}", "file"),
     IssueKind("parse_timeout", ERROR, "解析超时", "解析超时{detail}", "file"),
     IssueKind("parse_failed", ERROR, "解析失败", "解析失败{detail}", "file"),
+    IssueKind(
+        "unsafe_xml",
+        ERROR,
+        "文件含有不安全的内容",
+        "含有Excel不会生成的XML实体声明，可能是恶意构造的文件，已拒收；请用Excel重新保存后报送{detail}",
+        "file",
+    ),
+    IssueKind("internal_error", ERROR, "系统处理出错", "{detail}", "file"),
     # -- sheets and columns ------------------------------------------------------------------------
     IssueKind("missing_sheet", ERROR, "缺少工作表", "缺少必填工作表{detail}", "structure"),
     IssueKind("missing_column", ERROR, "缺少列", "缺少必填列{detail}", "structure"),
@@ -57,6 +68,16 @@ _KINDS: tuple[IssueKind, ...] = (
     IssueKind("wrong_type", ERROR, "类型错误", "{detail}", "cell"),
     IssueKind("invalid_value", ERROR, "取值不在允许范围", "不在允许值中{detail}", "cell"),
     IssueKind("out_of_range", ERROR, "数值超出范围", "超出范围{detail}", "cell"),
+    IssueKind(
+        "formula_without_value",
+        ERROR,
+        "公式没有计算结果",
+        "单元格含公式但没有保存计算结果：请在 Excel 中打开本文件、保存后重新报送{detail}",
+        "cell",
+    ),
+    IssueKind(
+        "error_value", ERROR, "单元格为错误值", "是Excel错误值，请改正公式或直接填写数值{detail}", "cell"
+    ),
     # -- normalised cells --------------------------------------------------------------------------
     IssueKind("fullwidth_normalised", WARNING, "全角字符已转换", "含全角字符，已按“{detail}”处理", "cell"),
     IssueKind("whitespace_normalised", WARNING, "多余空格已去除", "含多余空格，已按“{detail}”处理", "cell"),
@@ -65,6 +86,20 @@ _KINDS: tuple[IssueKind, ...] = (
     IssueKind("bool_variant", WARNING, "是/否写法已转换", "不是“是/否”，已按“{detail}”处理", "cell"),
     IssueKind("quarter_variant", WARNING, "季度写法已转换", "季度写法不规范，已按{detail}处理", "cell"),
     IssueKind("list_separator", WARNING, "分隔符已统一", "人员编号分隔符不规范，已按“{detail}”处理", "cell"),
+    IssueKind(
+        "control_chars_removed",
+        WARNING,
+        "不可见字符已删除",
+        "含不可见的控制字符，已删除后按“{detail}”处理",
+        "cell",
+    ),
+    IssueKind(
+        "formula_like_text",
+        WARNING,
+        "内容以公式符号开头",
+        "以“=”“+”“-”或“@”开头，像表格公式；已按普通文字保存，导出时不会作为公式执行",
+        "cell",
+    ),
     # -- cross-sheet checks within one submission (code) -------------------------------------------
     IssueKind("invalid_national_id", ERROR, "身份证号错误", "{detail}", "cross-sheet"),
     IssueKind("duplicate_key", ERROR, "重复记录", "与第{detail}行重复", "cross-sheet"),
@@ -151,11 +186,23 @@ def shown(sheet_name: str, field: str, value: str | None) -> str | None:
 
 
 def clip(value: object) -> str | None:
-    """The value as the receipt quotes it: text, at most MAX_VALUE_CHARS characters."""
+    """The value as the receipt quotes it: visible text, at most MAX_VALUE_CHARS characters."""
     if value is None:
         return None
-    text = str(value)
+    text = visible(str(value))
     return text if len(text) <= MAX_VALUE_CHARS else text[: MAX_VALUE_CHARS - 1] + "…"
+
+
+def visible(text: str) -> str:
+    """Invisible characters quoted from a file shown as symbols: C0 controls as their control pictures
+    (␇), the rest as �. A receipt line never carries a character that would garble its display (a
+    bidi override) or that a spreadsheet writer refuses (a C0 control) when receipts are exported."""
+    return INVISIBLE.sub(_picture, text)
+
+
+def _picture(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return chr(0x2400 + code) if code < 0x20 else "␡" if code == 0x7F else "�"
 
 
 def where(sheet: str | None, row: int | None, header: str | None) -> str:
@@ -182,6 +229,8 @@ def issue(
     """Build an issue with its Chinese message, e.g. 「评议打分」表第12行「成效」的值“优”不是数字."""
     spec = ISSUE_KINDS[kind]  # KeyError on an unknown kind: every kind must be documented above
     quoted = clip(value)
+    sheet = visible(sheet) if sheet is not None else None  # titles and headers come from the file too
+    header = visible(header) if header is not None else None
     if kind in _ABOUT_THE_SHEET:
         # The missing thing is named after the phrase: 「评议打分」表缺少必填列「成效」.
         subject = where(None if kind == "missing_sheet" else sheet, None, None)
@@ -201,6 +250,39 @@ _ABOUT_THE_SHEET = frozenset({"missing_sheet", "missing_column"})
 def file_issue(kind: str, detail: str = "") -> Issue:
     """An issue about the whole file (no sheet, row or column)."""
     return Issue(kind=kind, message="文件" + ISSUE_KINDS[kind].phrase.format(detail=detail))
+
+
+# -- incidents: an unexpected failure while handling one file -----------------------------------------
+
+INTERNAL_ERROR_REASON = "系统处理本文件时出错"
+
+
+@dataclass(frozen=True)
+class Incident:
+    """An unexpected exception while handling one file: the file is rejected with `incident_id` on its
+    receipt, and the operator finds the traceback in the run's log under the same id."""
+
+    incident_id: str
+    stage: str  # parse / validate / context ...
+    detail: str  # the traceback or the library's message, for the log only
+
+    def issue(self) -> Issue:
+        return internal_error_issue(self.incident_id)
+
+
+def incident_id(submission_id: str, stage: str, detail: str) -> str:
+    """Short and stable: the same file failing the same way on a replay keeps its id (the receipt does
+    not change from run to run), two files or two different failures never share one."""
+    digest = hashlib.sha256(f"{submission_id}\0{stage}\0{detail}".encode()).hexdigest()
+    return "E" + digest[:10].upper()
+
+
+def internal_error_issue(incident: str) -> Issue:
+    message = (
+        f"{INTERNAL_ERROR_REASON}（事件编号 {incident}），本文件暂未被接收。"
+        "这不是填报错误：请将事件编号告知市委组织部，系统修复后会重新处理；本单位此前已接收的报送（如有）仍然有效"
+    )
+    return Issue(kind="internal_error", message=message, value=incident)
 
 
 def row_ranges(rows: list[int]) -> str:

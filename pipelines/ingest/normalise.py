@@ -15,6 +15,14 @@ Rules (submission-format.md, and the noise the generator documents in pipelines/
 - yes/no: 是/否, also Y/N, 1/0, √/× (and TRUE/FALSE).
 - quarters: 2026Q3, 2026-Q3, 2026年第3季度.
 - code lists: separated by 、 (canonical) or ，,;； or whitespace.
+- invisible control characters (C0/C1 controls other than tab and line breaks, bidi overrides, zero-width
+  spaces, stray BOMs) are removed from every cell: they cannot be seen in Excel, would make two equal
+  codes differ, and some writers downstream refuse them.
+- free text that starts like a formula (=, +, -, @) is kept as text with a warning; whatever the
+  project writes neutralises it.
+
+Numbers are checked here for what a float can hold: NaN, infinities and anything that overflows are
+never turned into a canonical number, so no arithmetic downstream ever sees them.
 
 Canonical texts (what CANONICAL_PATTERNS describe): numbers as the shortest decimal (85, 84.5),
 integers without a fraction, dates ISO (2026-10-09), booleans 是/否, quarters 2026Q3, lists joined
@@ -42,6 +50,8 @@ DATE_VARIANT = "date_variant"
 BOOL_VARIANT = "bool_variant"
 QUARTER_VARIANT = "quarter_variant"
 LIST_SEPARATOR = "list_separator"
+CONTROL_CHARS = "control_chars_removed"
+FORMULA_LIKE = "formula_like_text"
 WARNING_KINDS = (
     FULLWIDTH,
     WHITESPACE,
@@ -50,6 +60,8 @@ WARNING_KINDS = (
     BOOL_VARIANT,
     QUARTER_VARIANT,
     LIST_SEPARATOR,
+    CONTROL_CHARS,
+    FORMULA_LIKE,
 )
 
 YES, NO = "是", "否"
@@ -61,14 +73,15 @@ MIN_YEAR, MAX_YEAR = 1950, 2099
 
 # Canonical text per kind; the GX suites check these, and the typed cast relies on them.
 CANONICAL_PATTERNS: dict[Kind, str] = {
-    Kind.CODE: r"^\S+$",
+    # A code never starts like a formula (=, +, -, @): it is an identifier, and it is published.
+    Kind.CODE: r"^[^\s=+\-@]\S*$",
     Kind.INT: r"^-?\d+$",
     Kind.NUMBER: r"^-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?$",
     Kind.SHARE: r"^-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?$",
     Kind.DATE: r"^\d{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])$",
     Kind.BOOL: r"^(?:是|否)$",
     Kind.QUARTER: r"^\d{4}Q[1-4]$",
-    Kind.CODE_LIST: r"^[^\s、]+(?:、[^\s、]+)*$",
+    Kind.CODE_LIST: r"^[^\s、=+\-@][^\s、]*(?:、[^\s、=+\-@][^\s、]*)*$",
 }
 
 _FOLD_ALL = {c: c - 0xFEE0 for c in range(0xFF01, 0xFF5F)}
@@ -89,6 +102,16 @@ _DATE_VARIANTS = (
 )
 _SERIAL = re.compile(r"^\d{1,6}(\.\d+)?$")
 _LIST_SEPARATORS = re.compile(r"[、，,;；\s]+")
+# Invisible characters no clerk can see or mean: C0/C1 controls except tab, LF and CR; zero-width
+# space; LRM/RLM and the bidi embeddings, overrides and isolates; word joiner; BOM. (ZWJ/ZWNJ stay:
+# emoji and some scripts need them.)
+INVISIBLE = re.compile(
+    r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f"  # C0 and C1 controls, DEL (tab, LF, CR stay)
+    r"\u200b\u200e\u200f\u202a-\u202e\u2060\u2066-\u2069\ufeff]"
+)
+# Text a spreadsheet would run as a formula (the OWASP CSV-injection prefixes); a leading sign before
+# a digit is a number, not a formula.
+_FORMULA_LIKE = re.compile(r"^(?:[=@]|[+-](?![\d.\s]|$))")
 _TRUE = frozenset(TRUE_WORDS)
 _FALSE = frozenset(FALSE_WORDS)
 
@@ -115,8 +138,20 @@ def normalise(kind: Kind, raw: str | None, numeric: bool = False, source: Source
     if is_blank(raw):
         return BLANK
     assert raw is not None
+    if INVISIBLE.search(raw):
+        cleaned = _normalise(kind, INVISIBLE.sub("", raw), numeric, source)
+        return Normalised(cleaned.value, (CONTROL_CHARS, *cleaned.warnings))
+    return _normalise(kind, raw, numeric, source)
+
+
+def _normalise(kind: Kind, raw: str, numeric: bool, source: Source) -> Normalised:
+    if is_blank(raw):
+        return BLANK
     if kind == Kind.TEXT:
-        return _text(raw, _FOLD_ALNUM)
+        text = _text(raw, _FOLD_ALNUM)
+        if text.value is not None and _FORMULA_LIKE.match(text.value):
+            return Normalised(text.value, (*text.warnings, FORMULA_LIKE))
+        return text
     if kind == Kind.ENUM:
         return _text(raw, _FOLD_ALL)
     if kind == Kind.CODE:
@@ -167,8 +202,11 @@ def _code(raw: str) -> Normalised:
     return Normalised(squeezed, tuple(warnings))
 
 
-def format_number(value: float) -> str:
-    """Shortest canonical decimal: 85, 84.5, 0.6."""
+def format_number(value: float | int) -> str:
+    """Shortest canonical decimal: 85, 84.5, 0.6 (ints too: template bounds may be written as 1 or 5)."""
+    value = float(value)
+    if not math.isfinite(value):
+        return repr(value)  # never a canonical number; only ever quoted in a message
     if value.is_integer() and abs(value) < 1e15:
         return str(int(value))
     return repr(value)

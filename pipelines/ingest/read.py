@@ -7,6 +7,15 @@ detected encoding (UTF-8 with or without BOM, else GB18030) and read with the cs
 
 The header is the first non-blank row; the row numbers reported are Excel's (1-based, counting the
 blank rows above the header), which for CSV is the record number.
+
+calamine returns a formula cell's saved result. A formula saved without one (written by a program
+rather than by Excel) and an Excel error value (#DIV/0!) both come back as an empty cell; so that the
+receipt does not say 「为空」 about a cell the clerk sees filled in, the sheet's XML is scanned for
+formula and error cells (a byte search first, the XML parse only when it hits) and such cells are
+noted on the sheet (`cell_notes`) for sheets.py to report.
+
+A library's own error text never reaches a receipt: the reason there is plain Chinese, the technical
+detail goes to the run's log (ReadError.technical).
 """
 
 from __future__ import annotations
@@ -14,22 +23,37 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import posixpath
+import re
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from xml.etree import ElementTree
 
 import fastexcel
 import polars as pl
 
-from pipelines.ingest.safety import MAX_COLUMNS_PER_SHEET, MAX_CSV_BYTES, MAX_ROWS_PER_SHEET
+from pipelines.ingest.safety import (
+    MAX_COLUMNS_PER_SHEET,
+    MAX_CSV_BYTES,
+    MAX_ROWS_PER_SHEET,
+    has_formula_or_error,
+)
 
 
 class ReadError(Exception):
-    """The delivery cannot be read; `kind` is an issue kind, `detail` Chinese text for the receipt."""
+    """The delivery cannot be read; `kind` is an issue kind, `detail` Chinese text for the receipt,
+    `technical` the library's own words for the log (never shown to the unit)."""
 
-    def __init__(self, kind: str, detail: str) -> None:
+    def __init__(self, kind: str, detail: str, technical: str = "") -> None:
         super().__init__(f"{kind}: {detail}")
         self.kind = kind
         self.detail = detail
+        self.technical = technical
+
+
+FORMULA = "formula"  # a cell note: a formula saved without its result
+ERROR_PREFIX = "error:"  # a cell note: an Excel error value, e.g. "error:#DIV/0!"
 
 
 @dataclass
@@ -43,6 +67,8 @@ class RawSheet:
     blank_rows: list[int] = field(default_factory=list)  # blank rows skipped between/after data
     source: str = "xlsx"  # xlsx / csv
     encoding: str | None = None  # csv only
+    # (Excel row, column index) -> FORMULA or ERROR_PREFIX + value, for data cells read as empty
+    cell_notes: dict[tuple[int, int], str] = field(default_factory=dict)
 
 
 def _rows_to_sheet(
@@ -97,14 +123,25 @@ def _rows_to_sheet(
 # -- xlsx ------------------------------------------------------------------------------------------
 
 
-def read_xlsx(path: Path) -> list[RawSheet]:
-    """Every sheet of a workbook that passed the safety checks (safety.check_xlsx)."""
+_RESAVE = "请用Excel打开、另存为.xlsx后重新报送"
+
+
+def read_xlsx(path: Path, formula_parts: set[str] | None = None) -> list[RawSheet]:
+    """Every sheet of a workbook that passed the safety checks (safety.check_xlsx).
+
+    `formula_parts`: the parts safety.check_xlsx saw formula or error cells in; an empty set skips
+    the formula notes altogether (the common case), None looks at every sheet."""
     try:
         reader = fastexcel.read_excel(path)
         names = list(reader.sheet_names)
     except Exception as exc:  # calamine raises its own exception types for every malformed part
-        raise ReadError("unreadable_file", f"（无法作为Excel工作簿打开：{_short(exc)}）") from exc
-    return [_read_sheet(reader, name) for name in names]
+        raise ReadError(
+            "unreadable_file", f"（无法作为Excel工作簿打开，文件可能已损坏；{_RESAVE}）", _technical(exc)
+        ) from exc
+    sheets = [_read_sheet(reader, name) for name in names]
+    if formula_parts is None or formula_parts:
+        note_formula_cells(path, sheets, formula_parts)
+    return sheets
 
 
 def _read_sheet(reader: fastexcel.ExcelReader, name: str) -> RawSheet:
@@ -122,15 +159,135 @@ def _read_sheet(reader: fastexcel.ExcelReader, name: str) -> RawSheet:
     except ReadError:
         raise
     except Exception as exc:
-        raise ReadError("unreadable_file", f"（工作表「{name}」无法读取：{_short(exc)}）") from exc
+        raise ReadError(
+            "unreadable_file", f"（工作表「{name}」无法读取，文件可能已损坏；{_RESAVE}）", _technical(exc)
+        ) from exc
     if numeric_frame.shape != strings.shape:  # never seen; without type information all is text
         numeric_frame = strings.select(pl.lit(None, dtype=pl.Boolean).alias(c) for c in strings.columns)
     return _rows_to_sheet(name, strings, numeric_frame, "xlsx")
 
 
-def _short(exc: BaseException) -> str:
-    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    return text[:120]
+def _technical(exc: BaseException) -> str:
+    """The library's message, for the log."""
+    return f"{type(exc).__module__}.{type(exc).__qualname__}: {str(exc)[:2000]}"
+
+
+# -- formula and error cells in the sheet XML -------------------------------------------------------
+
+_REF = re.compile(r"^([A-Z]{1,3})(\d+)$")
+_REL_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+
+
+def _local(tag: str) -> str:
+    return tag.rsplit("}", 1)[-1]
+
+
+def sheet_parts(zf: zipfile.ZipFile) -> dict[str, str]:
+    """Sheet name -> its worksheet part in the package, from xl/workbook.xml and its relationships."""
+    targets = {}
+    rels = ElementTree.fromstring(zf.read("xl/_rels/workbook.xml.rels"))
+    for rel in rels:
+        if _local(rel.tag) == "Relationship":
+            target = rel.get("Target", "")
+            part = target.lstrip("/") if target.startswith("/") else posixpath.join("xl", target)
+            targets[rel.get("Id")] = posixpath.normpath(part)
+    parts = {}
+    for element in ElementTree.fromstring(zf.read("xl/workbook.xml")).iter():
+        if _local(element.tag) == "sheet":
+            rid = element.get(f"{{{_REL_NS}}}id")
+            if rid in targets and element.get("name") is not None:
+                parts[element.get("name", "")] = targets[rid]
+    return parts
+
+
+def _column_index(letters: str) -> int:
+    n = 0
+    for ch in letters:
+        n = n * 26 + ord(ch) - 64
+    return n - 1
+
+
+@dataclass
+class _XmlCells:
+    flagged: dict[tuple[int, int], str] = field(default_factory=dict)  # (row, xml column) -> note
+    valued: dict[int, list[int]] = field(default_factory=dict)  # row -> xml columns holding a value
+
+
+def scan_cells(data: bytes) -> _XmlCells:
+    """Formula cells without a saved result and error cells of one worksheet's XML, with the columns
+    of every row that hold a value (to line calamine's columns up with Excel's)."""
+    out = _XmlCells()
+    row, col = 0, -1
+    for event, element in ElementTree.iterparse(io.BytesIO(data), events=("start", "end")):
+        name = _local(element.tag)
+        if event == "start":
+            if name == "row":  # r is optional on rows and cells: then they simply follow on
+                r = element.get("r", "")
+                row, col = (int(r) if r.isdigit() else row + 1), -1
+            continue
+        if name == "row":
+            element.clear()
+        if name != "c":
+            continue
+        ref = _REF.match(element.get("r", ""))
+        if ref:
+            row, c = int(ref.group(2)), _column_index(ref.group(1))
+        else:
+            c = col + 1
+        col = c
+        children = {_local(child.tag): child for child in element}
+        value = children.get("v")
+        has_value = (value is not None and bool(value.text)) or "is" in children
+        kind = element.get("t", "n")
+        if kind == "e" and value is not None and value.text:
+            out.flagged[(row, c)] = ERROR_PREFIX + value.text.strip()
+        elif "f" in children and not has_value and kind != "str":
+            out.flagged[(row, c)] = FORMULA
+        if has_value:
+            out.valued.setdefault(row, []).append(c)
+        element.clear()
+    return out
+
+
+def note_formula_cells(path: Path, sheets: list[RawSheet], only: set[str] | None = None) -> None:
+    """Fill `cell_notes` of the sheets whose XML has formula or error cells that calamine read as empty."""
+    with zipfile.ZipFile(path) as zf:
+        try:
+            parts = sheet_parts(zf)
+        except (KeyError, ElementTree.ParseError):
+            return  # calamine read the workbook, so its structure is fine; without the map, no notes
+        for sheet in sheets:
+            part = parts.get(sheet.title)
+            if part is None or not sheet.headers or (only is not None and part not in only):
+                continue
+            try:
+                data = zf.read(part)
+                if has_formula_or_error(data):
+                    _note_sheet(sheet, scan_cells(data))
+            except (KeyError, ValueError, ElementTree.ParseError):
+                # calamine read what this parser cannot (a part it found by another spelling, XML it
+                # tolerates): the sheet simply gets no notes; its empty cells stay 「为空」.
+                continue
+
+
+def _note_sheet(sheet: RawSheet, cells: _XmlCells) -> None:
+    # calamine's columns start at the first column holding a value; the header row pins the offset.
+    header_columns = cells.valued.get(sheet.header_row)
+    first = next((j for j, h in enumerate(sheet.headers) if h is not None), None)
+    if not header_columns or first is None:
+        return
+    offset = min(header_columns) - first
+    at = {r: i for i, r in enumerate(sheet.excel_rows)}
+    for (row, c), note in cells.flagged.items():
+        j = c - offset
+        if row <= sheet.header_row or not 0 <= j < len(sheet.columns):
+            continue
+        i = at.get(row)
+        # A row of nothing but such cells looks blank to calamine; it is noted all the same, or the
+        # row the clerk sees filled in would silently drop out.
+        value = sheet.columns[j][i] if i is not None else None
+        if value is None or not value.strip():
+            sheet.cell_notes[(row, j)] = note
 
 
 # -- csv -------------------------------------------------------------------------------------------
@@ -174,19 +331,30 @@ def read_csv_set(files: list[tuple[str, Path]]) -> list[RawSheet]:
     return [read_csv_bytes(Path(name).stem, path.read_bytes()) for name, path in sorted(files)]
 
 
+def _csv_reason(title: str, line: int, exc: csv.Error) -> str:
+    """The csv module's complaint in the unit's terms (its English text goes to the log)."""
+    if "field larger than field limit" in str(exc):
+        return (
+            f"（「{title}.csv」第{line}行附近有单元格超过{csv.field_size_limit()}个字符，"
+            "不是正常的报送内容，请检查后重新报送）"
+        )
+    return f"（「{title}.csv」第{line}行附近格式错误（如引号不成对），请用Excel另存为CSV后重新报送）"
+
+
 def read_csv_bytes(title: str, data: bytes) -> RawSheet:
     encoding = detect_encoding(data)
     text = data.decode(encoding)
     if "\x00" in text:
         raise ReadError("unreadable_file", f"（「{title}.csv」含二进制内容，不是CSV文本）")
+    reader = csv.reader(io.StringIO(text, newline=""))
     try:
         rows: list[list[str | None]] = []
-        for record in csv.reader(io.StringIO(text, newline="")):
+        for record in reader:
             rows.append([v if v != "" else None for v in record])
             if len(rows) > MAX_ROWS_PER_SHEET + 1:
                 raise ReadError("too_many_rows", f"（「{title}.csv」超过 {MAX_ROWS_PER_SHEET} 行）")
     except csv.Error as exc:
-        raise ReadError("unreadable_file", f"（「{title}.csv」格式错误：{exc}）") from exc
+        raise ReadError("unreadable_file", _csv_reason(title, reader.line_num, exc), _technical(exc)) from exc
     width = max((len(r) for r in rows), default=0)
     if width > MAX_COLUMNS_PER_SHEET:
         raise ReadError("too_many_rows", f"（「{title}.csv」有 {width} 列，上限 {MAX_COLUMNS_PER_SHEET}）")

@@ -45,18 +45,35 @@ from pipelines.ingest.discover import Delivery, discover_quarter
 from pipelines.ingest.issues import Issue
 from pipelines.ingest.ledger import STATUSES, mark_current, unit_status
 from pipelines.ingest.load import write_quarter
-from pipelines.ingest.parse import ParsedDelivery, ParseRequest, parse_delivery, refused
+from pipelines.ingest.parse import (
+    ParsedDelivery,
+    ParseRequest,
+    failed,
+    failed_validation,
+    log_parse_notes,
+    parse_delivery,
+    refused,
+)
 from pipelines.ingest.pseudonym import DEMO_WARNING, PseudonymKey, load_key, person_keys
 from pipelines.ingest.receipt import ReceiptHeader, receipt_file_name, render_receipt, write_if_changed
 from pipelines.ingest.schema import RAW_TABLES, TZ_TIMESTAMP
 from pipelines.ingest.sheets import ParsedSheet
 from pipelines.ingest.tables import TABLES
-from pipelines.ingest.validate import check_context, stack, validate_batches, warm_up
+from pipelines.ingest.validate import (
+    checked_context,
+    merge_cell_issues,
+    validate_batches,
+    validate_isolated,
+    warm_up,
+)
+from pipelines.ingest.workers import ERROR as WORKER_ERROR
 from pipelines.ingest.workers import TIMEOUT, WORKER_MEMORY_BYTES, Outcome, run_isolated
 from pipelines.paths import archive_dir, data_dir, landing_dir, raw_dir, receipts_dir, restricted_dir
 
 LOG = logging.getLogger(__name__)
-TRANSIENT_KINDS = ("parse_timeout", "parse_failed")  # retried next run, not cached for good
+# Retried next run, not cached for good: a machine under load, or a failure of ours (an incident),
+# must not turn into a permanent rejection of a good file; an incident id is stable across replays.
+TRANSIENT_KINDS = ("parse_timeout", "parse_failed", "internal_error")
 OVERLAP_MIN_FILES = 150  # from this many new files on, import GX in a separate process during parsing
 _SHEET_RANK = {s.title: i for i, s in enumerate(SHEETS)}
 
@@ -271,16 +288,23 @@ def _parse_and_cache(
             if result.readable:
                 for name, parsed in result.sheets.items():
                     by_sheet.setdefault(name, []).append((index, parsed))
-        batches = stack(by_sheet)
         warm.result()
         timings["parse.gx_ready"] = _since(started)
-        cell_issues = validator.submit(validate_batches, batches).result()
+        cell_issues, incidents = validate_isolated(
+            by_sheet,
+            lambda batches: validator.submit(validate_batches, batches).result(),
+            {i: r.submission_id for i, r in enumerate(results)},
+            log,
+            one_by_one=lambda batches: validate_batches(batches),
+        )
+        for i, incident in incidents.items():
+            results[i] = failed_validation(results[i], incident)
         timings["parse.gx_validated"] = _since(started)
     entries = [
         cache.Entry(
             submission_id=r.submission_id,
             readable=r.readable,
-            issues=_ordered(r.issues + cell_issues.get(i, [])),
+            issues=_ordered(merge_cell_issues(r.issues, cell_issues.get(i, []))),
             tables=r.tables,
             encoding=r.encoding,
             facts=r.facts,
@@ -323,10 +347,15 @@ def _result(
     request: ParseRequest, outcome: Outcome[ParsedDelivery], settings: IngestSettings, log: logging.Logger
 ) -> ParsedDelivery:
     if outcome.ok and outcome.value is not None:
+        log_parse_notes(outcome.value, log)
         return outcome.value
     if outcome.failure == TIMEOUT:
         detail = f"（超过{settings.parse_timeout_seconds:g}秒仍未完成，文件可能异常）"
         return refused(request.submission_id, "parse_timeout", detail, outcome.seconds)
+    if outcome.failure == WORKER_ERROR:  # raised past parse_delivery (e.g. an unpicklable result)
+        delivery = failed(request.submission_id, "parse", outcome.detail, outcome.seconds)
+        log_parse_notes(delivery, log)
+        return delivery
     log.error("parsing %s failed: %s %s", request.submission_id, outcome.failure, outcome.detail)
     return refused(request.submission_id, "parse_failed", "（文件结构异常，无法解析）", outcome.seconds)
 
@@ -367,8 +396,13 @@ def _assemble(
     accepted: dict[tuple[str, str], bool] = {}
     for r in records:
         meta = metas[r.submission_id]
-        context = check_context(
-            meta.facts if meta.readable else None, r.unit_code, q, registry.get(r.unit_code)
+        context = checked_context(
+            meta.facts if meta.readable else None,
+            r.unit_code,
+            q,
+            registry.get(r.unit_code),
+            r.submission_id,
+            LOG,
         )
         extra[(r.unit_code, r.submission_id)] = context
         accepted[(r.unit_code, r.submission_id)] = meta.content_ok and not any(

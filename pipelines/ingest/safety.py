@@ -6,10 +6,15 @@ ratios), then a bounded streaming decompression of every entry, which catches ar
 headers lie about their sizes (Python's zipfile stops at the declared size and the CRC then fails).
 Only a file that passes both reaches calamine, inside a worker process with a timeout and a memory
 cap (see workers.py), so even a parser bug cannot hang or exhaust the run.
+
+The same decompression pass looks for document type declarations in the package's XML parts. Excel
+never writes one; a DOCTYPE with ENTITY definitions is how an entity-expansion ("billion laughs") or
+external-entity file is built, so such a file is refused before any XML parser sees it.
 """
 
 from __future__ import annotations
 
+import re
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +41,7 @@ class Refusal:
 
     kind: str
     detail: str
+    technical: str = ""  # the library's own words, for the log only
 
 
 def sniff(head: bytes) -> str:
@@ -73,8 +79,12 @@ def check_size(size: int, limit: int | None = None) -> Refusal | None:
     return None
 
 
-def check_xlsx(path: Path) -> Refusal | None:
-    """None when `path` is a plausible workbook within every limit, else why it is refused."""
+def check_xlsx(path: Path, formula_parts: set[str] | None = None) -> Refusal | None:
+    """None when `path` is a plausible workbook within every limit, else why it is refused.
+
+    `formula_parts`, if given, receives the names of the parts holding formula or error cells: the
+    decompression pass sees every byte anyway, so the reader knows for free whether any sheet needs
+    its XML looked at (read.note_formula_cells)."""
     size = path.stat().st_size
     refused = check_size(size)
     if refused:
@@ -93,7 +103,7 @@ def check_xlsx(path: Path) -> Refusal | None:
             names = {i.filename for i in infos}
             if not all(p in names for p in _WORKBOOK_PARTS):
                 return Refusal("not_a_workbook", "，压缩包中没有工作簿内容（可能是Word等其他Office文件）")
-            return verify_entries(zf, infos)
+            return verify_entries(zf, infos, formula_parts)
     except (
         zipfile.BadZipFile,
         zipfile.LargeZipFile,
@@ -103,7 +113,11 @@ def check_xlsx(path: Path) -> Refusal | None:
         NotImplementedError,
     ) as exc:
         # A zip signature without a readable central directory: the typical cut-off upload.
-        return Refusal("unreadable_file", f"（文件不完整或已损坏：{type(exc).__name__}）")
+        return Refusal(
+            "unreadable_file",
+            "（文件不完整或已损坏，可能上传时被截断；请用Excel重新保存后报送）",
+            f"{type(exc).__name__}: {exc}",
+        )
 
 
 def check_declared(infos: list[zipfile.ZipInfo]) -> Refusal | None:
@@ -122,7 +136,9 @@ def check_declared(infos: list[zipfile.ZipInfo]) -> Refusal | None:
     return None
 
 
-def verify_entries(zf: zipfile.ZipFile, infos: list[zipfile.ZipInfo]) -> Refusal | None:
+def verify_entries(
+    zf: zipfile.ZipFile, infos: list[zipfile.ZipInfo], formula_parts: set[str] | None = None
+) -> Refusal | None:
     """Decompress every entry in bounded chunks, counting real bytes against the limit.
 
     zipfile never yields more than an entry's declared size and checks the CRC at the end, so a
@@ -132,9 +148,31 @@ def verify_entries(zf: zipfile.ZipFile, infos: list[zipfile.ZipInfo]) -> Refusal
     for info in infos:
         if info.is_dir():
             continue
+        tail = b""  # the end of the previous chunk, so a declaration split across two is still seen
         with zf.open(info) as member:
             while chunk := member.read(_CHUNK):
                 seen += len(chunk)
                 if seen > MAX_UNCOMPRESSED_BYTES:
                     return Refusal("zip_bomb", f"（解压后超过 {MAX_UNCOMPRESSED_BYTES / 1e6:.0f} MB）")
+                if _DECLARATION.search(tail + chunk):
+                    return Refusal("unsafe_xml", "", f"DOCTYPE/ENTITY declaration in {info.filename}")
+                if formula_parts is not None and has_formula_or_error(tail + chunk):
+                    formula_parts.add(info.filename)
+                tail = chunk[-_TAIL:]
     return None
+
+
+# "<!DOCTYPE" or "<!ENTITY" in UTF-8 (or any ASCII-compatible encoding) and in UTF-16 either way round.
+_DECLARATION = re.compile(
+    rb"<!(?:DOCTYPE|ENTITY)"
+    rb"|<\x00!\x00(?:D\x00O\x00C\x00T\x00Y\x00P\x00E|E\x00N\x00T\x00I\x00T\x00Y)\x00"
+    rb"|\x00<\x00!\x00(?:D\x00O\x00C\x00T\x00Y\x00P\x00E|E\x00N\x00T\x00I\x00T\x00Y)"
+)
+_TAIL = 32
+# A formula element (with or without a namespace prefix) or an error-typed cell; most workbooks have
+# neither. Plain substring tests (memchr-fast, ~10x a regex); a false hit only costs an XML pass.
+_FORMULA_MARKS = (b"<f>", b"<f ", b"<f/", b":f>", b":f ", b":f/", b't="e"', b"t='e'")
+
+
+def has_formula_or_error(data: bytes) -> bool:
+    return any(mark in data for mark in _FORMULA_MARKS)

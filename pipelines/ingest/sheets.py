@@ -14,7 +14,7 @@ import polars as pl
 from pipelines.domain.template import SHEETS, SHEETS_BY_TITLE, Kind, Sheet
 from pipelines.ingest.issues import Issue, issue, row_ranges, shown
 from pipelines.ingest.normalise import normalise
-from pipelines.ingest.read import RawSheet
+from pipelines.ingest.read import ERROR_PREFIX, FORMULA, RawSheet
 
 ROW = "_row"  # Excel row number column of every parsed frame
 
@@ -113,6 +113,7 @@ def parse_sheet(sheet: Sheet, raw: RawSheet) -> tuple[ParsedSheet, list[Issue]]:
                 detail=f"（共{len(raw.blank_rows)}行：第{row_ranges(raw.blank_rows)}行）",
             )
         )
+    issues.extend(_noted_cells(sheet, raw, mapping))
     source = "csv" if raw.source == "csv" else "xlsx"
     rows = raw.excel_rows
     data: dict[str, list[object]] = {ROW: list(rows)}
@@ -145,6 +146,24 @@ def parse_sheet(sheet: Sheet, raw: RawSheet) -> tuple[ParsedSheet, list[Issue]]:
     schema = {ROW: pl.Int64, **{f: pl.Utf8 for f in fields}}
     frame = pl.DataFrame({k: data[k] for k in schema}, schema=schema)
     return ParsedSheet(sheet.name, sheet.title, fields, frame), issues
+
+
+def _noted_cells(sheet: Sheet, raw: RawSheet, mapping: dict[str, int]) -> list[Issue]:
+    """Template cells read as empty that hold a formula without its saved result or an Excel error."""
+    if not raw.cell_notes:
+        return []
+    header_of = {j: sheet.column(f).header for f, j in mapping.items()}
+    out = []
+    for (row, j), note in sorted(raw.cell_notes.items()):
+        header = header_of.get(j)
+        if header is None:
+            continue
+        if note == FORMULA:
+            out.append(issue("formula_without_value", sheet=sheet.title, row=row, header=header))
+        elif note.startswith(ERROR_PREFIX):
+            value = note.removeprefix(ERROR_PREFIX)
+            out.append(issue("error_value", sheet=sheet.title, row=row, header=header, value=value))
+    return out
 
 
 def parse_sheets(raw_sheets: list[RawSheet]) -> tuple[dict[str, ParsedSheet], list[Issue]]:

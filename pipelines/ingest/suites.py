@@ -28,6 +28,7 @@ from pipelines.paths import PROJECT_ROOT
 EXPECTATIONS_DIR = PROJECT_ROOT / "expectations"
 NUMERIC_KINDS = (Kind.INT, Kind.NUMBER, Kind.SHARE)
 MAX_TEXT_CHARS = 500  # a name, a target or a reason; more is a pasted document, not a cell
+MAX_CODE_CHARS = 50  # a person, task or rater code (P017, T03, F12); a list of codes gets MAX_TEXT_CHARS
 VALUE_SUFFIX = "__value"
 
 # Rules the template's Kind does not carry. Kept here, next to the generated suites, so every
@@ -37,7 +38,9 @@ _FIELD_PATTERNS: dict[tuple[str, str], tuple[str, str]] = {
     # (sheet, field) -> (pattern, error kind)
     ("roster", "national_id"): (NATIONAL_ID_PATTERN, "invalid_national_id"),
 }
-_STRICT_MIN: frozenset[tuple[str, str]] = frozenset({("tasks", "quantity")})  # 任务数量 > 0
+
+
+_MAX_CHARS = {Kind.TEXT: MAX_TEXT_CHARS, Kind.CODE: MAX_CODE_CHARS, Kind.CODE_LIST: MAX_TEXT_CHARS}
 
 
 def value_column(field: str) -> str:
@@ -80,7 +83,8 @@ def column_expectations(sheet: Sheet, column: Column) -> list[dict[str, Any]]:
                 regex=CANONICAL_PATTERNS[column.kind],
             )
         )
-    elif column.kind == Kind.TEXT:  # any characters, but a bounded cell
+    longest = _MAX_CHARS.get(column.kind) if not special else None
+    if longest is not None:  # any characters in free text, but every cell is bounded
         out.append(
             _expectation(
                 "expect_column_value_lengths_to_be_between",
@@ -88,7 +92,7 @@ def column_expectations(sheet: Sheet, column: Column) -> list[dict[str, Any]]:
                 "out_of_range",
                 "length",
                 min_value=1,
-                max_value=MAX_TEXT_CHARS,
+                max_value=longest,
             )
         )
     if column.allowed:  # an enum's allowed values are its type
@@ -107,8 +111,6 @@ def column_expectations(sheet: Sheet, column: Column) -> list[dict[str, Any]]:
             bounds["min_value"] = column.min_value
         if column.max_value is not None:
             bounds["max_value"] = column.max_value
-        if (sheet.name, f) in _STRICT_MIN:
-            bounds["strict_min"] = True
         out.append(
             _expectation(
                 "expect_column_values_to_be_between", value_column(f), "out_of_range", "range", **bounds

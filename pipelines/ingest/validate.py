@@ -7,14 +7,16 @@ Three layers, each with its own tests:
 - cross-sheet rules inside one submission are code (`check_submission`): national ID check
   digits, duplicate keys, references to persons and sections;
 - rules that need the folder or the whole quarter are code too: unit/quarter match and registry
-  facts (`check_context`), and a person listed by two units in the same quarter
-  (`people_in_two_units`).
+  facts (`check_context`); a person listed by two units in the same quarter is settled by arrival
+  order in `conflicts.py`.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,8 +25,16 @@ import polars as pl
 from pipelines.domain import national_id
 from pipelines.domain.quarters import Quarter
 from pipelines.domain.template import NAMED_TIERS, SHEETS_BY_NAME, Sheet
-from pipelines.ingest.issues import Issue, file_issue, issue, mask_national_id, shown
-from pipelines.ingest.normalise import YES, format_number, split_codes
+from pipelines.ingest.issues import (
+    Incident,
+    Issue,
+    file_issue,
+    incident_id,
+    issue,
+    mask_national_id,
+    shown,
+)
+from pipelines.ingest.normalise import CANONICAL_PATTERNS, YES, format_number, split_codes
 from pipelines.ingest.sheets import ROW, ParsedSheet
 from pipelines.ingest.suites import NUMERIC_KINDS, VALUE_SUFFIX, load_suites, value_column
 
@@ -238,7 +248,7 @@ def _range_text(sheet: Sheet, field: str) -> str:
     if lo is not None and hi is not None:
         return f"（应在{format_number(lo)}至{format_number(hi)}之间）"
     if lo is not None:
-        return "（应大于0）" if field == "quantity" else f"（应不小于{format_number(lo)}）"
+        return f"（应不小于{format_number(lo)}）"
     return f"（应不大于{format_number(hi)}）" if hi is not None else ""
 
 
@@ -263,7 +273,8 @@ def cell_issue(sheet: Sheet, field: str, rule: str, error_kind: str, row: int, v
     if rule == "not_null":
         return issue(error_kind, **where)
     if rule == "range":
-        number = format_number(float(value)) if isinstance(value, int | float) else value
+        # The unit's own spelling when there is one (1e400 rather than inf).
+        number = format_number(value) if isinstance(value, int | float) else value
         return issue(error_kind, **where, value=number, detail=_range_text(sheet, field))
     if rule == "allowed":
         return issue(error_kind, **where, value=value, detail=f"（应为：{'、'.join(column.allowed)}）")
@@ -296,9 +307,15 @@ def stack(parts_by_sheet: dict[str, list[tuple[int, ParsedSheet]]]) -> list[Cell
             missing = [c.field for c in sheet.columns if c.field not in parsed.fields]
             frame = frame.with_columns([pl.lit(None, dtype=pl.Utf8).alias(f) for f in missing])
             frames.append(frame.select(["_file", ROW, *(c.field for c in sheet.columns)]))
-        numeric = [c.field for c in sheet.columns if c.kind in NUMERIC_KINDS]
+        numeric = [c for c in sheet.columns if c.kind in NUMERIC_KINDS]
+        # Only a canonical number has a value: "NaN" or "inf" are type errors, not also range errors.
         stacked = pl.concat(frames, how="vertical").with_columns(
-            [pl.col(f).cast(pl.Float64, strict=False).alias(value_column(f)) for f in numeric]
+            [
+                pl.when(pl.col(c.field).str.contains(CANONICAL_PATTERNS[c.kind]))
+                .then(pl.col(c.field).cast(pl.Float64, strict=False))
+                .alias(value_column(c.field))
+                for c in numeric
+            ]
         )
         present = {index: frozenset(parsed.fields) for index, parsed in parts}
         batches.append(CellBatch(name, stacked, present))
@@ -317,9 +334,14 @@ def validate_batches(batches: list[CellBatch]) -> dict[int, list[Issue]]:
     for cells in batches:
         sheet = SHEETS_BY_NAME[cells.sheet]
         batch = batch_definition.get_batch(batch_parameters={"dataframe": cells.frame.to_pandas()})
+        # The canonical text of numeric fields rides along, so a range failure quotes what the unit wrote.
+        texts = [c.field for c in sheet.columns if c.kind in NUMERIC_KINDS]
         result = batch.validate(
             suites[cells.sheet],
-            result_format={"result_format": "COMPLETE", "unexpected_index_column_names": ["_file", ROW]},
+            result_format={
+                "result_format": "COMPLETE",
+                "unexpected_index_column_names": ["_file", ROW, *texts],
+            },
         )
         for outcome in result.results:
             if outcome.exception_info and outcome.exception_info.get("raised_exception"):
@@ -337,6 +359,8 @@ def validate_batches(batches: list[CellBatch]) -> dict[int, list[Issue]]:
                 if field not in cells.present[index]:
                     continue
                 value = _plain(entry.get(column))
+                if column != field and isinstance(entry.get(field), str):
+                    value = entry[field]
                 out.setdefault(index, []).append(
                     cell_issue(sheet, field, config.meta["rule"], config.meta["error_kind"], row, value)
                 )
@@ -346,6 +370,72 @@ def validate_batches(batches: list[CellBatch]) -> dict[int, list[Issue]]:
 def validate_cells(parts_by_sheet: dict[str, list[tuple[int, ParsedSheet]]]) -> dict[int, list[Issue]]:
     """stack + validate_batches in this process (tests, inline runs)."""
     return validate_batches(stack(parts_by_sheet))
+
+
+Validator = Callable[[list[CellBatch]], dict[int, list[Issue]]]
+
+
+def validate_isolated(
+    parts_by_sheet: dict[str, list[tuple[int, ParsedSheet]]],
+    validator: Validator,
+    submission_ids: dict[int, str],
+    log: logging.Logger,
+    one_by_one: Validator | None = None,
+) -> tuple[dict[int, list[Issue]], dict[int, Incident]]:
+    """Validate all deliveries in one suite run per sheet; if that raises, validate each delivery on its
+    own, so whatever one file holds, only that file fails (with an incident on its receipt).
+
+    `validator` runs validate_batches (in this process, a thread or the GX process); `one_by_one`, if
+    given, runs the per-file retries (in this process: a GX process that died cannot take them, and
+    every file would be an incident). `submission_ids` maps delivery index to SHA-256 for the incident
+    ids. The retries cost one suite run per sheet and file, paid only when the batched run failed.
+    """
+    try:
+        return validator(stack(parts_by_sheet)), {}
+    except Exception:
+        log.exception("batched cell validation failed; validating each file on its own")
+    retry = one_by_one or validator
+    issues: dict[int, list[Issue]] = {}
+    incidents: dict[int, Incident] = {}
+    indexes = sorted({i for parts in parts_by_sheet.values() for i, _ in parts})
+    for index in indexes:
+        own = {name: [p for p in parts if p[0] == index] for name, parts in parts_by_sheet.items()}
+        try:
+            issues.update(retry(stack(own)))
+        except Exception:
+            incidents[index] = report_incident(submission_ids.get(index, "?"), "validate", log)
+    return issues, incidents
+
+
+def report_incident(submission_id: str, stage: str, log: logging.Logger) -> Incident:
+    """Inside an `except` block: the current exception as an incident of one file, logged with its id."""
+    detail = traceback.format_exc()
+    incident = Incident(incident_id(submission_id, stage, detail), stage, detail)
+    log_incident(incident, submission_id, log)
+    return incident
+
+
+def log_incident(incident: Incident, submission_id: str, log: logging.Logger) -> None:
+    log.error(
+        "incident %s: %s failed for submission %s; the file is rejected with this id on its receipt\n%s",
+        incident.incident_id,
+        incident.stage,
+        submission_id,
+        incident.detail,
+    )
+
+
+# Cell findings of the suites that only restate a cell the parse already explained (a formula with no
+# saved result, an Excel error value, both read as an empty cell): one explanation per cell.
+_EXPLAINED_CELLS = frozenset({"formula_without_value", "error_value"})
+
+
+def merge_cell_issues(parse_issues: list[Issue], cell_issues: list[Issue]) -> list[Issue]:
+    """The parse's issues plus the suites' findings, minus suite findings on explained cells."""
+    explained = {(i.sheet, i.excel_row, i.header) for i in parse_issues if i.kind in _EXPLAINED_CELLS}
+    if not explained:
+        return parse_issues + cell_issues
+    return parse_issues + [i for i in cell_issues if (i.sheet, i.excel_row, i.header) not in explained]
 
 
 def _plain(value: Any) -> Any:
@@ -397,6 +487,21 @@ class UnitFacts:
             regular_share_row=first.get(ROW) if first.get("regular_share") is not None else None,
             year_end_rows=year_end.height if year_end is not None else 0,
         )
+
+
+def checked_context(
+    facts: UnitFacts | None,
+    folder: str,
+    quarter: Quarter,
+    registry_unit: dict[str, str] | None,
+    submission_id: str,
+    log: logging.Logger,
+) -> list[Issue]:
+    """check_context, with an unexpected exception turned into this file's incident."""
+    try:
+        return check_context(facts, folder, quarter, registry_unit)
+    except Exception:
+        return [report_incident(submission_id, "context", log).issue()]
 
 
 def check_context(
@@ -478,47 +583,3 @@ def _coefficients(facts: UnitFacts, registry_unit: dict[str, str]) -> list[Issue
         issue("missing_value", sheet=sheet.title, row=r, header=header, detail=detail)
         for r in facts.blank_coefficient_rows
     ]
-
-
-# -- the quarter: one person, two units ---------------------------------------------------------------
-
-
-def people_in_two_units(rosters: pl.DataFrame, unit_names: dict[str, str]) -> dict[str, list[Issue]]:
-    """Persons (by national ID) listed in the current submissions of two or more units.
-
-    `rosters`: submission_id, unit_code, national_id, excel_row of every current submission.
-    Each involved submission gets an issue at the person's roster row naming the other unit(s);
-    the spec rejects both, so neither unit's data silently wins.
-    """
-    if rosters.is_empty():
-        return {}
-    shared = (
-        rosters.filter(pl.col("national_id").is_not_null())
-        .group_by("national_id")
-        .agg(pl.col("unit_code").n_unique().alias("units"))
-        .filter(pl.col("units") > 1)
-        .get_column("national_id")
-    )
-    if shared.is_empty():
-        return {}
-    rows = rosters.filter(pl.col("national_id").is_in(shared.implode())).sort("unit_code", "excel_row")
-    units_of: dict[str, list[str]] = {}
-    for r in rows.iter_rows(named=True):
-        units_of.setdefault(r["national_id"], []).append(r["unit_code"])
-    sheet = SHEETS_BY_NAME["roster"]
-    header = sheet.column("national_id").header
-    out: dict[str, list[Issue]] = {}
-    for r in rows.iter_rows(named=True):
-        others = sorted({u for u in units_of[r["national_id"]] if u != r["unit_code"]})
-        names = "、".join(f"{u}（{unit_names.get(u, '未知单位')}）" for u in others)
-        out.setdefault(r["submission_id"], []).append(
-            issue(
-                "person_in_two_units",
-                sheet=sheet.title,
-                row=r["excel_row"],
-                header=header,
-                value=mask_national_id(r["national_id"]),
-                detail=f"的人员同时被{names}在本季度报送，请两个单位核实后重新报送",
-            )
-        )
-    return out

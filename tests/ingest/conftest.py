@@ -16,6 +16,7 @@ from pipelines.synthetic.noise import NoiseRates
 from pipelines.synthetic.rates import MessRates, zero
 from tests.conftest import make_city
 from tests.ingest.helpers import materialize
+from tests.ingest.hostile import Base, build_base
 
 MESSY_QUARTERS = ("2025Q3", "2025Q4")
 
@@ -89,3 +90,9 @@ def noisy_quarter(tmp_path_factory: pytest.TempPathFactory) -> Ingested:
         noise=LOUD_NOISE,
     )
     return ingest(root, ("2025Q2",))
+
+
+@pytest.fixture(scope="session")
+def hostile_base(tmp_path_factory: pytest.TempPathFactory) -> Base:
+    """A clean 6-unit quarter (2025Q3) ingested once: the starting point of every hostile case."""
+    return build_base(tmp_path_factory.mktemp("hostile_base"))

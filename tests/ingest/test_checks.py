@@ -4,12 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import polars as pl
-
 from pipelines.domain import national_id
 from pipelines.domain.quarters import Quarter
 from pipelines.ingest.sheets import ParsedSheet
-from pipelines.ingest.validate import UnitFacts, check_context, check_submission, people_in_two_units
+from pipelines.ingest.validate import UnitFacts, check_context, check_submission
 from tests.ingest.helpers import parsed
 
 ID_A = national_id.make("371602", "19800101", 123)
@@ -205,37 +203,3 @@ def test_q4_only_content_is_ignored_with_a_warning_in_other_quarters() -> None:
         year_end_rows=5,
     )
     assert check_context(q4, "371602-X-017", Quarter(2025, 4), REGISTRY_UNIT) == []
-
-
-# -- the quarter ---------------------------------------------------------------------------------------
-
-
-def test_a_person_in_two_units_is_reported_to_both() -> None:
-    rosters = pl.DataFrame(
-        {
-            "submission_id": ["a", "a", "b", "c"],
-            "unit_code": ["371602-X-017", "371602-X-017", "371602-X-018", "371602-X-019"],
-            "national_id": [ID_A, ID_B, ID_A, None],
-            "excel_row": [2, 3, 7, 2],
-        }
-    )
-    found = people_in_two_units(rosters, {"371602-X-017": "审计局", "371602-X-018": "统计局"})
-    assert set(found) == {"a", "b"}
-    (issue_a,) = found["a"]
-    (issue_b,) = found["b"]
-    assert (issue_a.kind, issue_a.excel_row, issue_a.header) == ("person_in_two_units", 2, "身份证号")
-    assert issue_b.excel_row == 7
-    assert "371602-X-018（统计局）" in issue_a.message and "371602-X-017（审计局）" in issue_b.message
-    assert ID_A not in issue_a.message
-
-
-def test_the_same_person_twice_in_one_unit_is_not_a_cross_unit_claim() -> None:
-    rosters = pl.DataFrame(
-        {
-            "submission_id": ["a", "a"],
-            "unit_code": ["U", "U"],
-            "national_id": [ID_A, ID_A],
-            "excel_row": [2, 3],
-        }
-    )
-    assert people_in_two_units(rosters, {}) == {}
