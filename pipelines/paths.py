@@ -8,6 +8,14 @@ from pathlib import Path
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 REFERENCE_DIR = PROJECT_ROOT / "data" / "reference"
 REGISTRY_ENV = "ASSESSMENT_REGISTRY_CSV"
+RULES_ENV = "ASSESSMENT_RULES_DIR"
+
+
+def rules_dir() -> Path:
+    """The yearly rules files, <year>.toml: $ASSESSMENT_RULES_DIR, else the committed data/reference/rules.
+    The quarters the pipeline knows (its partitions) are every quarter of every year found here."""
+    configured = os.environ.get(RULES_ENV)
+    return Path(configured).resolve() if configured else REFERENCE_DIR / "rules"
 
 
 def data_dir() -> Path:
