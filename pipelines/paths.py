@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -18,9 +21,31 @@ def rules_dir() -> Path:
     return Path(configured).resolve() if configured else REFERENCE_DIR / "rules"
 
 
+# A data directory chosen in code (the CLI's --data-dir, the AssessmentPaths resource inside a run) for
+# the current thread of work, without touching the process environment other code reads.
+_DATA_DIR: ContextVar[Path | None] = ContextVar("assessment_data_dir", default=None)
+
+
 def data_dir() -> Path:
-    """Root of generated data: landing, archive, ground truth and warehouse files."""
+    """Root of generated data: landing, archive, ground truth and warehouse files. In order: the one set by
+    `using_data_dir`, $ASSESSMENT_DATA_DIR, <project>/data."""
+    chosen = _DATA_DIR.get()
+    if chosen is not None:
+        return chosen
     return Path(os.environ.get("ASSESSMENT_DATA_DIR", PROJECT_ROOT / "data")).resolve()
+
+
+@contextmanager
+def using_data_dir(path: Path | str | None) -> Iterator[Path]:
+    """`data_dir()` is `path` inside the block (None: unchanged), in this thread and what it calls."""
+    if path is None:
+        yield data_dir()
+        return
+    token = _DATA_DIR.set(Path(path).resolve())
+    try:
+        yield data_dir()
+    finally:
+        _DATA_DIR.reset(token)
 
 
 def landing_dir() -> Path:
