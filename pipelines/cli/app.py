@@ -28,15 +28,15 @@ from rich.console import Console
 from pipelines.cli import errors
 from pipelines.cli.display import RichProgress, print_status, print_summary
 from pipelines.cli.errors import UserError
-from pipelines.cli.runner import RunFailed, WarehouseLocked, landed_quarters, run_quarters
-from pipelines.cli.summary import NotIngested, run_summary, status_table
+from pipelines.cli.runner import RunFailedError, WarehouseLockedError, landed_quarters, run_quarters
+from pipelines.cli.summary import NotIngestedError, run_summary, status_table
 from pipelines.paths import landing_dir, using_data_dir
 
 try:  # the one-writer lock (pipelines/runlock.py) wraps run_quarters where it exists
     from pipelines.runlock import RunLocked  # type: ignore[import-not-found]
 except ImportError:  # pragma: no cover - before the lock module is merged
 
-    class RunLocked(Exception):  # type: ignore[no-redef]
+    class RunLocked(Exception):  # type: ignore[no-redef]  # noqa: N818 - the lock module's name
         """Stand-in so the handler below has a class to name."""
 
 
@@ -52,7 +52,8 @@ DEMO_QUARTERS = "2025Q1..2025Q4"
 
 
 def out() -> Console:
-    return Console(soft_wrap=True)
+    # Bound to the real stdout now: during a run the runner sends library output elsewhere.
+    return Console(file=sys.stdout, soft_wrap=True)
 
 
 def fail(message: str, code: int) -> typer.Exit:
@@ -69,12 +70,16 @@ def one_line_errors(fn: F) -> F:
             return fn(*args, **kwargs)
         except UserError as exc:
             raise fail(str(exc), exc.code) from None
-        except WarehouseLocked as exc:
+        except WarehouseLockedError as exc:
             raise fail(f"仓库文件被另一个进程占用 warehouse file locked: {exc}", errors.ENVIRONMENT) from None
         except RunLocked as exc:
-            raise fail(f"另一个运行正在写仓库 another run is writing the warehouse: {exc}", errors.ENVIRONMENT) from None
-        except RunFailed as exc:
-            raise fail(f"运行失败，已发布的仓库未变 run failed, published warehouse unchanged: {exc}", errors.FAILED) from None
+            raise fail(
+                f"另一个运行正在写仓库 another run is writing the warehouse: {exc}", errors.ENVIRONMENT
+            ) from None
+        except RunFailedError as exc:
+            raise fail(
+                f"运行失败，已发布的仓库未变 run failed, published warehouse unchanged: {exc}", errors.FAILED
+            ) from None
         except KeyboardInterrupt:
             raise fail("已中断 interrupted", 130) from None
 
@@ -120,8 +125,12 @@ def run(
     quarter: Annotated[
         list[str] | None, typer.Option("--quarter", "-q", help="季度 e.g. 2025Q3 (repeatable)")
     ] = None,
-    all_quarters: Annotated[bool, typer.Option("--all", help="报送目录里的每个季度 every landed quarter")] = False,
-    report: Annotated[bool, typer.Option(help="渲染最后一个季度的报告 render the last quarter's report")] = True,
+    all_quarters: Annotated[
+        bool, typer.Option("--all", help="报送目录里的每个季度 every landed quarter")
+    ] = False,
+    report: Annotated[
+        bool, typer.Option(help="渲染最后一个季度的报告 render the last quarter's report")
+    ] = True,
 ) -> None:
     """接收、计算、发布 ingest, score and publish quarters, with live progress and a summary."""
     if all_quarters == bool(quarter):
@@ -170,8 +179,10 @@ def status(
         errors.check_output_file(xlsx)
     try:
         table = status_table(key)
-    except NotIngested:
-        raise UserError(f"{key} 还没有接收 has not been ingested yet: assessment run --quarter {key}") from None
+    except NotIngestedError:
+        raise UserError(
+            f"{key} 还没有接收 has not been ingested yet: assessment run --quarter {key}"
+        ) from None
     print_status(out(), key, table, show_all)
     if xlsx is not None:
         from pipelines.cli.xlsx import write_unit_list

@@ -15,7 +15,7 @@ from rich.progress import (
     TextColumn,
     TimeElapsedColumn,
 )
-from rich.table import Table
+from rich.table import Column, Table
 
 from pipelines.cli.summary import STATUS_LABELS, STATUS_ORDER, RunSummary
 
@@ -27,6 +27,8 @@ STAGE_LABELS = {
     "publish": "发布 publishing",
     "report": "季度报告 report",
 }
+DESCRIPTION = Column(width=48, no_wrap=True, overflow="ellipsis")
+SINGLE_STEP_STAGES = {"ingest_quarter", "warehouse_quarter_models", "warehouse_annual_models"}
 SEVERITY_LABELS = {"high": "高 high", "medium": "中 medium", "low": "低 low"}
 
 
@@ -36,11 +38,15 @@ class RichProgress:
     def __init__(self, console: Console) -> None:
         self.progress = Progress(
             SpinnerColumn(finished_text="✓"),
-            TextColumn("{task.description}"),
+            TextColumn(
+                "{task.description}", table_column=Column(width=48, no_wrap=True, overflow="ellipsis")
+            ),
             BarColumn(),
             MofNCompleteColumn(),
             TimeElapsedColumn(),
             console=console,
+            redirect_stdout=False,  # the runner sends library output to the run log, not above the bars
+            redirect_stderr=False,
         )
         self.quarter = ""
         self.tasks: dict[str, TaskID] = {}
@@ -56,8 +62,8 @@ class RichProgress:
 
     def _label(self, stage: str, step: str) -> str:
         label = STAGE_LABELS.get(stage, stage)
-        if stage in ("publish", "reference"):
-            label = f"{label} · {step}"
+        if step not in SINGLE_STEP_STAGES:  # stages of several steps name the step
+            label = f"{label} · {step.split('__')[-1]}"
         return f"{self.quarter} {label}"
 
     def launch(self, quarter: str, n_steps: int) -> None:
@@ -79,9 +85,7 @@ class RichProgress:
         current = self.progress.tasks[self.tasks_index(task)]
         total = current.total if current.total is not None else max(current.completed, 1)
         mark = "" if ok else " ✗ 失败 failed"
-        self.progress.update(
-            task, total=total, completed=total, description=f"{current.description}{mark}"
-        )
+        self.progress.update(task, total=total, completed=total, description=f"{current.description}{mark}")
 
     def tasks_index(self, task: TaskID) -> int:
         return next(i for i, t in enumerate(self.progress.tasks) if t.id == task)
@@ -100,7 +104,9 @@ def print_summary(console: Console, summary: RunSummary) -> None:
     console.print(units)
     rejected = [(q.quarter, r) for q in summary.quarters for r in q.rejected]
     if rejected:
-        console.print("\n[bold]退回的文件 rejected files[/bold] (第一条原因 first reason; 回执 receipts 有全部)")
+        console.print(
+            "\n[bold]退回的文件 rejected files[/bold] (第一条原因 first reason; 回执 receipts 有全部)"
+        )
         for quarter, r in rejected:
             console.print(
                 f"  {quarter} {r.unit_code} {r.unit_name}（{r.county}） {r.file_name or '-'}: {r.reason}",

@@ -52,13 +52,14 @@ GROUP_STAGES = {
 }
 INGEST_PROGRESS = re.compile(r"ingest progress: (\d+)/(\d+) files")
 POLL_SECONDS = 0.3
+PUBLISH_STEP = "warehouse__published"  # once it succeeded, analysts read the new release
 
 
-class RunFailed(Exception):
+class RunFailedError(Exception):
     """A Dagster run of the command failed; the message says which step and where the log is."""
 
 
-class WarehouseLocked(Exception):
+class WarehouseLockedError(Exception):
     """DuckDB refused a warehouse file because another process holds its lock."""
 
 
@@ -143,6 +144,19 @@ def landed_quarters() -> list[str]:
     return sorted(p.name for p in root.iterdir() if p.is_dir()) if root.exists() else []
 
 
+@contextlib.contextmanager
+def _library_output_to(path: Path) -> Iterator[None]:
+    """Python-level sys.stdout/sys.stderr into the log for the duration: dagster-dbt echoes every dbt
+    log line with sys.stdout.write and has no setting to stop it. (The terminal display writes to the
+    stream it was given before this, so it is unaffected.)"""
+    with (
+        path.open("a", encoding="utf-8") as fh,
+        contextlib.redirect_stdout(fh),
+        contextlib.redirect_stderr(fh),
+    ):
+        yield
+
+
 # -- the plan: which launches, with which assets -----------------------------------------------------
 
 
@@ -156,6 +170,7 @@ class AssetIndex:
     report: list[dg.AssetKey]
     stage_of_step: dict[str, str]
     dbt_nodes: dict[str, int]  # dbt step → models + tests it runs (the progress bar's total)
+    stage_of_asset: dict[str, str]  # asset key as a Python identifier → stage (for check steps)
 
 
 def asset_index(defs: dg.Definitions) -> AssetIndex:
@@ -165,12 +180,14 @@ def asset_index(defs: dg.Definitions) -> AssetIndex:
     report: list[dg.AssetKey] = []
     stage_of_step: dict[str, str] = {}
     dbt_nodes: dict[str, int] = {}
+    stage_of_asset: dict[str, str] = {}
     for spec in defs.resolve_all_asset_specs():
         assets_def = defs.resolve_assets_def(spec.key)
         step = assets_def.node_def.name
         is_dbt = "dbt" in spec.kinds
         stage = "dbt" if is_dbt else GROUP_STAGES.get(spec.group_name or "", spec.group_name or "other")
         stage_of_step[step] = stage
+        stage_of_asset[spec.key.to_python_identifier()] = stage
         if is_dbt:
             dbt_nodes[step] = len(assets_def.keys) + len(assets_def.check_keys)
         if stage == "reference":
@@ -181,7 +198,7 @@ def asset_index(defs: dg.Definitions) -> AssetIndex:
             partitioned.append(spec.key)
         else:
             annual.append(spec.key)
-    return AssetIndex(reference, partitioned, annual, report, stage_of_step, dbt_nodes)
+    return AssetIndex(reference, partitioned, annual, report, stage_of_step, dbt_nodes, stage_of_asset)
 
 
 @dataclass(frozen=True)
@@ -228,6 +245,7 @@ class Watcher:
     steps: dict[str, _StepState] = field(default_factory=dict)
     failures: list[str] = field(default_factory=list)
     failed_checks: list[str] = field(default_factory=list)
+    succeeded: set[str] = field(default_factory=set)
     cursor: str | None = None
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
@@ -287,18 +305,21 @@ class Watcher:
             state = self.steps.get(step)
             seconds = entry.timestamp - state.started if state else 0.0
             ok = kind == "STEP_SUCCESS"
-            if not ok:
+            if ok:
+                self.succeeded.add(step)
+            else:
                 self.failures.append(f"{step}: {_first_line(event)}")
             self.observer.step_finished(stage, step, seconds, ok)
             if ok and self.on_stage is not None:
-                self.on_stage(stage, self.quarter if stage in ("ingest", "findings", "report") else None, seconds)
+                self.on_stage(
+                    stage, self.quarter if stage in ("ingest", "findings", "report") else None, seconds
+                )
 
     def _check_stage(self, step: str) -> str:
-        """Asset checks that run as steps of their own belong to the stage of the asset they check."""
-        for op_name, stage in self.index.stage_of_step.items():
-            if step.startswith(op_name):
-                return stage
-        return "publish" if step.startswith("warehouse") else "other"
+        """An asset check that runs as a step of its own (step key `<asset key>_<check>`) belongs to the
+        stage of the asset it checks."""
+        matches = [a for a in self.index.stage_of_asset if step.startswith(a + "_")]
+        return self.index.stage_of_asset[max(matches, key=len)] if matches else "other"
 
 
 def _first_line(event: dg.DagsterEvent) -> str:
@@ -307,7 +328,9 @@ def _first_line(event: dg.DagsterEvent) -> str:
     return text.strip().splitlines()[0][:300] if text.strip() else "failed"
 
 
-LOCK_HINT = re.compile(r"Could not set lock on file \"?([^\"\n:]+)\"?.*?(PID \d+)?", re.IGNORECASE | re.DOTALL)
+LOCK_HINT = re.compile(
+    r"Could not set lock on file \"?([^\"\n:]+)\"?.*?(PID \d+)?", re.IGNORECASE | re.DOTALL
+)
 
 
 def locked_file(text: str) -> str | None:
@@ -331,14 +354,14 @@ def run_quarters(
 ) -> Path:
     """Ingest and rebuild `quarters`, rebuild the annual models, publish, render the report of the last
     quarter (or of `report_quarters`); return the published analyst file. Nothing is published if any
-    step fails: the build is discarded and RunFailed (or WarehouseLocked) is raised.
+    step fails: the build is discarded and RunFailedError (or WarehouseLockedError) is raised.
 
     The one place a run starts: the one-writer lock (pipelines/runlock.py) wraps this function."""
     if not quarters:
         raise ValueError("no quarter to run")
     if os.environ.get(DUCKDB_ENV):
         # A pinned file would make the runs write it and publish nothing from the run's own build.
-        raise RunFailed(f"{DUCKDB_ENV} is set: unset it for a run that publishes")
+        raise RunFailedError(f"{DUCKDB_ENV} is set: unset it for a run that publishes")
     from pipelines.definitions import defs as load_defs
 
     observer = observer or QuietObserver()
@@ -357,7 +380,7 @@ def run_quarters(
     progress(f"(Dagster and dbt output: {log_path})")
     published = False
     try:
-        with python_logs_to(log_path):
+        with python_logs_to(log_path), _library_output_to(log_path):
             for launch in plan_launches(index, list(quarters), reports):
                 observer.launch(launch.quarter, len(launch.assets))
                 run_id = str(uuid.uuid4())
@@ -371,9 +394,9 @@ def run_quarters(
                         tags={BUILD_TAG: build_id},
                         raise_on_error=False,
                     )
+                published = published or PUBLISH_STEP in watcher.succeeded
                 if not result.success:
                     raise _failure(launch.quarter, run_id, watcher, log_path)
-                published = published or launch.publishes
     except BaseException:
         if not published:
             discard(build_path(build_id, lay))
@@ -386,12 +409,11 @@ def _failure(quarter: str, run_id: str, watcher: Watcher, log_path: Path) -> Exc
     for failure in watcher.failures:
         path = locked_file(failure)
         if path is not None:
-            return WarehouseLocked(path)
+            return WarehouseLockedError(path)
     if watcher.failures:
         why = watcher.failures[0]
     elif watcher.failed_checks:
         why = "blocking checks failed: " + ", ".join(sorted(set(watcher.failed_checks)))
     else:
         why = "a step did not run"
-    return RunFailed(f"{quarter}: {why} (run {run_id[:8]} in the Dagster UI; log {log_path})")
-
+    return RunFailedError(f"{quarter}: {why} (run {run_id[:8]} in the Dagster UI; log {log_path})")

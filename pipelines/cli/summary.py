@@ -28,7 +28,7 @@ STATUS_LABELS = {
 SEVERITY_ORDER = ("high", "medium", "low")
 
 
-class NotIngested(Exception):
+class NotIngestedError(Exception):
     """The quarter has no status table yet."""
 
 
@@ -40,7 +40,7 @@ def status_table(quarter: str) -> pl.DataFrame:
     """One row per registry unit: status, unit name, county, receipts folder (if any)."""
     path = _raw("unit_status", quarter)
     if not path.exists():
-        raise NotIngested(quarter)
+        raise NotIngestedError(quarter)
     status = pl.read_parquet(path).select("quarter", "unit_code", "status", "files_seen")
     registry = load_active_registry().select("unit_code", "unit_name", "county", "county_code", "level")
     table = status.join(registry, on="unit_code", how="left")
@@ -90,7 +90,9 @@ def rejections(quarter: str) -> list[Rejection]:
                     )
                     if errors.height:
                         reason = errors["message"][0]  # receipts list errors first, in sheet/row order
-        out.append(Rejection(row["unit_code"], row["unit_name"] or "", row["county"] or "", file_name, reason))
+        out.append(
+            Rejection(row["unit_code"], row["unit_name"] or "", row["county"] or "", file_name, reason)
+        )
     return out
 
 
@@ -112,7 +114,9 @@ def findings_by_severity(published: Path, quarters: list[str]) -> dict[str, int]
             [quarters],
         ).fetchall()
     counts = {str(s): int(n) for s, n in rows}
-    return {s: counts[s] for s in (*SEVERITY_ORDER, *sorted(set(counts) - set(SEVERITY_ORDER))) if s in counts}
+    return {
+        s: counts[s] for s in (*SEVERITY_ORDER, *sorted(set(counts) - set(SEVERITY_ORDER))) if s in counts
+    }
 
 
 @dataclass
