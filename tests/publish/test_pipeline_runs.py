@@ -67,7 +67,7 @@ def test_a_run_killed_halfway_leaves_the_published_warehouse_untouched(
     env = {**os.environ, "ASSESSMENT_DATA_DIR": str(data), "DAGSTER_HOME": str(data / ".dagster")}
     env.pop("ASSESSMENT_DUCKDB", None)
     run = subprocess.Popen(
-        [sys.executable, "-m", "pipelines.ops", "run", "--quarter", QUARTER],
+        [str(Path(sys.executable).parent / "assessment"), "run", "--quarter", QUARTER],
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
@@ -145,7 +145,7 @@ READER = textwrap.dedent(
 def test_a_corrected_submission_changes_the_published_results_while_a_reader_holds_the_file(
     published_city: Path, tmp_path: Path
 ) -> None:
-    from pipelines.ops import run_quarters
+    from pipelines.cli.runner import run_quarters
 
     data = copy_data_dir(published_city, tmp_path / "data")
     lay = layout(data / "warehouse")
@@ -174,7 +174,10 @@ def test_a_corrected_submission_changes_the_published_results_while_a_reader_hol
         assert _scalar(lay.counties / f"{county}.duckdb", sql, [QUARTER, unit, person]) == pytest.approx(
             after
         )
-        assert stages == ["reference", "ingest", "findings", "dbt", "dbt", "publish"]
+        # One launch of the quarterly job, its steps reported in execution order; no report asked for.
+        assert stages[0] == "reference" and stages[-1] == "publish" and "report" not in stages
+        assert {"ingest", "findings", "dbt"} <= set(stages)
+        assert stages.index("publish") > max(i for i, s in enumerate(stages) if s == "dbt")
         out, _ = reader.communicate("go\n", timeout=30)
         assert float(out.strip()) == pytest.approx(before)  # the open session kept its snapshot
     finally:
@@ -214,3 +217,46 @@ def test_a_failing_blocking_check_stops_publication(
     assert not result.asset_materializations_for_node("warehouse_published")
     assert (lay.current.resolve(), lay.published.read_bytes()) == before
     assert (lay.current / COUNTIES_NAME).exists()
+
+
+def test_the_command_shows_progress_and_a_summary_and_keeps_tool_output_in_the_log(
+    published_city: Path, tmp_path: Path
+) -> None:
+    """`assessment run` on a city where one unit's only file is broken: progress lines for files, dbt
+    nodes and publishing, then the summary with the rejected file's first reason; dbt's and Dagster's
+    own lines only in the run log."""
+    data = copy_data_dir(published_city, tmp_path / "data")
+    landing = data / "landing" / QUARTER
+    unit = sorted(p.name for p in landing.iterdir() if p.is_dir())[0]
+    for old in (landing / unit).iterdir():
+        old.unlink() if old.is_file() else shutil.rmtree(old)
+    (landing / unit / f"{unit}-平时考核.xlsx").write_bytes(b"not a workbook at all")
+    env = {**os.environ, "ASSESSMENT_DATA_DIR": str(data), "DAGSTER_HOME": str(data / ".dagster")}
+    env.pop("ASSESSMENT_DUCKDB", None)
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "assessment"), "run", "--quarter", QUARTER, "--no-report"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=900,
+    )
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    n_files = sum(1 for p in landing.rglob("*") if p.is_file())
+    assert "接收文件 files ingested" in out and f"{n_files}/{n_files}" in out
+    assert "数据模型 dbt nodes" in out and "发布 publishing · published" in out
+    assert "运行摘要 run summary" in out and "退回的文件 rejected files" in out
+    rejected_line = next(line for line in out.splitlines() if line.strip().startswith(f"{QUARTER} {unit}"))
+    assert f"{unit}-平时考核.xlsx" in rejected_line and rejected_line.split(": ", 1)[1].strip()
+    assert "高 high" in out or "rating findings: 0" in out
+    assert str(layout(data / "warehouse").published) in out
+    # Tool noise went to the log, not the terminal.
+    for noise in ("Running with dbt", "STEP_START", "Concurrency:"):
+        assert noise not in out and noise not in done.stderr
+    log = Path(
+        next(line for line in out.splitlines() if "Dagster and dbt output:" in line).split(": ", 1)[1][:-1]
+    )
+    text = log.read_text(encoding="utf-8")
+    assert "Running with dbt" in text and "STEP_START" in text
