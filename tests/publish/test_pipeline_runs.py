@@ -255,8 +255,7 @@ def test_the_command_shows_progress_and_a_summary_and_keeps_tool_output_in_the_l
     # Tool noise went to the log, not the terminal.
     for noise in ("Running with dbt", "STEP_START", "Concurrency:"):
         assert noise not in out and noise not in done.stderr
-    log = Path(
-        next(line for line in out.splitlines() if "Dagster and dbt output:" in line).split(": ", 1)[1][:-1]
-    )
+    (log,) = (data / "logs").glob("run-*.log")
+    assert str(log) in out
     text = log.read_text(encoding="utf-8")
     assert "Running with dbt" in text and "STEP_START" in text
