@@ -26,10 +26,10 @@ import typer
 from rich.console import Console
 
 from pipelines.cli import errors
-from pipelines.cli.display import RichProgress, print_status, print_summary
+from pipelines.cli.display import RichProgress, print_outputs, print_status, print_summary
 from pipelines.cli.errors import UserError
 from pipelines.cli.runner import RunFailedError, WarehouseLockedError, landed_quarters, run_quarters
-from pipelines.cli.summary import NotIngestedError, run_summary, status_table
+from pipelines.cli.summary import NotIngestedError, outputs, run_summary, status_table
 from pipelines.paths import landing_dir, using_data_dir
 
 try:  # the one-writer lock (pipelines/runlock.py) wraps run_quarters where it exists
@@ -163,7 +163,20 @@ def demo(
         raise UserError("生成失败 generation failed (see above)", errors.FAILED)
     console.print("2/2 运行流水线 running the pipeline through Dagster …")
     published = execute(keys)
+    from pipelines.warehouse_summary import summary
+
+    console.print("\n[bold]数据概览 warehouse overview[/bold]")
+    console.print(summary(published), highlight=False)
     console.print(f"\nnotebooks: uv run jupyter lab notebooks/ (they open {published} read-only)")
+
+
+@app.command()
+@one_line_errors
+def where() -> None:
+    """输出位置 where the warehouse, county extracts, reports, receipts and logs are."""
+    from pipelines.publish.warehouse import layout
+
+    print_outputs(out(), outputs(layout().published))
 
 
 @app.command()

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from types import TracebackType
 
 import polars as pl
+from rich.cells import cell_len
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -18,6 +20,7 @@ from rich.progress import (
 from rich.table import Column, Table
 
 from pipelines.cli.summary import STATUS_LABELS, STATUS_ORDER, RunSummary
+from pipelines.paths import data_dir
 
 STAGE_LABELS = {
     "reference": "参考数据 reference data",
@@ -117,9 +120,14 @@ def print_summary(console: Console, summary: RunSummary) -> None:
         console.print(f"\n评议质量发现 rating findings: {parts}")
     else:
         console.print("\n评议质量发现 rating findings: 0")
+    print_outputs(console, summary.outputs)
+
+
+def print_outputs(console: Console, outputs: dict[str, str]) -> None:
     console.print("\n[bold]输出位置 where the outputs are[/bold]")
-    for label, where in summary.outputs.items():
-        console.print(f"  {label:<28} {where}", highlight=False)
+    width = max(cell_len(label) for label in outputs) + 2  # Chinese characters are two cells wide
+    for label, where in outputs.items():
+        console.print(f"  {label}{' ' * (width - cell_len(label))}{where}", highlight=False)
 
 
 def print_status(console: Console, quarter: str, table: pl.DataFrame, show_all: bool) -> None:
@@ -132,7 +140,7 @@ def print_status(console: Console, quarter: str, table: pl.DataFrame, show_all: 
     if shown.is_empty():
         return
     out = Table(show_edge=False, header_style="bold")
-    for header in ("状态 status", "单位编码 unit", "单位名称 name", "区县 county", "回执 receipts"):
+    for header in ("状态 status", "单位编码 unit", "单位名称 name", "区县 county", "回执 receipts (数据目录下 under the data dir)"):
         out.add_column(header)
     for row in shown.iter_rows(named=True):
         out.add_row(
@@ -140,6 +148,17 @@ def print_status(console: Console, quarter: str, table: pl.DataFrame, show_all: 
             row["unit_code"],
             row["unit_name"] or "",
             row["county"] or "",
-            row["receipts"] or "",
+            _short(row["receipts"]),
         )
     console.print(out)
+
+
+def _short(path: str | None) -> str:
+    """A receipts folder relative to the data directory (the table stays readable at 80 columns)."""
+    if not path:
+        return ""
+    try:
+        return str(Path(path).relative_to(data_dir()))
+    except ValueError:
+        return path
+

@@ -15,6 +15,7 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 import openpyxl
+import polars as pl
 import pytest
 
 from pipelines.defs.publish import assets as publish_assets
@@ -227,10 +228,10 @@ def test_the_command_shows_progress_and_a_summary_and_keeps_tool_output_in_the_l
     own lines only in the run log."""
     data = copy_data_dir(published_city, tmp_path / "data")
     landing = data / "landing" / QUARTER
-    unit = sorted(p.name for p in landing.iterdir() if p.is_dir())[0]
-    for old in (landing / unit).iterdir():
-        old.unlink() if old.is_file() else shutil.rmtree(old)
-    (landing / unit / f"{unit}-平时考核.xlsx").write_bytes(b"not a workbook at all")
+    status = pl.read_parquet(data / "raw" / "unit_status" / f"{QUARTER}.parquet")
+    unit = status.filter(pl.col("status") == "missing").sort("unit_code")["unit_code"][0]
+    (landing / unit).mkdir()
+    (landing / unit / f"{unit}-平时考核.xlsx").write_bytes(b"not a workbook at all")  # its only file
     env = {**os.environ, "ASSESSMENT_DATA_DIR": str(data), "DAGSTER_HOME": str(data / ".dagster")}
     env.pop("ASSESSMENT_DUCKDB", None)
     done = subprocess.run(
