@@ -140,7 +140,7 @@ def print_status(console: Console, quarter: str, table: pl.DataFrame, show_all: 
     if shown.is_empty():
         return
     out = Table(show_edge=False, header_style="bold")
-    for header in ("状态 status", "单位编码 unit", "单位名称 name", "区县 county", "回执 receipts (数据目录下 under the data dir)"):
+    for header in ("状态 status", "单位编码 unit", "单位名称 name", "区县 county", "回执 receipts"):
         out.add_column(header)
     for row in shown.iter_rows(named=True):
         out.add_row(
@@ -161,4 +161,3 @@ def _short(path: str | None) -> str:
         return str(Path(path).relative_to(data_dir()))
     except ValueError:
         return path
-
