@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from types import TracebackType
 
 import polars as pl
@@ -20,7 +19,7 @@ from rich.progress import (
 from rich.table import Column, Table
 
 from pipelines.cli.summary import STATUS_LABELS, STATUS_ORDER, RunSummary
-from pipelines.paths import data_dir
+from pipelines.paths import receipts_dir
 
 STAGE_LABELS = {
     "reference": "参考数据 reference data",
@@ -136,6 +135,7 @@ def print_status(console: Console, quarter: str, table: pl.DataFrame, show_all: 
         f"{quarter}: " + ", ".join(f"{STATUS_LABELS[s]} {counts.get(s, 0)}" for s in STATUS_ORDER),
         highlight=False,
     )
+    console.print(f"回执 receipts: {receipts_dir() / quarter}/<单位编码 unit>/", highlight=False)
     shown = table if show_all else table.filter(pl.col("status") != "on_time")
     if shown.is_empty():
         return
@@ -148,16 +148,6 @@ def print_status(console: Console, quarter: str, table: pl.DataFrame, show_all: 
             row["unit_code"],
             row["unit_name"] or "",
             row["county"] or "",
-            _short(row["receipts"]),
+            "✓" if row["receipts"] else "",
         )
     console.print(out)
-
-
-def _short(path: str | None) -> str:
-    """A receipts folder relative to the data directory (the table stays readable at 80 columns)."""
-    if not path:
-        return ""
-    try:
-        return str(Path(path).relative_to(data_dir()))
-    except ValueError:
-        return path
