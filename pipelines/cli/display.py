@@ -140,8 +140,11 @@ def print_status(console: Console, quarter: str, table: pl.DataFrame, show_all: 
     if shown.is_empty():
         return
     out = Table(show_edge=False, header_style="bold")
-    for header in ("状态 status", "单位编码 unit", "单位名称 name", "区县 county", "回执 receipts"):
-        out.add_column(header)
+    out.add_column("状态 status", no_wrap=True)
+    out.add_column("单位编码 unit", no_wrap=True)
+    out.add_column("单位名称 name", min_width=24)
+    out.add_column("区县 county", no_wrap=True)
+    out.add_column("回执", no_wrap=True)
     for row in shown.iter_rows(named=True):
         out.add_row(
             STATUS_LABELS.get(row["status"], row["status"]),
