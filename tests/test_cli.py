@@ -229,3 +229,36 @@ def test_the_unit_list_neutralises_formula_like_text(tmp_path: Path) -> None:
     assert rows[1][2] == '\'=HYPERLINK("http://x","点我")'  # text, not a formula
     assert sheet.cell(row=2, column=3).data_type == "s"
     assert rows[2][5] == 2
+
+
+def test_a_run_of_several_quarters_is_one_launch_each_and_publishes_once() -> None:
+    from pipelines.cli.runner import asset_index, plan_launches
+    from pipelines.definitions import defs
+
+    index = asset_index(defs())
+    two = plan_launches(index, ["2025Q3", "2025Q4"], ["2025Q4"])
+    assert [(launch.quarter, launch.publishes) for launch in two] == [("2025Q3", False), ("2025Q4", True)]
+    first, last = (set(launch.assets) for launch in two)
+    assert set(index.reference) <= first and not set(index.reference) & last  # reference data once
+    assert set(index.partitioned) <= first and set(index.partitioned) <= last
+    assert not (set(index.annual) | set(index.report)) & first  # nothing published halfway
+    assert set(index.annual) | set(index.report) <= last
+    assert {k.to_user_string() for k in index.annual} >= {"warehouse/release", "warehouse/published"}
+    (only,) = plan_launches(index, ["2025Q4"], [])
+    assert only.publishes and not set(index.report) & set(only.assets)
+    assert {index.stage_of_step[s] for s in ("ingest_quarter", "warehouse_quarter_models")} == {
+        "ingest",
+        "dbt",
+    }
+
+
+def test_parse_workers_report_each_finished_file() -> None:
+    from pipelines.ingest.workers import run_isolated
+
+    seen: list[int] = []
+    outcomes = run_isolated(abs, [-1, -2, -3, -4], workers=2, on_done=seen.append)
+    assert [o.value for o in outcomes] == [1, 2, 3, 4]
+    assert seen[-1] == 4 and seen == sorted(seen) and len(set(seen)) == len(seen)
+    inline: list[int] = []
+    run_isolated(abs, [-1, -2], workers=0, on_done=inline.append)
+    assert inline == [1, 2]
