@@ -85,6 +85,13 @@ def test_a_missing_landing_folder_is_one_line(data: Path) -> None:
     assert code == ENVIRONMENT and "no quarter folder in" in one_line(err)
 
 
+def test_a_pinned_build_file_is_refused_in_one_line(data: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (data / "landing" / "2025Q3").mkdir(parents=True)
+    monkeypatch.setenv("ASSESSMENT_DUCKDB", str(data / "mine.duckdb"))
+    code, _, err = invoke("run", "--quarter", "2025Q3")
+    assert code == ENVIRONMENT and "ASSESSMENT_DUCKDB 已设置 is set" in one_line(err)
+
+
 def test_bad_paths_are_one_line(data: Path, tmp_path: Path) -> None:
     code, _, err = invoke("--data-dir", str(tmp_path / "nowhere"), "status", "--quarter", "2025Q3")
     assert code == USAGE

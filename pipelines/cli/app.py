@@ -104,6 +104,7 @@ def _options(
 
 def execute(quarters: list[str], report: bool = True) -> Path:
     """Pre-flight checks, the run with live progress, then the summary."""
+    errors.check_not_pinned()
     errors.check_landing(quarters)
     errors.check_warehouse_unlocked()
     console = out()

@@ -6,6 +6,7 @@ folder missing, warehouse locked by another process, another run writing); 1 a r
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -130,3 +131,14 @@ def check_warehouse_unlocked() -> None:
                 "close that session (or wait for that run) and try again",
                 ENVIRONMENT,
             )
+
+
+def check_not_pinned() -> None:
+    """ASSESSMENT_DUCKDB pins dbt to one file (tests, dbt by hand); a run from it would publish nothing."""
+    pinned = os.environ.get("ASSESSMENT_DUCKDB")
+    if pinned:
+        raise UserError(
+            f"ASSESSMENT_DUCKDB 已设置 is set ({pinned}): a run would build that file and publish nothing; "
+            "unset it for a run",
+            ENVIRONMENT,
+        )
