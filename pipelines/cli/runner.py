@@ -35,6 +35,7 @@ from typing import Protocol
 
 import dagster as dg
 
+from pipelines.defs.resources import RUN_FILE_LOGGER
 from pipelines.paths import PROJECT_ROOT, data_dir, landing_dir
 from pipelines.publish.warehouse import build_path, discard, layout
 
@@ -402,7 +403,17 @@ def run_quarters(
             discard(build_path(build_id, lay))
             progress(f"run failed: the published warehouse {lay.published} is unchanged")
         raise
+    finally:
+        _close_run_log(log_path)
     return lay.published
+
+
+def _close_run_log(path: Path) -> None:
+    """Close the file the `run_file` logger opened for this command (pipelines/defs/resources.py)."""
+    logger = logging.getLogger(f"{RUN_FILE_LOGGER}.{path}")
+    for handler in logger.handlers[:]:
+        logger.removeHandler(handler)
+        handler.close()
 
 
 def _failure(quarter: str, run_id: str, watcher: Watcher, log_path: Path) -> Exception:

@@ -57,6 +57,7 @@ class AssessmentPaths(dg.ConfigurableResource):
 ASSESSMENT_PATHS = AssessmentPaths()
 PATHS_RESOURCES = {"paths": ASSESSMENT_PATHS}
 
+RUN_FILE_LOGGER = "assessment.run_file"  # one Python logger per log file: <this>.<path>
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s - %(message)s"
 
 
@@ -67,7 +68,7 @@ LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s - %(message)s"
 def run_file_logger(init_context: dg.InitLoggerContext) -> logging.Logger:
     path = Path(init_context.logger_config["path"])
     path.parent.mkdir(parents=True, exist_ok=True)
-    logger = logging.getLogger(f"assessment.run_file.{path}")
+    logger = logging.getLogger(f"{RUN_FILE_LOGGER}.{path}")
     logger.setLevel(init_context.logger_config["log_level"])
     logger.propagate = False
     if not logger.handlers:  # one handler per file, however many runs of one command write to it
