@@ -378,7 +378,7 @@ def run_quarters(
         "loggers": {"run_file": {"config": {"path": str(log_path), "log_level": "DEBUG"}}},
         "resources": {"paths": {"config": {"data_dir": str(data_dir())}}},
     }
-    progress(f"(Dagster and dbt output: {log_path})")
+    progress(f"运行日志 run log (Dagster, dbt): {log_path}")
     published = False
     try:
         with python_logs_to(log_path), _library_output_to(log_path):
@@ -401,7 +401,7 @@ def run_quarters(
     except BaseException:
         if not published:
             discard(build_path(build_id, lay))
-            progress(f"run failed: the published warehouse {lay.published} is unchanged")
+            progress(f"运行失败，已发布的仓库未变 run failed, {lay.published} is unchanged")
         raise
     finally:
         _close_run_log(log_path)
