@@ -107,7 +107,8 @@ def print_summary(console: Console, summary: RunSummary) -> None:
     rejected = [(q.quarter, r) for q in summary.quarters for r in q.rejected]
     if rejected:
         console.print(
-            "\n[bold]退回的文件 rejected files[/bold] (第一条原因 first reason; 回执 receipts 有全部)"
+            "\n[bold]退回的文件 rejected files[/bold]"
+            " (第一条原因 first reason; 全部原因见回执 all reasons in the receipts)"
         )
         for quarter, r in rejected:
             console.print(
