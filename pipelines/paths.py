@@ -26,6 +26,19 @@ def rules_dir() -> Path:
 _DATA_DIR: ContextVar[Path | None] = ContextVar("assessment_data_dir", default=None)
 
 
+def rules_years(folder: Path | None = None) -> list[int]:
+    """Years with a rules file (`<four digits>.toml`) in `folder` (default rules_dir()), ascending."""
+    root = folder if folder is not None else rules_dir()
+    if not root.is_dir():
+        return []
+    return sorted(int(p.stem) for p in root.glob("*.toml") if len(p.stem) == 4 and p.stem.isdigit())
+
+
+def quarter_keys(folder: Path | None = None) -> list[str]:
+    """Every quarter of every rules year, in order: ['2025Q1', …, '2026Q4'] (the pipeline's partitions)."""
+    return [f"{year}Q{q}" for year in rules_years(folder) for q in (1, 2, 3, 4)]
+
+
 def data_dir() -> Path:
     """Root of generated data: landing, archive, ground truth and warehouse files. In order: the one set by
     `using_data_dir`, $ASSESSMENT_DATA_DIR, <project>/data."""

@@ -27,8 +27,7 @@ from rich.console import Console
 
 from pipelines.cli import errors
 from pipelines.cli.display import RichProgress, print_outputs, print_status, print_summary
-from pipelines.cli.errors import UserError
-from pipelines.cli.runner import RunFailedError, WarehouseLockedError, landed_quarters, run_quarters
+from pipelines.cli.errors import RunFailedError, UserError, WarehouseLockedError
 from pipelines.cli.summary import NotIngestedError, outputs, run_summary, status_table
 from pipelines.paths import landing_dir, using_data_dir
 
@@ -104,6 +103,8 @@ def _options(
 
 def execute(quarters: list[str], report: bool = True) -> Path:
     """Pre-flight checks, the run with live progress, then the summary."""
+    from pipelines.cli.runner import run_quarters  # Dagster loads only for a run: --help stays quick
+
     errors.check_not_pinned()
     errors.check_landing(quarters)
     errors.check_warehouse_unlocked()
@@ -137,6 +138,8 @@ def run(
     if all_quarters == bool(quarter):
         raise UserError("给 --quarter 或 --all 之一 give --quarter or --all (one of them)")
     if all_quarters:
+        from pipelines.cli.runner import landed_quarters
+
         landed = landed_quarters()
         if not landed:
             raise UserError(f"报送目录里没有季度 no quarter folder in {landing_dir()}", errors.ENVIRONMENT)

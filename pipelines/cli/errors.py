@@ -12,14 +12,21 @@ from pathlib import Path
 
 import duckdb
 
-from pipelines.defs.partitions import quarter_keys, rules_years
 from pipelines.domain.quarters import parse_quarter, quarter_range
-from pipelines.paths import landing_dir, rules_dir
+from pipelines.paths import landing_dir, quarter_keys, rules_dir, rules_years
 from pipelines.publish.warehouse import layout
 
 USAGE = 2
 ENVIRONMENT = 3
 FAILED = 1
+
+
+class RunFailedError(Exception):
+    """A Dagster run of the command failed; the message says which step and where the log is."""
+
+
+class WarehouseLockedError(Exception):
+    """DuckDB refused a warehouse file because another process holds its lock."""
 
 
 class UserError(Exception):

@@ -35,6 +35,7 @@ from typing import Protocol
 
 import dagster as dg
 
+from pipelines.cli.errors import RunFailedError, WarehouseLockedError
 from pipelines.defs.resources import RUN_FILE_LOGGER
 from pipelines.paths import PROJECT_ROOT, data_dir, landing_dir
 from pipelines.publish.warehouse import build_path, discard, layout
@@ -53,14 +54,6 @@ GROUP_STAGES = {
 INGEST_PROGRESS = re.compile(r"ingest progress: (\d+)/(\d+) files")
 POLL_SECONDS = 0.3
 PUBLISH_STEP = "warehouse__published"  # once it succeeded, analysts read the new release
-
-
-class RunFailedError(Exception):
-    """A Dagster run of the command failed; the message says which step and where the log is."""
-
-
-class WarehouseLockedError(Exception):
-    """DuckDB refused a warehouse file because another process holds its lock."""
 
 
 class RunObserver(Protocol):

@@ -13,25 +13,12 @@ clone) knows every quarter without a sync step.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import dagster as dg
 
 from pipelines.domain.quarters import Quarter, parse_quarter
-from pipelines.paths import rules_dir
+from pipelines.paths import quarter_keys, rules_years
 
-
-def rules_years(folder: Path | None = None) -> list[int]:
-    """Years with a rules file (`<four digits>.toml`), ascending."""
-    root = folder if folder is not None else rules_dir()
-    if not root.is_dir():
-        return []
-    return sorted(int(p.stem) for p in root.glob("*.toml") if len(p.stem) == 4 and p.stem.isdigit())
-
-
-def quarter_keys(folder: Path | None = None) -> list[str]:
-    """Every quarter of every rules year, in order: ['2025Q1', …, '2026Q4']."""
-    return [Quarter(year, q).key for year in rules_years(folder) for q in (1, 2, 3, 4)]
+__all__ = ["QUARTER_KEYS", "partition_quarter", "quarter_keys", "quarter_partitions", "rules_years"]
 
 
 QUARTER_KEYS: list[str] = quarter_keys()

@@ -9,9 +9,9 @@ from __future__ import annotations
 import dagster as dg
 import polars as pl
 
-from pipelines.defs.partitions import rules_years as partition_rules_years
 from pipelines.domain.registry import load_active_registry, registry_source
 from pipelines.domain.rules import load_rules
+from pipelines.paths import rules_years as partition_rules_years
 
 EXPECTED_UNITS_BY_LEVEL = {"市直": 69, "县直": 339, "乡镇": 92}
 
