@@ -19,10 +19,11 @@ DBT_SOURCES := $(shell find dbt_project/models dbt_project/macros dbt_project/te
 
 env: .venv/.synced dagster-home $(DBT_MANIFEST)
 
-# Re-sync only when the lock or the project metadata changed.
+# Re-sync only when the lock or the project metadata changed. Bytecode is compiled here, once (see
+# [tool.uv] in pyproject.toml for why not on every `uv run`).
 .venv/.synced: pyproject.toml uv.lock
 	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet uv
-	$(UV) sync --locked
+	$(UV) sync --locked --compile-bytecode
 	@touch $@
 
 $(DBT_MANIFEST): .venv/.synced $(DBT_SOURCES)
@@ -33,7 +34,7 @@ dagster-home:
 	@cp dagster.yaml $(DAGSTER_HOME)/dagster.yaml
 
 demo: env
-	$(UV) run python -m pipelines.ops demo --quarters $(DEMO_QUARTERS) --seed $(DEMO_SEED)
+	$(UV) run assessment demo --quarters $(DEMO_QUARTERS) --seed $(DEMO_SEED)
 
 # Two workers (one per core here): the whole-pipeline tests wait on dbt and subprocesses a good part
 # of the time. The published city they share is built once, under a file lock (tests/conftest.py).

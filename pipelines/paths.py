@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -10,11 +13,54 @@ REFERENCE_DIR = PROJECT_ROOT / "data" / "reference"
 REGISTRY_ENV = "ASSESSMENT_REGISTRY_CSV"
 # The one setting Dagster and dbt (dbt_project/profiles.yml) share for the DuckDB file dbt writes.
 DUCKDB_ENV = "ASSESSMENT_DUCKDB"
+RULES_ENV = "ASSESSMENT_RULES_DIR"
+
+
+def rules_dir() -> Path:
+    """The yearly rules files, <year>.toml: $ASSESSMENT_RULES_DIR, else the committed data/reference/rules.
+    The quarters the pipeline knows (its partitions) are every quarter of every year found here."""
+    configured = os.environ.get(RULES_ENV)
+    return Path(configured).resolve() if configured else REFERENCE_DIR / "rules"
+
+
+# A data directory chosen in code (the CLI's --data-dir, the AssessmentPaths resource inside a run) for
+# the current thread of work, without touching the process environment other code reads.
+_DATA_DIR: ContextVar[Path | None] = ContextVar("assessment_data_dir", default=None)
+
+
+def rules_years(folder: Path | None = None) -> list[int]:
+    """Years with a rules file (`<four digits>.toml`) in `folder` (default rules_dir()), ascending."""
+    root = folder if folder is not None else rules_dir()
+    if not root.is_dir():
+        return []
+    return sorted(int(p.stem) for p in root.glob("*.toml") if len(p.stem) == 4 and p.stem.isdigit())
+
+
+def quarter_keys(folder: Path | None = None) -> list[str]:
+    """Every quarter of every rules year, in order: ['2025Q1', …, '2026Q4'] (the pipeline's partitions)."""
+    return [f"{year}Q{q}" for year in rules_years(folder) for q in (1, 2, 3, 4)]
 
 
 def data_dir() -> Path:
-    """Root of generated data: landing, archive, ground truth and warehouse files."""
+    """Root of generated data: landing, archive, ground truth and warehouse files. In order: the one set by
+    `using_data_dir`, $ASSESSMENT_DATA_DIR, <project>/data."""
+    chosen = _DATA_DIR.get()
+    if chosen is not None:
+        return chosen
     return Path(os.environ.get("ASSESSMENT_DATA_DIR", PROJECT_ROOT / "data")).resolve()
+
+
+@contextmanager
+def using_data_dir(path: Path | str | None) -> Iterator[Path]:
+    """`data_dir()` is `path` inside the block (None: unchanged), in this thread and what it calls."""
+    if path is None:
+        yield data_dir()
+        return
+    token = _DATA_DIR.set(Path(path).resolve())
+    try:
+        yield data_dir()
+    finally:
+        _DATA_DIR.reset(token)
 
 
 def landing_dir() -> Path:

@@ -92,3 +92,25 @@ def test_the_sensor_requests_a_rerun_of_the_quarter_with_new_files(
         assert json.loads(second.cursor).keys() == {"2025Q3", "2025Q4"}
         third = new_submissions(dg.build_sensor_context(instance=instance, cursor=second.cursor))
         assert third.run_requests == []
+
+
+def test_a_new_rules_year_is_scheduled_without_code_changes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pipelines.defs.partitions import quarter_keys
+    from pipelines.paths import rules_dir
+
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    text = (rules_dir() / "2026.toml").read_text(encoding="utf-8")
+    (rules / "2026.toml").write_text(text, encoding="utf-8")
+    (rules / "2028.toml").write_text(
+        text.replace("year = 2026", "year = 2028").replace('version = "2026"', 'version = "2028"'),
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("ASSESSMENT_RULES_DIR", str(rules))
+    keys = quarter_keys()
+    assert "2028Q1" in keys and "2027Q4" not in keys  # no rules for 2027: not a quarter the pipeline runs
+    due = quarter_due(datetime(2028, 4, 16, 6, 0, tzinfo=SHANGHAI), keys)
+    assert due is not None and due.key == "2028Q1"
+    assert quarter_due(datetime(2027, 4, 16, 6, 0, tzinfo=SHANGHAI), keys) is None

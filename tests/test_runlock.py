@@ -22,6 +22,7 @@ import pytest
 
 from pipelines import runlock
 from pipelines.paths import PROJECT_ROOT
+from pipelines.publish.warehouse import BUILD_TAG
 
 HOLDER_SCRIPT = """
 import sys, time
@@ -157,4 +158,4 @@ def test_ops_run_is_refused_while_a_dagster_run_is_past_its_ingest_step(
     instance.report_run_failed(building)  # once it is over, the CLI runs again
     from pipelines.defs.automation.sensors import running_writers
 
-    assert running_writers(instance, ops.BUILD_TAG) == []
+    assert running_writers(instance, BUILD_TAG) == []

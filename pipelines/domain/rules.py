@@ -26,7 +26,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pipelines.domain.quarters import Quarter
 from pipelines.domain.template import ANNUAL_GRADES, DIMENSIONS, QUARTER_GRADES, RATER_TIERS, TASK_STATUSES
-from pipelines.paths import REFERENCE_DIR
+from pipelines.paths import REFERENCE_DIR, rules_dir
 
 RULES_DIR = REFERENCE_DIR / "rules"
 
@@ -317,11 +317,11 @@ def _flatten(value: Any, key: str, out: dict[str, Any]) -> None:
 
 
 def load_rules(year: int | str, directory: Path | str | None = None) -> Rules:
-    """Load and validate `<directory>/<year>.toml` (default directory: data/reference/rules)."""
+    """Load and validate `<directory>/<year>.toml` (default: pipelines.paths.rules_dir())."""
     key = str(year).strip()
     if not re.fullmatch(r"\d{4}", key):
         raise RulesError(f"rules year must be a four-digit year, got {year!r}")
-    folder = Path(directory) if directory is not None else RULES_DIR
+    folder = Path(directory) if directory is not None else rules_dir()
     path = folder / f"{key}.toml"
     try:
         data = path.read_bytes()

@@ -121,9 +121,14 @@ def quarter_deadline(quarter: Quarter) -> tuple[datetime, str]:
 
 
 def ingest_quarter(
-    quarter: Quarter | str, settings: IngestSettings | None = None, log: logging.Logger | None = None
+    quarter: Quarter | str,
+    settings: IngestSettings | None = None,
+    log: logging.Logger | None = None,
+    on_file: Callable[[int, int], None] | None = None,
 ) -> IngestReport:
-    """Run the whole ingestion of one quarter under $ASSESSMENT_DATA_DIR; idempotent."""
+    """Run the whole ingestion of one quarter under $ASSESSMENT_DATA_DIR; idempotent.
+    `on_file(done, total)`: progress over the quarter's files (files parsed by an earlier run count as
+    done from the start), for the operator's progress bar."""
     settings = settings or IngestSettings()
     log = log or LOG
     q = quarter if isinstance(quarter, Quarter) else parse_quarter(quarter)
@@ -142,8 +147,12 @@ def ingest_quarter(
     root = cache.cache_root(data_dir())
     todo = {r.submission_id: r for r in records if not cache.has(root, r.submission_id)}
     report.parsed_now = len(todo)
+    cached = len(records) - len(todo)
+    if on_file is not None:
+        on_file(cached, len(records))
     if todo:
-        _parse_and_cache(list(todo.values()), root, settings, log, report.timings)
+        on_parsed = None if on_file is None else (lambda n: on_file(cached + n, len(records)))
+        _parse_and_cache(list(todo.values()), root, settings, log, report.timings, on_parsed)
     clock.lap(report, "parse_validate")
 
     tables, receipts = _assemble(q, records, registry, root, key, deadline, report)
@@ -264,6 +273,7 @@ def _parse_and_cache(
     settings: IngestSettings,
     log: logging.Logger,
     timings: dict[str, float],
+    on_parsed: Callable[[int], None] | None = None,
 ) -> None:
     """Parse in isolated workers, validate cells in one more process, cache everything as one batch.
 
@@ -280,6 +290,7 @@ def _parse_and_cache(
             workers=settings.workers,
             timeout=settings.parse_timeout_seconds,
             memory_bytes=settings.worker_memory_bytes,
+            on_done=on_parsed,
         )
         results = [_result(req, out, settings, log) for req, out in zip(requests, outcomes, strict=True)]
         timings["parse.parse_workers"] = _since(started)

@@ -83,10 +83,17 @@ def run_isolated(
     workers: int = 2,
     timeout: float = 20.0,
     memory_bytes: int | None = WORKER_MEMORY_BYTES,
+    on_done: Callable[[int], None] | None = None,
 ) -> list[Outcome[R]]:
-    """fn(task) for every task, results in task order. `workers=0` runs inline (no isolation)."""
+    """fn(task) for every task, results in task order. `workers=0` runs inline (no isolation).
+    `on_done(n)` is called in this process each time a task ends (n tasks ended so far), for progress."""
     if workers <= 0:
-        return [_inline(fn, t) for t in tasks]
+        inline = []
+        for t in tasks:
+            inline.append(_inline(fn, t))
+            if on_done is not None:
+                on_done(len(inline))
+        return inline
     if not tasks:
         return []
     ctx = mp.get_context("spawn")
@@ -111,8 +118,13 @@ def run_isolated(
         _kill(slot)
         return start() if pending else None
 
+    reported = 0
     try:
         while any(r is None for r in results):
+            ended = sum(r is not None for r in results)
+            if on_done is not None and ended != reported:
+                reported = ended
+                on_done(ended)
             slots = [s for s in slots if s is not None]
             live: list[_Slot] = [s for s in slots if s is not None]
             for slot in live:
@@ -156,6 +168,8 @@ def run_isolated(
         for slot in slots:
             if slot is not None:
                 _stop(slot)
+    if on_done is not None and reported != len(tasks):
+        on_done(len(tasks))
     return [r for r in results if r is not None]
 
 

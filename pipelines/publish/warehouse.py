@@ -38,6 +38,9 @@ PUBLISHED_NAME = "assessment.duckdb"
 COUNTIES_NAME = "counties"
 RELEASE_MANIFEST = "release.json"
 KEEP_RELEASES = 5
+# The Dagster run tag naming the build a run writes into: the operator CLI sets one value on the several
+# runs that make up one build; the dbt resource reads it to find the file.
+BUILD_TAG = "warehouse/build"
 BUILD_NAME = "build.duckdb"
 BUILD_ID_NAME = "build.id"
 

@@ -4,6 +4,7 @@ submission, a run killed halfway, a notebook holding the file open, a blocking c
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -15,6 +16,7 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 import openpyxl
+import polars as pl
 import pytest
 
 from pipelines.defs.publish import assets as publish_assets
@@ -67,7 +69,7 @@ def test_a_run_killed_halfway_leaves_the_published_warehouse_untouched(
     env = {**os.environ, "ASSESSMENT_DATA_DIR": str(data), "DAGSTER_HOME": str(data / ".dagster")}
     env.pop("ASSESSMENT_DUCKDB", None)
     run = subprocess.Popen(
-        [sys.executable, "-m", "pipelines.ops", "run", "--quarter", QUARTER],
+        [str(Path(sys.executable).parent / "assessment"), "run", "--quarter", QUARTER],
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
@@ -145,7 +147,7 @@ READER = textwrap.dedent(
 def test_a_corrected_submission_changes_the_published_results_while_a_reader_holds_the_file(
     published_city: Path, tmp_path: Path
 ) -> None:
-    from pipelines.ops import run_quarters
+    from pipelines.cli.runner import run_quarters
 
     data = copy_data_dir(published_city, tmp_path / "data")
     lay = layout(data / "warehouse")
@@ -174,7 +176,10 @@ def test_a_corrected_submission_changes_the_published_results_while_a_reader_hol
         assert _scalar(lay.counties / f"{county}.duckdb", sql, [QUARTER, unit, person]) == pytest.approx(
             after
         )
-        assert stages == ["reference", "ingest", "findings", "dbt", "dbt", "publish"]
+        # One launch of the quarterly job, its steps reported in execution order; no report asked for.
+        assert stages[0] == "reference" and stages[-1] == "publish" and "report" not in stages
+        assert {"ingest", "findings", "dbt"} <= set(stages)
+        assert stages.index("publish") > max(i for i, s in enumerate(stages) if s == "dbt")
         out, _ = reader.communicate("go\n", timeout=30)
         assert float(out.strip()) == pytest.approx(before)  # the open session kept its snapshot
     finally:
@@ -214,3 +219,48 @@ def test_a_failing_blocking_check_stops_publication(
     assert not result.asset_materializations_for_node("warehouse_published")
     assert (lay.current.resolve(), lay.published.read_bytes()) == before
     assert (lay.current / COUNTIES_NAME).exists()
+
+
+def test_the_command_shows_progress_and_a_summary_and_keeps_tool_output_in_the_log(
+    published_city: Path, tmp_path: Path
+) -> None:
+    """`assessment run` on a city where one unit's only file is broken: progress lines for files, dbt
+    nodes and publishing, then the summary with the rejected file's first reason; dbt's and Dagster's
+    own lines only in the run log."""
+    data = copy_data_dir(published_city, tmp_path / "data")
+    landing = data / "landing" / QUARTER
+    status = pl.read_parquet(data / "raw" / "unit_status" / f"{QUARTER}.parquet")
+    unit = status.filter(pl.col("status") == "missing").sort("unit_code")["unit_code"][0]
+    (landing / unit).mkdir()
+    (landing / unit / f"{unit}-平时考核.xlsx").write_bytes(b"not a workbook at all")  # its only file
+    env = {**os.environ, "ASSESSMENT_DATA_DIR": str(data), "DAGSTER_HOME": str(data / ".dagster")}
+    env.pop("ASSESSMENT_DUCKDB", None)
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "assessment"), "run", "--quarter", QUARTER, "--no-report"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=900,
+    )
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    # Deliveries of the quarter (a workbook, or a unit's folder of CSV files), all done at the end.
+    ingested = re.search(r"接收文件 files ingested\s.*?(\d+)/(\d+)", out)
+    assert ingested is not None, out
+    assert ingested.group(1) == ingested.group(2)
+    assert int(ingested.group(2)) >= sum(1 for p in landing.iterdir() if p.is_dir())
+    assert "数据模型 dbt nodes" in out and "发布 publishing · published" in out
+    assert "运行摘要 run summary" in out and "退回的文件 rejected files" in out
+    rejected_line = next(line for line in out.splitlines() if line.strip().startswith(f"{QUARTER} {unit}"))
+    assert f"{unit}-平时考核.xlsx" in rejected_line and rejected_line.split(": ", 1)[1].strip()
+    assert "高 high" in out or "rating findings: 0" in out
+    assert str(layout(data / "warehouse").published) in out
+    # Tool noise went to the log, not the terminal.
+    for noise in ("Running with dbt", "STEP_START", "Concurrency:"):
+        assert noise not in out and noise not in done.stderr
+    (log,) = (data / "logs").glob("run-*.log")
+    assert str(log) in out
+    text = log.read_text(encoding="utf-8")
+    assert "Running with dbt" in text and "STEP_START" in text

@@ -25,9 +25,7 @@ from dagster_dbt import DbtCliInvocation
 from pipelines.defs.dbt.project import dbt_executable, warehouse_project
 from pipelines.defs.dbt.startup import QuickStartDbtCli
 from pipelines.paths import DUCKDB_ENV, data_dir, duckdb_path, registry_csv
-from pipelines.publish.warehouse import ensure_build
-
-BUILD_TAG = "warehouse/build"
+from pipelines.publish.warehouse import BUILD_TAG, ensure_build
 
 RunContext = dg.AssetExecutionContext | dg.AssetCheckExecutionContext | dg.OpExecutionContext
 

@@ -9,12 +9,14 @@ a status, and whether any national ID reached an analytical table in clear.
 """
 
 # No `from __future__ import annotations`: Dagster reads the config class from the real annotation.
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import dagster as dg
 
 from pipelines.defs.partitions import partition_quarter, quarter_partitions
+from pipelines.defs.resources import PATHS_RESOURCES, AssessmentPaths
 from pipelines.domain.registry import load_active_registry
 from pipelines.ingest import audit
 from pipelines.ingest.pseudonym import DEMO_WARNING, ENV_VAR
@@ -28,6 +30,10 @@ RAW_KEYS: dict[str, dg.AssetKey] = {t: dg.AssetKey(["raw", t]) for t in RAW_TABL
 PERSONS_KEY = dg.AssetKey(["restricted", "persons"])
 UPSTREAM = [dg.AssetKey("unit_registry"), dg.AssetKey("assessment_rules")]
 TOP_KINDS = 10
+# The progress line the operator CLI's progress bar reads (pipelines/cli/runner.py): one asset log
+# message per step of progress, at most every PROGRESS_EVERY_S seconds, and always the last one.
+PROGRESS_MESSAGE = "ingest progress: {done}/{total} files"
+PROGRESS_EVERY_S = 0.5
 
 DESCRIPTIONS = {
     "submissions": "报送台账: every file that ever arrived for the quarter, accepted or not, by SHA-256.",
@@ -97,16 +103,37 @@ class IngestConfig(dg.Config):
     check_specs=CHECKS,
     partitions_def=quarter_partitions,
     can_subset=False,
+    resource_defs=PATHS_RESOURCES,
 )
-def ingest_quarter_assets(context: dg.AssetExecutionContext, config: IngestConfig) -> Iterator[Any]:
+def ingest_quarter_assets(
+    context: dg.AssetExecutionContext, config: IngestConfig, paths: AssessmentPaths
+) -> Iterator[Any]:
     """Landing area → archive → validated, typed raw tables, ledger and one receipt per submission."""
+    with paths.applied():
+        yield from _ingest(context, config)
+
+
+def progress_logger(context: dg.AssetExecutionContext) -> Callable[[int, int], None]:
+    """ingest_quarter's per-file callback as throttled asset log lines (PROGRESS_MESSAGE)."""
+    last = [0.0]
+
+    def on_file(done: int, total: int) -> None:
+        now = time.monotonic()
+        if done == total or now - last[0] >= PROGRESS_EVERY_S:
+            last[0] = now
+            context.log.info(PROGRESS_MESSAGE.format(done=done, total=total))
+
+    return on_file
+
+
+def _ingest(context: dg.AssetExecutionContext, config: IngestConfig) -> Iterator[Any]:
     quarter = partition_quarter(context)
     settings = IngestSettings(workers=config.workers, parse_timeout_seconds=config.parse_timeout_seconds)
     # One writer per data directory (pipelines/runlock.py): refused at once while another run writes;
     # re-entrant when the operator CLI runs this job in its own process and holds the lock already.
     try:
         with hold(data_dir(), f"dagster run {context.run.run_id} ({context.job_name}, {quarter.key})"):
-            report = ingest_quarter(quarter, settings, log=context.log)
+            report = ingest_quarter(quarter, settings, log=context.log, on_file=progress_logger(context))
     except RunLockedError as exc:
         raise dg.Failure(description=str(exc), allow_retries=False) from None
     if report.demo_key:

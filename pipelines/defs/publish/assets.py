@@ -17,6 +17,7 @@ import dagster as dg
 
 from pipelines.defs.dbt.assets import WRITER_TAGS, warehouse_annual_models, warehouse_quarter_models
 from pipelines.defs.dbt.resources import build_id, pinned_duckdb, run_duckdb_path
+from pipelines.defs.resources import PATHS_RESOURCES, AssessmentPaths
 from pipelines.publish import audit
 from pipelines.publish.export import stage_release
 from pipelines.publish.warehouse import COUNTIES_NAME, PUBLISHED_NAME, layout, publish_release
@@ -55,9 +56,15 @@ def county_files(release: Path) -> list[Path]:
     group_name=GROUP,
     kinds={"duckdb"},
     tags=WRITER_TAGS,
+    resource_defs=PATHS_RESOURCES,
 )
-def warehouse_release(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+def warehouse_release(context: dg.AssetExecutionContext, paths: AssessmentPaths) -> dg.MaterializeResult:
     """The analyst file and one extract per county, staged from this run's build (not yet visible)."""
+    with paths.applied():
+        return _stage(context)
+
+
+def _stage(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     build = run_duckdb_path(context)
     release = stage_release(
         build,
@@ -117,9 +124,21 @@ def county_extracts_hold_only_their_county(context: dg.AssetCheckExecutionContex
     return _result(problems, "county extracts")
 
 
-@dg.asset(key=PUBLISHED_KEY, deps=[RELEASE_KEY], group_name=GROUP, kinds={"duckdb"}, tags=WRITER_TAGS)
-def warehouse_published(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+@dg.asset(
+    key=PUBLISHED_KEY,
+    deps=[RELEASE_KEY],
+    group_name=GROUP,
+    kinds={"duckdb"},
+    tags=WRITER_TAGS,
+    resource_defs=PATHS_RESOURCES,
+)
+def warehouse_published(context: dg.AssetExecutionContext, paths: AssessmentPaths) -> dg.MaterializeResult:
     """Switch analysts to this run's release (atomic) and keep the previous releases for restore."""
+    with paths.applied():
+        return _publish(context)
+
+
+def _publish(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     release = staged_release(context)
     # A build pinned with ASSESSMENT_DUCKDB is the caller's file: publish from it, never move it.
     build = None if pinned_duckdb() else run_duckdb_path(context)

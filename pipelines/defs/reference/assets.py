@@ -11,14 +11,14 @@ import polars as pl
 
 from pipelines.domain.registry import load_active_registry, registry_source
 from pipelines.domain.rules import load_rules
-from pipelines.paths import REFERENCE_DIR
+from pipelines.paths import rules_years as partition_rules_years
 
 EXPECTED_UNITS_BY_LEVEL = {"市直": 69, "县直": 339, "乡镇": 92}
 
 
 def rules_years() -> list[int]:
-    """Years with a committed rules file, e.g. [2025, 2026]."""
-    return sorted(int(p.stem) for p in (REFERENCE_DIR / "rules").glob("*.toml") if p.stem.isdigit())
+    """Years with a rules file, e.g. [2025, 2026] (the folder pipelines.paths.rules_dir() names)."""
+    return partition_rules_years()
 
 
 def registry_summary(registry: pl.DataFrame) -> dict[str, dict[str, int]]:

@@ -11,6 +11,7 @@ import dagster as dg
 
 from pipelines.defs.partitions import quarter_partitions
 from pipelines.defs.publish.assets import PUBLISHED_KEY
+from pipelines.defs.resources import PATHS_RESOURCES, AssessmentPaths
 from pipelines.paths import data_dir
 from pipelines.publish.warehouse import layout
 
@@ -27,12 +28,13 @@ def reports_dir() -> Path:
     partitions_def=quarter_partitions,
     group_name="report",
     kinds={"html", "jupyter"},
+    resource_defs=PATHS_RESOURCES,
 )
-def quarterly_report(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+def quarterly_report(context: dg.AssetExecutionContext, paths: AssessmentPaths) -> dg.MaterializeResult:
     """考核季度报告: the leadership report of the quarter as one standalone HTML file."""
     from pipelines.report.render import render_report  # nbconvert/papermill load only when reporting
 
-    html = render_report(context.partition_key, layout().published, reports_dir())
+    html = render_report(context.partition_key, layout(paths.warehouse()).published, paths.reports())
     return dg.MaterializeResult(
         metadata={"path": dg.MetadataValue.path(str(html)), "size_kb": round(html.stat().st_size / 1024)}
     )

@@ -1,0 +1,5 @@
+"""`python -m pipelines.cli …` is `assessment …`."""
+
+from pipelines.cli.app import main
+
+raise SystemExit(main())

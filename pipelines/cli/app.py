@@ -1,0 +1,285 @@
+"""`assessment`: the operator's one command (公务员平时考核数据仓库).
+
+    assessment demo                          generate the demo city and run everything
+    assessment run --quarter 2025Q3          ingest, findings, dbt, publish, report; progress and summary
+    assessment run --all                     every quarter folder in the landing area
+    assessment status --quarter 2025Q3       who is on time, late, rejected, missing (--xlsx list.xlsx)
+    assessment releases / restore --release  published releases, and going back to one
+    assessment report --quarter 2025Q3       re-render a quarter's report from the published warehouse
+    assessment generate … / bench …          the generator and the benchmark (their own options)
+
+Typer (with rich, both already in the locked environment as dependencies of Dagster's tooling, now
+declared directly): commands are plain type-annotated functions, `--help` comes from them, and its test
+runner drives the real command in-process. Every mistake an operator can make ends in one line on
+stderr and an exit code (pipelines/cli/errors.py), never a traceback.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+
+from pipelines.cli import errors
+from pipelines.cli.display import RichProgress, print_outputs, print_status, print_summary
+from pipelines.cli.errors import RunFailedError, UserError, WarehouseLockedError
+from pipelines.cli.summary import NotIngestedError, outputs, run_summary, status_table
+from pipelines.ingest.pseudonym import DEMO_ENV, refusal_for_run
+from pipelines.paths import landing_dir, using_data_dir
+from pipelines.runlock import RunLockedError
+
+app = typer.Typer(
+    name="assessment",
+    help="公务员平时考核数据仓库 assessment warehouse: run quarters, see who submitted, publish.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+F = TypeVar("F", bound=Callable[..., Any])
+DEMO_QUARTERS = "2025Q1..2025Q4"
+
+
+def out() -> Console:
+    # Bound to the real stdout now: during a run the runner sends library output elsewhere.
+    return Console(file=sys.stdout, soft_wrap=True)
+
+
+def fail(message: str, code: int) -> typer.Exit:
+    typer.echo(f"错误 error: {' '.join(message.split())}", err=True)
+    return typer.Exit(code)
+
+
+def one_line_errors(fn: F) -> F:
+    """Every known failure as one line on stderr and its exit code."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except UserError as exc:
+            raise fail(str(exc), exc.code) from None
+        except WarehouseLockedError as exc:
+            raise fail(f"仓库文件被另一个进程占用 warehouse file locked: {exc}", errors.ENVIRONMENT) from None
+        except RunLockedError as exc:
+            raise fail(
+                f"另一个运行正在写仓库 another run is writing the warehouse: {exc}", errors.ENVIRONMENT
+            ) from None
+        except RunFailedError as exc:
+            raise fail(
+                f"运行失败，已发布的仓库未变 run failed, published warehouse unchanged: {exc}", errors.FAILED
+            ) from None
+        except KeyboardInterrupt:
+            raise fail("已中断 interrupted", 130) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+@app.callback()
+def _options(
+    ctx: typer.Context,
+    data_dir: Annotated[
+        Path | None,
+        typer.Option("--data-dir", help="数据目录 data directory (default $ASSESSMENT_DATA_DIR or ./data)"),
+    ] = None,
+) -> None:
+    if data_dir is not None:
+        try:
+            errors.check_data_dir(data_dir)
+        except UserError as exc:
+            raise fail(str(exc), exc.code) from None
+        ctx.with_resource(using_data_dir(data_dir))
+
+
+def execute(quarters: list[str], report: bool = True) -> Path:
+    """Pre-flight checks, the run with live progress, then the summary."""
+    from pipelines.cli.runner import run_quarters  # Dagster loads only for a run: --help stays quick
+
+    errors.check_not_pinned()
+    errors.check_landing(quarters)
+    errors.check_warehouse_unlocked()
+    console = out()
+    refused = refusal_for_run(lambda msg: console.print(f"[bold red]{msg}[/bold red]", highlight=False))
+    if refused is not None:  # no key, the demo key outside demo mode, or a weak key
+        raise UserError(refused, errors.ENVIRONMENT)
+    console.print(f"运行 running {', '.join(quarters)} …", highlight=False)
+    with RichProgress(console) as display:
+        published = run_quarters(
+            quarters,
+            progress=lambda msg: console.print(msg, highlight=False),
+            report_quarters=None if report else [],
+            observer=display,
+        )
+    print_summary(console, run_summary(quarters, published))
+    return published
+
+
+@app.command()
+@one_line_errors
+def run(
+    quarter: Annotated[
+        list[str] | None, typer.Option("--quarter", "-q", help="季度 e.g. 2025Q3 (repeatable)")
+    ] = None,
+    all_quarters: Annotated[
+        bool, typer.Option("--all", help="报送目录里的每个季度 every landed quarter")
+    ] = False,
+    report: Annotated[
+        bool, typer.Option(help="渲染最后一个季度的报告 render the last quarter's report")
+    ] = True,
+) -> None:
+    """接收、计算、发布 ingest, score and publish quarters, with live progress and a summary."""
+    if all_quarters == bool(quarter):
+        raise UserError("给 --quarter 或 --all 之一 give --quarter or --all (one of them)")
+    if all_quarters:
+        from pipelines.cli.runner import landing_folders
+
+        landed, ignored = landing_folders()
+        for line in ignored:
+            typer.echo(f"已忽略 ignored: {line}")
+        if not landed:
+            raise UserError(f"报送目录里没有季度 no quarter folder in {landing_dir()}", errors.ENVIRONMENT)
+        quarters = sorted({errors.check_quarter(q) for q in landed})
+    else:
+        quarters = sorted({errors.check_quarter(q) for q in quarter or []})
+    execute(quarters, report)
+
+
+@app.command()
+@one_line_errors
+def demo(
+    quarters: Annotated[str, typer.Option(help="季度范围 quarter range")] = DEMO_QUARTERS,
+    seed: Annotated[int, typer.Option(help="随机种子 random seed")] = 7,
+    units: Annotated[str | None, typer.Option(help="单位数 N units (default: the whole city)")] = None,
+) -> None:
+    """演示 generate the demo city and run the whole pipeline on it."""
+    from pipelines.synthetic.__main__ import main as generate_main
+
+    keys = errors.check_quarters(quarters)
+    os.environ[DEMO_ENV] = "1"  # generated data: the public demo key is allowed, and announced
+    console = out()
+    console.print(f"1/2 生成演示数据 generating the demo city ({quarters}, seed {seed}) …", highlight=False)
+    args = ["--quarters", quarters, "--seed", str(seed), *(["--units", units] if units else [])]
+    if generate_main(args) != 0:
+        raise UserError("生成失败 generation failed (see above)", errors.FAILED)
+    console.print("2/2 运行流水线 running the pipeline through Dagster …")
+    published = execute(keys)
+    from pipelines.warehouse_summary import summary
+
+    console.print("\n[bold]数据概览 warehouse overview[/bold]")
+    console.print(summary(published), highlight=False)
+    console.print(f"\nnotebooks: uv run jupyter lab notebooks/ (they open {published} read-only)")
+
+
+@app.command()
+@one_line_errors
+def where() -> None:
+    """输出位置 where the warehouse, county extracts, reports, receipts and logs are."""
+    from pipelines.publish.warehouse import layout
+
+    print_outputs(out(), outputs(layout().published))
+
+
+@app.command()
+@one_line_errors
+def status(
+    quarter: Annotated[str, typer.Option("--quarter", "-q", help="季度 e.g. 2025Q3")],
+    xlsx: Annotated[Path | None, typer.Option(help="写出单位清单 write the unit list to this .xlsx")] = None,
+    show_all: Annotated[bool, typer.Option("--all", help="列出所有单位 list on-time units too")] = False,
+) -> None:
+    """报送情况 who is on time, late, rejected or missing, with unit names and counties."""
+    key = errors.check_quarter(quarter)
+    if xlsx is not None:
+        errors.check_output_file(xlsx)
+    try:
+        table = status_table(key)
+    except NotIngestedError:
+        raise UserError(
+            f"{key} 还没有接收 has not been ingested yet: assessment run --quarter {key}"
+        ) from None
+    print_status(out(), key, table, show_all)
+    if xlsx is not None:
+        from pipelines.cli.xlsx import write_unit_list
+
+        write_unit_list(table, xlsx)
+        out().print(f"单位清单 unit list: {xlsx}", highlight=False)
+
+
+@app.command()
+@one_line_errors
+def releases() -> None:
+    """已发布版本 published releases, newest first (* = what analysts read)."""
+    from pipelines.publish.warehouse import current_release, read_manifest
+    from pipelines.publish.warehouse import releases as found_releases
+
+    current, found = current_release(), found_releases()
+    if not found:
+        out().print("还没有发布 nothing has been published yet")
+    for release in found:
+        facts = read_manifest(release)
+        mark = "*" if current is not None and release.resolve() == current else " "
+        out().print(f"{mark} {release.name}  published {facts.get('published_at', '?')}", highlight=False)
+
+
+@app.command()
+@one_line_errors
+def restore(release: Annotated[str, typer.Option(help="版本名 a name from `assessment releases`")]) -> None:
+    """恢复 publish an earlier release again (analysts read it from then on)."""
+    from pipelines.publish.warehouse import layout
+    from pipelines.publish.warehouse import releases as found_releases
+    from pipelines.publish.warehouse import restore as restore_release
+
+    lay = layout()
+    target = lay.releases / release
+    if target not in found_releases(lay):
+        raise UserError(f"没有这个版本 no published release {release!r} (see: assessment releases)")
+    restore_release(target, lay)
+    out().print(f"分析人员现在读取 analysts now read {target.name} ({lay.published})", highlight=False)
+
+
+@app.command()
+@one_line_errors
+def report(quarter: Annotated[str, typer.Option("--quarter", "-q", help="季度 e.g. 2025Q3")]) -> None:
+    """季度报告 re-render a quarter's report from the published warehouse."""
+    from pipelines.defs.report.assets import reports_dir
+    from pipelines.publish.warehouse import layout
+    from pipelines.report.render import render_report
+
+    key = errors.check_quarter(quarter)
+    published = layout().published
+    if not published.exists():
+        raise UserError(f"还没有发布 nothing published yet ({published}): assessment run --quarter {key}")
+    html = render_report(key, published, reports_dir())
+    out().print(f"季度报告 report: {html}", highlight=False)
+
+
+PASS_THROUGH = {"allow_extra_args": True, "ignore_unknown_options": True, "help_option_names": []}
+
+
+@app.command(context_settings=PASS_THROUGH)
+def generate(ctx: typer.Context) -> None:
+    """生成数据 the synthetic generator (python -m pipelines.synthetic; --help for its options)."""
+    from pipelines.synthetic.__main__ import main as generate_main
+
+    raise typer.Exit(generate_main(list(ctx.args)))
+
+
+@app.command(context_settings=PASS_THROUGH)
+def bench(ctx: typer.Context) -> None:
+    """性能测试 the benchmark (python -m pipelines.bench; --help for its options)."""
+    from pipelines.bench.__main__ import main as bench_main
+
+    raise typer.Exit(bench_main(list(ctx.args)))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `assessment` script (and of `python -m pipelines.ops`)."""
+    try:
+        app(args=list(argv) if argv is not None else sys.argv[1:], prog_name="assessment")
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    return 0

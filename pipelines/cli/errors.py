@@ -1,0 +1,151 @@
+"""Operator mistakes, found before anything runs, as one-line messages with an exit code.
+
+Exit codes: 2 a wrong argument (quarter, path, release name); 3 the environment refuses (landing
+folder missing, warehouse locked by another process, another run writing); 1 a run that failed.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import duckdb
+
+from pipelines.domain.quarters import parse_quarter, quarter_range
+from pipelines.paths import landing_dir, quarter_keys, rules_dir, rules_years
+from pipelines.publish.warehouse import layout
+
+USAGE = 2
+ENVIRONMENT = 3
+FAILED = 1
+
+
+class RunFailedError(Exception):
+    """A Dagster run of the command failed; the message says which step and where the log is."""
+
+
+class WarehouseLockedError(Exception):
+    """DuckDB refused a warehouse file because another process holds its lock."""
+
+
+class UserError(Exception):
+    """A mistake the operator can fix; `str()` is the whole message, on one line."""
+
+    def __init__(self, message: str, code: int = USAGE) -> None:
+        super().__init__(" ".join(message.split()))  # one line, whatever the parts contained
+        self.code = code
+
+
+def known_quarters_text() -> str:
+    keys = quarter_keys()
+    return f"{keys[0]}..{keys[-1]}" if keys else "none"
+
+
+def check_quarter(text: str) -> str:
+    """The canonical key of a quarter the pipeline knows (a rules file covers its year)."""
+    try:
+        quarter = parse_quarter(text)
+    except ValueError:
+        raise UserError(f"季度格式不对 malformed quarter {text!r}: expected e.g. 2025Q3, 2025-Q3") from None
+    return _known(quarter.key, quarter.year)
+
+
+def _known(key: str, year: int) -> str:
+    if key not in quarter_keys():
+        raise UserError(
+            f"没有 {year} 年的规则文件 no rules file for {year} ({rules_dir() / f'{year}.toml'}); "
+            f"可运行的季度 known quarters: {known_quarters_text()}"
+        )
+    return key
+
+
+def check_quarters(spec: str) -> list[str]:
+    """`2025Q1..2025Q4`, a comma list or one quarter, each known."""
+    parts = re.split(r"\.\.|,", spec)
+    for part in parts:
+        if part.strip():
+            check_quarter(part)
+    try:
+        quarters = quarter_range(spec)
+    except ValueError as exc:
+        raise UserError(f"季度范围不对 bad quarter range {spec!r}: {exc}") from None
+    if not quarters:
+        raise UserError(f"没有季度 no quarter in {spec!r}")
+    return [_known(q.key, q.year) for q in quarters]
+
+
+def check_year(text: str) -> int:
+    if not re.fullmatch(r"\d{4}", text.strip()):
+        raise UserError(f"年份格式不对 malformed year {text!r}: expected e.g. 2025")
+    year = int(text)
+    if year not in rules_years():
+        raise UserError(f"没有 {year} 年的规则文件 no rules file for {year} ({rules_dir() / f'{year}.toml'})")
+    return year
+
+
+def check_landing(quarters: list[str]) -> None:
+    """Every quarter to run has its folder in the landing area (an empty folder is fine: all missing)."""
+    for q in quarters:
+        folder = landing_dir() / q
+        if not folder.is_dir():
+            raise UserError(f"没有报送目录 no landing folder for {q}: {folder}", ENVIRONMENT)
+
+
+def check_data_dir(path: Path) -> Path:
+    if not path.exists():
+        raise UserError(f"数据目录不存在 data directory not found: {path}")
+    if not path.is_dir():
+        raise UserError(f"数据目录不是文件夹 data directory is not a folder: {path}")
+    return path
+
+
+def check_output_file(path: Path) -> Path:
+    if path.is_dir():
+        raise UserError(f"输出路径是文件夹 output path is a folder: {path}")
+    if not path.parent.is_dir():
+        raise UserError(f"输出目录不存在 output folder not found: {path.parent}")
+    return path
+
+
+def lock_holder(path: Path) -> str | None:
+    """Who holds the DuckDB lock on `path` ("PID 1234"), or None when the file can be opened read-write.
+
+    DuckDB allows one read-write process per file and refuses others at connect time; a short
+    read-write connect is the check (it writes nothing to a file it merely opens and closes)."""
+    if not path.exists():
+        return None
+    try:
+        duckdb.connect(str(path)).close()
+    except duckdb.IOException as exc:
+        text = str(exc)
+        if "lock" not in text.lower():
+            raise
+        pid = re.search(r"PID (\d+)", text)
+        return f"PID {pid.group(1)}" if pid else "another process"
+    return None
+
+
+def check_warehouse_unlocked() -> None:
+    """The files a run reads and replaces (the pipeline's private warehouse, the build file) are not
+    held by another process."""
+    lay = layout()
+    for path in (lay.work, lay.builds / "build.duckdb"):
+        holder = lock_holder(path)
+        if holder is not None:
+            raise UserError(
+                f"仓库文件被另一个进程占用 warehouse file locked by {holder}: {path}; "
+                "close that session (or wait for that run) and try again",
+                ENVIRONMENT,
+            )
+
+
+def check_not_pinned() -> None:
+    """ASSESSMENT_DUCKDB pins dbt to one file (tests, dbt by hand); a run from it would publish nothing."""
+    pinned = os.environ.get("ASSESSMENT_DUCKDB")
+    if pinned:
+        raise UserError(
+            f"ASSESSMENT_DUCKDB 已设置 is set ({pinned}): a run would build that file and publish nothing; "
+            "unset it for a run",
+            ENVIRONMENT,
+        )

@@ -1,0 +1,456 @@
+"""Where a run starts: `run_quarters`, the one function that launches the Dagster job for the operator.
+
+A run of quarters Q1..Qn is the scheduled job `quarterly_pipeline` launched once per quarter, on the
+project's Dagster instance (so it shows in the UI's run history), every launch tagged with the same
+`warehouse/build` so they all write one build file:
+
+    Q1 … Qn-1   reference data (first launch only), ingestion, findings, the quarter's dbt models
+    Qn          the same, then the annual dbt models, the release, its blocking checks, publishing and
+                (unless told otherwise) the quarter's report
+
+A single quarter — what an operator does after a late file — is one launch of the whole job. Nothing is
+published unless every step of every launch succeeded; a failed run discards its build file.
+
+While a launch runs (in this thread), a watcher thread reads its events from the instance's event log
+(`DagsterInstance.get_records_for_run`, public API) and reports them to a `RunObserver`: step started
+and finished, the ingest asset's progress lines ("ingest progress: 12/40 files", see
+pipelines/defs/ingest/assets.py), every dbt model or test finished (materialisations and check
+evaluations of the dbt step). Dagster's own log lines go to a file under data/logs/ through the
+`run_file` logger selected in run config; library logs and warnings go there through Python logging.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import re
+import threading
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Protocol
+
+import dagster as dg
+
+from pipelines import runlock
+from pipelines.cli.errors import RunFailedError, WarehouseLockedError
+from pipelines.defs.resources import RUN_FILE_LOGGER
+from pipelines.ingest.discover import quarter_folders
+from pipelines.paths import DUCKDB_ENV, PROJECT_ROOT, data_dir, landing_dir
+from pipelines.publish.warehouse import BUILD_TAG, build_path, discard, layout
+
+StageHook = Callable[[str, str | None, float], None]
+# Stage of each asset group (the benchmark reads these names through `on_stage`).
+GROUP_STAGES = {
+    "reference": "reference",
+    "ingest": "ingest",
+    "quality": "findings",
+    "publish": "publish",
+    "report": "report",
+}
+INGEST_PROGRESS = re.compile(r"ingest progress: (\d+)/(\d+) files")
+POLL_SECONDS = 0.3
+PUBLISH_STEP = "warehouse__published"  # once it succeeded, analysts read the new release
+
+
+class RunObserver(Protocol):
+    """What the CLI's progress display (or a test, or the benchmark) is told while a run goes."""
+
+    def launch(self, quarter: str, n_steps: int) -> None: ...
+    def step_started(self, stage: str, step: str, total: int | None) -> None: ...
+    def step_progress(self, stage: str, step: str, done: int, total: int | None) -> None: ...
+    def step_finished(self, stage: str, step: str, seconds: float, ok: bool) -> None: ...
+
+
+class QuietObserver:
+    def launch(self, quarter: str, n_steps: int) -> None:
+        pass
+
+    def step_started(self, stage: str, step: str, total: int | None) -> None:
+        pass
+
+    def step_progress(self, stage: str, step: str, done: int, total: int | None) -> None:
+        pass
+
+    def step_finished(self, stage: str, step: str, seconds: float, ok: bool) -> None:
+        pass
+
+
+def dagster_home() -> Path:
+    """$DAGSTER_HOME, else the project's .dagster/ (made with the project's dagster.yaml if missing)."""
+    home = Path(os.environ.get("DAGSTER_HOME") or PROJECT_ROOT / ".dagster")
+    home.mkdir(parents=True, exist_ok=True)
+    config = home / "dagster.yaml"
+    if not config.exists():
+        config.write_text((PROJECT_ROOT / "dagster.yaml").read_text(encoding="utf-8"), encoding="utf-8")
+    return home
+
+
+def project_instance() -> dg.DagsterInstance:
+    """The project's Dagster instance, opened from its folder (no environment variable is set)."""
+    return dg.DagsterInstance.from_config(str(dagster_home()))
+
+
+def logs_dir() -> Path:
+    return data_dir() / "logs"
+
+
+def new_log_path(prefix: str = "run") -> Path:
+    logs_dir().mkdir(parents=True, exist_ok=True)
+    return logs_dir() / f"{prefix}-{datetime.now().strftime('%Y%m%d-%H%M%S')}.log"
+
+
+@contextlib.contextmanager
+def python_logs_to(path: Path) -> Iterator[None]:
+    """Library logs (dbt adapters, great-expectations, papermill …) and Python warnings into `path`
+    instead of the terminal, for the duration."""
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s - %(message)s"))
+    root = logging.getLogger()
+    saved_level = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    logging.captureWarnings(True)
+    # Loggers that print to the terminal on their own handlers would bypass the file.
+    quiet = [logging.getLogger(name) for name in ("dagster", "papermill", "py.warnings")]
+    saved = [(lg, lg.handlers[:], lg.propagate) for lg in quiet]
+    for lg in quiet:
+        lg.handlers = [handler]
+        lg.propagate = False
+    try:
+        yield
+    finally:
+        for lg, handlers, propagate in saved:
+            lg.handlers, lg.propagate = handlers, propagate
+        logging.captureWarnings(False)
+        root.removeHandler(handler)
+        root.setLevel(saved_level)
+        handler.close()
+
+
+def landed_quarters() -> list[str]:
+    """Quarter folders of the landing area; anything else there (a stray 备份 folder) is not a quarter."""
+    return landing_folders()[0]
+
+
+def landing_folders() -> tuple[list[str], list[str]]:
+    """(quarter folders the pipeline knows, every other entry of the landing area with why it is ignored)."""
+    from pipelines.defs.partitions import QUARTER_KEYS
+
+    return quarter_folders(landing_dir(), QUARTER_KEYS)
+
+
+@contextlib.contextmanager
+def _library_output_to(path: Path) -> Iterator[None]:
+    """Python-level sys.stdout/sys.stderr into the log for the duration: dagster-dbt echoes every dbt
+    log line with sys.stdout.write and has no setting to stop it. (The terminal display writes to the
+    stream it was given before this, so it is unaffected.)"""
+    with (
+        path.open("a", encoding="utf-8") as fh,
+        contextlib.redirect_stdout(fh),
+        contextlib.redirect_stderr(fh),
+    ):
+        yield
+
+
+# -- the plan: which launches, with which assets -----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AssetIndex:
+    """The assets of the quarterly job by role, and the stage of every step."""
+
+    reference: list[dg.AssetKey]
+    partitioned: list[dg.AssetKey]  # ingestion, findings, quarter models (not the report)
+    annual: list[dg.AssetKey]  # annual models and publishing: unpartitioned, after every quarter
+    report: list[dg.AssetKey]
+    stage_of_step: dict[str, str]
+    dbt_nodes: dict[str, int]  # dbt step → models + tests it runs (the progress bar's total)
+    stage_of_asset: dict[str, str]  # asset key as a Python identifier → stage (for check steps)
+
+
+def asset_index(defs: dg.Definitions) -> AssetIndex:
+    reference: list[dg.AssetKey] = []
+    partitioned: list[dg.AssetKey] = []
+    annual: list[dg.AssetKey] = []
+    report: list[dg.AssetKey] = []
+    stage_of_step: dict[str, str] = {}
+    dbt_nodes: dict[str, int] = {}
+    stage_of_asset: dict[str, str] = {}
+    for spec in defs.resolve_all_asset_specs():
+        assets_def = defs.resolve_assets_def(spec.key)
+        step = assets_def.node_def.name
+        is_dbt = "dbt" in spec.kinds
+        stage = "dbt" if is_dbt else GROUP_STAGES.get(spec.group_name or "", spec.group_name or "other")
+        stage_of_step[step] = stage
+        stage_of_asset[spec.key.to_python_identifier()] = stage
+        if is_dbt:
+            dbt_nodes[step] = len(assets_def.keys) + len(assets_def.check_keys)
+        if stage == "reference":
+            reference.append(spec.key)
+        elif stage == "report":
+            report.append(spec.key)
+        elif spec.partitions_def is not None:
+            partitioned.append(spec.key)
+        else:
+            annual.append(spec.key)
+    return AssetIndex(reference, partitioned, annual, report, stage_of_step, dbt_nodes, stage_of_asset)
+
+
+@dataclass(frozen=True)
+class Launch:
+    quarter: str
+    assets: list[dg.AssetKey]
+    publishes: bool
+
+
+def plan_launches(index: AssetIndex, quarters: Sequence[str], report_quarters: Sequence[str]) -> list[Launch]:
+    """One launch per quarter; the last also builds the annual models and publishes. Reports of
+    other quarters than the last (rare: a re-render) are report-only launches after publishing."""
+    plan: list[Launch] = []
+    last = quarters[-1]
+    for i, quarter in enumerate(quarters):
+        assets = (index.reference if i == 0 else []) + index.partitioned
+        if quarter == last:
+            assets = assets + index.annual + (index.report if quarter in report_quarters else [])
+        plan.append(Launch(quarter, assets, publishes=quarter == last))
+    plan += [Launch(q, index.report, publishes=False) for q in report_quarters if q != last]
+    return plan
+
+
+# -- watching a launch -------------------------------------------------------------------------------
+
+
+@dataclass
+class _StepState:
+    stage: str
+    started: float
+    done: int = 0
+
+
+@dataclass
+class Watcher:
+    """Reads a run's events from the instance while it executes and tells the observer."""
+
+    instance: dg.DagsterInstance
+    run_id: str
+    index: AssetIndex
+    observer: RunObserver
+    on_stage: StageHook | None
+    quarter: str
+    steps: dict[str, _StepState] = field(default_factory=dict)
+    failures: list[str] = field(default_factory=list)
+    failed_checks: list[str] = field(default_factory=list)
+    succeeded: set[str] = field(default_factory=set)
+    cursor: str | None = None
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _thread: threading.Thread | None = None
+
+    def __enter__(self) -> Watcher:
+        self._thread = threading.Thread(target=self._loop, name="run-watcher", daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+        self.poll()  # whatever arrived after the last poll
+
+    def _loop(self) -> None:
+        while not self._stop.wait(POLL_SECONDS):
+            with contextlib.suppress(Exception):  # the run may not have been stored yet
+                self.poll()
+
+    def poll(self) -> None:
+        while True:
+            conn = self.instance.get_records_for_run(self.run_id, cursor=self.cursor, limit=500)
+            for record in conn.records:
+                self._handle(record.event_log_entry)
+            self.cursor = conn.cursor
+            if not conn.has_more:
+                return
+
+    def _handle(self, entry: dg.EventLogEntry) -> None:
+        step = entry.step_key
+        event = entry.dagster_event
+        if step is None:
+            return
+        stage = self.index.stage_of_step.get(step) or self._check_stage(step)
+        if event is None:  # a plain log line of the step: the ingest asset's progress
+            m = INGEST_PROGRESS.search(entry.user_message or "")
+            if m and step in self.steps:
+                self.observer.step_progress(stage, step, int(m.group(1)), int(m.group(2)))
+            return
+        kind = event.event_type_value
+        if kind == "STEP_START":
+            self.steps[step] = _StepState(stage, entry.timestamp)
+            self.observer.step_started(stage, step, self.index.dbt_nodes.get(step))
+        elif kind in ("ASSET_MATERIALIZATION", "ASSET_CHECK_EVALUATION") and step in self.index.dbt_nodes:
+            state = self.steps.get(step)
+            if state is not None:
+                state.done += 1
+                self.observer.step_progress(stage, step, state.done, self.index.dbt_nodes[step])
+            if kind == "ASSET_CHECK_EVALUATION" and not event.asset_check_evaluation_data.passed:
+                self.failed_checks.append(event.asset_check_evaluation_data.check_name)
+        elif kind == "ASSET_CHECK_EVALUATION":
+            data = event.asset_check_evaluation_data
+            if not data.passed and data.severity == dg.AssetCheckSeverity.ERROR:
+                self.failed_checks.append(data.check_name)
+        elif kind in ("STEP_SUCCESS", "STEP_FAILURE"):
+            state = self.steps.get(step)
+            seconds = entry.timestamp - state.started if state else 0.0
+            ok = kind == "STEP_SUCCESS"
+            if ok:
+                self.succeeded.add(step)
+            else:
+                self.failures.append(f"{step}: {_first_line(event)}")
+            self.observer.step_finished(stage, step, seconds, ok)
+            if ok and self.on_stage is not None:
+                self.on_stage(
+                    stage, self.quarter if stage in ("ingest", "findings", "report") else None, seconds
+                )
+
+    def _check_stage(self, step: str) -> str:
+        """An asset check that runs as a step of its own (step key `<asset key>_<check>`) belongs to the
+        stage of the asset it checks."""
+        matches = [a for a in self.index.stage_of_asset if step.startswith(a + "_")]
+        return self.index.stage_of_asset[max(matches, key=len)] if matches else "other"
+
+
+def _first_line(event: dg.DagsterEvent) -> str:
+    error = getattr(event.event_specific_data, "error", None)
+    text = (error.message if error is not None else event.message) or "failed"
+    return text.strip().splitlines()[0][:300] if text.strip() else "failed"
+
+
+LOCK_HINT = re.compile(
+    r"Could not set lock on file \"?([^\"\n:]+)\"?.*?(PID \d+)?", re.IGNORECASE | re.DOTALL
+)
+
+
+def locked_file(text: str) -> str | None:
+    """The file named in a DuckDB lock conflict message, if `text` is one."""
+    if "lock" not in text.lower() or "conflicting lock" not in text.lower():
+        return None
+    m = LOCK_HINT.search(text)
+    return m.group(1) if m else "the warehouse"
+
+
+# -- the run ------------------------------------------------------------------------------------------
+
+
+def run_quarters(
+    quarters: Sequence[str],
+    progress: Callable[[str], None] = print,
+    on_stage: StageHook | None = None,
+    report_quarters: Sequence[str] | None = None,
+    observer: RunObserver | None = None,
+    log_path: Path | None = None,
+) -> Path:
+    """`_run_quarters` holding the data directory's run lock throughout: a second writer is refused at
+    once (runlock.RunLockedError names the running one) before anything is read or written."""
+    with runlock.hold(data_dir()):
+        _refuse_if_dagster_writes()
+        return _run_quarters(quarters, progress, on_stage, report_quarters, observer, log_path)
+
+
+def _refuse_if_dagster_writes() -> None:
+    """A Dagster run started from the UI or the daemon holds the lock during its ingest step only: one
+    past it (building, publishing) is found in the instance's run list instead."""
+    from pipelines.defs.automation.sensors import running_writers
+
+    busy = running_writers(project_instance(), BUILD_TAG)
+    if busy:
+        raise runlock.RunLockedError(
+            data_dir(), None, f"{busy[0]}; if it is dead, mark it failed or terminated in the Dagster UI"
+        )
+
+
+def _run_quarters(
+    quarters: Sequence[str],
+    progress: Callable[[str], None] = print,
+    on_stage: StageHook | None = None,
+    report_quarters: Sequence[str] | None = None,
+    observer: RunObserver | None = None,
+    log_path: Path | None = None,
+) -> Path:
+    """Ingest and rebuild `quarters`, rebuild the annual models, publish, render the report of the last
+    quarter (or of `report_quarters`); return the published analyst file. Nothing is published if any
+    step fails: the build is discarded and RunFailedError (or WarehouseLockedError) is raised.
+
+    Only through run_quarters, which holds the one-writer lock."""
+    if not quarters:
+        raise ValueError("no quarter to run")
+    if os.environ.get(DUCKDB_ENV):
+        # A pinned file would make the runs write it and publish nothing from the run's own build.
+        raise RunFailedError(f"{DUCKDB_ENV} is set: unset it for a run that publishes")
+    from pipelines.definitions import defs as load_defs
+    from pipelines.defs.automation.jobs import QUARTERLY_JOB  # loads the dbt manifest: only for a run
+
+    observer = observer or QuietObserver()
+    reports = list(quarters)[-1:] if report_quarters is None else list(report_quarters)
+    log_path = log_path or new_log_path()
+    instance = project_instance()
+    defs = load_defs()
+    job = defs.resolve_job_def(QUARTERLY_JOB)
+    index = asset_index(defs)
+    lay = layout()
+    build_id = uuid.uuid4().hex[:12]
+    run_config = {
+        "loggers": {"run_file": {"config": {"path": str(log_path), "log_level": "DEBUG"}}},
+        "resources": {"paths": {"config": {"data_dir": str(data_dir())}}},
+    }
+    progress(f"运行日志 run log (Dagster, dbt): {log_path}")
+    published = False
+    try:
+        with python_logs_to(log_path), _library_output_to(log_path):
+            for launch in plan_launches(index, list(quarters), reports):
+                observer.launch(launch.quarter, len(launch.assets))
+                run_id = str(uuid.uuid4())
+                with Watcher(instance, run_id, index, observer, on_stage, launch.quarter) as watcher:
+                    result = job.execute_in_process(
+                        run_config=run_config,
+                        instance=instance,
+                        partition_key=launch.quarter,
+                        asset_selection=launch.assets,
+                        run_id=run_id,
+                        tags={BUILD_TAG: build_id},
+                        raise_on_error=False,
+                    )
+                published = published or PUBLISH_STEP in watcher.succeeded
+                if not result.success:
+                    raise _failure(launch.quarter, run_id, watcher, log_path)
+    except BaseException:
+        if not published:
+            discard(build_path(build_id, lay))
+            progress(f"运行失败，已发布的仓库未变 run failed, {lay.published} is unchanged")
+        raise
+    finally:
+        _close_run_log(log_path)
+    return lay.published
+
+
+def _close_run_log(path: Path) -> None:
+    """Close the file the `run_file` logger opened for this command (pipelines/defs/resources.py)."""
+    logger = logging.getLogger(f"{RUN_FILE_LOGGER}.{path}")
+    for handler in logger.handlers[:]:
+        logger.removeHandler(handler)
+        handler.close()
+
+
+def _failure(quarter: str, run_id: str, watcher: Watcher, log_path: Path) -> Exception:
+    for failure in watcher.failures:
+        path = locked_file(failure)
+        if path is not None:
+            return WarehouseLockedError(path)
+    if watcher.failures:
+        why = watcher.failures[0]
+    elif watcher.failed_checks:
+        why = "blocking checks failed: " + ", ".join(sorted(set(watcher.failed_checks)))
+    else:
+        why = "a step did not run"
+    return RunFailedError(f"{quarter}: {why} (run {run_id[:8]} in the Dagster UI; log {log_path})")

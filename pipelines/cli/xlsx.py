@@ -1,0 +1,54 @@
+"""The unit list of `assessment status --xlsx`, safe to open in Excel.
+
+Unit names come from registries and file names from units: a text cell beginning with = + - or @ would
+be read by Excel as a formula. Such cells get a leading apostrophe, and xlsxwriter is told never to
+turn strings into formulas or links. (A local helper: no shared one existed on this branch.)
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+import xlsxwriter
+
+FORMULA_STARTS = ("=", "+", "-", "@")
+HEADERS = {
+    "quarter": "季度",
+    "unit_code": "单位编码",
+    "unit_name": "单位名称",
+    "county": "区县",
+    "county_code": "区县编码",
+    "level": "层级",
+    "status": "报送状态",
+    "files_seen": "收到文件数",
+    "receipts": "回执目录",
+}
+
+
+def neutralise(text: str) -> str:
+    """`'=1+1` for `=1+1`: Excel shows the text, never evaluates it."""
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
+def write_unit_list(table: pl.DataFrame, path: Path, sheet: str = "报送状态") -> Path:
+    columns = [c for c in HEADERS if c in table.columns]
+    book = xlsxwriter.Workbook(str(path), {"strings_to_formulas": False, "strings_to_urls": False})
+    try:
+        ws = book.add_worksheet(sheet)
+        bold = book.add_format({"bold": True})
+        for j, column in enumerate(columns):
+            ws.write_string(0, j, HEADERS[column], bold)
+        for i, row in enumerate(table.select(columns).iter_rows(), start=1):
+            for j, value in enumerate(row):
+                if value is None:
+                    continue
+                if isinstance(value, int | float) and not isinstance(value, bool):
+                    ws.write_number(i, j, value)
+                else:
+                    ws.write_string(i, j, neutralise(str(value)))
+        ws.autofilter(0, 0, max(table.height, 1), len(columns) - 1)
+        ws.freeze_panes(1, 0)
+    finally:
+        book.close()
+    return path

@@ -1,0 +1,271 @@
+"""The `assessment` command: every operator mistake is one line on stderr and an exit code, never a
+traceback; quarters come from the rules files; `status --xlsx` writes a list Excel cannot execute.
+
+The commands run for real (typer's CliRunner in-process, and the installed console script in a
+subprocess) against temporary data directories."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import duckdb
+import openpyxl
+import polars as pl
+import pytest
+from typer.testing import CliRunner
+
+from pipelines.cli import app
+from pipelines.cli.errors import ENVIRONMENT, USAGE
+from pipelines.cli.xlsx import neutralise, write_unit_list
+from pipelines.defs.partitions import quarter_keys
+from pipelines.paths import rules_dir
+
+ROOT = Path(__file__).resolve().parents[1]
+SCRIPT = Path(sys.executable).parent / "assessment"
+
+
+@pytest.fixture
+def data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    root = tmp_path / "data"
+    root.mkdir()
+    monkeypatch.setenv("ASSESSMENT_DATA_DIR", str(root))
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster"))
+    monkeypatch.delenv("ASSESSMENT_DUCKDB", raising=False)
+    monkeypatch.delenv("ASSESSMENT_RULES_DIR", raising=False)
+    return root
+
+
+def invoke(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(app, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+def one_line(stderr: str) -> str:
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1, stderr
+    assert "Traceback" not in stderr
+    return lines[0]
+
+
+def test_a_malformed_quarter_is_one_line(data: Path) -> None:
+    code, _, err = invoke("status", "--quarter", "2025q9")
+    assert code == USAGE
+    assert one_line(err) == (
+        "错误 error: 季度格式不对 malformed quarter '2025q9': expected e.g. 2025Q3, 2025-Q3"
+    )
+
+
+def test_a_quarter_of_a_year_without_rules_is_one_line(data: Path) -> None:
+    code, _, err = invoke("run", "--quarter", "2030Q1")
+    assert code == USAGE
+    line = one_line(err)
+    assert "no rules file for 2030" in line and str(rules_dir() / "2030.toml") in line
+    assert "known quarters: 2025Q1..2026Q4" in line
+
+
+def test_a_range_reaching_a_year_without_rules_is_one_line(data: Path) -> None:
+    code, _, err = invoke("demo", "--quarters", "2026Q3..2027Q2")
+    assert code == USAGE
+    assert "no rules file for 2027" in one_line(err)
+    assert not (data / "landing").exists()  # refused before generating anything
+
+
+def test_a_missing_landing_folder_is_one_line(data: Path) -> None:
+    code, _, err = invoke("run", "--quarter", "2025Q3")
+    assert code == ENVIRONMENT
+    assert (
+        one_line(err)
+        == f"错误 error: 没有报送目录 no landing folder for 2025Q3: {data / 'landing' / '2025Q3'}"
+    )
+    code, _, err = invoke("run", "--all")
+    assert code == ENVIRONMENT and "no quarter folder in" in one_line(err)
+
+
+def test_a_pinned_build_file_is_refused_in_one_line(data: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (data / "landing" / "2025Q3").mkdir(parents=True)
+    monkeypatch.setenv("ASSESSMENT_DUCKDB", str(data / "mine.duckdb"))
+    code, _, err = invoke("run", "--quarter", "2025Q3")
+    assert code == ENVIRONMENT and "ASSESSMENT_DUCKDB 已设置 is set" in one_line(err)
+
+
+def test_bad_paths_are_one_line(data: Path, tmp_path: Path) -> None:
+    code, _, err = invoke("--data-dir", str(tmp_path / "nowhere"), "status", "--quarter", "2025Q3")
+    assert code == USAGE
+    assert one_line(err) == f"错误 error: 数据目录不存在 data directory not found: {tmp_path / 'nowhere'}"
+    code, _, err = invoke("status", "--quarter", "2025Q3", "--xlsx", str(tmp_path / "no" / "list.xlsx"))
+    assert code == USAGE and "output folder not found" in one_line(err)
+    code, _, err = invoke("status", "--quarter", "2025Q3")
+    assert code == USAGE and "has not been ingested yet" in one_line(err)
+    code, _, err = invoke("restore", "--release", "20250101T000000Z-nothing")
+    assert code == USAGE and "no published release" in one_line(err)
+    code, _, err = invoke("run")
+    assert code == USAGE and "--quarter or --all" in one_line(err)
+
+
+HOLD_LOCK = textwrap.dedent(
+    """
+    import sys, duckdb
+    con = duckdb.connect(sys.argv[1])   # read-write: DuckDB's process lock on the file
+    print("locked", flush=True)
+    sys.stdin.readline()
+    """
+)
+
+
+def test_a_locked_warehouse_is_one_line(data: Path) -> None:
+    (data / "landing" / "2025Q3").mkdir(parents=True)
+    work = data / "warehouse" / "private" / "work.duckdb"
+    work.parent.mkdir(parents=True)
+    duckdb.connect(str(work)).close()
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_LOCK, str(work)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+        code, _, err = invoke("run", "--quarter", "2025Q3")
+    finally:
+        holder.communicate("\n", timeout=30)
+    assert code == ENVIRONMENT
+    line = one_line(err)
+    assert f"warehouse file locked by PID {holder.pid}: {work}" in line
+    assert not (data / "warehouse" / "builds").exists()  # nothing started
+
+
+def test_the_installed_script_and_the_old_module_give_the_same_one_line(data: Path) -> None:
+    for command in ([str(SCRIPT)], [sys.executable, "-m", "pipelines.ops"]):
+        done = subprocess.run(
+            [*command, "run", "--quarter", "2025Q9"], cwd=ROOT, capture_output=True, text=True, check=False
+        )
+        assert done.returncode == USAGE
+        assert "malformed quarter '2025Q9'" in one_line(done.stderr)
+        assert done.stdout == ""
+
+
+def test_quarters_come_from_the_rules_files(tmp_path: Path) -> None:
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    for year in ("2025", "2026"):
+        (rules / f"{year}.toml").write_bytes((rules_dir() / f"{year}.toml").read_bytes())
+    assert quarter_keys(rules) == [f"{y}Q{q}" for y in (2025, 2026) for q in (1, 2, 3, 4)]
+    (rules / "notes.toml").write_text("# not a year", encoding="utf-8")
+    (rules / "2028.toml").write_text(_rules_for(2028), encoding="utf-8")
+    assert quarter_keys(rules)[-5:] == ["2026Q4", "2028Q1", "2028Q2", "2028Q3", "2028Q4"]
+
+
+def _rules_for(year: int) -> str:
+    """Next year's rules as an operator makes them: a copy of 2026.toml with its year changed."""
+    text = (rules_dir() / "2026.toml").read_text(encoding="utf-8")
+    return text.replace("year = 2026", f"year = {year}").replace('version = "2026"', f'version = "{year}"')
+
+
+RUN_2028Q1 = textwrap.dedent(
+    """
+    import dagster as dg
+    from pipelines.definitions import defs
+    job = defs().resolve_job_def("quarterly_pipeline")
+    assert "2028Q1" in job.partitions_def.get_partition_keys(), job.partitions_def.get_partition_keys()
+    result = defs().resolve_job_def("ingest").execute_in_process(
+        instance=dg.DagsterInstance.ephemeral(), partition_key="2028Q1")
+    status = [m for m in result.get_asset_materialization_events()
+              if m.asset_key == dg.AssetKey(["raw", "unit_status"])][0]
+    meta = status.step_materialization_data.materialization.metadata
+    print(meta["deadline_from"].value, meta["deadline"].value)
+    """
+)
+
+
+def test_a_rules_file_for_2028_makes_2028q1_runnable_without_code_changes(tmp_path: Path) -> None:
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    for year in ("2025", "2026"):
+        (rules / f"{year}.toml").write_bytes((rules_dir() / f"{year}.toml").read_bytes())
+    data = tmp_path / "data"
+    (data / "landing" / "2028Q1").mkdir(parents=True)  # nobody has submitted yet
+    env = {
+        **os.environ,
+        "ASSESSMENT_RULES_DIR": str(rules),
+        "ASSESSMENT_DATA_DIR": str(data),
+        "DAGSTER_HOME": str(tmp_path / "dagster"),
+    }
+    env.pop("ASSESSMENT_DUCKDB", None)
+    before = subprocess.run(
+        [str(SCRIPT), "status", "--quarter", "2028Q1"], env=env, capture_output=True, text=True, check=False
+    )
+    assert before.returncode == USAGE and "no rules file for 2028" in one_line(before.stderr)
+
+    (rules / "2028.toml").write_text(_rules_for(2028), encoding="utf-8")
+    ingest = subprocess.run(
+        [sys.executable, "-c", RUN_2028Q1], cwd=ROOT, env=env, capture_output=True, text=True, check=False
+    )
+    assert ingest.returncode == 0, ingest.stderr[-3000:]
+    assert ingest.stdout.split()[:2] == ["rules", "2028"]  # the deadline came from the new file
+    after = subprocess.run(
+        [str(SCRIPT), "status", "--quarter", "2028Q1"], env=env, capture_output=True, text=True, check=False
+    )
+    assert after.returncode == 0, after.stderr
+    assert after.stdout.startswith("2028Q1: 按时 on time 0, 逾期 late 0, 退回 rejected 0, 未报 missing ")
+
+
+def test_the_unit_list_neutralises_formula_like_text(tmp_path: Path) -> None:
+    assert [neutralise(s) for s in ("=1+1", "+86", "-x", "@SUM(A1)", "市委办公室", "")] == [
+        "'=1+1",
+        "'+86",
+        "'-x",
+        "'@SUM(A1)",
+        "市委办公室",
+        "",
+    ]
+    table = pl.DataFrame(
+        {
+            "quarter": ["2025Q3", "2025Q3"],
+            "unit_code": ["371600-S-001", "371602-X-001"],
+            "unit_name": ['=HYPERLINK("http://x","点我")', "滨城区委办公室"],
+            "county": ["市直", "滨城区"],
+            "status": ["missing", "on_time"],
+            "files_seen": [0, 2],
+        }
+    )
+    path = write_unit_list(table, tmp_path / "list.xlsx")
+    sheet = openpyxl.load_workbook(path).active
+    rows = list(sheet.iter_rows(values_only=True))
+    assert rows[0][:3] == ("季度", "单位编码", "单位名称")
+    assert rows[1][2] == '\'=HYPERLINK("http://x","点我")'  # text, not a formula
+    assert sheet.cell(row=2, column=3).data_type == "s"
+    assert rows[2][5] == 2
+
+
+def test_a_run_of_several_quarters_is_one_launch_each_and_publishes_once() -> None:
+    from pipelines.cli.runner import asset_index, plan_launches
+    from pipelines.definitions import defs
+
+    index = asset_index(defs())
+    two = plan_launches(index, ["2025Q3", "2025Q4"], ["2025Q4"])
+    assert [(launch.quarter, launch.publishes) for launch in two] == [("2025Q3", False), ("2025Q4", True)]
+    first, last = (set(launch.assets) for launch in two)
+    assert set(index.reference) <= first and not set(index.reference) & last  # reference data once
+    assert set(index.partitioned) <= first and set(index.partitioned) <= last
+    assert not (set(index.annual) | set(index.report)) & first  # nothing published halfway
+    assert set(index.annual) | set(index.report) <= last
+    assert {k.to_user_string() for k in index.annual} >= {"warehouse/release", "warehouse/published"}
+    (only,) = plan_launches(index, ["2025Q4"], [])
+    assert only.publishes and not set(index.report) & set(only.assets)
+    assert {index.stage_of_step[s] for s in ("ingest_quarter", "warehouse_quarter_models")} == {
+        "ingest",
+        "dbt",
+    }
+
+
+def test_parse_workers_report_each_finished_file() -> None:
+    from pipelines.ingest.workers import run_isolated
+
+    seen: list[int] = []
+    outcomes = run_isolated(abs, [-1, -2, -3, -4], workers=2, on_done=seen.append)
+    assert [o.value for o in outcomes] == [1, 2, 3, 4]
+    assert seen[-1] == 4 and seen == sorted(seen) and len(set(seen)) == len(seen)
+    inline: list[int] = []
+    run_isolated(abs, [-1, -2], workers=0, on_done=inline.append)
+    assert inline == [1, 2]
