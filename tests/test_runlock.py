@@ -87,15 +87,21 @@ def test_the_lock_is_reentrant_in_one_process_and_released_after(tmp_path: Path)
     assert probe.returncode == 0, probe.stderr  # released: another process takes it
 
 
-def test_ops_run_is_refused_before_doing_anything(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_ops_run_is_refused_before_doing_anything(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     from pipelines import ops
 
     monkeypatch.setenv("ASSESSMENT_DATA_DIR", str(tmp_path))
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / ".dagster"))
+    monkeypatch.setenv("ASSESSMENT_DEMO", "1")
+    (tmp_path / "landing" / "2025Q3" / "371602-X-001").mkdir(parents=True)
     with held_elsewhere(tmp_path) as proc:
         started = time.perf_counter()
         code = ops.main(["run", "--quarter", "2025Q3"])
         assert code == 3 and time.perf_counter() - started < 5
+        err = capsys.readouterr().err.strip()
+        assert "\n" not in err and f"pid {proc.pid}" in err
     assert not (tmp_path / "raw").exists() and not (tmp_path / "logs").exists()
     assert proc.returncode is not None
 
@@ -142,6 +148,8 @@ def test_ops_run_is_refused_while_a_dagster_run_is_past_its_ingest_step(
 
     monkeypatch.setenv("ASSESSMENT_DATA_DIR", str(tmp_path))
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / ".dagster"))
+    monkeypatch.setenv("ASSESSMENT_DEMO", "1")
+    (tmp_path / "landing" / "2025Q3" / "371602-X-001").mkdir(parents=True)
     instance = ops.project_instance()
     building = dg.DagsterRun(
         job_name="quarterly_pipeline",
