@@ -18,7 +18,7 @@ import polars as pl
 import pytest
 from typer.testing import CliRunner
 
-from pipelines.cli import app
+from pipelines.cli.app import app
 from pipelines.cli.errors import ENVIRONMENT, USAGE
 from pipelines.cli.xlsx import neutralise, write_unit_list
 from pipelines.defs.partitions import quarter_keys

@@ -1,5 +1,4 @@
-"""The operator command line, `assessment` (pipelines/cli/app.py); runs start in pipelines/cli/runner.py."""
+"""The operator command line, `assessment` (pipelines/cli/app.py); runs start in pipelines/cli/runner.py.
 
-from pipelines.cli.app import app, main
-
-__all__ = ["app", "main"]
+Nothing is imported here: the modules of this package import each other through it, and `--help` should
+not load more than the command table."""

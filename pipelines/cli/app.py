@@ -270,10 +270,13 @@ def generate(ctx: typer.Context) -> None:
 
 @app.command(context_settings=PASS_THROUGH)
 def bench(ctx: typer.Context) -> None:
-    """性能测试 the benchmark (python -m pipelines.bench; --help for its options)."""
-    from pipelines.bench.__main__ import main as bench_main
+    """性能测试 the benchmark (python -m pipelines.bench; --help for its options).
 
-    raise typer.Exit(bench_main(list(ctx.args)))
+    In a process of its own: the benchmark drives this package's runner (and measures that process's
+    memory), so importing it here would make the two packages import each other."""
+    import subprocess
+
+    raise typer.Exit(subprocess.call([sys.executable, "-m", "pipelines.bench", *ctx.args]))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -85,12 +85,13 @@ def test_the_cli_refuses_a_real_run_with_one_line_chinese_and_english(
 ) -> None:
     monkeypatch.setenv("ASSESSMENT_DATA_DIR", str(tmp_path))
     monkeypatch.delenv(DEMO_ENV, raising=False)
+    (tmp_path / "landing" / "2025Q3" / "371602-X-001").mkdir(parents=True)  # type: ignore[operator]
     for value in (None, DEMO_KEY, " " * 16):
         if value is None:
             monkeypatch.delenv(ENV_VAR, raising=False)
         else:
             monkeypatch.setenv(ENV_VAR, value)
-        assert ops_main(["run", "--quarter", "2025Q3"]) == 2
+        assert ops_main(["run", "--quarter", "2025Q3"]) == 3  # the environment refuses, as a lock does
         err = capsys.readouterr().err.strip()
         assert len(err.splitlines()) == 1 and ENV_VAR in err and ("拒绝" in err or "不足" in err)
     assert not (tmp_path / "raw").exists()  # type: ignore[operator]
