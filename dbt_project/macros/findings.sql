@@ -154,3 +154,42 @@
               + {{ loo_order_stat(vals, pos, '(' ~ m ~ ') // 2 + 1') }}) / 2.0
     end)
 {%- endmacro %}
+
+{#- P(X ≥ k) for X ~ Binomial(n, p): a relation of the tail's terms, to be summed per test. `rel` names a
+    relation with the columns `k`, `n`, `p` and the key columns `keys` (comma-separated); the result has
+    the keys and `p_value`. -#}
+{% macro binomial_upper_tail(rel, keys) -%}
+    (
+        select {{ keys }}, least(1.0, sum(term)) as p_value
+        from (
+            select
+                {{ keys }},
+                exp(
+                    lgamma(n + 1) - lgamma(j + 1) - lgamma(n - j + 1)
+                    + j * ln(greatest(p, 1e-12)) + (n - j) * ln(greatest(1 - p, 1e-12))
+                ) as term
+            from (select {{ keys }}, k, n, p, unnest(range(greatest(k, 0), n + 1)) as j from {{ rel }})
+        )
+        group by {{ keys }}
+    )
+{%- endmacro %}
+
+{#- P(X ≤ x) for X ~ chi-square with `df` degrees of freedom: the regularized lower incomplete gamma
+    P(a, y), a = df/2, y = x/2, by its series Σ_i exp((a+i)·ln y − y − lgamma(a+i+1)) (60 terms: exact to
+    double precision for the y ≤ a + 20 of any rater this tests). Same relation contract as above, with
+    columns `x` and `df`. -#}
+{% macro chi_square_lower_tail(rel, keys) -%}
+    (
+        select {{ keys }}, least(1.0, sum(term)) as p_value
+        from (
+            select
+                {{ keys }},
+                case
+                    when x <= 0 then 0.0
+                    else exp((df / 2.0 + i) * ln(x / 2.0) - x / 2.0 - lgamma(df / 2.0 + i + 1))
+                end as term
+            from (select {{ keys }}, x, df, unnest(range(0, 60)) as i from {{ rel }})
+        )
+        group by {{ keys }}
+    )
+{%- endmacro %}
