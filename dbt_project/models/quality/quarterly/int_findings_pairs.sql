@@ -18,17 +18,8 @@ with rules as (
 ),
 
 ratings as (
-    select
-        ratings.*,
-        ratings.score_intensity >= rules.q_max_score
-        and ratings.score_difficulty >= rules.q_max_score
-        and ratings.score_quantity >= rules.q_max_score
-        and ratings.score_effect >= rules.q_max_score
-        and ratings.score_measures >= rules.q_max_score as is_ceiling_vector
-    from {{ ref('int_quality_ratings') }} as ratings
-    inner join rules
-        on ratings.rules_year = rules.rules_year
-    where {{ in_selected_quarter('ratings.quarter') }} and not ratings.is_self_rating
+    select * from {{ ref('int_quality_ratings') }}
+    where {{ in_selected_quarter() }} and not is_self_rating
 ),
 
 shared as (

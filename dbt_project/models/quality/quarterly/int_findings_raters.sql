@@ -17,11 +17,6 @@ with rules as (
 ratings as (
     select
         ratings.*,
-        ratings.score_intensity >= rules.q_max_score
-        and ratings.score_difficulty >= rules.q_max_score
-        and ratings.score_quantity >= rules.q_max_score
-        and ratings.score_effect >= rules.q_max_score
-        and ratings.score_measures >= rules.q_max_score as is_ceiling_vector,
         ratings.n_other_raters >= rules.q_consensus_min_other_raters as has_consensus
     from {{ ref('int_quality_ratings') }} as ratings
     inner join rules

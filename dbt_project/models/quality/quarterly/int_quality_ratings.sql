@@ -23,6 +23,10 @@ ratings as (
     where {{ in_selected_quarter() }}
 ),
 
+rules as (
+    select * from {{ ref('int_rules') }}
+),
+
 joined as (
     select
         composites.quarter,
@@ -116,6 +120,14 @@ final as (
         and joined.score_intensity = joined.score_quantity
         and joined.score_intensity = joined.score_effect
         and joined.score_intensity = joined.score_measures as is_straight,
+        -- all five scores at the top of the scale: what an honest lenient rater gives too (A2, A5, A6)
+        coalesce(
+            least(
+                joined.score_intensity, joined.score_difficulty, joined.score_quantity, joined.score_effect,
+                joined.score_measures
+            ) >= rules.q_max_score,
+            false
+        ) as is_ceiling_vector,
         cast(case
             when joined.is_self_rating then coalesce(ratee_lists.n_raters, 0)
             else coalesce(rater_consensus.n_other_raters, 0)
@@ -128,6 +140,8 @@ final as (
         case when not joined.is_self_rating then rater_consensus.n_others_below end as n_others_below,
         case when not joined.is_self_rating then rater_consensus.n_others_tied end as n_others_tied
     from joined
+    left join rules
+        on joined.rules_year = rules.rules_year
     left join ratee_lists
         on
             joined.quarter = ratee_lists.quarter
