@@ -643,8 +643,12 @@ def _check_finding(f: Finding, key: str, problems: list[str]) -> None:
 
 def _check_consensus(c: RatingConsensus, key: str, problems: list[str]) -> None:
     # A median of fewer than 3 others is the mean of 2, which one dishonest rater drags.
-    _require(c.min_other_raters >= 3, f"{key}.min_other_raters", f"must be ≥ 3, got {c.min_other_raters}", problems)
-    _require(c.min_pool_raters >= 10, f"{key}.min_pool_raters", f"must be ≥ 10, got {c.min_pool_raters}", problems)
+    _require(
+        c.min_other_raters >= 3, f"{key}.min_other_raters", f"must be ≥ 3, got {c.min_other_raters}", problems
+    )
+    _require(
+        c.min_pool_raters >= 10, f"{key}.min_pool_raters", f"must be ≥ 10, got {c.min_pool_raters}", problems
+    )
     _require(c.max_score > 0, f"{key}.max_score", f"must be > 0, got {c.max_score}", problems)
 
 
