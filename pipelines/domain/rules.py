@@ -220,6 +220,8 @@ class Collusion(Finding):
 class ReciprocalInflation(Finding):
     min_points_above: float  # each direction, unless the headroom is smaller (then min_headroom_share)
     min_headroom_share: float
+    min_points_floor: float  # never less than this many points, however little room is left
+    min_rank_share: float  # share of the ratee's other raters each direction must be above (ties half)
     max_q: float
     strong_q: float
 

@@ -83,6 +83,8 @@
     ('quality_collusion_strong_q', 'q_a6_strong_q'),
     ('quality_reciprocal_inflation_min_points_above', 'q_a7_min_points_above'),
     ('quality_reciprocal_inflation_min_headroom_share', 'q_a7_min_headroom_share'),
+    ('quality_reciprocal_inflation_min_points_floor', 'q_a7_min_points_floor'),
+    ('quality_reciprocal_inflation_min_rank_share', 'q_a7_min_rank_share'),
     ('quality_reciprocal_inflation_max_q', 'q_a7_max_q'),
     ('quality_reciprocal_inflation_strong_q', 'q_a7_strong_q'),
     ('quality_outlier_rating_min_distance', 'q_a8_min_distance'),

@@ -6,10 +6,10 @@
 -- identical vectors below the ceiling improbable by chance: binomial tail against the city-quarter's rate
 -- of identical below-ceiling vectors between any two raters of a shared ratee, BH q ≤ max_q over the pairs
 -- tested. Severity: high at q ≤ strong_q, medium above.
--- A7 reciprocal_inflation: two peers (same tier) rating each other, each direction strictly above every
--- other rater of that ratee (≥ min_other_raters of them) and above the robust consensus by ≥
--- min_points_above points or, where the room toward 100 is smaller, by ≥ min_headroom_share of that room
--- (a consensus of 97 leaves 3 points). How sure: each direction's censored normal tail P(an honest row
+-- A7 reciprocal_inflation: two peers (same tier) rating each other, each direction above at least
+-- min_rank_share of the other raters of that ratee (≥ min_other_raters of them; ties count half) and above
+-- the robust consensus by ≥ min_points_above points or, where the room toward 100 is smaller, by ≥
+-- min_headroom_share of that room (a consensus of 97 leaves 3 points), never by less than min_points_floor. How sure: each direction's censored normal tail P(an honest row
 -- reaches this far, or the cap), against the robust spread of the rows of that tier, combined by Fisher's
 -- method, BH over all mutual peer pairs of the quarter; severity from it (max_q 1 by default: the pattern
 -- is reported even near the ceiling, where the evidence can only be weak, at lower severity).
@@ -189,8 +189,8 @@ mutual as (
         b.excess as excess_2,
         a.room as room_1,
         b.room as room_2,
-        a.n_others_below = a.n_other_raters as top_1,
-        b.n_others_below = b.n_other_raters as top_2,
+        (a.n_others_below + 0.5 * a.n_others_tied) / a.n_other_raters as rank_share_1,
+        (b.n_others_below + 0.5 * b.n_others_tied) / b.n_other_raters as rank_share_2,
         -- Fisher's method for two p values: P(U1·U2 ≤ t) = t·(1 − ln t)
         greatest(coalesce(a.p_direction, 1.0) * coalesce(b.p_direction, 1.0), 1e-300) as t
     from directions as a
@@ -224,9 +224,9 @@ reciprocal_inflation as (
         {{ pair_finding_fields(
             'A7', 'reciprocal_inflation', 'reciprocal', 'min_points_above_consensus',
             value='least(reciprocal.excess_1, reciprocal.excess_2)',
-            threshold='least(rules.q_a7_min_points_above, rules.q_a7_min_headroom_share * greatest(reciprocal.room_1, reciprocal.room_2))',
+            threshold='greatest(rules.q_a7_min_points_floor, least(rules.q_a7_min_points_above, rules.q_a7_min_headroom_share * greatest(reciprocal.room_1, reciprocal.room_2)))',
             n='2',
-            explanation="printf('%s与%s（%s）互评均高于对方其他所有评议人，比中位分分别高%.1f分、%.1f分（可上升空间%.1f分、%.1f分，q=%.4f），疑似互相抬分。', reciprocal.rater_code, reciprocal.rater_code_2, reciprocal.rater_tier, reciprocal.excess_1, reciprocal.excess_2, reciprocal.room_1, reciprocal.room_2, reciprocal.q_value)",
+            explanation="printf('%s与%s（%s）互评均高于对方绝大多数其他评议人，比中位分分别高%.1f分、%.1f分（可上升空间%.1f分、%.1f分，q=%.4f），疑似互相抬分。', reciprocal.rater_code, reciprocal.rater_code_2, reciprocal.rater_tier, reciprocal.excess_1, reciprocal.excess_2, reciprocal.room_1, reciprocal.room_2, reciprocal.q_value)",
             severity=severity_from_confidence('rules.q_a7_severity', 'reciprocal.q_value', 'rules.q_a7_strong_q'),
             confidence='1 - reciprocal.q_value'
         ) }}
@@ -234,12 +234,16 @@ reciprocal_inflation as (
     inner join rules
         on reciprocal.rules_year = rules.rules_year
     where
-        reciprocal.top_1
-        and reciprocal.top_2
-        and reciprocal.excess_1 >= least(rules.q_a7_min_points_above, rules.q_a7_min_headroom_share * reciprocal.room_1)
-        and reciprocal.excess_2 >= least(rules.q_a7_min_points_above, rules.q_a7_min_headroom_share * reciprocal.room_2)
-        and reciprocal.excess_1 > 0
-        and reciprocal.excess_2 > 0
+        reciprocal.rank_share_1 >= rules.q_a7_min_rank_share
+        and reciprocal.rank_share_2 >= rules.q_a7_min_rank_share
+        and reciprocal.excess_1 >= greatest(
+            rules.q_a7_min_points_floor,
+            least(rules.q_a7_min_points_above, rules.q_a7_min_headroom_share * reciprocal.room_1)
+        )
+        and reciprocal.excess_2 >= greatest(
+            rules.q_a7_min_points_floor,
+            least(rules.q_a7_min_points_above, rules.q_a7_min_headroom_share * reciprocal.room_2)
+        )
         and reciprocal.q_value <= rules.q_a7_max_q
 )
 
