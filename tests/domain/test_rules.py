@@ -132,7 +132,7 @@ def test_quality_defaults(rules: Rules) -> None:
     assert (nd.min_ratees, nd.max_std_ratio, nd.min_reference_std, nd.max_ceiling_share) == (
         5,
         0.25,
-        2.0,
+        1.0,
         0.5,
     )
     assert (nd.max_q, nd.strong_q) == (0.05, 0.001)
