@@ -17,7 +17,8 @@
 {% macro finding_fields(
     code, type, severity, period, quarter, year, unit_code,
     rater_tier='null', rater_code='null', rater_tier_2='null', rater_code_2='null', ratee_code='null',
-    metric='null', value='null', threshold='null', n='null', explanation='null', rules_version='null'
+    metric='null', value='null', threshold='null', n='null', explanation='null', rules_version='null',
+    confidence='null'
 ) -%}
         cast({{ code }} as varchar) as code,
         cast({{ type }} as varchar) as type,
@@ -36,7 +37,8 @@
         cast({{ threshold }} as double) as threshold,
         cast({{ n }} as integer) as n,
         cast({{ explanation }} as varchar) as explanation_zh,
-        cast({{ rules_version }} as varchar) as rules_version
+        cast({{ rules_version }} as varchar) as rules_version,
+        cast({{ confidence }} as double) as confidence
 {%- endmacro %}
 
 {#- Average ranks (ties share the mean of their positions), as Spearman's rho needs. -#}
@@ -64,37 +66,129 @@
     {%- endif -%}
 {%- endmacro %}
 
-{#- A8's test of a rating row (quality.md): composite ≥ q_a8_min_distance points from the ratee's consensus
-    resting on ≥ q_a8_min_other_raters other raters. Used by A8 itself and by A3/A4, which leave these
-    rows out so that one outlying row is reported once (as A8) and does not make its rater look severe or
-    lenient. `ratings` and `rules` are relation aliases (int_quality_ratings, int_rules). -#}
-{% macro is_outlier_rating(ratings='ratings', rules='rules') -%}
-    (not {{ ratings }}.is_self_rating
-     and {{ ratings }}.n_other_raters >= {{ rules }}.q_a8_min_other_raters
-     and abs({{ ratings }}.composite_score - {{ ratings }}.consensus_score) >= {{ rules }}.q_a8_min_distance)
+{#- Upper tail of the standard normal, P(Z ≥ z), from the complementary error function (Numerical
+    Recipes' erfcc, relative error < 1.2e-7 over the whole range, so small p values keep their digits).
+    DuckDB has no erf(); `z` is any SQL expression (evaluated several times: pass a column). -#}
+{% macro normal_upper_tail(z) -%}
+    (case when {{ z }} is null then null else
+        (case when {{ z }} >= 0 then 0.5 * {{ _erfcc('abs(' ~ z ~ ') / sqrt(2)') }}
+         else 1 - 0.5 * {{ _erfcc('abs(' ~ z ~ ') / sqrt(2)') }} end)
+     end)
+{%- endmacro %}
+
+{% macro _erfcc(x) -%}
+    {%- set t = '(1.0 / (1.0 + 0.5 * ' ~ x ~ '))' -%}
+    ({{ t }} * exp(-({{ x }}) * ({{ x }}) - 1.26551223 + {{ t }} * (1.00002368 + {{ t }} * (0.37409196
+     + {{ t }} * (0.09678418 + {{ t }} * (-0.18628806 + {{ t }} * (0.27886807 + {{ t }} * (-1.13520398
+     + {{ t }} * (1.48851587 + {{ t }} * (-0.82215223 + {{ t }} * 0.17087277))))))))))
+{%- endmacro %}
+
+{#- Benjamini–Hochberg q values over a family of tests (e.g. all raters tested for A4 in one quarter), in two
+    steps because windows do not nest: bh_inputs() numbers the p values of the family, bh_q() then takes
+    q_(i) = min over j ≥ i of p_(j) · m / j, capped at 1. Reporting at q ≤ q_max keeps the expected share of
+    false findings among those reported at most q_max, whatever the number of tests. -#}
+{% macro bh_inputs(p, partition_by) -%}
+        row_number() over (partition by {{ partition_by }} order by {{ p }}) as bh_rank,
+        count(*) over (partition by {{ partition_by }}) as bh_m
+{%- endmacro %}
+
+{% macro bh_q(p, partition_by) -%}
+    least(1.0, min({{ p }} * bh_m / bh_rank) over (
+        partition by {{ partition_by }} order by bh_rank desc rows between unbounded preceding and current row
+    ))
+{%- endmacro %}
+
+{#- The severity of a finding from how sure it is: the rules file's severity for the type when the q value is
+    at most its strong_q, one step lower otherwise (high → medium → low; low stays low). -#}
+{% macro severity_from_confidence(rules_severity, q_value, strong_q) -%}
+    (case
+        when {{ q_value }} <= {{ strong_q }} then {{ rules_severity }}
+        when {{ rules_severity }} = 'high' then 'medium'
+        else 'low'
+    end)
 {%- endmacro %}
 
 {#- finding_fields() for a finding on one rater (A2–A5): `rel` has quarter, rules_year, unit_code, rater_tier,
-    rater_code; `rules` is the int_rules alias; severity is the rules column q_<code>_severity. -#}
-{% macro rater_finding_fields(code, type, rel, metric, value, threshold, n, explanation, rules='rules') -%}
+    rater_code; `rules` is the int_rules alias; severity is the rules column q_<code>_severity unless an
+    expression is given (severity_from_confidence()); confidence is 1 − the finding's q value. -#}
+{% macro rater_finding_fields(
+    code, type, rel, metric, value, threshold, n, explanation, rules='rules', severity=none, confidence='null'
+) -%}
     {{ finding_fields(
-        "'" ~ code ~ "'", "'" ~ type ~ "'", rules ~ '.q_' ~ code | lower ~ '_severity',
+        "'" ~ code ~ "'", "'" ~ type ~ "'", severity or rules ~ '.q_' ~ code | lower ~ '_severity',
         rel ~ '.quarter', rel ~ '.quarter', rel ~ '.rules_year', rel ~ '.unit_code',
         rater_tier=rel ~ '.rater_tier', rater_code=rel ~ '.rater_code',
         metric="'" ~ metric ~ "'", value=value, threshold=threshold, n=n, explanation=explanation,
-        rules_version=rules ~ '.rules_version'
+        rules_version=rules ~ '.rules_version', confidence=confidence
     ) }}
 {%- endmacro %}
 
 {#- finding_fields() for a finding on a rater pair (A6, A7): `rel` has quarter, rules_year, unit_code and the
     pair rater_tier, rater_code, rater_tier_2, rater_code_2. -#}
-{% macro pair_finding_fields(code, type, rel, metric, value, threshold, n, explanation, rules='rules') -%}
+{% macro pair_finding_fields(
+    code, type, rel, metric, value, threshold, n, explanation, rules='rules', severity=none, confidence='null'
+) -%}
     {{ finding_fields(
-        "'" ~ code ~ "'", "'" ~ type ~ "'", rules ~ '.q_' ~ code | lower ~ '_severity',
+        "'" ~ code ~ "'", "'" ~ type ~ "'", severity or rules ~ '.q_' ~ code | lower ~ '_severity',
         rel ~ '.quarter', rel ~ '.quarter', rel ~ '.rules_year', rel ~ '.unit_code',
         rater_tier=rel ~ '.rater_tier', rater_code=rel ~ '.rater_code',
         rater_tier_2=rel ~ '.rater_tier_2', rater_code_2=rel ~ '.rater_code_2',
         metric="'" ~ metric ~ "'", value=value, threshold=threshold, n=n, explanation=explanation,
-        rules_version=rules ~ '.rules_version'
+        rules_version=rules ~ '.rules_version', confidence=confidence
     ) }}
+{%- endmacro %}
+
+{#- The j-th smallest of the sorted list `vals` once its element at 1-based position `pos` is removed
+    (a leave-one-out order statistic; j and pos are integer SQL expressions). -#}
+{% macro loo_order_stat(vals, pos, j) -%}
+    (case when ({{ j }}) < ({{ pos }}) then {{ vals }}[{{ j }}] else {{ vals }}[({{ j }}) + 1] end)
+{%- endmacro %}
+
+{#- Median of the m values left in `vals` when position `pos` is removed (pos beyond the end removes nothing). -#}
+{% macro loo_median(vals, pos, m) -%}
+    (case
+        when ({{ m }}) < 1 then null
+        when ({{ m }}) % 2 = 1 then {{ loo_order_stat(vals, pos, '(' ~ m ~ ' + 1) // 2') }}
+        else ({{ loo_order_stat(vals, pos, '(' ~ m ~ ') // 2') }}
+              + {{ loo_order_stat(vals, pos, '(' ~ m ~ ') // 2 + 1') }}) / 2.0
+    end)
+{%- endmacro %}
+
+{#- P(X ≥ k) for X ~ Binomial(n, p): a relation of the tail's terms, to be summed per test. `rel` names a
+    relation with the columns `k`, `n`, `p` and the key columns `keys` (comma-separated); the result has
+    the keys and `p_value`. -#}
+{% macro binomial_upper_tail(rel, keys) -%}
+    (
+        select {{ keys }}, least(1.0, sum(term)) as p_value
+        from (
+            select
+                {{ keys }},
+                exp(
+                    lgamma(n + 1) - lgamma(j + 1) - lgamma(n - j + 1)
+                    + j * ln(greatest(p, 1e-12)) + (n - j) * ln(greatest(1 - p, 1e-12))
+                ) as term
+            from (select {{ keys }}, k, n, p, unnest(range(greatest(k, 0), n + 1)) as j from {{ rel }})
+        )
+        group by {{ keys }}
+    )
+{%- endmacro %}
+
+{#- P(X ≤ x) for X ~ chi-square with `df` degrees of freedom: the regularized lower incomplete gamma
+    P(a, y), a = df/2, y = x/2, by its series Σ_i exp((a+i)·ln y − y − lgamma(a+i+1)) (60 terms: exact to
+    double precision for the y ≤ a + 20 of any rater this tests). Same relation contract as above, with
+    columns `x` and `df`. -#}
+{% macro chi_square_lower_tail(rel, keys) -%}
+    (
+        select {{ keys }}, least(1.0, sum(term)) as p_value
+        from (
+            select
+                {{ keys }},
+                case
+                    when x <= 0 then 0.0
+                    else exp((df / 2.0 + i) * ln(x / 2.0) - x / 2.0 - lgamma(df / 2.0 + i + 1))
+                end as term
+            from (select {{ keys }}, x, df, unnest(range(0, 60)) as i from {{ rel }})
+        )
+        group by {{ keys }}
+    )
 {%- endmacro %}

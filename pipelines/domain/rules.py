@@ -170,41 +170,67 @@ class SelfRating(Finding):
 
 
 @dataclass(frozen=True)
+class RatingConsensus:
+    """The robust consensus the rater and pair findings (A3–A8) measure against (quality.md)."""
+
+    min_other_raters: int  # a ratee's consensus needs this many other raters (leave-one-rater-out median)
+    min_pool_raters: int  # a tier with fewer tested raters in the city-quarter borrows the all-tier pool
+    max_score: float  # the top of the score scale: headroom = max_score − consensus
+
+
+@dataclass(frozen=True)
 class StraightLining(Finding):
     min_identical_share: float
     min_ratees: int
+    strong_q: float  # severity stays the rules' severity at q ≤ strong_q, one step lower above
 
 
 @dataclass(frozen=True)
 class RaterLeniency(Finding):
-    """A3 flags robust z ≥ robust_z, A4 robust z ≤ −robust_z."""
+    """A3/A4: empirical-Bayes z of the rater's median residual, Benjamini–Hochberg q ≤ max_q."""
 
     min_ratees: int
-    robust_z: float
+    max_q: float
+    strong_q: float
+    min_rater_sd: float  # floor of the between-rater spread (points) the z is scaled by
+    min_effect: float  # points from the pool's centre a rater must be, unless the headroom is smaller
+    min_headroom_share: float  # ... then this share of the median room toward max_score (or 0)
 
 
 @dataclass(frozen=True)
 class NoDiscrimination(Finding):
     min_ratees: int
-    max_std: float
-    min_unit_median_std: float
+    max_std_ratio: float  # rater's composite std / std of the same ratees' consensus
+    min_reference_std: float  # the same ratees' consensus must differ by at least this std (points)
+    max_ceiling_share: float  # raters with more of their rows at max_score are ceiling-bound, not A5
+    max_q: float
+    strong_q: float
 
 
 @dataclass(frozen=True)
 class Collusion(Finding):
     min_shared_ratees: int
     min_identical_share: float
+    min_identical_below_ceiling: int  # identical vectors that are not all max_score
+    max_q: float
+    strong_q: float
 
 
 @dataclass(frozen=True)
 class ReciprocalInflation(Finding):
-    min_points_above: float
+    min_points_above: float  # each direction, unless the headroom is smaller (then min_headroom_share)
+    min_headroom_share: float
+    min_points_floor: float  # never less than this many points, however little room is left
+    min_rank_share: float  # share of the ratee's other raters each direction must be above (ties half)
+    max_q: float
+    strong_q: float
 
 
 @dataclass(frozen=True)
 class OutlierRating(Finding):
     min_distance: float
     min_other_raters: int
+    max_q: float
 
 
 @dataclass(frozen=True)
@@ -233,6 +259,7 @@ class ProposedGradeGaming(Finding):
 @dataclass(frozen=True)
 class Quality:
     mad_scale: float
+    consensus: RatingConsensus
     self_rating: SelfRating
     straight_lining: StraightLining
     lenient_rater: RaterLeniency
@@ -599,13 +626,13 @@ def _check_compliance(c: Compliance, key: str, problems: list[str]) -> None:
 
 
 def _check_finding(f: Finding, key: str, problems: list[str]) -> None:
-    # Parameters are checked by naming convention: *_share/max_agreement are proportions, min_* counts
+    # Parameters are checked by naming convention: *_share/max_agreement/*_q are proportions, min_* counts
     # are at least 1, Spearman bounds are correlations, everything else is a non-negative magnitude.
     for item in fields(f):
         name, value, where = item.name, getattr(f, item.name), f"{key}.{item.name}"
         if name in ("code", "severity"):
             continue
-        if name.endswith("_share") or name == "max_agreement":
+        if name.endswith("_share") or name == "max_agreement" or name.endswith("_q"):
             _check_unit_interval(value, where, problems)
         elif "spearman" in name:
             _require(-1.0 <= value <= 1.0, where, f"must lie in [-1, 1], got {value}", problems)
@@ -616,8 +643,23 @@ def _check_finding(f: Finding, key: str, problems: list[str]) -> None:
     _check_severity(f.severity, f"{key}.severity", problems)
 
 
+def _check_consensus(c: RatingConsensus, key: str, problems: list[str]) -> None:
+    # A median of fewer than 3 others is the mean of 2, which one dishonest rater drags.
+    _require(
+        c.min_other_raters >= 3, f"{key}.min_other_raters", f"must be ≥ 3, got {c.min_other_raters}", problems
+    )
+    _require(
+        c.min_pool_raters >= 10, f"{key}.min_pool_raters", f"must be ≥ 10, got {c.min_pool_raters}", problems
+    )
+    _require(c.max_score > 0, f"{key}.max_score", f"must be > 0, got {c.max_score}", problems)
+
+
 def _check_quality(q: Quality, key: str, problems: list[str]) -> None:
     _require(q.mad_scale > 0, f"{key}.mad_scale", f"must be > 0, got {q.mad_scale}", problems)
+    for name in ("lenient_rater", "severe_rater", "no_discrimination", "collusion", "reciprocal_inflation"):
+        f = getattr(q, name)
+        ok = f.strong_q <= f.max_q
+        _require(ok, f"{key}.{name}.strong_q", f"must be ≤ max_q ({f.max_q}), got {f.strong_q}", problems)
     for name, finding in q.findings().items():
         expected = FINDING_CODES[name]
         ok = finding.code == expected
@@ -640,5 +682,6 @@ _CHECKS: dict[type, Callable[[Any, str, list[str]], None]] = {
     Annual: _check_annual,
     Compliance: _check_compliance,
     Quality: _check_quality,
+    RatingConsensus: _check_consensus,
     **dict.fromkeys(_FINDING_TYPES, _check_finding),
 }

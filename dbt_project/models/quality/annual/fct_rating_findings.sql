@@ -34,7 +34,8 @@ yearly_final as (
         yearly.threshold,
         yearly.n,
         yearly.explanation_zh,
-        yearly.rules_version
+        yearly.rules_version,
+        yearly.confidence
     from yearly
     left join units
         on yearly.unit_code = units.unit_code

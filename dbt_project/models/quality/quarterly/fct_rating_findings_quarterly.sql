@@ -51,7 +51,8 @@ final as (
         selected.threshold,
         selected.n,
         selected.explanation_zh,
-        selected.rules_version
+        selected.rules_version,
+        selected.confidence
     from selected
     left join units
         on selected.unit_code = units.unit_code

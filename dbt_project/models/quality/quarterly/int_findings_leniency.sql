@@ -1,15 +1,35 @@
--- A3 lenient_rater / A4 severe_rater (quality.md): a rater's mean residual (composite − the ratee's
--- leave-one-out consensus, self-ratings excluded) over ≥ min_ratees ratees, as a robust z
--- (x − median) / (mad_scale · MAD) among all raters of the same tier city-wide in the quarter with
--- ≥ min_ratees ratees; A3 when z ≥ robust_z, A4 when z ≤ −robust_z. Rows that are A8 outlier ratings
--- (is_outlier_rating) are left out of the mean: one wild row is reported once, as A8, and does not make a
--- rater with a handful of ratees look severe (or lenient); a rater is lenient or severe across their rows.
+-- A3 lenient_rater / A4 severe_rater (quality.md, "What a definition must survive"). A rater (tier, code in a
+-- unit and quarter) is lenient or severe when it sits above or below the robust consensus across its
+-- ratees, further than honest raters of its tier do:
+--   residual r = composite − the ratee's leave-one-out median consensus (≥ min_other_raters others);
+--   rater statistic m = the median of its residuals (one wild row, an A8 matter, does not move it);
+--   pool = the raters of its tier tested in the city-quarter, or all tiers when the tier has fewer than
+--   min_pool_raters of them (no spread is estimated from a handful of values);
+--   empirical Bayes: m ~ N(μ, τ² + 1.571·σ²/n) for an honest rater with n ratees, where μ is the pool's
+--   median of m, σ the robust within-rater spread of rows (1.4826 · median |r − m|), and τ² the robust
+--   between-rater variance of m less the part the row noise explains, at least min_rater_sd² (1.571 =
+--   π/2, the variance factor of a median). Few ratees widen the null instead of dropping the rater;
+--   z = (m − μ) / sqrt(τ² + 1.571·σ²/n), one-sided p from the normal tail, Benjamini–Hochberg q over all
+--   raters tested for the type in the quarter.
+-- Reported when q ≤ max_q and |m − μ| ≥ min_effect points, or, where the ratees' consensus leaves less
+-- room toward 100 (A3) or 0 (A4), ≥ min_headroom_share of that room (near the ceiling a lenient rater
+-- cannot show 5 points). Severity: the rules' severity at q ≤ strong_q, one step lower above.
+-- The rater's extreme rows are evidence of this finding: A8 leaves out the rows of raters reported here.
 with rules as (
     select * from {{ ref('int_rules') }}
 ),
 
 ratings as (
-    select ratings.*
+    select
+        ratings.quarter,
+        ratings.rules_year,
+        ratings.unit_code,
+        ratings.rater_tier,
+        ratings.rater_code,
+        ratings.ratee_code,
+        ratings.composite_score - ratings.consensus_score as residual,
+        rules.q_max_score - ratings.consensus_score as room_up,
+        ratings.consensus_score as room_down
     from {{ ref('int_quality_ratings') }} as ratings
     inner join rules
         on ratings.rules_year = rules.rules_year
@@ -17,7 +37,7 @@ ratings as (
         {{ in_selected_quarter('ratings.quarter') }}
         and not ratings.is_self_rating
         and ratings.consensus_score is not null
-        and not {{ is_outlier_rating('ratings', 'rules') }}
+        and ratings.n_other_raters >= rules.q_consensus_min_other_raters
 ),
 
 raters as (
@@ -28,7 +48,9 @@ raters as (
         rater_tier,
         rater_code,
         count(distinct ratee_code) as n_ratees,
-        avg(composite_score - consensus_score) as mean_residual
+        median(residual) as median_residual,
+        median(room_up) as median_room_up,
+        median(room_down) as median_room_down
     from ratings
     group by quarter, rules_year, unit_code, rater_tier, rater_code
 ),
@@ -38,11 +60,16 @@ configs as (
         rules_year,
         'A3' as code,
         'lenient_rater' as type,
-        q_a3_severity as severity,
+        q_a3_severity as rules_severity,
         q_a3_min_ratees as min_ratees,
-        q_a3_robust_z as robust_z,
+        q_a3_max_q as max_q,
+        q_a3_strong_q as strong_q,
+        q_a3_min_rater_sd as min_rater_sd,
+        q_a3_min_effect as min_effect,
+        q_a3_min_headroom_share as min_headroom_share,
         1 as direction,
         q_mad_scale as mad_scale,
+        q_consensus_min_pool_raters as min_pool_raters,
         rules_version
     from rules
     union all
@@ -50,16 +77,21 @@ configs as (
         rules_year,
         'A4' as code,
         'severe_rater' as type,
-        q_a4_severity as severity,
+        q_a4_severity as rules_severity,
         q_a4_min_ratees as min_ratees,
-        q_a4_robust_z as robust_z,
+        q_a4_max_q as max_q,
+        q_a4_strong_q as strong_q,
+        q_a4_min_rater_sd as min_rater_sd,
+        q_a4_min_effect as min_effect,
+        q_a4_min_headroom_share as min_headroom_share,
         -1 as direction,
         q_mad_scale as mad_scale,
+        q_consensus_min_pool_raters as min_pool_raters,
         rules_version
     from rules
 ),
 
-population as (
+tested as (
     select
         configs.*,
         raters.quarter,
@@ -67,70 +99,150 @@ population as (
         raters.rater_tier,
         raters.rater_code,
         raters.n_ratees,
-        raters.mean_residual
+        raters.median_residual,
+        case when configs.direction = 1 then raters.median_room_up else raters.median_room_down end as room,
+        count(*) over (partition by configs.code, raters.quarter, raters.rater_tier) as n_tier_raters
     from raters
     inner join configs
         on raters.rules_year = configs.rules_year
     where raters.n_ratees >= configs.min_ratees
 ),
 
-tier_medians as (
+-- Every tested rater belongs to the all-tier pool '*' and to its tier's pool; it is scored against its
+-- tier's pool when that has ≥ min_pool_raters raters, else against '*'.
+memberships as (
+    select
+        code, quarter, unit_code, rater_tier, rater_code, n_ratees, median_residual, mad_scale, min_rater_sd,
+        rater_tier as pool
+    from tested
+    union all
+    select
+        code, quarter, unit_code, rater_tier, rater_code, n_ratees, median_residual, mad_scale, min_rater_sd,
+        '*' as pool
+    from tested
+),
+
+pool_centres as (
     select
         code,
         quarter,
-        rater_tier,
-        median(mean_residual) as median_residual
-    from population
-    group by code, quarter, rater_tier
+        pool,
+        median(median_residual) as centre,
+        avg(1.0 / n_ratees) as mean_inverse_n,
+        count(*) as n_pool_raters,
+        -- a quarter has one rules year, so these are constant within the pool
+        any_value(mad_scale) as mad_scale,
+        any_value(min_rater_sd) as min_rater_sd
+    from memberships
+    group by code, quarter, pool
 ),
 
-tier_mads as (
+pool_between as (
     select
-        population.code,
-        population.quarter,
-        population.rater_tier,
-        median(abs(population.mean_residual - tier_medians.median_residual)) as mad_residual,
-        count(*) as n_tier_raters
-    from population
-    inner join tier_medians
+        memberships.code,
+        memberships.quarter,
+        memberships.pool,
+        median(abs(memberships.median_residual - pool_centres.centre)) as mad_between
+    from memberships
+    inner join pool_centres
         on
-            population.code = tier_medians.code
-            and population.quarter = tier_medians.quarter
-            and population.rater_tier = tier_medians.rater_tier
-    group by population.code, population.quarter, population.rater_tier
+            memberships.code = pool_centres.code
+            and memberships.quarter = pool_centres.quarter
+            and memberships.pool = pool_centres.pool
+    group by memberships.code, memberships.quarter, memberships.pool
+),
+
+-- Row spread within raters: |r − the rater's median| over the rows of the pool's raters.
+pool_within as (
+    select
+        memberships.code,
+        memberships.quarter,
+        memberships.pool,
+        median(abs(ratings.residual - memberships.median_residual)) as mad_within
+    from memberships
+    inner join ratings
+        on
+            memberships.quarter = ratings.quarter
+            and memberships.unit_code = ratings.unit_code
+            and memberships.rater_tier = ratings.rater_tier
+            and memberships.rater_code = ratings.rater_code
+    group by memberships.code, memberships.quarter, memberships.pool
+),
+
+pools as (
+    select
+        pool_centres.*,
+        pool_centres.mad_scale * pool_within.mad_within as sigma_within,
+        greatest(
+            power(pool_centres.mad_scale * pool_between.mad_between, 2)
+            - 1.571 * power(pool_centres.mad_scale * pool_within.mad_within, 2) * pool_centres.mean_inverse_n,
+            power(pool_centres.min_rater_sd, 2)
+        ) as tau_squared
+    from pool_centres
+    inner join pool_between
+        on
+            pool_centres.code = pool_between.code
+            and pool_centres.quarter = pool_between.quarter
+            and pool_centres.pool = pool_between.pool
+    inner join pool_within
+        on
+            pool_centres.code = pool_within.code
+            and pool_centres.quarter = pool_within.quarter
+            and pool_centres.pool = pool_within.pool
 ),
 
 scored as (
     select
-        population.*,
-        tier_mads.n_tier_raters,
-        (population.mean_residual - tier_medians.median_residual)
-        / nullif(population.mad_scale * tier_mads.mad_residual, 0) as robust_z_value
-    from population
-    inner join tier_medians
+        tested.*,
+        pools.pool,
+        pools.centre,
+        pools.n_pool_raters,
+        tested.median_residual - pools.centre as effect,
+        (tested.median_residual - pools.centre)
+        / sqrt(pools.tau_squared + 1.571 * power(pools.sigma_within, 2) / tested.n_ratees) as z_value
+    from tested
+    inner join pools
         on
-            population.code = tier_medians.code
-            and population.quarter = tier_medians.quarter
-            and population.rater_tier = tier_medians.rater_tier
-    inner join tier_mads
-        on
-            population.code = tier_mads.code
-            and population.quarter = tier_mads.quarter
-            and population.rater_tier = tier_mads.rater_tier
+            tested.code = pools.code
+            and tested.quarter = pools.quarter
+            and pools.pool = case when tested.n_tier_raters >= tested.min_pool_raters then tested.rater_tier else '*' end
+),
+
+tailed as (
+    select
+        scored.*,
+        {{ normal_upper_tail('direction_z') }} as p_value
+    from (select *, direction * z_value as direction_z from scored) as scored
+),
+
+numbered as (
+    select
+        tailed.*,
+        {{ bh_inputs('p_value', 'code, quarter') }}
+    from tailed
+),
+
+q_valued as (
+    select
+        numbered.*,
+        {{ bh_q('p_value', 'code, quarter') }} as q_value,
+        least(min_effect, min_headroom_share * room) as min_points
+    from numbered
 ),
 
 final as (
     select
         {{ finding_fields(
-            'code', 'type', 'severity', 'quarter', 'quarter', 'rules_year', 'unit_code',
+            'code', 'type', severity_from_confidence('rules_severity', 'q_value', 'strong_q'),
+            'quarter', 'quarter', 'rules_year', 'unit_code',
             rater_tier='rater_tier', rater_code='rater_code',
-            metric="'robust_z_mean_residual'", value='robust_z_value', threshold='direction * robust_z',
+            metric="'median_residual_vs_pool'", value='effect', threshold='direction * min_points',
             n='n_ratees',
-            explanation="printf('评议人%s（%s）对%d名被评议人的打分平均比其他评议人%s%.1f分（全市同类评议人中稳健z=%.1f），评分明显偏%s，请复核。', rater_code, rater_tier, n_ratees, case when direction = 1 then '高' else '低' end, abs(mean_residual), robust_z_value, case when direction = 1 then '宽' else '严' end)",
-            rules_version='rules_version'
+            explanation="printf('评议人%s（%s）给%d名被评议人的分数比其他评议人的中位分普遍%s（中位差%.1f分，同类评议人中z=%.1f，q=%.4f），评分明显偏%s，请复核。', rater_code, rater_tier, n_ratees, case when direction = 1 then '高' else '低' end, abs(median_residual), z_value, q_value, case when direction = 1 then '宽' else '严' end)",
+            rules_version='rules_version', confidence='1 - q_value'
         ) }}
-    from scored
-    where direction * robust_z_value >= robust_z
+    from q_valued
+    where q_value <= max_q and direction * effect >= min_points
 )
 
 select * from final

@@ -1,17 +1,27 @@
 -- Rater findings on a rater's own rows (quality.md; self-ratings excluded; a rater is (tier, code) in a
--- unit and quarter): A2 straight_lining (identical five scores in ≥ min_identical_share of the rater's
--- rows, ≥ min_ratees ratees) and A5 no_discrimination (≥ min_ratees ratees, std of the composites
--- < max_std while the median std of the unit's other raters with ≥ min_ratees ratees is ≥
--- min_unit_median_std). A5 is central tendency: a rater whose flat scores sit at an extreme (everyone
--- near 100, or near the floor) is lenient or severe and reported as A3/A4 (int_findings_leniency), not
--- a second time as A5.
-with ratings as (
-    select * from {{ ref('int_quality_ratings') }}
-    where {{ in_selected_quarter() }} and not is_self_rating
+-- unit and quarter).
+-- A2 straight_lining: identical five scores in ≥ min_identical_share of the rater's rows below the ceiling
+-- (an all-100 vector is what an honest lenient rater gives: those rows count neither way), ≥ min_ratees
+-- such ratees. Reported on that share (it is seen, not inferred); the binomial q value of the identical
+-- rows against the city-quarter's own rate of identical vectors (BH over the raters tested) sets severity.
+-- A5 no_discrimination (central tendency): the rater's composites vary far less than the same ratees'
+-- robust consensus does — std ratio ≤ max_std_ratio while that consensus std is ≥ min_reference_std — and
+-- a chi-square test of the rater's variance against the consensus variance (an honest rater's varies at
+-- least as much: the ratees' differences plus its own noise) gives q ≤ max_q (BH over the raters tested
+-- in the quarter). Ceiling-bound raters (more than max_ceiling_share of rows at the top) and raters
+-- reported as A3/A4 are flat because they sit at an extreme: leniency or severity, not central tendency.
+with rules as (
+    select * from {{ ref('int_rules') }}
 ),
 
-rules as (
-    select * from {{ ref('int_rules') }}
+ratings as (
+    select
+        ratings.*,
+        ratings.n_other_raters >= rules.q_consensus_min_other_raters as has_consensus
+    from {{ ref('int_quality_ratings') }} as ratings
+    inner join rules
+        on ratings.rules_year = rules.rules_year
+    where {{ in_selected_quarter('ratings.quarter') }} and not ratings.is_self_rating
 ),
 
 leniency_findings as (
@@ -21,88 +31,147 @@ leniency_findings as (
 
 raters as (
     select
-        quarter,
-        rules_year,
-        unit_code,
-        rater_tier,
-        rater_code,
-        count(distinct ratee_code) as n_ratees,
-        count(*) as n_rows,
-        avg(case when is_straight then 1.0 else 0.0 end) as straight_share,
-        stddev_samp(composite_score) as composite_std
+        ratings.quarter,
+        ratings.rules_year,
+        ratings.unit_code,
+        ratings.rater_tier,
+        ratings.rater_code,
+        count(distinct ratings.ratee_code) as n_ratees,
+        count(distinct ratings.ratee_code) filter (where not ratings.is_ceiling_vector) as n_ratees_below,
+        count(*) filter (where not ratings.is_ceiling_vector) as n_rows_below,
+        count(*) filter (where ratings.is_straight and not ratings.is_ceiling_vector) as n_straight_below,
+        avg(case when ratings.is_ceiling_vector then 1.0 else 0.0 end) as ceiling_share,
+        count(*) filter (where ratings.has_consensus) as n_with_consensus,
+        stddev_samp(ratings.composite_score) filter (where ratings.has_consensus) as composite_std,
+        stddev_samp(ratings.consensus_score) filter (where ratings.has_consensus) as consensus_std
     from ratings
-    group by quarter, rules_year, unit_code, rater_tier, rater_code
+    group by ratings.quarter, ratings.rules_year, ratings.unit_code, ratings.rater_tier, ratings.rater_code
+),
+
+-- A2 -------------------------------------------------------------------------------------------------
+straight_rates as (
+    select quarter, sum(n_straight_below) / nullif(sum(n_rows_below), 0) as base_rate
+    from raters
+    group by quarter
+),
+
+straight_tested as (
+    select
+        raters.*,
+        raters.n_straight_below / raters.n_rows_below as straight_share,
+        raters.n_straight_below as k,
+        raters.n_rows_below as n,
+        coalesce(straight_rates.base_rate, 0) as p,
+        rules.q_a2_min_identical_share,
+        rules.q_a2_strong_q
+    from raters
+    inner join rules
+        on raters.rules_year = rules.rules_year
+    inner join straight_rates
+        on raters.quarter = straight_rates.quarter
+    where raters.n_ratees_below >= rules.q_a2_min_ratees
+),
+
+straight_p as {{ binomial_upper_tail('straight_tested', 'quarter, unit_code, rater_tier, rater_code') }},
+
+straight_numbered as (
+    select
+        straight_tested.*,
+        straight_p.p_value,
+        {{ bh_inputs('straight_p.p_value', 'straight_tested.quarter') }}
+    from straight_tested
+    inner join straight_p
+        on
+            straight_tested.quarter = straight_p.quarter
+            and straight_tested.unit_code = straight_p.unit_code
+            and straight_tested.rater_tier = straight_p.rater_tier
+            and straight_tested.rater_code = straight_p.rater_code
+),
+
+straight_q as (
+    select
+        straight_numbered.*,
+        {{ bh_q('p_value', 'quarter') }} as q_value
+    from straight_numbered
 ),
 
 straight_lining as (
     select
         {{ rater_finding_fields(
             'A2', 'straight_lining', 'raters', 'identical_share',
-            value='raters.straight_share', threshold='rules.q_a2_min_identical_share', n='raters.n_ratees',
-            explanation="printf('评议人%s（%s）对%d名被评议人的打分中%.0f%%五项完全相同，疑似未认真评议。', raters.rater_code, raters.rater_tier, raters.n_ratees, 100 * raters.straight_share)"
+            value='raters.straight_share', threshold='rules.q_a2_min_identical_share', n='raters.n_ratees_below',
+            explanation="printf('评议人%s（%s）对%d名被评议人（满分以外）的打分中%.0f%%五项完全相同（q=%.4f），疑似未认真评议。', raters.rater_code, raters.rater_tier, raters.n_ratees_below, 100 * raters.straight_share, raters.q_value)",
+            severity=severity_from_confidence('rules.q_a2_severity', 'raters.q_value', 'rules.q_a2_strong_q'),
+            confidence='1 - raters.q_value'
         ) }}
+    from straight_q as raters
+    inner join rules
+        on raters.rules_year = rules.rules_year
+    where raters.straight_share >= rules.q_a2_min_identical_share
+),
+
+-- A5 -------------------------------------------------------------------------------------------------
+flat_tested as (
+    select
+        raters.*,
+        raters.composite_std / raters.consensus_std as std_ratio,
+        -- (n − 1)·s²/σ² ~ chi-square(n − 1) when the rater varies like the consensus
+        (raters.n_with_consensus - 1) * power(raters.composite_std / raters.consensus_std, 2) as x,
+        raters.n_with_consensus - 1 as df
     from raters
     inner join rules
         on raters.rules_year = rules.rules_year
     where
-        raters.n_ratees >= rules.q_a2_min_ratees
-        and raters.straight_share >= rules.q_a2_min_identical_share
+        raters.n_with_consensus >= rules.q_a5_min_ratees
+        and raters.consensus_std >= rules.q_a5_min_reference_std
+        and raters.ceiling_share <= rules.q_a5_max_ceiling_share
+        and not exists (
+            select 1
+            from leniency_findings
+            where
+                leniency_findings.quarter = raters.quarter
+                and leniency_findings.unit_code = raters.unit_code
+                and leniency_findings.rater_tier = raters.rater_tier
+                and leniency_findings.rater_code = raters.rater_code
+        )
 ),
 
-eligible as (
-    select raters.*
-    from raters
-    inner join rules
-        on raters.rules_year = rules.rules_year
-    where raters.n_ratees >= rules.q_a5_min_ratees and raters.composite_std is not null
-),
+flat_p as {{ chi_square_lower_tail('flat_tested', 'quarter, unit_code, rater_tier, rater_code') }},
 
--- The median std of the unit's other eligible raters, for each eligible rater.
-unit_medians as (
+flat_numbered as (
     select
-        tested.quarter,
-        tested.unit_code,
-        tested.rater_tier,
-        tested.rater_code,
-        median(others.composite_std) as others_median_std,
-        count(*) as n_others
-    from eligible as tested
-    inner join eligible as others
+        flat_tested.*,
+        flat_p.p_value,
+        {{ bh_inputs('flat_p.p_value', 'flat_tested.quarter') }}
+    from flat_tested
+    inner join flat_p
         on
-            tested.quarter = others.quarter
-            and tested.unit_code = others.unit_code
-            and not (tested.rater_tier = others.rater_tier and tested.rater_code = others.rater_code)
-    group by tested.quarter, tested.unit_code, tested.rater_tier, tested.rater_code
+            flat_tested.quarter = flat_p.quarter
+            and flat_tested.unit_code = flat_p.unit_code
+            and flat_tested.rater_tier = flat_p.rater_tier
+            and flat_tested.rater_code = flat_p.rater_code
+),
+
+flat_q as (
+    select
+        flat_numbered.*,
+        {{ bh_q('p_value', 'quarter') }} as q_value
+    from flat_numbered
 ),
 
 no_discrimination as (
     select
         {{ rater_finding_fields(
-            'A5', 'no_discrimination', 'eligible', 'composite_std',
-            value='eligible.composite_std', threshold='rules.q_a5_max_std', n='eligible.n_ratees',
-            explanation="printf('评议人%s（%s）对%d名被评议人的综合分标准差仅%.2f，而本单位其他评议人的中位数为%.2f，打分趋中、未拉开差距。', eligible.rater_code, eligible.rater_tier, eligible.n_ratees, eligible.composite_std, unit_medians.others_median_std)"
+            'A5', 'no_discrimination', 'raters', 'std_ratio_to_consensus',
+            value='raters.std_ratio', threshold='rules.q_a5_max_std_ratio', n='raters.n_with_consensus',
+            explanation="printf('评议人%s（%s）对%d名被评议人的综合分标准差仅%.2f，而其他评议人对同一批人的中位分标准差为%.2f（q=%.4f），打分趋中、未拉开差距。', raters.rater_code, raters.rater_tier, raters.n_with_consensus, raters.composite_std, raters.consensus_std, raters.q_value)",
+            severity=severity_from_confidence('rules.q_a5_severity', 'raters.q_value', 'rules.q_a5_strong_q'),
+            confidence='1 - raters.q_value'
         ) }}
-    from eligible
-    inner join unit_medians
-        on
-            eligible.quarter = unit_medians.quarter
-            and eligible.unit_code = unit_medians.unit_code
-            and eligible.rater_tier = unit_medians.rater_tier
-            and eligible.rater_code = unit_medians.rater_code
+    from flat_q as raters
     inner join rules
-        on eligible.rules_year = rules.rules_year
-    where
-        eligible.composite_std < rules.q_a5_max_std
-        and unit_medians.others_median_std >= rules.q_a5_min_unit_median_std
-        and not exists (
-            select 1
-            from leniency_findings
-            where
-                leniency_findings.quarter = eligible.quarter
-                and leniency_findings.unit_code = eligible.unit_code
-                and leniency_findings.rater_tier = eligible.rater_tier
-                and leniency_findings.rater_code = eligible.rater_code
-        )
+        on raters.rules_year = rules.rules_year
+    where raters.std_ratio <= rules.q_a5_max_std_ratio and raters.q_value <= rules.q_a5_max_q
 )
 
 select * from straight_lining
