@@ -8,14 +8,13 @@
 
 from __future__ import annotations
 
-import re
 import statistics
 from collections import defaultdict
 
 import duckdb
 import pytest
 
-from pipelines.defs.dbt.build import dbt_command, run_dbt
+from pipelines.defs.dbt.resources import dbt_resource
 from tests.dbt.conftest import Warehouse, point_at, tiny_warehouse  # noqa: F401 (module fixture)
 
 A_UNIT_TESTS = {
@@ -32,8 +31,10 @@ A_UNIT_TESTS = {
 
 def test_a_type_dbt_unit_tests_pass(tiny_warehouse: Warehouse, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
     point_at(monkeypatch, tiny_warehouse.data_dir)
-    result = run_dbt([*dbt_command("test"), "--select", "test_type:unit,path:models/quality"])
-    passed = set(re.findall(r"PASS (\S+::\S+)", result.output))
+    invocation = dbt_resource().run(["test", "--select", "test_type:unit,path:models/quality"]).wait()
+    results = invocation.get_artifact("run_results.json")["results"]
+    # unique_id: unit_test.<project>.<model>.<test name>
+    passed = {"::".join(r["unique_id"].split(".")[-2:]) for r in results if r["status"] == "pass"}
     assert passed >= A_UNIT_TESTS, sorted(A_UNIT_TESTS - passed)
 
 
