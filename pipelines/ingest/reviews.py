@@ -93,7 +93,7 @@ def discover(landing_root: Path, quarter: str) -> list[RegisterFile]:
 
 
 def archive(register: RegisterFile, archive_root: Path, quarter: str) -> Path:
-    """Copy the register to archive/<quarter>/_reviews/<sha256>/<name> once; the archive is never rewritten."""
+    """Copy the register to archive/<quarter>/_reviews/<sha256>/<name> once; never rewritten."""
     target = archive_root / quarter / REVIEWS_FOLDER / register.sha256 / register.path.name
     if not target.exists():
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -144,7 +144,9 @@ def parse_date(value: str | None) -> date | None:
 
 def _file_row(quarter: str, register: RegisterFile, problem: str) -> dict[str, object]:
     row: dict[str, object] = dict.fromkeys(SCHEMA)
-    row.update(quarter=quarter, file_name=register.path.name, file_sha256=register.sha256, row_problem=problem)
+    row.update(
+        quarter=quarter, file_name=register.path.name, file_sha256=register.sha256, row_problem=problem
+    )
     return row
 
 
@@ -243,7 +245,8 @@ def write_review_template(path: Path) -> Path:
         "单位代码、人员编号与该单位本季度报送的人员名册一致（不填姓名、身份证号）。",
         f"复核后等次：{'、'.join(REVIEW_GRADES)}。",
         "复核理由、决定人、决定日期必填；同一人员有多条决定时，以决定日期最晚（同日取表中靠后）的一条为准。",
-        "复核不得使单位「好」等次人数超过比例上限（规则文件 [results_use] 另有规定的除外），超限的决定不予执行并在回执中说明。",
+        "复核不得使单位「好」等次人数超过比例上限（规则文件 [results_use] 另有规定的除外），"
+        "超限的决定不予执行并在回执中说明。",
         "文件放入 landing/<季度>/_reviews/ 目录，下次运行时生效；原核定等次保留，最终等次另列。",
     )
     notes.set_column(0, 0, 110)
