@@ -103,7 +103,7 @@ def discover_quarter(landing_quarter: Path, quarter: str) -> Discovery:
     if not landing_quarter.is_dir():
         return found
     for entry in sorted(landing_quarter.iterdir()):
-        if is_ignored(entry.name):
+        if is_ignored(entry.name) or entry.name == "_reviews":  # review registers: ingest/reviews.py
             continue
         if entry.is_symlink() or not entry.is_dir():
             found.skipped.append(f"{entry}: not a unit folder")
