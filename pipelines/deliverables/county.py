@@ -135,6 +135,7 @@ def write_county_workbook(
             sheet.write_number(i, 2, value, styles.cells[kind])
         else:
             sheet.write_string(i, 2, str(value), styles.cells["center"])
+    sheet.set_column(0, 0, 18)
     sheet.set_column(1, 1, 70)
     sheet.set_column(2, 2, 26)
     table_sheet(

@@ -20,6 +20,24 @@ HEADER_ROW = 3  # title, subtitle, header
 NATIONAL_ID = re.compile(r"(?<!\d)\d{17}[\dXx](?!\d)")
 
 
+# Sheet header -> fct_person_quarter column. Numbers are stored unrounded (shown as 0.00); a workbook keeps
+# 15-17 significant digits, so the comparison allows the last bit.
+NUMBERS = {
+    "季度得分": "quarter_score",
+    "基础分": "task_score",
+    "评议得分": "eval_score",
+    "加减分": "adjustment_points",
+    "任务量（计划分值）": "planned_points",
+    "完成率": "completion_rate",
+}
+
+
+def same_number(cell: object, value: float | None) -> bool:
+    if value is None:
+        return cell is None
+    return isinstance(cell, int | float) and cell == pytest.approx(value, rel=1e-14, abs=1e-12)
+
+
 def query(work: Path, sql: str, params: list[Any] | None = None) -> list[dict[str, Any]]:
     with duckdb.connect(str(work), read_only=True) as con:
         return con.sql(sql, params=params or []).pl().to_dicts()
@@ -81,11 +99,8 @@ def test_unit_workbooks_hold_the_warehouse_figures(reviewed_city: ReviewedCity) 
         for p in expected:
             row = rows[p["person_code"]]
             assert row["姓名"] == name_of[(p["unit_code"], p["person_code"])]
-            assert row["季度得分"] == p["quarter_score"]  # stored unrounded, shown as 0.00
-            assert row["基础分"] == p["task_score"] and row["评议得分"] == p["eval_score"]
-            assert (
-                row["加减分"] == p["adjustment_points"] and row["任务量（计划分值）"] == p["planned_points"]
-            )
+            for header, column in NUMBERS.items():
+                assert same_number(row[header], p[column]), (p["unit_code"], p["person_code"], header)
             assert row["核定等次"] == p["computed_grade"] and row["最终等次"] == p["final_grade"]
             assert row["单位拟定等次"] == p["proposed_grade"]
             assert row["参加考核"] == ("是" if p["is_participant"] else "否")
@@ -275,8 +290,8 @@ def test_county_workbooks_hold_their_units_only(reviewed_city: ReviewedCity) -> 
         assert {r["单位代码"] for r in table(book["等次分布"])} == listed
         metrics = {r["指标"]: r["数值"] for r in table(book["合规指标"])}
         row = compliance[code]
-        assert metrics["按时报送率"] == row["on_time_rate"]
-        assert metrics["合规指数"] == row["compliance_index"]
+        assert same_number(metrics["按时报送率"], row["on_time_rate"])
+        assert same_number(metrics["合规指数"], row["compliance_index"])
         if row["county_rank"] is None:
             assert metrics["全市排名"].startswith("不参与排名")
         else:
