@@ -76,7 +76,7 @@ class Styles:
         self.marked = {
             k: book.add_format({**font, **v, "border": 1, "bg_color": "#FFF2CC"}) for k, v in FORMATS.items()
         }
-        self.note = book.add_format({**font, "text_wrap": True, "valign": "top"})
+        self.note = book.add_format({**font, "valign": "top"})  # no wrap: a note runs across the columns
 
 
 def _write(sheet: Worksheet, row: int, col: int, value: Any, fmt: Any) -> None:

@@ -137,8 +137,7 @@ def write_unit_workbook(
         marked=lambda r: bool(r.get("is_reviewed")),
         freeze_columns=2,
         notes=(
-            "季度得分 = 0.4×基础分 + 0.6×评议得分 + 加减分（限于规则区间），按规则文件计算，"
-            "显示保留两位小数。",
+            "季度得分 = 基础分与评议得分按年度规则加权之和，加上限于规则区间的加减分；显示保留两位小数。",
             "「核定等次」为按规则计算的等次；「最终等次」为复核后的等次，标※并以底色标出的行经过复核。",
             "未参加考核的人员不计分、不定等次；无有效评议的参加人员为「未评定」。",
         ),
@@ -161,7 +160,7 @@ def write_unit_workbook(
         styles,
         "等次比例",
         f"{name}{period}「好」等次比例使用情况",
-        subtitle + "　上限 = max(1, ⌊40%×参与定等人数⌋)",
+        subtitle + "　上限按年度规则的「好」等次比例与参与定等人数计算",
         (Column("项目", "item"), Column("人数/结果", "value", "center")),
         quota_rows(unit, people),
         landscape=False,

@@ -92,7 +92,8 @@ def write_register(path: Path, decisions: list[Decision]) -> Path:
         sheet.cell(i, 1, d.unit_code)
         sheet.cell(i, 2, d.person_code)
         sheet.cell(i, 3, d.new_grade)
-        sheet.cell(i, 4, d.reason)
+        reason = sheet.cell(i, 4, d.reason)
+        reason.data_type = "s"  # typed text, as Excel stores a cell entered with a leading apostrophe
         sheet.cell(i, 5, "市委组织部部务会")
         sheet.cell(i, 6, date(2026, 1, 10 + i))
     path.parent.mkdir(parents=True, exist_ok=True)

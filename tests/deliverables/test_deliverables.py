@@ -122,7 +122,9 @@ def test_unit_workbooks_are_print_ready(reviewed_city: ReviewedCity) -> None:
         assert sheet.page_setup.paperSize == 9 and sheet.page_setup.orientation == "landscape"
         assert sheet.print_title_rows == "$3:$3"  # the header row repeats on every printed page
         assert sheet.freeze_panes == "C4"  # header and the code and name columns stay in view
-        assert sheet.sheet_properties.pageSetUpPr.fitToPage and sheet.page_setup.fitToWidth == 1
+        # one page wide (fitToWidth absent means its default, 1), as many pages tall as needed
+        assert sheet.sheet_properties.pageSetUpPr.fitToPage
+        assert sheet.page_setup.fitToWidth in (None, 1) and sheet.page_setup.fitToHeight == 0
         assert sheet["A1"].value.endswith("平时考核结果（公示）")
         assert sheet.cell(HEADER_ROW + 1, 10).number_format == "0.00"  # 季度得分 at display precision
         for cell in sheet[HEADER_ROW]:
