@@ -4,7 +4,9 @@ own use. It lives under deliverables/<quarter>/restricted/ and is never part of 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
@@ -12,21 +14,25 @@ from pipelines.deliverables.sheets import Column, Styles, new_workbook, table_sh
 
 
 def write_cadre_workbook(
-    path: Path, year: int, candidates: pl.DataFrame, streaks: pl.DataFrame, generated: str
+    path: Path,
+    year: int,
+    candidates: pl.DataFrame,
+    streaks: pl.DataFrame,
+    rules: Mapping[str, Any],
+    generated: str,
 ) -> Path:
     book = new_workbook(path, f"{year}年度平时考核结果运用名单（内部）")
     styles = Styles(book)
     subtitle = f"内部资料，注意保密　人员以加密编号（person_key）关联，调动已跟踪　生成于 {generated}"
     criteria = ""
-    if candidates.height:
-        first = candidates.row(0, named=True)
+    if rules:
         blocked = (
-            "，且本年度无以其为被评议人的评议质量问题" if first["commendation_block_on_findings"] else ""
+            "，且本年度无以其为被评议人的评议质量问题" if rules["commendation_block_on_findings"] else ""
         )
         criteria = (
-            f"条件：本年度最终等次「好」不少于 {first['commendation_min_good_quarters']} 个季度，"
-            f"「较差」不超过 {first['commendation_max_poor_quarters']} 个季度{blocked}"
-            "（规则文件 [results_use]）。"
+            f"条件：本年度最终等次「好」不少于 {rules['commendation_min_good_quarters']} 个季度，"
+            f"「较差」不超过 {rules['commendation_max_poor_quarters']} 个季度{blocked}"
+            "（规则文件 [results_use]；按已有季度滚动计算）。"
         )
     table_sheet(
         book,
@@ -47,10 +53,10 @@ def write_cadre_workbook(
             Column("加密编号", "person_key"),
         ),
         candidates.to_dicts(),
-        notes=(criteria,) if criteria else ("本年度暂无符合条件的人员。",),
+        notes=(criteria, *(() if candidates.height else ("本年度暂无符合条件的人员。",))),
         freeze_columns=4,
     )
-    n_years = streaks.get_column("excellent_streak_years").max() if streaks.height else None
+    n_years = rules.get("excellent_streak_years")
     table_sheet(
         book,
         styles,

@@ -163,6 +163,14 @@ def county_findings(sources: Sources, county_code: str, quarter: str) -> tuple[p
     return summary, findings
 
 
+def results_use_rules(con: duckdb.DuckDBPyConnection, year: int) -> dict[str, object]:
+    """The year's [results_use] parameters as the warehouse applied them (empty when the year is absent)."""
+    rows = frame(
+        con, "select * from results_use.int_results_use_rules where rules_year = ?", [year]
+    ).to_dicts()
+    return rows[0] if rows else {}
+
+
 def cadre_lists(con: duckdb.DuckDBPyConnection, year: int) -> tuple[pl.DataFrame, pl.DataFrame]:
     candidates = frame(
         con,

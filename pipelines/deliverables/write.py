@@ -98,6 +98,7 @@ def write_deliverables(
         reviews = source.reviews(con, q)
         compliance = source.compliance(con, q)
         candidates, streaks = source.cadre_lists(con, parse_quarter(q).year)
+        rules = source.results_use_rules(con, parse_quarter(q).year)
         unit_names = units.select("unit_code", "unit_name")
     period = quarter_zh(q)
     # A unit that sent nothing this quarter gets no workbook (the county's sheet lists it as 未报送).
@@ -140,6 +141,7 @@ def write_deliverables(
             _with_names(
                 streaks, unit_names, root, "annual_unit_code", "annual_person_code", None, f"{year}Q4"
             ),
+            rules,
             generated_text,
         )
     )
