@@ -16,7 +16,8 @@ from pipelines.defs.dbt.resources import pinned_duckdb
 from pipelines.defs.partitions import quarter_partitions
 from pipelines.defs.publish.assets import PUBLISHED_KEY
 from pipelines.deliverables import write_deliverables
-from pipelines.ingest.reviews import ingest_reviews, reviews_table_path
+from pipelines.domain.quarters import parse_quarter
+from pipelines.ingest.reviews import REVIEWS_FOLDER, ingest_reviews, reviews_table_path
 from pipelines.paths import archive_dir, data_dir, landing_dir
 from pipelines.publish.warehouse import layout
 
@@ -39,17 +40,33 @@ def _results_use_keys() -> list[dg.AssetKey]:
     )
 
 
+def review_quarters(partition: str) -> list[str]:
+    """The partition's quarter and every other quarter with a _reviews folder in landing: a decision about
+    an earlier quarter is applied by the next run, whichever quarter that run is for."""
+    found = {partition}
+    for folder in landing_dir().glob(f"*/{REVIEWS_FOLDER}"):
+        try:
+            found.add(parse_quarter(folder.parent.name).key)
+        except ValueError:
+            continue  # not a quarter folder; nothing of ours
+    return sorted(found)
+
+
 @dg.asset(key=REVIEWS_KEY, partitions_def=quarter_partitions, group_name=GROUP, kinds={"parquet"})
 def review_register(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
-    """复核登记: the quarter's review decisions as reviews/<quarter>.parquet (zero rows when none)."""
-    quarter = context.partition_key
-    table = ingest_reviews(quarter, landing_dir(), archive_dir(), data_dir())
+    """复核登记: review decisions as reviews/<quarter>.parquet (zero rows when none), for the partition's
+    quarter and every quarter whose landing folder holds registers."""
+    counts: dict[str, int] = {}
+    problems = 0
+    for quarter in review_quarters(context.partition_key):
+        table = ingest_reviews(quarter, landing_dir(), archive_dir(), data_dir())
+        counts[quarter] = table.height
+        problems += table.filter(table.get_column("row_problem").is_not_null()).height
     return dg.MaterializeResult(
         metadata={
-            "path": dg.MetadataValue.path(str(reviews_table_path(data_dir(), quarter))),
-            "rows": table.height,
-            "files": table.get_column("file_name").n_unique() if table.height else 0,
-            "rows_with_problems": table.filter(table.get_column("row_problem").is_not_null()).height,
+            "path": dg.MetadataValue.path(str(reviews_table_path(data_dir(), context.partition_key))),
+            "rows_by_quarter": counts,
+            "rows_with_problems": problems,
         }
     )
 
