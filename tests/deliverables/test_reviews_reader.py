@@ -107,3 +107,12 @@ def test_neutralised_text_never_starts_like_a_formula(text: str) -> None:
     shown = neutralise(text)
     assert not is_formula_like(shown)
     assert shown == text or (text.startswith(FORMULA_LEADS) and shown == "'" + text)
+
+
+def test_a_run_reads_the_registers_of_every_quarter(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from pipelines.defs.deliverables.assets import review_quarters
+
+    monkeypatch.setenv("ASSESSMENT_DATA_DIR", str(tmp_path))
+    for folder in ("2025Q2/_reviews", "2025Q3/371602-X-001", "notes/_reviews"):
+        (tmp_path / "landing" / folder).mkdir(parents=True)
+    assert review_quarters("2025Q4") == ["2025Q2", "2025Q4"]
