@@ -116,3 +116,13 @@ def test_a_run_reads_the_registers_of_every_quarter(tmp_path: Path, monkeypatch:
     for folder in ("2025Q2/_reviews", "2025Q3/371602-X-001", "notes/_reviews"):
         (tmp_path / "landing" / folder).mkdir(parents=True)
     assert review_quarters("2025Q4") == ["2025Q2", "2025Q4"]
+
+
+def test_unit_discovery_leaves_the_review_folder_alone(tmp_path: Path) -> None:
+    from pipelines.ingest.discover import discover_quarter
+
+    register(tmp_path / "2025Q4" / "_reviews" / "a.xlsx", [["U", "P1", "好", "r", "d", date(2026, 1, 5)]])
+    (tmp_path / "2025Q4" / "371602-X-001").mkdir()
+    (tmp_path / "2025Q4" / "371602-X-001" / "平时考核.xlsx").write_bytes(b"x")
+    found = discover_quarter(tmp_path / "2025Q4", "2025Q4")
+    assert [d.unit_code for d in found.deliveries] == ["371602-X-001"] and not found.skipped
