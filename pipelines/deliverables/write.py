@@ -4,7 +4,8 @@
     notices/<unit_code>-<unit_name>.html      个人平时考核结果通知单, one A4 page per participant
     counties/<county_code>-<county_name>.xlsx the county's units only (市直 included as its own group)
     restricted/<year>-结果运用名单.xlsx         the cadre division's lists (names; never published)
-    reviews/<register>-回执.html                one receipt per review register of the quarter
+    reviews/<register>-回执.html                one receipt per review register of the quarter (also copied
+                                               to receipts/<quarter>/_reviews/, beside the units' receipts)
 
 The folder is written next to the old one and swapped in with renames, so a reader never sees half a
 set; a run that fails leaves the previous set in place.
@@ -27,6 +28,7 @@ from pipelines.deliverables.notice import write_notices
 from pipelines.deliverables.review_receipt import write_review_receipt
 from pipelines.deliverables.unit import quarter_zh, write_unit_workbook
 from pipelines.domain.quarters import parse_quarter
+from pipelines.ingest.reviews import REVIEWS_FOLDER
 from pipelines.paths import data_dir
 from pipelines.publish.warehouse import layout
 
@@ -153,6 +155,11 @@ def write_deliverables(
         summary.reviews_applied = reviews.filter(pl.col("review_status") == "applied").height
         summary.reviews_refused = reviews.filter(pl.col("review_status") == "refused").height
     _swap(staging, final_dir)
+    # The Organization Department looks for receipts where every delivery's receipt is: receipts/<quarter>/.
+    for receipt in summary.review_receipts:
+        target = root / "receipts" / q / REVIEWS_FOLDER / receipt.name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(final_dir / receipt.relative_to(staging), target)
     summary.units = [final_dir / p.relative_to(staging) for p in summary.units]
     summary.notices = [final_dir / p.relative_to(staging) for p in summary.notices]
     summary.counties = [final_dir / p.relative_to(staging) for p in summary.counties]

@@ -200,6 +200,8 @@ def test_a_review_over_the_cap_is_refused_with_a_receipt(reviewed_city: Reviewed
     assert len(receipts) == 1
     text = receipts[0].read_text(encoding="utf-8")
     assert "不予执行 2 条" in text and "执行 1 条" in text and d.person_code in text
+    beside = city.root / "receipts" / QUARTER / "_reviews" / receipts[0].name
+    assert beside.read_text(encoding="utf-8") == text  # where the units' receipts are
     book = openpyxl.load_workbook(unit_book(city, d.unit_code))
     mine = next(r for r in table(book["复核决定"]) if r["人员编号"] == d.person_code)
     assert mine["处理结果"] == "不予执行" and "超过比例上限" in mine["说明"]
