@@ -10,7 +10,7 @@ from typing import Any
 
 import polars as pl
 
-from pipelines.deliverables.sheets import Column, Styles, new_workbook, table_sheet
+from pipelines.deliverables.sheets import DEFAULT_TIMEZONE, Column, Styles, new_workbook, table_sheet
 from pipelines.deliverables.source import STATUS_ZH
 from pipelines.deliverables.unit import GRADES, quarter_zh
 
@@ -89,11 +89,12 @@ def write_county_workbook(
     summary: pl.DataFrame,
     findings: pl.DataFrame,
     generated: str,
+    timezone: str = DEFAULT_TIMEZONE,
 ) -> Path:
     name = county["county_name"]
     period = quarter_zh(quarter)
     book = new_workbook(path, f"{name}{period}平时考核情况")
-    styles = Styles(book)
+    styles = Styles(book, timezone)
     subtitle = f"县（市区）代码 {county['county_code']}　共 {units.height} 个单位　生成于 {generated}"
     table_sheet(
         book,

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import xlsxwriter
 from xlsxwriter.workbook import Workbook
@@ -20,6 +21,8 @@ from xlsxwriter.worksheet import Worksheet
 from pipelines.deliverables.cells import display_width, is_missing, neutralise
 
 A4 = 9  # xlsxwriter paper code
+# Times are stored in UTC; a unit reads them in the rules' calendar time zone (write.py passes it).
+DEFAULT_TIMEZONE = "Asia/Shanghai"
 MAX_WIDTH = 48
 TITLE_ROWS = 2  # title and subtitle above the header row
 # Q and the scores are shown to 2 decimals (rules.md §4: "rounded to 2 decimals only for display").
@@ -64,7 +67,8 @@ def new_workbook(path: Path, title: str) -> Workbook:
 class Styles:
     """The workbook's formats, made once (xlsxwriter keeps every format object in the file)."""
 
-    def __init__(self, book: Workbook) -> None:
+    def __init__(self, book: Workbook, timezone: str = DEFAULT_TIMEZONE) -> None:
+        self.tz = ZoneInfo(timezone)
         font = {"font_name": "宋体", "font_size": 10}
         self.title = book.add_format({**font, "bold": True, "font_size": 14})
         self.subtitle = book.add_format({**font, "font_color": "#555555"})
@@ -79,7 +83,16 @@ class Styles:
         self.note = book.add_format({**font, "valign": "top"})  # no wrap: a note runs across the columns
 
 
-def _write(sheet: Worksheet, row: int, col: int, value: Any, fmt: Any) -> None:
+def local_time(value: datetime, tz: ZoneInfo) -> datetime:
+    """A naive datetime in `tz` (Excel has no time zones); naive input is taken as already local."""
+    return value.astimezone(tz).replace(tzinfo=None) if value.tzinfo is not None else value
+
+
+def time_text(value: Any, tz: ZoneInfo, missing: str = "无") -> str:
+    return local_time(value, tz).strftime("%Y-%m-%d %H:%M") if isinstance(value, datetime) else missing
+
+
+def _write(sheet: Worksheet, row: int, col: int, value: Any, fmt: Any, tz: ZoneInfo) -> None:
     if is_missing(value):
         sheet.write_blank(row, col, None, fmt)
     elif isinstance(value, bool):
@@ -87,7 +100,7 @@ def _write(sheet: Worksheet, row: int, col: int, value: Any, fmt: Any) -> None:
     elif isinstance(value, int | float):
         sheet.write_number(row, col, value, fmt)
     elif isinstance(value, datetime):
-        sheet.write_datetime(row, col, value.replace(tzinfo=None), fmt)
+        sheet.write_datetime(row, col, local_time(value, tz), fmt)
     elif isinstance(value, date):
         sheet.write_datetime(row, col, datetime(value.year, value.month, value.day), fmt)
     else:
@@ -128,7 +141,7 @@ def table_sheet(
         fmts = styles.marked if marked is not None and marked(row) else styles.cells
         for j, column in enumerate(columns):
             value = column.value(row)
-            _write(sheet, i, j, value, fmts[column.kind])
+            _write(sheet, i, j, value, fmts[column.kind], styles.tz)
             widths[j] = max(widths[j], _width(value, column.kind))
     for j, width in enumerate(widths):
         sheet.set_column(j, j, min(MAX_WIDTH, width + 2))

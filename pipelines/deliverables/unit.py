@@ -8,7 +8,14 @@ from typing import Any
 
 import polars as pl
 
-from pipelines.deliverables.sheets import Column, Styles, new_workbook, table_sheet
+from pipelines.deliverables.sheets import (
+    DEFAULT_TIMEZONE,
+    Column,
+    Styles,
+    new_workbook,
+    table_sheet,
+    time_text,
+)
 from pipelines.deliverables.source import STATUS_ZH
 from pipelines.domain.quarters import parse_quarter
 
@@ -119,11 +126,12 @@ def write_unit_workbook(
     files: pl.DataFrame,
     reviews: pl.DataFrame,
     generated: str,
+    timezone: str = DEFAULT_TIMEZONE,
 ) -> Path:
     name, code = unit["unit_name"], unit["unit_code"]
     period = quarter_zh(quarter)
     book = new_workbook(path, f"{name}{period}平时考核结果")
-    styles = Styles(book)
+    styles = Styles(book, timezone)
     subtitle = f"单位代码 {code}　考核规则 {unit.get('rules_version') or ''}　生成于 {generated}"
     rows = people.to_dicts()
     table_sheet(
@@ -172,7 +180,8 @@ def write_unit_workbook(
         styles,
         "报送回执",
         f"{name}{period}报送与回执情况：{status}",
-        f"截止时间 {unit.get('deadline_at') or ''}　首次受理 {unit.get('first_accepted_at') or '无'}",
+        f"截止时间 {time_text(unit.get('deadline_at'), styles.tz, '')}"
+        f"　首次受理 {time_text(unit.get('first_accepted_at'), styles.tz)}（{timezone}）",
         RECEIPT_COLUMNS,
         receipt_rows,
         notes=("每个文件的回执（错误与提示明细）已另行发送至单位。",),

@@ -26,8 +26,10 @@ from pipelines.deliverables.cells import safe_name
 from pipelines.deliverables.county import write_county_workbook
 from pipelines.deliverables.notice import write_notices
 from pipelines.deliverables.review_receipt import write_review_receipt
+from pipelines.deliverables.sheets import DEFAULT_TIMEZONE
 from pipelines.deliverables.unit import quarter_zh, write_unit_workbook
 from pipelines.domain.quarters import parse_quarter
+from pipelines.domain.rules import RulesError, load_rules
 from pipelines.ingest.reviews import REVIEWS_FOLDER
 from pipelines.paths import data_dir
 from pipelines.publish.warehouse import layout
@@ -103,6 +105,7 @@ def write_deliverables(
         rules = source.results_use_rules(con, parse_quarter(q).year)
         unit_names = units.select("unit_code", "unit_name")
     period = quarter_zh(q)
+    timezone = _calendar_timezone(parse_quarter(q).year)
     # A unit that sent nothing this quarter gets no workbook (the county's sheet lists it as 未报送).
     for unit in units.filter(pl.col("files_seen").fill_null(0) > 0).to_dicts():
         code = unit["unit_code"]
@@ -112,7 +115,7 @@ def write_deliverables(
         unit_reviews = reviews.filter(pl.col("unit_code") == code) if reviews.height else reviews
         summary.units.append(
             write_unit_workbook(
-                staging / "units" / name, q, unit, mine, unit_files, unit_reviews, generated_text
+                staging / "units" / name, q, unit, mine, unit_files, unit_reviews, generated_text, timezone
             )
         )
         participants = mine.filter(pl.col("is_participant")).to_dicts()
@@ -129,7 +132,7 @@ def write_deliverables(
         path = staging / "counties" / _named(code, county["county_name"], ".xlsx")
         summary.counties.append(
             write_county_workbook(
-                path, q, county, mine, in_county, row, summary_frame, findings, generated_text
+                path, q, county, mine, in_county, row, summary_frame, findings, generated_text, timezone
             )
         )
     year = parse_quarter(q).year
@@ -166,6 +169,14 @@ def write_deliverables(
     summary.restricted = [final_dir / p.relative_to(staging) for p in summary.restricted]
     summary.review_receipts = [final_dir / p.relative_to(staging) for p in summary.review_receipts]
     return summary
+
+
+def _calendar_timezone(year: int) -> str:
+    """The rules' calendar time zone of the year (times in the files are shown in it)."""
+    try:
+        return load_rules(year).calendar.timezone
+    except RulesError:
+        return DEFAULT_TIMEZONE
 
 
 def _with_names(

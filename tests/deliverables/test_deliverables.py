@@ -289,7 +289,10 @@ def test_county_workbooks_hold_their_units_only(reviewed_city: ReviewedCity) -> 
     n_findings_seen = 0
     for code, name in counties:
         book = openpyxl.load_workbook(city.out / "counties" / f"{code}-{name}.xlsx")
-        listed = {r["单位代码"] for r in table(book["报送情况"])}
+        status = table(book["报送情况"])
+        # deadlines are 23:59:59 local time (rules [calendar]); the sheet shows local time, not UTC
+        assert {r["截止时间"].strftime("%H:%M:%S") for r in status} == {"23:59:59"}
+        listed = {r["单位代码"] for r in status}
         assert listed == {u["unit_code"] for u in units if u["county_code"] == code}
         assert {r["单位代码"] for r in table(book["等次分布"])} == listed
         metrics = {r["指标"]: r["数值"] for r in table(book["合规指标"])}
