@@ -244,8 +244,14 @@ def test_a_run_of_several_quarters_is_one_launch_each_and_publishes_once() -> No
 
     index = asset_index(defs())
     two = plan_launches(index, ["2025Q3", "2025Q4"], ["2025Q4"])
-    assert [(launch.quarter, launch.publishes) for launch in two] == [("2025Q3", False), ("2025Q4", True)]
-    first, last = (set(launch.assets) for launch in two)
+    assert [(launch.quarter, launch.publishes) for launch in two] == [
+        ("2025Q3", False),
+        ("2025Q4", True),
+        ("2025Q3", False),  # 2025Q3's deliverables, written from the published warehouse
+    ]
+    first, last, after = (set(launch.assets) for launch in two)
+    assert index.deliverables and after == set(index.deliverables) and set(index.deliverables) <= last
+    assert not set(index.deliverables) & first
     assert set(index.reference) <= first and not set(index.reference) & last  # reference data once
     assert set(index.partitioned) <= first and set(index.partitioned) <= last
     assert not (set(index.annual) | set(index.report)) & first  # nothing published halfway

@@ -50,8 +50,8 @@ def test_the_asset_graph_has_the_architecture_groups_and_the_publish_checks() ->
     definitions = defs()
     specs = definitions.resolve_all_asset_specs()
     groups = {spec.group_name for spec in specs}
-    layers = {"staging", "intermediate", "marts"}
-    assert groups == {"reference", "ingest", "quality", "publish", "report"} | layers
+    layers = {"staging", "intermediate", "marts", "results_use"}
+    assert groups == {"reference", "ingest", "quality", "publish", "report", "deliverables"} | layers
     keys = {spec.key.to_user_string() for spec in specs}
     assert {"warehouse/release", "warehouse/published", "report/quarterly", "raw/ratings"} <= keys
     job = definitions.resolve_job_def("quarterly_pipeline")

@@ -50,6 +50,7 @@ GROUP_STAGES = {
     "quality": "findings",
     "publish": "publish",
     "report": "report",
+    "deliverables": "deliverables",
 }
 INGEST_PROGRESS = re.compile(r"ingest progress: (\d+)/(\d+) files")
 POLL_SECONDS = 0.3
@@ -167,16 +168,20 @@ class AssetIndex:
     partitioned: list[dg.AssetKey]  # ingestion, findings, quarter models (not the report)
     annual: list[dg.AssetKey]  # annual models and publishing: unpartitioned, after every quarter
     report: list[dg.AssetKey]
+    deliverables: list[dg.AssetKey]  # written from the published warehouse: after publishing
     stage_of_step: dict[str, str]
     dbt_nodes: dict[str, int]  # dbt step → models + tests it runs (the progress bar's total)
     stage_of_asset: dict[str, str]  # asset key as a Python identifier → stage (for check steps)
 
 
 def asset_index(defs: dg.Definitions) -> AssetIndex:
+    from pipelines.defs.deliverables.assets import DELIVERABLES_KEY  # loads the dbt manifest: a run only
+
     reference: list[dg.AssetKey] = []
     partitioned: list[dg.AssetKey] = []
     annual: list[dg.AssetKey] = []
     report: list[dg.AssetKey] = []
+    deliverables: list[dg.AssetKey] = []
     stage_of_step: dict[str, str] = {}
     dbt_nodes: dict[str, int] = {}
     stage_of_asset: dict[str, str] = {}
@@ -193,11 +198,15 @@ def asset_index(defs: dg.Definitions) -> AssetIndex:
             reference.append(spec.key)
         elif stage == "report":
             report.append(spec.key)
+        elif spec.key == DELIVERABLES_KEY:
+            deliverables.append(spec.key)
         elif spec.partitions_def is not None:
             partitioned.append(spec.key)
         else:
             annual.append(spec.key)
-    return AssetIndex(reference, partitioned, annual, report, stage_of_step, dbt_nodes, stage_of_asset)
+    return AssetIndex(
+        reference, partitioned, annual, report, deliverables, stage_of_step, dbt_nodes, stage_of_asset
+    )
 
 
 @dataclass(frozen=True)
@@ -208,16 +217,22 @@ class Launch:
 
 
 def plan_launches(index: AssetIndex, quarters: Sequence[str], report_quarters: Sequence[str]) -> list[Launch]:
-    """One launch per quarter; the last also builds the annual models and publishes. Reports of
-    other quarters than the last (rare: a re-render) are report-only launches after publishing."""
+    """One launch per quarter; the last also builds the annual models, publishes and writes its
+    deliverables. The other quarters' deliverables (and reports, rare: a re-render) are written from
+    the published warehouse by short launches after it."""
     plan: list[Launch] = []
     last = quarters[-1]
     for i, quarter in enumerate(quarters):
         assets = (index.reference if i == 0 else []) + index.partitioned
         if quarter == last:
-            assets = assets + index.annual + (index.report if quarter in report_quarters else [])
+            report = index.report if quarter in report_quarters else []
+            assets = assets + index.annual + report + index.deliverables
         plan.append(Launch(quarter, assets, publishes=quarter == last))
-    plan += [Launch(q, index.report, publishes=False) for q in report_quarters if q != last]
+    for quarter in quarters[:-1]:
+        report = index.report if quarter in report_quarters else []
+        if report or index.deliverables:
+            plan.append(Launch(quarter, report + index.deliverables, publishes=False))
+    plan += [Launch(q, index.report, publishes=False) for q in report_quarters if q not in quarters]
     return plan
 
 

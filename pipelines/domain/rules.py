@@ -294,6 +294,29 @@ FINDING_CODES = {
 }
 
 
+# -- results in use (issue 14): commendation candidates, 三等功 streaks, reviews (复核) ----------------
+
+
+@dataclass(frozen=True)
+class ResultsUse:
+    """[results_use]: who is listed for the cadre division and how a review (复核) may change a grade."""
+
+    commendation_min_good_quarters: int  # 好 in at least this many quarters of the year
+    commendation_max_poor_quarters: int  # at most this many 较差 quarters (0: none)
+    commendation_block_on_findings: bool  # a finding with the person as ratee in the year excludes them
+    excellent_streak_years: int  # annual 优秀 this many years running (national rules: 三等功)
+    review_may_exceed_top_quota: bool  # a review may push a unit over its 好 cap
+
+
+def _check_results_use(r: ResultsUse, key: str, problems: list[str]) -> None:
+    n = r.commendation_min_good_quarters
+    _require(1 <= n <= 4, f"{key}.commendation_min_good_quarters", f"must be 1-4, got {n}", problems)
+    n = r.commendation_max_poor_quarters
+    _require(0 <= n <= 4, f"{key}.commendation_max_poor_quarters", f"must be 0-4, got {n}", problems)
+    n = r.excellent_streak_years
+    _require(2 <= n <= 10, f"{key}.excellent_streak_years", f"must be 2-10, got {n}", problems)
+
+
 @dataclass(frozen=True)
 class Rules:
     year: int
@@ -306,6 +329,7 @@ class Rules:
     annual: Annual
     compliance: Compliance
     quality: Quality
+    results_use: ResultsUse
     fingerprint: str = field(metadata=_DERIVED)  # sha256 of the file bytes, first 12 hex digits
     source: str = field(metadata=_DERIVED)  # the file (or label) the rules were parsed from
 
@@ -671,6 +695,7 @@ _FINDING_TYPES: tuple[type[Finding], ...] = (
     OutlierRating, GradeRotation, RatingWorkDecoupling, ScoreInflation, ProposedGradeGaming,
 )  # fmt: skip
 _CHECKS: dict[type, Callable[[Any, str, list[str]], None]] = {
+    ResultsUse: _check_results_use,
     Calendar: _check_calendar,
     TaskVolume: _check_task_volume,
     WorkloadMethod: _check_workload,

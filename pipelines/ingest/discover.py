@@ -126,7 +126,7 @@ def discover_quarter(
     log = read_log(landing_quarter)
     found.log_notes = list(log.notes)
     for entry in sorted(landing_quarter.iterdir()):
-        if is_ignored(entry.name) or entry.name in RESERVED_NAMES:
+        if is_ignored(entry.name) or entry.name in RESERVED_NAMES:  # _reviews: ingest/reviews.py
             continue
         if entry.is_symlink() or not entry.is_dir():
             found.skipped.append(f"{entry}: 季度文件夹下的文件，不是单位文件夹，已忽略 (not a unit folder)")

@@ -50,6 +50,7 @@ def test_asset_keys_groups_and_partitions() -> None:
         "intermediate": "intermediate",
         "marts": "marts",
         "quality": "quality",
+        "results_use": "results_use",
     }
     # dbt sources are the ingestion assets raw/<table>, the rules table and the unit registry.
     upstream = {dep.asset_key for spec in quarter_specs.values() for dep in spec.deps}

@@ -27,7 +27,13 @@ from pipelines.defs.partitions import quarter_partitions
 from pipelines.paths import data_dir
 
 PARTITIONED_SELECT = "tag:partitioned"
-LAYER_GROUPS = {"staging": "staging", "intermediate": "intermediate", "marts": "marts", "quality": "quality"}
+LAYER_GROUPS = {
+    "staging": "staging",
+    "intermediate": "intermediate",
+    "marts": "marts",
+    "quality": "quality",
+    "results_use": "results_use",  # reviews applied, the cadre division's record (docs/deliverables.md)
+}
 WRITER_TAGS = {"warehouse/writer": "true"}
 REGISTRY_ASSET = dg.AssetKey("unit_registry")
 RULES_ASSET = dg.AssetKey(["raw", "rules"])

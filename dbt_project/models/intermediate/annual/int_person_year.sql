@@ -26,6 +26,14 @@ rules as (
     select * from {{ ref('int_rules') }}
 ),
 
+-- Review decisions (复核) applied by the Organization Department: the annual result counts the final
+-- quarter grade (the computed grade stays as it is in fct_person_quarter).
+applied_reviews as (
+    select quarter, unit_code, person_code, new_grade
+    from {{ ref('int_quarter_grade_reviews') }}
+    where review_status = 'applied'
+),
+
 person_quarters as (
     select
         persons.rules_year,
@@ -33,7 +41,7 @@ person_quarters as (
         persons.quarter,
         persons.is_participant,
         quarter_scores.quarter_score,
-        quarter_scores.computed_grade,
+        coalesce(applied_reviews.new_grade, quarter_scores.computed_grade) as computed_grade,
         coalesce(quarter_scores.is_scored, false) as is_scored
     from persons
     left join quarter_scores
@@ -41,6 +49,11 @@ person_quarters as (
             persons.quarter = quarter_scores.quarter
             and persons.unit_code = quarter_scores.unit_code
             and persons.person_code = quarter_scores.person_code
+    left join applied_reviews
+        on
+            persons.quarter = applied_reviews.quarter
+            and persons.unit_code = applied_reviews.unit_code
+            and persons.person_code = applied_reviews.person_code
 ),
 
 quarter_summary as (

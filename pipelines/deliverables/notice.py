@@ -1,0 +1,51 @@
+"""个人平时考核结果通知单: one printable A4 page per participant, as one HTML file per unit.
+
+Rendered with Jinja2 with autoescaping on, so every name, section or reason a unit typed is shown as
+text. Each notice is a <section> that ends with a page break; the browser prints one notice per page.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+
+def _num(value: Any) -> str:
+    return "" if value is None else f"{value:.2f}"
+
+
+def _pct(value: Any) -> str:
+    return "" if value is None else f"{value * 100:.1f}%"
+
+
+TEMPLATES = Path(__file__).parent / "templates"
+
+
+def environment() -> jinja2.Environment:
+    """Autoescaping on for every template, whatever its file name ends with."""
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True, undefined=jinja2.StrictUndefined
+    )
+    env.filters["num"] = _num
+    env.filters["pct"] = _pct
+    return env
+
+
+def render_notices(
+    unit: Mapping[str, Any], period: str, persons: Sequence[Mapping[str, Any]], generated_on: str
+) -> str:
+    template = environment().get_template("notice.html.j2")
+    return template.render(
+        unit=unit, unit_name=unit["unit_name"], period=period, persons=persons, generated_on=generated_on
+    )
+
+
+def write_notices(
+    path: Path, unit: Mapping[str, Any], period: str, persons: Sequence[Mapping[str, Any]], generated_on: str
+) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(render_notices(unit, period, persons, generated_on), encoding="utf-8")
+    return path
