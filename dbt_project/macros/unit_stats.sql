@@ -36,3 +36,24 @@
         rows between unbounded preceding and current row
     ))
 {%- endmacro %}
+
+{#- The between-unit sd τ of a Fisher-z statistic beyond each unit's sampling variance, per group: the
+    smallest τ on a 0.00, 0.01, …, 1.00 grid at which the median of |z − centre| / sqrt(v + τ²) is at most
+    the standard normal's 0.6745 (pipelines/quality/unit_stats.between_unit_sd). `rel` has the group
+    columns, z_unit and sampling_var; `centres` has the group columns and z_center. -#}
+{% macro between_unit_sd(rel, centres, group_by) -%}
+    select {% for g in group_by %}grid.{{ g }}, {% endfor %}coalesce(min(grid.tau) filter (where grid.med <= 0.6745), 1.0) as tau
+    from (
+        select
+            {% for g in group_by %}{{ rel }}.{{ g }}, {% endfor %}
+            steps.k * 0.01 as tau,
+            median(abs({{ rel }}.z_unit - {{ centres }}.z_center)
+                / sqrt({{ rel }}.sampling_var + power(steps.k * 0.01, 2))) as med
+        from {{ rel }}
+        inner join {{ centres }}
+            on {% for g in group_by %}{{ rel }}.{{ g }} = {{ centres }}.{{ g }}{% if not loop.last %} and {% endif %}{% endfor %}
+        cross join (select range as k from range(101)) as steps
+        group by {% for g in group_by %}{{ rel }}.{{ g }}, {% endfor %}steps.k
+    ) as grid
+    group by {% for g in group_by %}grid.{{ g }}{% if not loop.last %}, {% endif %}{% endfor %}
+{%- endmacro %}

@@ -4,7 +4,7 @@
 --  * Rating ranks: the mean over Q1→Q2, Q2→Q3, Q3→Q4 of the Spearman correlation of the stayers'
 --    S_eval (not Q, which carries the persistent task score). The null is what an honest unit of this
 --    size shows in this city this year: Fisher z against the median over the unit-years tested, variance
---    1.06 / (n − 3) / 3 plus the between-unit variance beyond sampling (robust, as for U2). p = Φ(z).
+--    1.06 / (n − 3) / 3 plus the between-unit variance τ² beyond sampling (as for U2). p = Φ(z).
 --  * 好 turnover: how many stayers held 好 at some point, over how many a random draw of the same
 --    quarterly 好 counts would reach, n · (1 − Π(1 − g_q / n)); computed grades and the unit's proposed
 --    grades separately, the larger kept (a unit can rotate its proposals while the computed grade, which
@@ -76,7 +76,8 @@ consecutive as (
 ),
 
 persistence as (
-    select rules_year, unit_code, avg(coalesce(spearman, 0.0)) as mean_spearman
+    -- a quarter pair whose ranks are all tied (corr NaN) carries no information and is left out
+    select rules_year, unit_code, avg(case when not isnan(spearman) then spearman end) as mean_spearman
     from consecutive
     group by rules_year, unit_code
 ),
@@ -146,26 +147,17 @@ unit_years as (
         and expected_holders.unit_code = persistence.unit_code
     inner join rules
         on expected_holders.rules_year = rules.rules_year
-    where expected_holders.n_stayers >= rules.q_u1_min_participants
+    where expected_holders.n_stayers >= rules.q_u1_min_participants and persistence.mean_spearman is not null
 ),
 
 null_centre as (
-    select rules_year, count(*) as n_units, median(z_unit) as z_center, median(sampling_var) as typical_var
+    select rules_year, count(*) as n_units, median(z_unit) as z_center
     from unit_years
     group by rules_year
 ),
 
 null_spread as (
-    select
-        unit_years.rules_year,
-        greatest(
-            0.0,
-            power(1.4826 * median(abs(unit_years.z_unit - null_centre.z_center)), 2)
-            - any_value(null_centre.typical_var)
-        ) as between_var
-    from unit_years
-    inner join null_centre on unit_years.rules_year = null_centre.rules_year
-    group by unit_years.rules_year
+    {{ between_unit_sd('unit_years', 'null_centre', ['rules_year']) }}
 ),
 
 scored as (
@@ -173,7 +165,7 @@ scored as (
         unit_years.*,
         null_centre.n_units,
         tanh(null_centre.z_center) as reference,
-        (unit_years.z_unit - null_centre.z_center) / sqrt(unit_years.sampling_var + null_spread.between_var)
+        (unit_years.z_unit - null_centre.z_center) / sqrt(unit_years.sampling_var + power(null_spread.tau, 2))
             as z_stat
     from unit_years
     inner join null_centre on unit_years.rules_year = null_centre.rules_year

@@ -6,8 +6,9 @@
 -- U2 rating_work_decoupling: Spearman(S_task, S_eval) of the unit's participants. The null is what an
 --   honest unit of this size shows in this city this quarter: Fisher z of the unit's rho against the
 --   median z over the units tested, with the sampling variance 1.06 / (n − 3) of a Spearman z (Fieller,
---   Hartley & Pearson 1957) plus the between-unit variance the city shows beyond sampling (robust:
---   (1.4826·MAD)² − median sampling variance, at least 0). p = Φ(standardised z), lower tail.
+--   Hartley & Pearson 1957) plus the between-unit variance τ² the city shows beyond sampling (robust:
+--   the least τ at which the median standardised deviation is the normal's 0.6745; macro
+--   between_unit_sd). p = Φ(standardised z), lower tail.
 -- U3 score_inflation: the unit's mean S_eval in excess of what its level group gives a unit of its mean
 --   S_task (least-squares line over the level's units, slope ≥ 0; the excess is measured from the
 --   level's median residual). Scale: the level's robust spread of residuals shrunk toward the city's
@@ -57,29 +58,20 @@ u2_tested as (
     from coupling
     inner join rules
         on coupling.rules_year = rules.rules_year
-    where coupling.n >= rules.q_u2_min_participants and coupling.spearman is not null
+    where coupling.n >= rules.q_u2_min_participants and coupling.spearman is not null and not isnan(coupling.spearman)
 ),
 
 u2_null as (
     select
         quarter,
         count(*) as n_units,
-        median(z_unit) as z_center,
-        median(sampling_var) as typical_sampling_var
+        median(z_unit) as z_center
     from u2_tested
     group by quarter
 ),
 
 u2_spread as (
-    select
-        u2_tested.quarter,
-        greatest(
-            0.0,
-            power(1.4826 * median(abs(u2_tested.z_unit - u2_null.z_center)), 2) - any_value(u2_null.typical_sampling_var)
-        ) as between_var
-    from u2_tested
-    inner join u2_null on u2_tested.quarter = u2_null.quarter
-    group by u2_tested.quarter
+    {{ between_unit_sd('u2_tested', 'u2_null', ['quarter']) }}
 ),
 
 u2_scored as (
@@ -87,7 +79,7 @@ u2_scored as (
         u2_tested.*,
         u2_null.n_units,
         tanh(u2_null.z_center) as reference,
-        (u2_tested.z_unit - u2_null.z_center) / sqrt(u2_tested.sampling_var + u2_spread.between_var) as z_stat
+        (u2_tested.z_unit - u2_null.z_center) / sqrt(u2_tested.sampling_var + power(u2_spread.tau, 2)) as z_stat
     from u2_tested
     inner join u2_null on u2_tested.quarter = u2_null.quarter
     inner join u2_spread on u2_tested.quarter = u2_spread.quarter
