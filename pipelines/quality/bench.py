@@ -169,6 +169,36 @@ def report_rates(findings: pl.DataFrame, participants: int) -> pl.DataFrame:
     return rates
 
 
+UNIT_MODELS = (
+    "int_rules",
+    "int_unit_tests_quarter",
+    "int_findings_units",
+    "fct_rating_findings_quarterly",
+    "int_unit_tests_year",
+    "int_findings_unit_year",
+    "fct_rating_findings",
+    "fct_findings_summary",
+    "fct_review_queue",
+)
+
+
+def rebuild_unit_findings(root: Path) -> None:
+    """Re-run the unit-level finding models (and the marts over them) in an existing run's work warehouse
+    with the current rules files and SQL, without generating or ingesting again. The rater-level findings
+    are rebuilt from their unchanged views, so only U1–U3 can change. For measuring a change to the unit
+    detectors on cities a full benchmark already built."""
+    import subprocess
+
+    from pipelines.defs.dbt.project import DBT_PROJECT_DIR, dbt_executable
+    from pipelines.defs.dbt.rules_table import write_rules_table
+
+    work = layout(root / "warehouse").work
+    write_rules_table(root)
+    env = {**os.environ, "ASSESSMENT_DATA_DIR": str(root), "ASSESSMENT_DUCKDB": str(work)}
+    cmd = [dbt_executable(), "run", "--quiet", "--profiles-dir", str(DBT_PROJECT_DIR), "-s", *UNIT_MODELS]
+    subprocess.run(cmd, cwd=DBT_PROJECT_DIR, env=env, check=True)
+
+
 def clean_rates(findings: pl.DataFrame, participants: int) -> dict[str, object]:
     """The clean city's false alarms: all findings, per 100 participant-quarters, and the high ones."""
     per_code = findings.group_by("code").len().sort("code")
@@ -185,8 +215,13 @@ def run_scenario(root: Path, args: argparse.Namespace, scenario: str) -> dict[st
     """Anomalous and clean city of one scenario: P/R per type and the clean false-alarm rate."""
     out: dict[str, object] = {"scenario": scenario}
     anom = root / "anom"
-    generate(anom, args.quarters, args.units, args.seed, clean=False, scenario=scenario)
-    findings, participants = read_findings(run_pipeline(anom))
+    if args.rebuild_unit_findings:
+        rebuild_unit_findings(anom)
+        published = anom / "warehouse" / "assessment.duckdb"
+    else:
+        generate(anom, args.quarters, args.units, args.seed, clean=False, scenario=scenario)
+        published = run_pipeline(anom)
+    findings, participants = read_findings(published)
     labels, dropped = detectable_labels(read_labels(anom), anom)
     print(f"\n[{scenario}] {dropped} labels dropped: their submission never reached the warehouse")
     table = report_detection(findings, labels)
@@ -195,8 +230,13 @@ def run_scenario(root: Path, args: argparse.Namespace, scenario: str) -> dict[st
     out["detection"] = table.to_dicts()
     if not args.no_clean:
         clean = root / "clean"
-        generate(clean, args.quarters, args.units, args.seed, clean=True, scenario=scenario)
-        findings, participants = read_findings(run_pipeline(clean))
+        if args.rebuild_unit_findings:
+            rebuild_unit_findings(clean)
+            published = clean / "warehouse" / "assessment.duckdb"
+        else:
+            generate(clean, args.quarters, args.units, args.seed, clean=True, scenario=scenario)
+            published = run_pipeline(clean)
+        findings, participants = read_findings(published)
         report_rates(findings, participants)
         out["clean"] = clean_rates(findings, participants)
     return out
@@ -242,6 +282,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="comma-separated generator scenarios, each benchmarked under <data-root>/<scenario>/",
     )
     p.add_argument("--json", type=Path, default=None, help="write the per-scenario results here")
+    p.add_argument(
+        "--rebuild-unit-findings",
+        action="store_true",
+        help="with --scenarios: reuse the cities and warehouses already under --data-root and only rebuild "
+        "the unit-level finding models (current SQL and rules files) before scoring",
+    )
     args = p.parse_args(argv)
     root = args.data_root or Path(tempfile.mkdtemp(prefix="quality-bench-"))
     root.mkdir(parents=True, exist_ok=True)
