@@ -130,7 +130,7 @@ def test_quality_defaults(rules: Rules) -> None:
     assert q.reciprocal_inflation.min_points_above == 10.0
     assert (q.outlier_rating.min_distance, q.outlier_rating.min_other_raters) == (25.0, 3)
     gr = q.grade_rotation
-    assert (gr.min_participants, gr.max_spearman, gr.max_q, gr.min_top_turnover) == (10, 0.0, 0.05, 0.9)
+    assert (gr.min_participants, gr.max_spearman, gr.max_q, gr.min_top_turnover) == (10, 0.2, 0.05, 0.9)
     wd = q.rating_work_decoupling
     assert (wd.min_participants, wd.max_spearman, wd.max_q, wd.min_reference_units) == (10, 0.0, 0.05, 8)
     si = q.score_inflation

@@ -32,9 +32,9 @@ grade_rotation as (
         {{ finding_fields(
             "'U1'", "'grade_rotation'", 'rules.q_u1_severity', 'cast(rotation.rules_year as varchar)', 'null',
             'rotation.rules_year', 'rotation.unit_code',
-            metric="'mean_consecutive_spearman_eval'", value='rotation.mean_spearman',
+            metric="'max_consecutive_spearman_eval'", value='rotation.max_spearman_pair',
             threshold='rotation.max_spearman', n='rotation.n_stayers',
-            explanation="printf('单位%s在%d年全部4个季度参评的%d人中，相邻季度评议分排名的平均相关系数为%.2f（本市同期典型值%.2f，p=%.2g，错误发现率校正后q=%.2g），“好”等次轮换程度为随机分配的%.0f%%，疑似轮流坐庄，请核查评议与等次评定。', rotation.unit_code, rotation.rules_year, rotation.n_stayers, rotation.mean_spearman, rotation.reference, rotation.p_value, rotation.q_value, 100 * rotation.top_turnover)",
+            explanation="printf('单位%s在%d年全部4个季度参评的%d人中，三组相邻季度评议分排名相关系数最高仅%.2f（平均%.2f，本市同期典型值%.2f，p=%.2g，错误发现率校正后q=%.2g），“好”等次轮换程度为随机分配的%.0f%%，疑似轮流坐庄，请核查评议与等次评定。', rotation.unit_code, rotation.rules_year, rotation.n_stayers, rotation.max_spearman_pair, rotation.mean_spearman, rotation.reference, rotation.p_value, rotation.q_value, 100 * rotation.top_turnover)",
             rules_version='rules.rules_version'
         ) }}
     from rotation

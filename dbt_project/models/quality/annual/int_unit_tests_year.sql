@@ -1,16 +1,16 @@
 -- U1 grade_rotation (轮流坐庄) tested per unit-year, for years whose four quarters are all present
 -- (docs/quality.md, "Unit-level findings"). The rotation is looked for where it happens, among the people
 -- who stayed: the participants of the unit with an evaluation score in all four quarters (n_stayers).
---  * Rating ranks: the mean over Q1→Q2, Q2→Q3, Q3→Q4 of the Spearman correlation of the stayers'
---    S_eval (not Q, which carries the persistent task score). The null is what an honest unit of this
---    size shows in this city this year: Fisher z against the median over the unit-years tested, variance
---    1.06 / (n − 3) / 3 plus the between-unit variance τ² beyond sampling (as for U2). p = Φ(z).
+--  * Rating ranks: the largest of the Spearman correlations of the stayers' S_eval over Q1→Q2, Q2→Q3,
+--    Q3→Q4 (not Q, which carries the persistent task score): rotation keeps every pair low. The null is
+--    what an honest unit of this size shows in this city this year: Fisher z against the median over the
+--    unit-years tested, variance 1.06 / (n − 3) plus the between-unit variance τ² (as for U2). p = Φ(z).
 --  * 好 turnover: how many stayers held 好 at some point, over how many a random draw of the same
 --    quarterly 好 counts would reach, n · (1 − Π(1 − g_q / n)); computed grades and the unit's proposed
 --    grades separately, the larger kept (a unit can rotate its proposals while the computed grade, which
 --    carries the task score, stays put). Honest units keep rewarding the same people (ratio well below 1).
--- A finding needs the rank test's BH q value (over the year's unit-years) ≤ max_q, mean Spearman ≤
--- max_spearman, and turnover ≥ min_top_turnover.
+-- A finding needs the rank test's BH q value (over the year's unit-years) ≤ max_q, the largest pair's
+-- Spearman ≤ max_spearman, and turnover ≥ min_top_turnover.
 with persons as (
     select * from {{ ref('fct_person_quarter') }}
 ),
@@ -76,10 +76,17 @@ consecutive as (
 ),
 
 persistence as (
-    -- a quarter pair whose ranks are all tied (corr NaN) carries no information and is left out
-    select rules_year, unit_code, avg(case when not isnan(spearman) then spearman end) as mean_spearman
+    -- The most persistent of the three consecutive pairs: a rotation keeps every pair low all year, while
+    -- one disrupted quarter (say, a quarter rated by seniority) lowers only the two pairs around it. All
+    -- three pairs must be informative (ranks not all tied, corr not NaN).
+    select
+        rules_year,
+        unit_code,
+        max(spearman) as max_spearman_pair,
+        avg(spearman) as mean_spearman
     from consecutive
     group by rules_year, unit_code
+    having count(*) filter (where spearman is not null and not isnan(spearman)) = 3
 ),
 
 quarter_tops as (
@@ -126,6 +133,7 @@ unit_years as (
         holders.computed_holders,
         holders.proposed_holders,
         persistence.mean_spearman,
+        persistence.max_spearman_pair,
         greatest(
             holders.computed_holders / nullif(expected_holders.computed_expected, 0),
             case
@@ -133,8 +141,9 @@ unit_years as (
                     then holders.proposed_holders / nullif(expected_holders.proposed_expected, 0)
             end
         ) as top_turnover,
-        {{ fisher_z('persistence.mean_spearman') }} as z_unit,
-        1.06 / (expected_holders.n_stayers - 3) / 3.0 as sampling_var,
+        {{ fisher_z('persistence.max_spearman_pair') }} as z_unit,
+        -- the variance of one pair's z: conservative for the largest of three; τ absorbs the rest
+        1.06 / (expected_holders.n_stayers - 3) as sampling_var,
         rules.q_u1_max_q as max_q,
         rules.q_u1_max_spearman as max_spearman,
         rules.q_u1_min_top_turnover as min_top_turnover,
@@ -147,7 +156,7 @@ unit_years as (
         and expected_holders.unit_code = persistence.unit_code
     inner join rules
         on expected_holders.rules_year = rules.rules_year
-    where expected_holders.n_stayers >= rules.q_u1_min_participants and persistence.mean_spearman is not null
+    where expected_holders.n_stayers >= rules.q_u1_min_participants
 ),
 
 null_centre as (
@@ -190,6 +199,7 @@ final as (
         unit_code,
         n_stayers,
         mean_spearman,
+        max_spearman_pair,
         reference,
         top_turnover,
         computed_holders,
@@ -209,6 +219,6 @@ final as (
 select
     final.*,
     final.q_value <= final.max_q
-    and final.mean_spearman <= final.max_spearman
+    and final.max_spearman_pair <= final.max_spearman
     and coalesce(final.top_turnover >= final.min_top_turnover, false) as is_finding
 from final
