@@ -235,11 +235,13 @@ class RatingWorkDecoupling(Finding):
 @dataclass(frozen=True)
 class ScoreInflation(Finding):
     """U3: the unit's mean S_eval exceeds what its level group gives a unit of its S_task by ≥
-    min_excess_points, significantly against the level's spread shrunk toward the city's with the
-    weight of prior_units units (BH q ≤ max_q, once ≥ min_reference_units units are tested)."""
+    min(min_excess_points, min_headroom_share · (100 − that expectation)), significantly against the
+    level's spread shrunk toward the city's with the weight of prior_units units (BH q ≤ max_q, once ≥
+    min_reference_units units are tested)."""
 
     max_q: float
     min_excess_points: float
+    min_headroom_share: float
     prior_units: int
     min_reference_units: int
 

@@ -135,6 +135,7 @@ def test_quality_defaults(rules: Rules) -> None:
     assert (wd.min_participants, wd.max_spearman, wd.max_q, wd.min_reference_units) == (10, 0.0, 0.05, 8)
     si = q.score_inflation
     assert (si.max_q, si.min_excess_points, si.prior_units, si.min_reference_units) == (0.05, 4.0, 10, 8)
+    assert si.min_headroom_share == 0.5
     assert q.proposed_grade_gaming.max_agreement == 0.50
 
 

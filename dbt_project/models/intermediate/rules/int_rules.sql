@@ -77,6 +77,7 @@
     ('quality_rating_work_decoupling_min_reference_units', 'q_u2_min_reference_units'),
     ('quality_score_inflation_max_q', 'q_u3_max_q'),
     ('quality_score_inflation_min_excess_points', 'q_u3_min_excess_points'),
+    ('quality_score_inflation_min_headroom_share', 'q_u3_min_headroom_share'),
     ('quality_score_inflation_prior_units', 'q_u3_prior_units'),
     ('quality_score_inflation_min_reference_units', 'q_u3_min_reference_units'),
     ('quality_proposed_grade_gaming_max_agreement', 'q_u4_max_agreement'),

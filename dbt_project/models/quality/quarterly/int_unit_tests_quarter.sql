@@ -12,7 +12,8 @@
 -- U3 score_inflation: the unit's mean S_eval in excess of what its level group gives a unit of its mean
 --   S_task (least-squares line over the level's units, slope ≥ 0; the excess is measured from the
 --   level's median residual). Scale: the level's robust spread of residuals shrunk toward the city's
---   (weight: rules prior_units), at least 0.25 points. p = 1 − Φ(excess / scale).
+--   (weight: rules prior_units), at least 0.25 points. p = 1 − Φ(excess / scale). Effect floor:
+--   min_excess_points, or min_headroom_share of the room between the expectation and 100 if less.
 with persons as (
     select * from {{ ref('fct_person_quarter') }}
     where {{ in_selected_quarter() }}
@@ -191,6 +192,7 @@ u3_scored as (
         city_scale.n_units,
         rules.q_u3_max_q as max_q,
         rules.q_u3_min_excess_points as min_excess_points,
+        rules.q_u3_min_headroom_share as min_headroom_share,
         greatest(
             0.25,
             sqrt(
@@ -237,7 +239,9 @@ u3 as (
         p_value,
         {{ bh_q_value('p_value', 'quarter', 'unit_code') }} as q_value,
         max_q,
-        min_excess_points as effect_threshold,
+        -- the floor respects the ceiling: never more than a share of the room left below 100
+        least(min_excess_points, min_headroom_share * (100.0 - (centre + (mean_eval - residual))))
+            as effect_threshold,
         n_units
     from u3_ranked
 ),
