@@ -235,20 +235,41 @@ class OutlierRating(Finding):
 
 @dataclass(frozen=True)
 class GradeRotation(Finding):
+    """U1 (docs/quality.md): among the ≥ min_participants people who stayed all year, the consecutive-
+    quarter rank correlation of S_eval is far below the city's (BH q ≤ max_q over the year's unit-years
+    tested, once ≥ min_reference_units are) and ≤ max_spearman, and the 好 went round at least
+    min_top_turnover times as widely as a random draw of the same counts would."""
+
     min_participants: int
-    min_top_share: float
     max_spearman: float
+    max_q: float
+    min_top_turnover: float
+    min_reference_units: int
 
 
 @dataclass(frozen=True)
 class RatingWorkDecoupling(Finding):
+    """U2: Spearman(S_task, S_eval) ≤ max_spearman and far below the city's honest units of that size
+    (BH q ≤ max_q over the quarter's units with ≥ min_participants, once ≥ min_reference_units are)."""
+
     min_participants: int
     max_spearman: float
+    max_q: float
+    min_reference_units: int
 
 
 @dataclass(frozen=True)
 class ScoreInflation(Finding):
-    robust_z: float
+    """U3: the unit's mean S_eval exceeds what its level group gives a unit of its S_task by ≥
+    min(min_excess_points, min_headroom_share · (100 − that expectation)), significantly against the
+    level's spread shrunk toward the city's with the weight of prior_units units (BH q ≤ max_q, once ≥
+    min_reference_units units are tested)."""
+
+    max_q: float
+    min_excess_points: float
+    min_headroom_share: float
+    prior_units: int
+    min_reference_units: int
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,14 @@
 
     uv run python -m pipelines.quality.bench --units 100 --quarters 2025Q1..2025Q4
     uv run python -m pipelines.quality.bench --units 100 --no-clean --data-root /tmp/qbench
+    uv run python -m pipelines.quality.bench --units 100 --scenarios default,lenient,small,turnover,weak \
+        --data-root /tmp/qbench --json /tmp/qbench/bench.json
+
+With --scenarios, each named generator scenario (pipelines/synthetic/scenarios.py) gets its own anomalous
+and clean city under <data-root>/<scenario>/; the summary table gives, per scenario and type, precision
+and recall, and per scenario the clean city's findings per 100 participant-quarters and whether any of
+them is high severity. Results are written to --json after every scenario, so a long run that is stopped
+keeps what it measured.
 
 Generates a city with injected anomalies (and, unless --no-clean, a --clean city) into
 <data-root>/anom and <data-root>/clean (generation is skipped when the landing area already exists),
@@ -16,6 +24,7 @@ benchmark does.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import tempfile
@@ -52,13 +61,16 @@ def _use_data_dir(root: Path) -> None:
     os.environ.pop("ASSESSMENT_REGISTRY_CSV", None)
 
 
-def generate(root: Path, quarters: str, units: str, seed: int, clean: bool) -> None:
+def generate(
+    root: Path, quarters: str, units: str, seed: int, clean: bool, scenario: str = "default"
+) -> None:
     if (root / "landing").exists():
         print(f"using generated data in {root}", flush=True)
         return
     from pipelines.synthetic.__main__ import main as synth
 
     args = ["--quarters", quarters, "--units", units, "--seed", str(seed), "--data-dir", str(root)]
+    args += ["--scenario", scenario]
     if clean:
         args.append("--clean")
     if synth(args) != 0:
@@ -157,6 +169,103 @@ def report_rates(findings: pl.DataFrame, participants: int) -> pl.DataFrame:
     return rates
 
 
+UNIT_MODELS = (
+    "int_rules",
+    "int_unit_tests_quarter",
+    "int_findings_units",
+    "fct_rating_findings_quarterly",
+    "int_unit_tests_year",
+    "int_findings_unit_year",
+    "fct_rating_findings",
+    "fct_findings_summary",
+    "fct_review_queue",
+)
+
+
+def rebuild_unit_findings(root: Path) -> None:
+    """Re-run the unit-level finding models (and the marts over them) in an existing run's work warehouse
+    with the current rules files and SQL, without generating or ingesting again. The rater-level findings
+    are rebuilt from their unchanged views, so only U1–U3 can change. For measuring a change to the unit
+    detectors on cities a full benchmark already built."""
+    import subprocess
+
+    from pipelines.defs.dbt.project import DBT_PROJECT_DIR, dbt_executable
+    from pipelines.defs.dbt.rules_table import write_rules_table
+
+    work = layout(root / "warehouse").work
+    write_rules_table(root)
+    env = {**os.environ, "ASSESSMENT_DATA_DIR": str(root), "ASSESSMENT_DUCKDB": str(work)}
+    cmd = [dbt_executable(), "run", "--quiet", "--profiles-dir", str(DBT_PROJECT_DIR), "-s", *UNIT_MODELS]
+    subprocess.run(cmd, cwd=DBT_PROJECT_DIR, env=env, check=True)
+
+
+def clean_rates(findings: pl.DataFrame, participants: int) -> dict[str, object]:
+    """The clean city's false alarms: all findings, per 100 participant-quarters, and the high ones."""
+    per_code = findings.group_by("code").len().sort("code")
+    return {
+        "participant_quarters": participants,
+        "findings": findings.height,
+        "per_100": 100 * findings.height / max(participants, 1),
+        "high": int((findings["severity"] == "high").sum()) if findings.height else 0,
+        "by_code": {r["code"]: r["len"] for r in per_code.iter_rows(named=True)},
+    }
+
+
+def run_scenario(root: Path, args: argparse.Namespace, scenario: str) -> dict[str, object]:
+    """Anomalous and clean city of one scenario: P/R per type and the clean false-alarm rate."""
+    out: dict[str, object] = {"scenario": scenario}
+    anom = root / "anom"
+    if args.rebuild_unit_findings:
+        rebuild_unit_findings(anom)
+        published = anom / "warehouse" / "assessment.duckdb"
+    else:
+        generate(anom, args.quarters, args.units, args.seed, clean=False, scenario=scenario)
+        published = run_pipeline(anom)
+    findings, participants = read_findings(published)
+    labels, dropped = detectable_labels(read_labels(anom), anom)
+    print(f"\n[{scenario}] {dropped} labels dropped: their submission never reached the warehouse")
+    table = report_detection(findings, labels)
+    out["participant_quarters_anomalous"] = participants
+    out["labels_dropped"] = dropped
+    out["detection"] = table.to_dicts()
+    if not args.no_clean:
+        clean = root / "clean"
+        if args.rebuild_unit_findings:
+            rebuild_unit_findings(clean)
+            published = clean / "warehouse" / "assessment.duckdb"
+        else:
+            generate(clean, args.quarters, args.units, args.seed, clean=True, scenario=scenario)
+            published = run_pipeline(clean)
+        findings, participants = read_findings(published)
+        report_rates(findings, participants)
+        out["clean"] = clean_rates(findings, participants)
+    return out
+
+
+def summary_markdown(results: list[dict[str, object]]) -> str:
+    """One table: a row per type, per scenario precision / recall (n labels), then the clean rates."""
+    from pipelines.quality.evaluation import CODES
+
+    names = [str(r["scenario"]) for r in results]
+    lines = ["| type | " + " | ".join(names) + " |", "| --- |" + " --- |" * len(names)]
+    for code in CODES:
+        cells = []
+        for r in results:
+            row = next(d for d in r["detection"] if d["code"] == code)  # type: ignore[union-attr]
+            cells.append(
+                f"{_fmt(row['precision']).strip()} / {_fmt(row['recall']).strip()} ({row['n_labels']})"
+            )
+        lines.append(f"| {code} | " + " | ".join(cells) + " |")
+    clean_cells = []
+    for r in results:
+        c = r.get("clean")
+        clean_cells.append(
+            "–" if not isinstance(c, dict) else f"{c['per_100']:.3f} ({c['findings']}, {c['high']} high)"
+        )
+    lines.append("| clean per 100 (findings, high) | " + " | ".join(clean_cells) + " |")
+    return "\n".join(lines)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(
         prog="python -m pipelines.quality.bench", description=__doc__.split("\n\n")[0]
@@ -167,9 +276,37 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--data-root", type=Path, default=None, help="cache folder (default: a new temp dir)")
     p.add_argument("--no-clean", action="store_true", help="skip the clean city")
     p.add_argument("--clean-only", action="store_true", help="only the clean city")
+    p.add_argument(
+        "--scenarios",
+        default=None,
+        help="comma-separated generator scenarios, each benchmarked under <data-root>/<scenario>/",
+    )
+    p.add_argument("--json", type=Path, default=None, help="write the per-scenario results here")
+    p.add_argument(
+        "--rebuild-unit-findings",
+        action="store_true",
+        help="with --scenarios: reuse the cities and warehouses already under --data-root and only rebuild "
+        "the unit-level finding models (current SQL and rules files) before scoring",
+    )
     args = p.parse_args(argv)
     root = args.data_root or Path(tempfile.mkdtemp(prefix="quality-bench-"))
     root.mkdir(parents=True, exist_ok=True)
+    if args.scenarios:
+        from pipelines.synthetic.scenarios import scenario as known
+
+        names = [n.strip() for n in args.scenarios.split(",") if n.strip()]
+        for name in names:
+            known(name)  # fail before hours of work on a typo
+        results = []
+        for name in names:
+            started = time.perf_counter()
+            result = run_scenario(root / name, args, name)
+            result["seconds"] = round(time.perf_counter() - started)
+            results.append(result)
+            if args.json:
+                args.json.write_text(json.dumps(results, ensure_ascii=False, indent=1), encoding="utf-8")
+        print("\n" + summary_markdown(results))
+        return 0
     if not args.clean_only:
         anom = root / "anom"
         generate(anom, args.quarters, args.units, args.seed, clean=False)

@@ -12,6 +12,7 @@ from pipelines.paths import data_dir
 from pipelines.synthetic.city import GeneratorConfig, LandingNotSyntheticError, generate
 from pipelines.synthetic.noise import NoiseRates
 from pipelines.synthetic.rates import AnomalyRates, MessRates, apply_overrides
+from pipelines.synthetic.scenarios import SCENARIOS
 
 
 def _units(text: str | None) -> tuple[str, ...] | int | None:
@@ -44,6 +45,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--cities", type=int, default=1, help="N cities' worth of units: a province (1-16, default 1)"
+    )
+    p.add_argument(
+        "--scenario",
+        default="default",
+        choices=sorted(SCENARIOS),
+        help="city scenario (docs/generator.md, Scenarios; default %(default)s)",
     )
     p.add_argument("--clean", action="store_true", help="no mess, no noise and no anomalies")
     p.add_argument(
@@ -86,6 +93,7 @@ def main(argv: list[str] | None = None) -> int:
             anomalies=groups["anomalies"],
             noise=groups["noise"],
             workers=args.workers,
+            scenario=args.scenario,
         )
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)

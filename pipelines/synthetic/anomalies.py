@@ -16,9 +16,16 @@ from pipelines.domain.rules import FINDING_CODES
 from pipelines.synthetic.rates import AnomalyRates
 from pipelines.synthetic.ratings import DIM_OFFSETS, RatingTable, vector_for
 
-LENIENT_SHIFT = 15.0
-SEVERE_SHIFT = -15.0
-RECIPROCAL_GAP = 14.0
+# Injections describe behaviour and deliberately avoid the detectors' formulas: a lenient or severe rater
+# moves by a drawn amount with some row-to-row wobble (not one fixed shift that a threshold could be
+# tuned to), and severe raters may target as few as 3 colleagues; a lenient rater's and a reciprocal
+# pair's inflation is a share of the room left below 100, so near the ceiling it is smaller.
+LENIENT_SHIFT = (9.0, 16.0)  # points, drawn per rater, taken as a share of the headroom (see below)
+SEVERE_SHIFT = (-16.0, -9.0)  # points, drawn per rater
+SHIFT_WOBBLE_SD = 1.5  # per row, on top of the rater's shift
+RECIPROCAL_SHARE = (0.55, 0.85)  # of the headroom above the ratee's consensus
+RECIPROCAL_MAX_CONSENSUS = 92.0  # a pair whose consensus is higher has no room to show inflation
+NEAR_COPY_SHARE = 0.5  # collusion: share of pairs who copy with a point changed here and there
 OUTLIER_GAP = (28.0, 36.0)
 
 CODE_OF = FINDING_CODES  # finding type name -> code (A1..U4), as the rules files name them
@@ -73,7 +80,7 @@ def inject_rater_anomalies(
         for kind, rate, min_ratees in (
             ("straight_lining", rates.straight_lining, 3),
             ("lenient_rater", rates.lenient_rater, 5),
-            ("severe_rater", rates.severe_rater, 5),
+            ("severe_rater", rates.severe_rater, 3),
             ("no_discrimination", rates.no_discrimination, 5),
         ):
             lo, cut = cut, cut + rate
@@ -85,8 +92,16 @@ def inject_rater_anomalies(
                 flat = np.clip(np.round(comp), 0, 100)
                 table.scores[idx] = flat[:, None]
             elif kind in ("lenient_rater", "severe_rater"):
-                shift = LENIENT_SHIFT if kind == "lenient_rater" else SEVERE_SHIFT
-                table.scores[idx] = np.clip(table.scores[idx] + shift, 0, 100)
+                lo_hi = LENIENT_SHIFT if kind == "lenient_rater" else SEVERE_SHIFT
+                shift = float(rng.uniform(*lo_hi))
+                wobble = rng.normal(0, SHIFT_WOBBLE_SD, (len(idx), 1))
+                if kind == "lenient_rater":
+                    # Inflation eats into the room left: +shift at a score of 70, less near 100.
+                    room = 100 - table.scores[idx]
+                    moved = table.scores[idx] + (shift + wobble) * np.clip(room / 30.0, 0.0, 1.0)
+                else:
+                    moved = table.scores[idx] + shift + wobble
+                table.scores[idx] = np.clip(np.round(moved), 0, 100)
                 shifts[key] = shift
             else:
                 # Everyone gets about the same: a fixed vector with its dimensions shuffled per row,
@@ -127,8 +142,14 @@ def _inject_collusion(table, rows, touched, rates, rng, period, unit_code) -> li
     copied = [p for p in shared if rng.random() < 0.92] or shared
     if len(copied) < 0.8 * len(shared):
         copied = shared
+    # Some pairs copy the numbers outright, others copy and then change a point here and there so that
+    # the vectors are near-identical, not identical.
+    near = rng.random() < NEAR_COPY_SHARE
     for p in copied:
-        table.scores[ratee_sets[b][p]] = table.scores[ratee_sets[a][p]]
+        vector = table.scores[ratee_sets[a][p]].copy()
+        if near:
+            vector = np.clip(vector + rng.choice([-1.0, 0.0, 0.0, 0.0, 1.0], 5), 0, 100)
+        table.scores[ratee_sets[b][p]] = vector
     touched.update({a, b})
     return [Label("collusion", period, unit_code, a[0], a[1], b[0], b[1])]
 
@@ -154,13 +175,16 @@ def _inject_reciprocal(
                     cons_b, n_b = table.consensus(ab[0])
                     cons_a, n_a = table.consensus(ba[0])
                     # Room above the consensus is needed for the inflation to show under the 100 cap.
-                    if n_a >= 3 and n_b >= 3 and max(cons_a, cons_b) <= 100 - RECIPROCAL_GAP - 2:
+                    if n_a >= 3 and n_b >= 3 and max(cons_a, cons_b) <= RECIPROCAL_MAX_CONSENSUS:
                         pairs.append((a, b, ab[0], ba[0], cons_a, cons_b))
     if not pairs:
         return []
     a, b, ab, ba, cons_a, cons_b = pairs[int(rng.integers(0, len(pairs)))]
-    table.scores[ab] = vector_for(cons_b + RECIPROCAL_GAP + float(rng.uniform(0, 2)), rng, spread=0.6)
-    table.scores[ba] = vector_for(cons_a + RECIPROCAL_GAP + float(rng.uniform(0, 2)), rng, spread=0.6)
+    # Each rates the other toward the ceiling: a drawn share of the room above the consensus.
+    up_b = cons_b + float(rng.uniform(*RECIPROCAL_SHARE)) * (100 - cons_b)
+    up_a = cons_a + float(rng.uniform(*RECIPROCAL_SHARE)) * (100 - cons_a)
+    table.scores[ab] = vector_for(up_b, rng, spread=0.6)
+    table.scores[ba] = vector_for(up_a, rng, spread=0.6)
     touched.update({(peer, a), (peer, b)})
     return [Label("reciprocal_inflation", period, unit_code, peer, a, peer, b)]
 

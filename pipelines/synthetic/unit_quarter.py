@@ -46,6 +46,9 @@ LATE_INTERCEPT, LATE_SLOPE = 4.2, 5.0
 ROTATION_SIGNAL = {"turn": 2.4, "wait": -0.6, "after": -1.6}
 HIGH_PROFILE_SOURCES = ("市委重点任务", '"83"工程')
 SOURCE_P = (0.25, 0.15, 0.45, 0.15)
+# Share of an honest rater's signal that is this quarter's delivered work (the rest is the person, θ);
+# scenarios (pipelines/synthetic/scenarios.py) lower it for a weakly coupled city.
+TASK_WEIGHT = 0.5
 
 
 @dataclass(frozen=True)
@@ -266,7 +269,7 @@ def _rating_signal(
     """
     z_theta = _zscores({c: theta[c] for c in participants}) if participants else {}
     z_task = _zscores({c: s_task[c] for c in participants}) if participants else {}
-    signal = {c: 0.5 * z_theta[c] + 0.5 * z_task[c] for c in participants}
+    signal = {c: (1 - TASK_WEIGHT) * z_theta[c] + TASK_WEIGHT * z_task[c] for c in participants}
     unit_level = UNIT_LEVEL_MEAN + traits.level_effect
     if quarter_anomaly == "rating_work_decoupling":
         # 论资排辈: ratings follow seniority and run against the work people actually did.
@@ -274,12 +277,20 @@ def _rating_signal(
         seniority = _zscores({c: -p.service_start + 0.3 * p.seniority_noise for c, p in person.items()})
         signal = {c: 0.5 * seniority[c] - 0.6 * z_task[c] - 0.3 * z_theta[c] for c in participants}
     elif quarter_anomaly == "score_inflation":
-        unit_level += 9.0
+        # The whole unit rates higher by 6–10 points; near the ceiling the cap takes part of it.
+        unit_level += 6.0 + 4.0 * _unit_draw(traits, quarter)
     elif year_anomaly == "grade_rotation":
         # 轮流坐庄: the third whose turn it is is talked up, the third who just had it falls back.
         place = rotation_place(traits, quarter, [by_code[c].pid for c in participants])
         signal = {c: 0.2 * signal[c] + ROTATION_SIGNAL[place[by_code[c].pid]] for c in participants}
     return signal, unit_level
+
+
+def _unit_draw(traits: UnitTraits, quarter: Quarter) -> float:
+    """A uniform draw in [0, 1) fixed by the unit's traits and the quarter, without touching the
+    quarter's random stream (so adding a draw does not reshuffle everything drawn after it)."""
+    seed = [int(traits.level_effect * 1e6) & 0xFFFFFFFF, quarter.year, quarter.q]
+    return float(np.random.default_rng(seed).random())
 
 
 def rotation_place(traits: UnitTraits, quarter: Quarter, pids: list[int]) -> dict[int, str]:
@@ -361,11 +372,11 @@ def build_unit_quarter(
     workload = {m.person_code: people[m.pid].workload for m in members}
     year_anomaly = traits.year_anomaly.get(quarter.year)
     favoured: set[str] = set()
-    fallen_back: set[str] = set()
     if year_anomaly == "grade_rotation":
         place = rotation_place(traits, quarter, [by_code[c].pid for c in participants])
         favoured = {c for c in participants if place[by_code[c].pid] == "turn"}
-        fallen_back = {c for c in participants if place[by_code[c].pid] == "after"}
+    # 轮流坐庄 moves the ratings, the commendations and the 好, not the work: the task plan of a rotating
+    # unit is drawn like an honest unit's, so the rotation cannot be seen in S_task (docs/generator.md).
     tasks = _tasks(
         quarter,
         participants,
@@ -376,8 +387,6 @@ def build_unit_quarter(
         traits.sloppy,
         mess,
         rng,
-        favoured,
-        fallen_back,
     )
     coefficients = {
         s: (1.0 if s == names.LEADERSHIP_SECTION else round(float(rng.uniform(0.85, 1.15)), 2))

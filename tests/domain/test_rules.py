@@ -152,9 +152,12 @@ def test_quality_defaults(rules: Rules) -> None:
         0.05,
     )
     gr = q.grade_rotation
-    assert (gr.min_participants, gr.min_top_share, gr.max_spearman) == (10, 0.80, 0.0)
-    assert (q.rating_work_decoupling.min_participants, q.rating_work_decoupling.max_spearman) == (10, 0.0)
-    assert q.score_inflation.robust_z == 3.0
+    assert (gr.min_participants, gr.max_spearman, gr.max_q, gr.min_top_turnover) == (10, 0.2, 0.05, 0.9)
+    wd = q.rating_work_decoupling
+    assert (wd.min_participants, wd.max_spearman, wd.max_q, wd.min_reference_units) == (10, 0.0, 0.05, 8)
+    si = q.score_inflation
+    assert (si.max_q, si.min_excess_points, si.prior_units, si.min_reference_units) == (0.05, 4.0, 10, 8)
+    assert si.min_headroom_share == 0.5
     assert q.proposed_grade_gaming.max_agreement == 0.50
 
 

@@ -24,10 +24,10 @@ def test_no_discrimination_is_never_straight_lining() -> None:
         assert np.ptp(table.composites()) < 1.0  # and the rater still does not discriminate
 
 
-def test_rotation_label_needs_the_defined_pattern() -> None:
-    """U1 is labelled only when the unit's own scores rotate the top (quality.md U1)."""
+def test_rotation_label_needs_the_top_grade_to_change_hands() -> None:
+    """U1 is labelled when the unit's own grades show the rotation: among the people who stayed all year,
+    most of each quarter's 好 holders did not hold it the quarter before."""
     people = list(range(12))
-    # Three groups take the top in turn; the group that just had it falls to the bottom.
     level = {"turn": 95.0, "wait": 85.0, "after": 75.0}
 
     def quarter(q: int) -> dict[int, tuple[float, str]]:
@@ -40,9 +40,12 @@ def test_rotation_label_needs_the_defined_pattern() -> None:
         return out
 
     rotating = [quarter(q) for q in range(1, 5)]
-    assert rotation_shows(rotating, 10, 0.8, 0.0)
+    assert rotation_shows(rotating, 10)
     # An honest unit: the same people on top every quarter.
     steady = [{p: (80.0 + p, "好" if p >= 8 else "较好") for p in people} for _ in range(4)]
-    assert not rotation_shows(steady, 10, 0.8, 0.0)
-    assert not rotation_shows(rotating[:3], 10, 0.8, 0.0)  # a partial year
-    assert not rotation_shows(rotating, 13, 0.8, 0.0)  # too few people scored all year
+    assert not rotation_shows(steady, 10)
+    assert not rotation_shows(rotating[:3], 10)  # a partial year
+    assert not rotation_shows(rotating, 13)  # too few people scored all year
+    # People who left mid-year do not count: with four of them gone the rest still rotates.
+    left = [{p: v for p, v in q.items() if p < 10 or k == 0} for k, q in enumerate(rotating)]
+    assert rotation_shows(left, 10)

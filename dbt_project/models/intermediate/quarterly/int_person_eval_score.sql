@@ -29,7 +29,8 @@ evaluation as (
         count(*) as n_tiers,
         sum(n_raters) as n_usable_ratings,
         sum(tier_weight) as tier_weight_present,
-        sum(tier_weight * tier_score) / sum(tier_weight) as eval_score
+        -- a weighted mean of 100s can come out a float ulp above 100 (a ceiling-heavy city hit it)
+        least(100.0, sum(tier_weight * tier_score) / sum(tier_weight)) as eval_score
     from tier_scores
     group by quarter, unit_code, person_code
 ),

@@ -91,11 +91,19 @@
     ('quality_outlier_rating_min_other_raters', 'q_a8_min_other_raters'),
     ('quality_outlier_rating_max_q', 'q_a8_max_q'),
     ('quality_grade_rotation_min_participants', 'q_u1_min_participants'),
-    ('quality_grade_rotation_min_top_share', 'q_u1_min_top_share'),
     ('quality_grade_rotation_max_spearman', 'q_u1_max_spearman'),
+    ('quality_grade_rotation_max_q', 'q_u1_max_q'),
+    ('quality_grade_rotation_min_top_turnover', 'q_u1_min_top_turnover'),
+    ('quality_grade_rotation_min_reference_units', 'q_u1_min_reference_units'),
     ('quality_rating_work_decoupling_min_participants', 'q_u2_min_participants'),
     ('quality_rating_work_decoupling_max_spearman', 'q_u2_max_spearman'),
-    ('quality_score_inflation_robust_z', 'q_u3_robust_z'),
+    ('quality_rating_work_decoupling_max_q', 'q_u2_max_q'),
+    ('quality_rating_work_decoupling_min_reference_units', 'q_u2_min_reference_units'),
+    ('quality_score_inflation_max_q', 'q_u3_max_q'),
+    ('quality_score_inflation_min_excess_points', 'q_u3_min_excess_points'),
+    ('quality_score_inflation_min_headroom_share', 'q_u3_min_headroom_share'),
+    ('quality_score_inflation_prior_units', 'q_u3_prior_units'),
+    ('quality_score_inflation_min_reference_units', 'q_u3_min_reference_units'),
     ('quality_proposed_grade_gaming_max_agreement', 'q_u4_max_agreement'),
 ] -%}
 {%- set integer_columns = [
@@ -104,6 +112,7 @@
     'q_consensus_min_other_raters', 'q_consensus_min_pool_raters',
     'q_a2_min_ratees', 'q_a3_min_ratees', 'q_a4_min_ratees', 'q_a5_min_ratees', 'q_a6_min_shared_ratees',
     'q_a6_min_identical_below_ceiling', 'q_a8_min_other_raters', 'q_u1_min_participants', 'q_u2_min_participants',
+    'q_u1_min_reference_units', 'q_u2_min_reference_units', 'q_u3_prior_units', 'q_u3_min_reference_units',
 ] -%}
 {%- set text_parameters = [
     ('calendar_timezone', 'calendar_timezone'),

@@ -1,120 +1,46 @@
--- Unit-quarter findings (quality.md): U2 rating_work_decoupling (≥ min_participants participants with
--- both S_task and S_eval and Spearman(S_task, S_eval) ≤ max_spearman, average ranks for ties) and U3
--- score_inflation (the unit's mean S_eval has robust z ≥ robust_z among units of the same level in the
--- quarter).
-with persons as (
-    select * from {{ ref('fct_person_quarter') }}
-    where {{ in_selected_quarter() }}
-),
-
-units as (
-    select * from {{ ref('stg_units') }}
+-- Unit-quarter findings U2 rating_work_decoupling and U3 score_inflation: the unit-quarters of
+-- int_unit_tests_quarter whose Benjamini–Hochberg q value is at most the rules' max_q and whose effect
+-- passes the rules' floor (U2: Spearman ≤ max_spearman; U3: excess ≥ min_excess_points). The finding's
+-- value is the effect (Spearman, or excess points); the explanation gives p and q (docs/quality.md).
+with tests as (
+    select * from {{ ref('int_unit_tests_quarter') }}
+    where is_finding and {{ in_selected_quarter() }}
 ),
 
 rules as (
     select * from {{ ref('int_rules') }}
 ),
 
-paired as (
-    select
-        quarter,
-        unit_code,
-        task_score,
-        eval_score,
-        {{ average_rank('task_score', 'quarter, unit_code') }} as task_rank,
-        {{ average_rank('eval_score', 'quarter, unit_code') }} as eval_rank
-    from persons
-    where is_participant and task_score is not null and eval_score is not null
-),
-
-decoupling as (
-    select
-        quarter,
-        {{ quarter_year('quarter') }} as rules_year,
-        unit_code,
-        count(*) as n_participants,
-        corr(task_rank, eval_rank) as spearman
-    from paired
-    group by quarter, unit_code
-),
-
 rating_work_decoupling as (
     select
         {{ finding_fields(
-            "'U2'", "'rating_work_decoupling'", 'rules.q_u2_severity', 'decoupling.quarter', 'decoupling.quarter',
-            'decoupling.rules_year', 'decoupling.unit_code',
-            metric="'spearman_task_eval'", value='decoupling.spearman',
-            threshold='rules.q_u2_max_spearman', n='decoupling.n_participants',
-            explanation="printf('单位%s本季度%d名参评人员的评议分与基础分的等级相关系数为%.2f，评议结果与工作实绩脱节（考人考事脱节），请复核评议过程。', decoupling.unit_code, decoupling.n_participants, decoupling.spearman)",
+            "'U2'", "'rating_work_decoupling'", 'rules.q_u2_severity', 'tests.quarter', 'tests.quarter',
+            'tests.rules_year', 'tests.unit_code',
+            metric="'spearman_task_eval'", value='tests.statistic',
+            threshold='tests.effect_threshold', n='tests.n',
+            explanation="printf('单位%s本季度%d名参评人员的评议分与基础分等级相关系数为%.2f，而本市同期诚实单位的典型值为%.2f；按同规模单位的零分布，p=%.2g，错误发现率校正后q=%.2g。评议结果与工作实绩脱节（考人考事脱节），请复核评议过程。', tests.unit_code, tests.n, tests.statistic, tests.reference, tests.p_value, tests.q_value)",
             rules_version='rules.rules_version'
         ) }}
-    from decoupling
+    from tests
     inner join rules
-        on decoupling.rules_year = rules.rules_year
-    where
-        decoupling.n_participants >= rules.q_u2_min_participants
-        and decoupling.spearman <= rules.q_u2_max_spearman
-),
-
-unit_means as (
-    select
-        persons.quarter,
-        {{ quarter_year('persons.quarter') }} as rules_year,
-        persons.unit_code,
-        units.unit_level,
-        avg(persons.eval_score) as mean_eval,
-        count(*) as n_rated
-    from persons
-    inner join units
-        on persons.unit_code = units.unit_code
-    where persons.eval_score is not null
-    group by persons.quarter, persons.unit_code, units.unit_level
-),
-
-level_medians as (
-    select quarter, unit_level, median(mean_eval) as median_eval
-    from unit_means
-    group by quarter, unit_level
-),
-
-level_mads as (
-    select
-        unit_means.quarter,
-        unit_means.unit_level,
-        median(abs(unit_means.mean_eval - level_medians.median_eval)) as mad_eval
-    from unit_means
-    inner join level_medians
-        on unit_means.quarter = level_medians.quarter and unit_means.unit_level = level_medians.unit_level
-    group by unit_means.quarter, unit_means.unit_level
-),
-
-inflation as (
-    select
-        unit_means.*,
-        (unit_means.mean_eval - level_medians.median_eval)
-        / nullif(rules.q_mad_scale * level_mads.mad_eval, 0) as robust_z_value,
-        rules.q_u3_robust_z,
-        rules.q_u3_severity,
-        rules.rules_version
-    from unit_means
-    inner join level_medians
-        on unit_means.quarter = level_medians.quarter and unit_means.unit_level = level_medians.unit_level
-    inner join level_mads
-        on unit_means.quarter = level_mads.quarter and unit_means.unit_level = level_mads.unit_level
-    inner join rules
-        on unit_means.rules_year = rules.rules_year
+        on tests.rules_year = rules.rules_year
+    where tests.code = 'U2'
 ),
 
 score_inflation as (
     select
         {{ finding_fields(
-            "'U3'", "'score_inflation'", 'q_u3_severity', 'quarter', 'quarter', 'rules_year', 'unit_code',
-            metric="'robust_z_mean_eval'", value='robust_z_value', threshold='q_u3_robust_z', n='n_rated',
-            explanation="printf('单位%s本季度评议平均分%.1f，在同级单位中稳健z=%.1f，评议分明显虚高，请复核。', unit_code, mean_eval, robust_z_value)",
-            rules_version='rules_version'
+            "'U3'", "'score_inflation'", 'rules.q_u3_severity', 'tests.quarter', 'tests.quarter',
+            'tests.rules_year', 'tests.unit_code',
+            metric="'excess_mean_eval_points'", value='tests.statistic',
+            threshold='tests.effect_threshold', n='tests.n',
+            explanation="printf('单位%s本季度评议平均分比同级单位按其工作实绩（基础分）应得的水平%.1f高出%.1f分；对照同级单位的离散程度，p=%.2g，错误发现率校正后q=%.2g。评议分明显虚高，请复核。', tests.unit_code, tests.reference, tests.statistic, tests.p_value, tests.q_value)",
+            rules_version='rules.rules_version'
         ) }}
-    from inflation
-    where robust_z_value >= q_u3_robust_z
+    from tests
+    inner join rules
+        on tests.rules_year = rules.rules_year
+    where tests.code = 'U3'
 )
 
 select * from rating_work_decoupling
