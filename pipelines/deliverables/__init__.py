@@ -4,8 +4,6 @@
 公示 (units/), one HTML file of per-person notices per unit (notices/), one workbook per county
 (counties/), the cadre division's restricted workbook (restricted/) and a receipt per review register
 (reviews/). See docs/deliverables.md.
+
+Nothing is imported here: the modules of this package import each other through it.
 """
-
-from pipelines.deliverables.write import DeliverablesSummary, write_deliverables
-
-__all__ = ["DeliverablesSummary", "write_deliverables"]

@@ -15,7 +15,7 @@ from pipelines.defs.dbt.assets import warehouse_annual_models
 from pipelines.defs.dbt.resources import pinned_duckdb
 from pipelines.defs.partitions import quarter_partitions
 from pipelines.defs.publish.assets import PUBLISHED_KEY
-from pipelines.deliverables import write_deliverables
+from pipelines.deliverables.write import write_deliverables
 from pipelines.domain.quarters import parse_quarter
 from pipelines.ingest.reviews import REVIEWS_FOLDER, ingest_reviews, reviews_table_path
 from pipelines.paths import archive_dir, data_dir, landing_dir
