@@ -32,7 +32,7 @@ from types import MappingProxyType
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AfterValidator, ConfigDict, Field, Strict, TypeAdapter, ValidationError, ValidationInfo
+from pydantic import AfterValidator, ConfigDict, Field, Strict, TypeAdapter, ValidationError
 from pydantic import model_validator as _model_validator
 from pydantic.dataclasses import dataclass
 from pydantic_core import PydanticCustomError
@@ -85,6 +85,15 @@ Severity = Literal["high", "medium", "low"]
 # A table of the file read as an immutable mapping (results must not be able to edit the rules).
 Table = Annotated[Mapping[str, Number], AfterValidator(MappingProxyType)]
 
+
+def _keys(keys: tuple[str, ...], description: str, *, exact: bool = True) -> Any:
+    """Field info of a table whose keys come from the template: named in the schema for editors."""
+    extra: dict[str, Any] = {"propertyNames": {"enum": list(keys)}}
+    if exact:
+        extra["required"] = list(keys)
+    return Field(description=description, json_schema_extra=extra)
+
+
 # Sections refuse unknown keys; NaN and infinities are refused as numbers.
 _CONFIG = ConfigDict(extra="forbid", allow_inf_nan=False)
 
@@ -117,7 +126,9 @@ class _Problems:
         negative = [f"{k}={v}" for k, v in weights.items() if v < 0]
         self.require(not negative, key, f"negative weight(s) {', '.join(negative)}")
         total = math.fsum(weights.values())
-        self.require(abs(total - 1.0) <= WEIGHT_TOLERANCE, key, f"weights must sum to 1, they sum to {total!r}")
+        self.require(
+            abs(total - 1.0) <= WEIGHT_TOLERANCE, key, f"weights must sum to 1, they sum to {total!r}"
+        )
 
     def descending(self, bounds: Mapping[str, float], order: tuple[str, ...], key: str) -> None:
         values = [bounds[g] for g in order if g in bounds]
@@ -174,12 +185,16 @@ class TaskVolume:
     lead_share: Number
     assist_share: Number
     completion: Annotated[
-        Mapping[str, Share], AfterValidator(MappingProxyType), Field(description="完成情况 → factor in [0, 1]")
+        Mapping[str, Share],
+        AfterValidator(MappingProxyType),
+        _keys(TASK_STATUSES, "完成情况 → factor in [0, 1]"),
     ]
 
     @_checked
     def _shares(self, p: _Problems) -> None:
-        p.weights({"lead_share": self.lead_share, "assist_share": self.assist_share}, "lead_share + assist_share")
+        p.weights(
+            {"lead_share": self.lead_share, "assist_share": self.assist_share}, "lead_share + assist_share"
+        )
         p.keys(self.completion, TASK_STATUSES, "completion", exact=True)
 
 
@@ -204,7 +219,11 @@ class SectionCoefficientMethod(WorkloadMethod):
         lo, hi = SECTION_COEFFICIENT_RANGE
         ok = lo <= self.coefficient_min < self.coefficient_max <= hi
         got = f"got {self.coefficient_min} and {self.coefficient_max}"
-        p.require(ok, "coefficient_min/coefficient_max", f"need {lo} ≤ coefficient_min < coefficient_max ≤ {hi}, {got}")
+        p.require(
+            ok,
+            "coefficient_min/coefficient_max",
+            f"need {lo} ≤ coefficient_min < coefficient_max ≤ {hi}, {got}",
+        )
 
 
 @_section
@@ -241,9 +260,13 @@ class Evaluation:
     # Trimming one highest and one lowest rating needs at least three raters to leave one.
     trim_min_raters: Annotated[int, Strict(), Field(ge=3)]
     official_fair_score: Bool
-    dimension_weights: Annotated[Table, Field(description="DIMENSIONS field → weight, summing to 1")]
-    tier_weights: Annotated[Table, Field(description="评议主体 → weight, summing to 1")]
-    required_tiers: Annotated[Mapping[str, RequiredTier], AfterValidator(MappingProxyType)]
+    dimension_weights: Annotated[Table, _keys(DIMENSIONS, "评议维度 → weight, summing to 1")]
+    tier_weights: Annotated[Table, _keys(RATER_TIERS, "评议主体 → weight, summing to 1")]
+    required_tiers: Annotated[
+        Mapping[str, RequiredTier],
+        AfterValidator(MappingProxyType),
+        _keys(RATER_TIERS, "评议主体 that every person must have, with how many raters", exact=False),
+    ]
 
     @_checked
     def _weights(self, p: _Problems) -> None:
@@ -260,9 +283,11 @@ class Quarterly:
     eval_weight: Number
     adjustment_min: Annotated[float, Strict(), Field(le=0)]
     adjustment_max: Annotated[float, Strict(), Field(ge=0)]
-    top_quota: Annotated[float, Strict(), Field(gt=0, le=TOP_QUOTA_CAP, description="好 quota, national cap 0.4")]
+    top_quota: Annotated[
+        float, Strict(), Field(gt=0, le=TOP_QUOTA_CAP, description="好 quota, national cap 0.4")
+    ]
     top_quota_min: Annotated[int, Strict(), Field(ge=0)]
-    bands: Annotated[Table, Field(description="好/较好/一般 → lowest Q of the grade, strictly descending")]
+    bands: Annotated[Table, _keys(BANDED_QUARTER_GRADES, "lowest Q of each grade, strictly descending")]
 
     @_checked
     def _weights_and_bands(self, p: _Problems) -> None:
@@ -291,7 +316,9 @@ class Annual:
     excellent_min_top_share: Share
     basic_min_poor_quarters: Annotated[int, Strict(), Field(ge=1, le=4)]
     incompetent_min_poor_quarters: Annotated[int, Strict(), Field(ge=1, le=4)]
-    thresholds: Annotated[Table, Field(description="优秀/称职/基本称职 → lowest annual score, descending")]
+    thresholds: Annotated[
+        Table, _keys(BANDED_ANNUAL_GRADES, "lowest annual score of each grade, strictly descending")
+    ]
 
     @_checked
     def _order(self, p: _Problems) -> None:
@@ -311,7 +338,9 @@ class Annual:
 class Compliance:
     anomaly_rate_scale: Positive
     anomaly_severity: Severity
-    weights: Annotated[Table, Field(description="compliance metric → weight in compliance_index, summing to 1")]
+    weights: Annotated[
+        Table, _keys(COMPLIANCE_METRICS, "compliance metric → weight in compliance_index, summing to 1")
+    ]
 
     @_checked
     def _weights(self, p: _Problems) -> None:
@@ -349,7 +378,9 @@ class _Graded:
 
     @_checked
     def _strong_within_max(self, p: _Problems) -> None:
-        p.require(self.strong_q <= self.max_q, "strong_q", f"must be ≤ max_q ({self.max_q}), got {self.strong_q}")
+        p.require(
+            self.strong_q <= self.max_q, "strong_q", f"must be ≤ max_q ({self.max_q}), got {self.strong_q}"
+        )
 
 
 @_section
@@ -530,17 +561,6 @@ class RulesFile:
     quality: Quality
     results_use: ResultsUse
 
-    @_model_validator(mode="after")
-    def _year_and_version(self, info: ValidationInfo) -> RulesFile:
-        p = _Problems()
-        expected = (info.context or {}).get("expected_year")
-        if expected is not None:
-            p.require(self.year == expected, "year", f"the file says {self.year} but is named for {expected}")
-        message = f'{self.version!r} must start with the year {self.year} (e.g. "{self.year}")'
-        p.require(self.version.startswith(str(self.year)), "version", message)
-        p.raise_any()
-        return self
-
 
 @_section
 class Rules(RulesFile):
@@ -616,18 +636,37 @@ def parse_rules(
     Without `fingerprint` (the file-bytes hash `load_rules` passes), the hash of the canonical JSON of
     the mapping is used, so equal content still gets an equal fingerprint.
     """
+    problems = _year_problems(mapping, expected_year)
     try:
-        parsed = _RULES_FILE.validate_python(mapping, context={"expected_year": expected_year})
+        parsed = _RULES_FILE.validate_python(mapping)
     except ValidationError as exc:
-        problems = _format(exc)
+        problems = _format(exc) + problems
+    if problems:
         listing = "\n  - ".join(problems)
-        raise RulesError(f"{source}: rules refused, {len(problems)} problem(s):\n  - {listing}") from None
+        raise RulesError(f"{source}: rules refused, {len(problems)} problem(s):\n  - {listing}")
     if fingerprint is None:
         canonical = json.dumps(mapping, sort_keys=True, ensure_ascii=False, default=str)
         fingerprint = hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:12]
     # The sections are already validated instances (pydantic does not re-validate them).
     sections = {f.name: getattr(parsed, f.name) for f in fields(RulesFile)}
     return Rules(**sections, fingerprint=fingerprint, source=source)
+
+
+def _year_problems(mapping: Mapping[str, Any], expected_year: int | None) -> list[str]:
+    """The file's year against its name, and the version against the year.
+
+    Read from the raw mapping, not in a validator of the whole file, so these are reported together
+    with the problems of every section (a whole-file validator runs only when every section is valid).
+    """
+    year, version = mapping.get("year"), mapping.get("version")
+    if not isinstance(year, int) or isinstance(year, bool):
+        return []  # the type problem is pydantic's to report
+    problems = []
+    if expected_year is not None and year != expected_year:
+        problems.append(f"year: the file says {year} but is named for {expected_year}")
+    if isinstance(version, str) and not version.startswith(str(year)):
+        problems.append(f'version: {version!r} must start with the year {year} (e.g. "{year}")')
+    return problems
 
 
 # -- one message per problem, named by its TOML path -----------------------------------------------
@@ -648,6 +687,18 @@ _TYPES = {
     "dataclass_type": "a table",
     "mapping_type": "a table",
 }
+
+
+def _description(loc: tuple[str | int, ...]) -> str | None:
+    """The `description` of the field at `loc`, said after a bound it breaks (e.g. a national cap)."""
+    cls: Any = RulesFile
+    description = None
+    for part in loc:
+        declared = getattr(cls, "__pydantic_fields__", {})
+        if part not in declared:
+            return None
+        cls, description = declared[part].annotation, declared[part].description
+    return description
 
 
 def _path(loc: tuple[str | int, ...]) -> str:
@@ -672,7 +723,10 @@ def _format(exc: ValidationError) -> list[str]:
             problems.append(f"{where}: missing")
         elif kind in _BOUNDS:
             name, sign = _BOUNDS[kind]
-            problems.append(f"{where}: must be {sign} {ctx[name]}, got {value!r}")
+            why = _description(loc)
+            problems.append(
+                f"{where}: must be {sign} {ctx[name]}, got {value!r}" + (f" ({why})" if why else "")
+            )
         elif kind == "finite_number":
             problems.append(f"{where}: must be a finite number, got {value!r}")
         elif kind == "literal_error":
