@@ -15,6 +15,7 @@ from pipelines.domain.rules import (
     SCHEMA_PATH,
     RulesError,
     load_rules,
+    parse_rules,
     rules_json_schema,
     schema_text,
 )
