@@ -82,8 +82,6 @@ Share = Annotated[float, Strict(), Field(ge=0, le=1)]  # proportions and q value
 Correlation = Annotated[float, Strict(), Field(ge=-1, le=1)]
 Count = Annotated[int, Strict(), Field(ge=1)]
 Severity = Literal["high", "medium", "low"]
-# A table of the file read as an immutable mapping (results must not be able to edit the rules).
-Table = Annotated[Mapping[str, Number], AfterValidator(MappingProxyType)]
 
 
 def _keys(keys: tuple[str, ...], description: str, *, exact: bool = True) -> Any:
@@ -157,6 +155,46 @@ def _checked(check: Any) -> Any:
     return _model_validator(mode="after")(validate)
 
 
+def _table(
+    keys: tuple[str, ...],
+    description: str,
+    *,
+    item: Any = Number,
+    exact: bool = True,
+    weights: bool = False,
+    descending: bool = False,
+) -> Any:
+    """A table keyed by a fixed vocabulary (tiers, dimensions, grades, ...), read as an immutable mapping.
+
+    Its own rules (the keys, weights summing to 1, bounds descending) are checked on the table alone,
+    so they are reported even when a sibling field of the section is wrong.
+    """
+
+    def check(mapping: Mapping[str, Any]) -> Mapping[str, Any]:
+        p = _Problems()
+        p.keys(mapping, keys, "", exact=exact)
+        if weights:
+            p.weights(mapping, "")
+        if descending:
+            p.descending(mapping, keys, "")
+        p.raise_any()
+        return MappingProxyType(dict(mapping))
+
+    return Annotated[Mapping[str, item], AfterValidator(check), _keys(keys, description, exact=exact)]
+
+
+CompletionFactors = _table(TASK_STATUSES, "完成情况 → factor in [0, 1]", item=Share)
+DimensionWeights = _table(DIMENSIONS, "评议维度 → weight, summing to 1", weights=True)
+TierWeights = _table(RATER_TIERS, "评议主体 → weight, summing to 1", weights=True)
+QuarterBands = _table(BANDED_QUARTER_GRADES, "lowest Q of each grade, strictly descending", descending=True)
+AnnualThresholds = _table(
+    BANDED_ANNUAL_GRADES, "lowest annual score of each grade, strictly descending", descending=True
+)
+ComplianceWeights = _table(
+    COMPLIANCE_METRICS, "compliance metric → weight in compliance_index, summing to 1", weights=True
+)
+
+
 # -- the sections --------------------------------------------------------------------------------------
 
 
@@ -184,18 +222,13 @@ class TaskVolume:
     difficulty_step: NonNegative
     lead_share: Number
     assist_share: Number
-    completion: Annotated[
-        Mapping[str, Share],
-        AfterValidator(MappingProxyType),
-        _keys(TASK_STATUSES, "完成情况 → factor in [0, 1]"),
-    ]
+    completion: CompletionFactors
 
     @_checked
     def _shares(self, p: _Problems) -> None:
         p.weights(
             {"lead_share": self.lead_share, "assist_share": self.assist_share}, "lead_share + assist_share"
         )
-        p.keys(self.completion, TASK_STATUSES, "completion", exact=True)
 
 
 @_section
@@ -255,26 +288,19 @@ class RequiredTier:
     min_section_participants: Count
 
 
+RequiredTiers = _table(
+    RATER_TIERS, "评议主体 every person must have, with how many raters", item=RequiredTier, exact=False
+)
+
+
 @_section
 class Evaluation:
     # Trimming one highest and one lowest rating needs at least three raters to leave one.
     trim_min_raters: Annotated[int, Strict(), Field(ge=3)]
     official_fair_score: Bool
-    dimension_weights: Annotated[Table, _keys(DIMENSIONS, "评议维度 → weight, summing to 1")]
-    tier_weights: Annotated[Table, _keys(RATER_TIERS, "评议主体 → weight, summing to 1")]
-    required_tiers: Annotated[
-        Mapping[str, RequiredTier],
-        AfterValidator(MappingProxyType),
-        _keys(RATER_TIERS, "评议主体 that every person must have, with how many raters", exact=False),
-    ]
-
-    @_checked
-    def _weights(self, p: _Problems) -> None:
-        p.keys(self.dimension_weights, DIMENSIONS, "dimension_weights", exact=True)
-        p.weights(self.dimension_weights, "dimension_weights")
-        p.keys(self.tier_weights, RATER_TIERS, "tier_weights", exact=True)
-        p.weights(self.tier_weights, "tier_weights")
-        p.keys(self.required_tiers, RATER_TIERS, "required_tiers", exact=False)
+    dimension_weights: DimensionWeights
+    tier_weights: TierWeights
+    required_tiers: RequiredTiers
 
 
 @_section
@@ -287,14 +313,12 @@ class Quarterly:
         float, Strict(), Field(gt=0, le=TOP_QUOTA_CAP, description="好 quota, national cap 0.4")
     ]
     top_quota_min: Annotated[int, Strict(), Field(ge=0)]
-    bands: Annotated[Table, _keys(BANDED_QUARTER_GRADES, "lowest Q of each grade, strictly descending")]
+    bands: QuarterBands
 
     @_checked
     def _weights_and_bands(self, p: _Problems) -> None:
         weights = {"task_weight": self.task_weight, "eval_weight": self.eval_weight}
         p.weights(weights, "task_weight + eval_weight")
-        p.keys(self.bands, BANDED_QUARTER_GRADES, "bands", exact=True)
-        p.descending(self.bands, BANDED_QUARTER_GRADES, "bands")
 
 
 RegularShare = Annotated[
@@ -316,9 +340,7 @@ class Annual:
     excellent_min_top_share: Share
     basic_min_poor_quarters: Annotated[int, Strict(), Field(ge=1, le=4)]
     incompetent_min_poor_quarters: Annotated[int, Strict(), Field(ge=1, le=4)]
-    thresholds: Annotated[
-        Table, _keys(BANDED_ANNUAL_GRADES, "lowest annual score of each grade, strictly descending")
-    ]
+    thresholds: AnnualThresholds
 
     @_checked
     def _order(self, p: _Problems) -> None:
@@ -330,22 +352,13 @@ class Annual:
             f"got {self.basic_min_poor_quarters} and {self.incompetent_min_poor_quarters}"
         )
         p.require(ok, "basic_min_poor_quarters/incompetent_min_poor_quarters", message)
-        p.keys(self.thresholds, BANDED_ANNUAL_GRADES, "thresholds", exact=True)
-        p.descending(self.thresholds, BANDED_ANNUAL_GRADES, "thresholds")
 
 
 @_section
 class Compliance:
     anomaly_rate_scale: Positive
     anomaly_severity: Severity
-    weights: Annotated[
-        Table, _keys(COMPLIANCE_METRICS, "compliance metric → weight in compliance_index, summing to 1")
-    ]
-
-    @_checked
-    def _weights(self, p: _Problems) -> None:
-        p.keys(self.weights, COMPLIANCE_METRICS, "weights", exact=True)
-        p.weights(self.weights, "weights")
+    weights: ComplianceWeights
 
 
 @_section
@@ -713,7 +726,9 @@ def _format(exc: ValidationError) -> list[str]:
         loc, kind, ctx, value = error["loc"], error["type"], error.get("ctx", {}), error["input"]
         where = _path(loc)
         if kind == "rules":
-            problems.extend(f"{_path((*loc, key))}: {message}" for key, message in ctx["problems"])
+            problems.extend(
+                f"{_path((*loc, key) if key else loc)}: {message}" for key, message in ctx["problems"]
+            )
         elif kind == "unexpected_keyword_argument":
             table = _path(loc[:-1]) or "top level"
             if table not in unknown:

@@ -103,3 +103,20 @@ def test_a_year_mismatch_is_listed_with_the_section_problems(tmp_path: Path) -> 
     assert "2 problem(s)" in message
     assert "quarterly.top_quota: must be ≤ 0.4, got 0.5 (好 quota, national cap 0.4)" in message
     assert "year: the file says 2026 but is named for 2027" in message
+
+
+def test_a_table_is_checked_even_when_a_sibling_field_is_wrong() -> None:
+    # The old parser listed both; a section-level validator alone would hide the table's problem.
+    mapping = tomllib.loads((RULES_DIR / "2026.toml").read_text(encoding="utf-8"))
+    mapping["annual"]["default_regular_share"] = 0.5
+    mapping["annual"]["thresholds"]["称职"] = 90.0
+    mapping["evaluation"]["trim_min_raters"] = 2
+    mapping["evaluation"]["tier_weights"]["分管领导"] = 0.5
+    with pytest.raises(RulesError) as info:
+        parse_rules(mapping, "edited.toml")
+    message = str(info.value)
+    assert "4 problem(s)" in message
+    assert "annual.default_regular_share: must be ≥ 0.6, got 0.5" in message
+    assert "annual.thresholds: grade bounds must be strictly descending" in message
+    assert "evaluation.trim_min_raters: must be ≥ 3, got 2" in message
+    assert "evaluation.tier_weights: weights must sum to 1" in message
