@@ -9,6 +9,8 @@ import tomllib
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pipelines.domain.rules import (
     RULES_DIR,
@@ -120,3 +122,43 @@ def test_a_table_is_checked_even_when_a_sibling_field_is_wrong() -> None:
     assert "annual.thresholds: grade bounds must be strictly descending" in message
     assert "evaluation.trim_min_raters: must be ≥ 3, got 2" in message
     assert "evaluation.tier_weights: weights must sum to 1" in message
+
+
+def _scalar_paths(table: dict, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    paths: list[tuple[str, ...]] = []
+    for key, value in table.items():
+        if isinstance(value, dict):
+            paths.extend(_scalar_paths(value, (*prefix, key)))
+        else:
+            paths.append((*prefix, key))
+    return paths
+
+
+ORIGINAL_MAPPING = tomllib.loads((RULES_DIR / "2026.toml").read_text(encoding="utf-8"))
+SCALAR_PATHS = _scalar_paths(ORIGINAL_MAPPING)
+ANY_TOML_VALUE = st.recursive(
+    st.none().map(lambda _: "") | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner, max_size=3),
+    max_leaves=6,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(SCALAR_PATHS), ANY_TOML_VALUE), min_size=1, max_size=4))
+def test_any_edited_value_loads_or_is_refused_by_path(edits: list[tuple[tuple[str, ...], object]]) -> None:
+    # A hostile or careless edit never ends in anything but a RulesError naming the keys at fault.
+    mapping = json.loads(json.dumps(ORIGINAL_MAPPING))
+    for path, value in edits:
+        table = mapping
+        for name in path[:-1]:
+            table = table[name]
+        table[path[-1]] = value
+    try:
+        rules = parse_rules(mapping, "edited.toml")
+    except RulesError as exc:
+        message = str(exc)
+        assert message.startswith("edited.toml: rules refused")
+        touched = {".".join(path[:-1]) for path, _ in edits} | {".".join(path) for path, _ in edits}
+        assert any(key and key in message for key in touched) or "top level" in message, message
+    else:
+        assert json.loads(json.dumps(rules.dbt_vars(), ensure_ascii=False)) == rules.dbt_vars()
