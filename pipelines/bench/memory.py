@@ -105,10 +105,5 @@ class PeakSampler:
         self.stop()
 
 
-def largest_child_peak_bytes() -> int:
-    """ru_maxrss of the largest waited-for descendant of this process (bytes)."""
-    return _maxrss_bytes(resource.RUSAGE_CHILDREN)
-
-
 def mb(n_bytes: float) -> float:
     return round(n_bytes / 1024 / 1024, 1)

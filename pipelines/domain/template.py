@@ -52,7 +52,6 @@ class Sheet:
     title: str  # Chinese sheet name, also the CSV file stem
     columns: tuple[Column, ...]
     required: bool = True  # must the sheet exist
-    q4_only: bool = False
 
     @property
     def headers(self) -> tuple[str, ...]:
@@ -187,8 +186,7 @@ YEAR_END = Sheet(
         Column("person_code", "人员编号", Kind.CODE),
         Column("year_end_score", "年度测评得分", Kind.NUMBER, **_SCORE),
     ),
-    required=False,
-    q4_only=True,
+    required=False,  # filled in the fourth quarter only (the year-end 年度测评)
 )
 
 SHEETS: tuple[Sheet, ...] = (UNIT_INFO, ROSTER, SECTIONS, TASKS, RATINGS, ADJUSTMENTS, YEAR_END)

@@ -16,8 +16,6 @@ import polars as pl
 
 from pipelines.ingest.schema import TZ_TIMESTAMP
 
-STATUSES = ("on_time", "late", "rejected", "missing")
-
 
 def mark_current(submissions: pl.DataFrame) -> pl.DataFrame:
     """Add `is_current` to rows with unit_code, submission_id, arrival_at, accepted and seq (the order

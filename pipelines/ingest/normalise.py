@@ -52,17 +52,6 @@ QUARTER_VARIANT = "quarter_variant"
 LIST_SEPARATOR = "list_separator"
 CONTROL_CHARS = "control_chars_removed"
 FORMULA_LIKE = "formula_like_text"
-WARNING_KINDS = (
-    FULLWIDTH,
-    WHITESPACE,
-    NUMBER_AS_TEXT,
-    DATE_VARIANT,
-    BOOL_VARIANT,
-    QUARTER_VARIANT,
-    LIST_SEPARATOR,
-    CONTROL_CHARS,
-    FORMULA_LIKE,
-)
 
 YES, NO = "是", "否"
 LIST_JOIN = "、"

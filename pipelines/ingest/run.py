@@ -35,6 +35,7 @@ from typing import Any
 
 import polars as pl
 
+from pipelines.domain.constants import SUBMISSION_STATUSES
 from pipelines.domain.quarters import TZ, Quarter, parse_quarter
 from pipelines.domain.registry import load_active_registry
 from pipelines.domain.rules import RulesError, load_rules
@@ -43,7 +44,7 @@ from pipelines.ingest import cache, conflicts, free_text
 from pipelines.ingest.archive import ArchiveRecord, archive_delivery, load_quarter, next_seq
 from pipelines.ingest.discover import Delivery, discover_quarter
 from pipelines.ingest.issues import Issue
-from pipelines.ingest.ledger import STATUSES, mark_current, unit_status
+from pipelines.ingest.ledger import mark_current, unit_status
 from pipelines.ingest.load import write_quarter
 from pipelines.ingest.parse import (
     ParsedDelivery,
@@ -102,7 +103,6 @@ class IngestReport:
     warning_kinds: dict[str, int] = field(default_factory=dict)
     rows: dict[str, int] = field(default_factory=dict)
     paths: dict[str, str] = field(default_factory=dict)
-    receipts_written: int = 0
     skipped: list[str] = field(default_factory=list)  # what in landing is not a unit's file, and why
     conflicts: list[conflicts.Conflict] = field(default_factory=list)  # persons listed by two units
     archive_high_water: int = 0  # the last order of first sight this run's results are built from
@@ -162,7 +162,8 @@ def ingest_quarter(
     persons = tables.pop("_persons")
     written = write_quarter(tables, persons, q.key, raw_dir(), restricted_dir())
     report.paths = {t: str(p) for t, p in written.items()}
-    report.receipts_written = sum(write_if_changed(path, text) for path, text in receipts)
+    for path, text in receipts:
+        write_if_changed(path, text)
     conflict_report = conflicts.report_path(receipts_dir(), q.key)
     conflict_report.parent.mkdir(parents=True, exist_ok=True)
     write_if_changed(conflict_report, conflicts.render_csv(report.conflicts))
@@ -436,7 +437,7 @@ def _assemble(
     report.submissions = ledger.height
     report.accepted = int(ledger["accepted"].sum())
     report.rejected = ledger.height - report.accepted
-    report.statuses = dict.fromkeys(STATUSES, 0)
+    report.statuses = dict.fromkeys(SUBMISSION_STATUSES, 0)
     report.statuses.update(dict(tables["unit_status"].group_by("status").len().iter_rows()))
     report.error_kinds = _top(items, "error")
     report.warning_kinds = _top(items, "warning")

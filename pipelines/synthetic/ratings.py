@@ -20,7 +20,6 @@ DIM_WEIGHTS = np.array([0.20, 0.20, 0.20, 0.25, 0.15])
 DIM_OFFSETS = np.array([0.3, -0.4, 0.2, -0.3, 0.4])  # raters find 难度/成效 a little harder to credit
 TIER_OFFSET = {"科室工作人员": 1.0, "科室负责人": 0.4, "分管领导": 0.0, "服务对象": 0.6, "亮晒评": 1.4}
 UNIT_LEVEL_MEAN = 85.5
-UNIT_LEVEL_SD = 1.2
 SIGNAL_POINTS = 4.2
 LENIENCY_SD = 2.0
 ROW_NOISE_SD = 2.0
@@ -57,11 +56,6 @@ class RatingTable:
         self.tier.append(tier)
         self.rater.append(rater)
         self.scores = np.vstack([self.scores, scores.reshape(1, 5)])
-
-    def rater_rows(self, tier: str, rater: str) -> np.ndarray:
-        return np.array(
-            [i for i in range(len(self)) if self.rater[i] == rater and self.tier[i] == tier], dtype=int
-        )
 
     def consensus(self, row: int) -> tuple[float, int]:
         """Mean composite of the ratee's other raters (any tier), and how many there are."""
