@@ -115,7 +115,7 @@ def _parse(request: ParseRequest, started: float) -> ParsedDelivery:
     tables, cast_issues = typed_tables(sheets, request.submission_id)
     issues.extend(cast_issues)
     # Cast to the cache's exact schema here, where a failure is this file's, not in the batch write.
-    tables = {t: f.select([pl.col(c).cast(d) for c, d in cache_schema(t).items()]) for t, f in tables.items()}
+    tables = {t: _cache_cast(t, f) for t, f in tables.items()}
     return ParsedDelivery(
         submission_id=request.submission_id,
         readable=True,
@@ -126,3 +126,11 @@ def _parse(request: ParseRequest, started: float) -> ParsedDelivery:
         facts=UnitFacts.from_sheets(sheets),
         seconds=time.perf_counter() - started,
     )
+
+
+def _cache_cast(table: str, frame: pl.DataFrame) -> pl.DataFrame:
+    """The frame in the cache's exact schema (typed_tables builds it so; the cast is the safeguard)."""
+    schema = cache_schema(table)
+    if frame.schema == pl.Schema(schema):
+        return frame
+    return frame.select([pl.col(c).cast(d) for c, d in schema.items()])
