@@ -23,7 +23,7 @@ import hashlib
 import json
 import os
 import uuid
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -65,7 +65,6 @@ class Entry:
     submission_id: str
     readable: bool
     issues: list[Issue]
-    tables: dict[str, pl.DataFrame] = field(default_factory=dict)
     encoding: str | None = None
     facts: UnitFacts | None = None
     parse_seconds: float = 0.0
@@ -113,21 +112,20 @@ def all_issues(entries: list[Entry]) -> pl.DataFrame:
     return pl.DataFrame(rows, schema=ISSUE_SCHEMA, orient="row")
 
 
-def write_batch(root: Path, entries: list[Entry]) -> str:
-    """Cache the results of one run; returns the batch id."""
+def write_batch(root: Path, entries: list[Entry], tables: dict[str, pl.DataFrame]) -> str:
+    """Cache the results of one run; returns the batch id. `tables`: the typed tables of the run's
+    deliveries (tables.typed_batch), of which those of content-valid entries are kept."""
     batch = f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
     folder = root / "batches" / batch
     tmp = root / "batches" / f".tmp-{batch}"
     tmp.mkdir(parents=True)
     all_issues(entries).write_parquet(tmp / "issues.parquet")
-    valid = [e for e in entries if e.content_ok]
+    valid = [e.submission_id for e in entries if e.content_ok]
     for table in TABLES:
         schema = cache_schema(table)
-        # Each frame was cast to this schema where it was parsed (a failure there is its file's), so
-        # one concatenation and one cast for the batch: per-frame casts cost a polars call each.
-        frames = [e.tables[table] for e in valid if e.tables[table].height]
-        stacked = pl.concat(frames) if frames else pl.DataFrame(schema=schema)
-        stacked.select([pl.col(c).cast(t) for c, t in schema.items()]).write_parquet(tmp / f"{table}.parquet")
+        frame = tables.get(table, pl.DataFrame(schema=schema))
+        frame = frame.filter(pl.col("submission_id").is_in(valid))
+        frame.select([pl.col(c).cast(t) for c, t in schema.items()]).write_parquet(tmp / f"{table}.parquet")
     tmp.rename(folder)
     (root / "entries").mkdir(parents=True, exist_ok=True)
     for e in entries:
