@@ -313,8 +313,11 @@ def _parse_and_cache(
             log,
             one_by_one=lambda batches: validate_batches(batches),
         )
+        # A file whose cast or validation raised says only that (its incident), nothing else.
         for i, incident in {**cast_incidents, **incidents}.items():
             results[i] = failed_validation(results[i], incident)
+            cast_issues.pop(i, None)
+            cell_issues.pop(i, None)
         timings["parse.gx_validated"] = _since(started)
     finally:
         # Not waiting for the GX process to wind down (about 1.7 s of a city run): it exits on its own
