@@ -141,7 +141,7 @@ def outputs(published: Path) -> dict[str, str]:
         "分析库 analyst warehouse": str(published),
         "区县库 county extracts": f"{lay.counties}/<county_code>.duckdb",
         "季度报告 quarterly report": str(reports[-1]) if reports else str(data_dir() / "reports"),
-        "成果文件 deliverables": f"{data_dir() / 'deliverables'}/<quarter>/ (units/, notices/, counties/, restricted/)",
+        "成果文件 deliverables": f"{data_dir() / 'deliverables'}/<quarter>/",
         "回执 receipts": f"{receipts_dir()}/<quarter>/<unit>/",
         "报送目录 landing area": f"{landing_dir()}/<quarter>/",
         "日志 logs": str(data_dir() / "logs"),

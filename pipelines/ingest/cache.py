@@ -23,7 +23,7 @@ import hashlib
 import json
 import os
 import uuid
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -65,7 +65,6 @@ class Entry:
     submission_id: str
     readable: bool
     issues: list[Issue]
-    tables: dict[str, pl.DataFrame] = field(default_factory=dict)
     encoding: str | None = None
     facts: UnitFacts | None = None
     parse_seconds: float = 0.0
@@ -103,34 +102,30 @@ def has(root: Path, submission_id: str) -> bool:
     return _entry_path(root, submission_id).exists()
 
 
-def issues_frame(submission_id: str, issues: list[Issue]) -> pl.DataFrame:
-    data = {
-        "submission_id": [submission_id] * len(issues),
-        "ordinal": list(range(len(issues))),
-        "severity": [i.severity for i in issues],
-        "kind": [i.kind for i in issues],
-        "sheet": [i.sheet for i in issues],
-        "excel_row": [i.excel_row for i in issues],
-        "column_header": [i.header for i in issues],
-        "value": [i.value for i in issues],
-        "message": [i.message for i in issues],
-    }
-    return pl.DataFrame(data, schema=ISSUE_SCHEMA)
+def all_issues(entries: list[Entry]) -> pl.DataFrame:
+    """The issues of every entry as one frame, numbered per entry in receipt order."""
+    rows = [
+        (e.submission_id, k, i.severity, i.kind, i.sheet, i.excel_row, i.header, i.value, i.message)
+        for e in entries
+        for k, i in enumerate(e.issues)
+    ]
+    return pl.DataFrame(rows, schema=ISSUE_SCHEMA, orient="row")
 
 
-def write_batch(root: Path, entries: list[Entry]) -> str:
-    """Cache the results of one run; returns the batch id."""
+def write_batch(root: Path, entries: list[Entry], tables: dict[str, pl.DataFrame]) -> str:
+    """Cache the results of one run; returns the batch id. `tables`: the typed tables of the run's
+    deliveries (tables.typed_batch), of which those of content-valid entries are kept."""
     batch = f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
     folder = root / "batches" / batch
     tmp = root / "batches" / f".tmp-{batch}"
     tmp.mkdir(parents=True)
-    issues = [issues_frame(e.submission_id, e.issues) for e in entries]
-    pl.concat(issues or [pl.DataFrame(schema=ISSUE_SCHEMA)]).write_parquet(tmp / "issues.parquet")
-    valid = [e for e in entries if e.content_ok]
+    all_issues(entries).write_parquet(tmp / "issues.parquet")
+    valid = [e.submission_id for e in entries if e.content_ok]
     for table in TABLES:
         schema = cache_schema(table)
-        frames = [e.tables[table].select([pl.col(c).cast(t) for c, t in schema.items()]) for e in valid]
-        pl.concat(frames or [pl.DataFrame(schema=schema)]).write_parquet(tmp / f"{table}.parquet")
+        frame = tables.get(table, pl.DataFrame(schema=schema))
+        frame = frame.filter(pl.col("submission_id").is_in(valid))
+        frame.select([pl.col(c).cast(t) for c, t in schema.items()]).write_parquet(tmp / f"{table}.parquet")
     tmp.rename(folder)
     (root / "entries").mkdir(parents=True, exist_ok=True)
     for e in entries:

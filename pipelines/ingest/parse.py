@@ -1,13 +1,13 @@
-"""Parse one archived delivery: safety checks, reading, normalisation, in-file checks, typed tables.
+"""Parse one archived delivery: safety checks, reading, normalisation, in-file checks.
 
 `parse_delivery` is what a worker process runs (workers.py); it never raises for a bad file: every
 problem becomes an issue on the receipt, and an unexpected exception (a bug, a library failing on a
 hostile file) becomes an incident: the file is rejected with 「系统处理本文件时出错」 and an
 incident id, the traceback travels back with the result and the parent logs it under that id.
 
-The cell suites (great-expectations) run afterwards in the parent process over all new deliveries at
-once (validate.validate_cells), because one validation of a stacked sheet is far cheaper than five
-hundred small ones.
+The cell suites (great-expectations) and the cast to typed tables run afterwards in the parent, once
+per sheet over all new deliveries stacked (validate.validate_batches, tables.typed_batch): one polars
+or GX call over a stacked sheet is far cheaper than five hundred small ones.
 """
 
 from __future__ import annotations
@@ -18,13 +18,10 @@ import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import polars as pl
-
 from pipelines.ingest.issues import Incident, Issue, file_issue, incident_id
 from pipelines.ingest.read import RawSheet, ReadError, read_csv_set, read_xlsx
 from pipelines.ingest.safety import check_xlsx
 from pipelines.ingest.sheets import ParsedSheet, parse_sheets
-from pipelines.ingest.tables import cache_schema, typed_tables
 from pipelines.ingest.validate import UnitFacts, check_submission, log_incident
 
 
@@ -42,7 +39,6 @@ class ParsedDelivery:
     issues: list[Issue]
     encoding: str | None = None
     sheets: dict[str, ParsedSheet] = field(default_factory=dict)
-    tables: dict[str, pl.DataFrame] = field(default_factory=dict)
     facts: UnitFacts | None = None
     seconds: float = 0.0
     incidents: list[Incident] = field(default_factory=list)  # logged by the parent with their ids
@@ -112,17 +108,12 @@ def _parse(request: ParseRequest, started: float) -> ParsedDelivery:
     encodings = sorted({s.encoding for s in raw if s.encoding})
     sheets, issues = parse_sheets(raw)
     issues.extend(check_submission(sheets))
-    tables, cast_issues = typed_tables(sheets, request.submission_id)
-    issues.extend(cast_issues)
-    # Cast to the cache's exact schema here, where a failure is this file's, not in the batch write.
-    tables = {t: f.select([pl.col(c).cast(d) for c, d in cache_schema(t).items()]) for t, f in tables.items()}
     return ParsedDelivery(
         submission_id=request.submission_id,
         readable=True,
         issues=issues,
         encoding=",".join(encodings) or None,
         sheets=sheets,
-        tables=tables,
         facts=UnitFacts.from_sheets(sheets),
         seconds=time.perf_counter() - started,
     )

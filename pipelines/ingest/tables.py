@@ -1,20 +1,24 @@
 """Typed tables of one submission, cast from canonical text to the raw-table contract (schema.py).
 
-The cast is driven by the contract's dtypes, not restated here. These frames are what the parse
-cache keeps per submission; the quarter's raw tables are assembled from them (run.py), adding the
-folder's quarter and unit code and the person_key. The roster keeps name, national ID and Excel row
-here: they leave only into the restricted persons table and the cross-unit check.
+The cast is driven by the contract's dtypes, not restated here. It runs once per batch of new
+deliveries, over the sheets stacked for the suites (a polars call per table, not per table and
+delivery); the cache keeps the result per submission, and the quarter's raw tables are assembled
+from it (run.py), adding the folder's quarter and unit code and the person_key. The roster keeps
+name, national ID and Excel row here: they leave only into the restricted persons table and the
+cross-unit check.
 """
 
 from __future__ import annotations
 
 import polars as pl
 
-from pipelines.domain.template import SHEETS_BY_NAME, Column
+from pipelines.domain.template import SHEETS_BY_NAME
 from pipelines.ingest.issues import Issue, issue
 from pipelines.ingest.normalise import CANONICAL_PATTERNS, NO, YES, split_codes
 from pipelines.ingest.schema import RAW_TABLES
-from pipelines.ingest.sheets import ROW, ParsedSheet
+from pipelines.ingest.sheets import ROW
+
+FILE = "_file"  # the delivery index column of a stacked sheet
 
 # Added when a quarter is assembled, from the folder (quarter, unit_code) or the key (person_key).
 ASSEMBLY_COLUMNS = ("quarter", "unit_code", "person_key")
@@ -42,92 +46,99 @@ def _cast(field: str, dtype: pl.DataType) -> pl.Expr:
     return col.cast(dtype, strict=False)
 
 
-def _sheet_table(
-    table: str, parsed: ParsedSheet | None, submission_id: str
-) -> tuple[pl.DataFrame, list[Issue]]:
+def _typed_sheet(table: str, stacked: pl.DataFrame | None, ids: list[str]) -> pl.DataFrame:
+    """One sheet of every delivery in the batch, cast to the contract; `ids[file]` is its submission."""
     schema = cache_schema(table)
-    if parsed is None:
-        return pl.DataFrame(schema=schema), []
-    frame = parsed.frame
+    if stacked is None or stacked.is_empty():
+        return pl.DataFrame(schema=schema)
     exprs: list[pl.Expr] = []
     for column, dtype in schema.items():
         if column == "submission_id":
-            exprs.append(pl.lit(submission_id, dtype=pl.Utf8).alias(column))
+            exprs.append(
+                pl.col(FILE).replace_strict(dict(enumerate(ids)), return_dtype=pl.Utf8).alias(column)
+            )
         elif column == "excel_row":
             exprs.append(pl.col(ROW).cast(pl.Int64).alias(column))
-        elif column == "item_no":
-            exprs.append(pl.int_range(1, pl.len() + 1, dtype=pl.Int64).alias(column))
-        elif column in parsed.fields:
+        elif column == "item_no":  # 1, 2, … within each delivery, in row order
+            exprs.append(pl.int_range(1, pl.len() + 1, dtype=pl.Int64).over(FILE).alias(column))
+        elif column in stacked.columns:
             exprs.append(_cast(column, dtype).cast(dtype).alias(column))
         else:
             exprs.append(pl.lit(None, dtype=dtype).alias(column))
-    typed = frame.select(exprs)
-    # A cast can only lose values, so equal null counts mean every present value was cast.
-    lost = [
-        c
-        for c in parsed.fields
-        if c in schema and typed.get_column(c).null_count() > frame.get_column(c).null_count()
-    ]
+    return stacked.select(exprs)
+
+
+def _failed_casts(table: str, stacked: pl.DataFrame) -> list[tuple[int, Issue]]:
+    """Values that look right to the suites but do not cast (2025-02-30): the last line of defence.
+    By delivery, then column in template order, then row, as a receipt lists them."""
+    schema = cache_schema(table)
     sheet = SHEETS_BY_NAME[table]
-    issues = [i for c in lost for i in _failed_casts(sheet.title, sheet.column(c), frame, schema[c])]
-    return typed, issues
-
-
-def _failed_casts(title: str, column: Column, frame: pl.DataFrame, dtype: pl.DataType) -> list[Issue]:
-    """Values that look right to the suites but do not cast (2025-02-30): the last line of defence."""
-    pattern = CANONICAL_PATTERNS.get(column.kind)
-    if pattern is None:
-        return []
-    field = column.field
-    bad = frame.filter(
-        pl.col(field).is_not_null() & pl.col(field).str.contains(pattern) & _cast(field, dtype).is_null()
-    )
-    return [
-        issue(
-            "wrong_type", sheet=title, row=r[ROW], header=column.header, value=r[field], detail="不是有效的值"
+    found: list[tuple[int, int, int, Issue]] = []
+    for k, column in enumerate(sheet.columns):
+        pattern = CANONICAL_PATTERNS.get(column.kind)
+        field = column.field
+        if pattern is None or field not in schema or field not in stacked.columns:
+            continue
+        bad = stacked.filter(
+            pl.col(field).is_not_null()
+            & pl.col(field).str.contains(pattern)
+            & _cast(field, schema[field]).is_null()
         )
-        for r in bad.iter_rows(named=True)
-    ]
+        for i, (file, row, value) in enumerate(bad.select(FILE, ROW, field).iter_rows()):
+            found.append(
+                (
+                    file,
+                    k,
+                    i,
+                    issue(
+                        "wrong_type",
+                        sheet=sheet.title,
+                        row=row,
+                        header=column.header,
+                        value=value,
+                        detail="不是有效的值",
+                    ),
+                )
+            )
+    found.sort(key=lambda f: f[:3])
+    return [(file, item) for file, _, _, item in found]
 
 
-def task_assignments(tasks: ParsedSheet | None, submission_id: str) -> pl.DataFrame:
-    """One row per (task, person): the lead, then the assistants in the order listed."""
+def _task_assignments(tasks: pl.DataFrame | None, names: list[str]) -> pl.DataFrame:
+    """One row per (task, person) of each delivery: the lead, then the assistants in the order listed."""
     schema = cache_schema("task_assignments")
-    if tasks is None or "task_code" not in tasks.fields:
+    if tasks is None or tasks.is_empty():
         return pl.DataFrame(schema=schema)
-    frame = tasks.frame
-    leads = frame.get_column("lead_code").to_list() if "lead_code" in tasks.fields else [None] * frame.height
-    assists = (
-        frame.get_column("assist_codes").to_list()
-        if "assist_codes" in tasks.fields
-        else [None] * frame.height
-    )
-    seen: set[tuple[str, str, str]] = set()
-    rows: list[tuple[str, str, str]] = []
-    for task, lead, assist in zip(frame.get_column("task_code").to_list(), leads, assists, strict=True):
+    rows: list[tuple[str, str, str, str]] = []
+    seen: set[tuple[int, str, str, str]] = set()
+    columns = tasks.select(FILE, "task_code", "lead_code", "assist_codes").iter_rows()
+    for file, task, lead, assist in columns:
         if task is None:
             continue
         for person, role in [(lead, "lead"), *((c, "assist") for c in split_codes(assist))]:
-            if person and (task, person, role) not in seen:
-                seen.add((task, person, role))
-                rows.append((task, person, role))
-    data = {
-        "submission_id": [submission_id] * len(rows),
-        "task_code": [r[0] for r in rows],
-        "person_code": [r[1] for r in rows],
-        "role": [r[2] for r in rows],
-    }
-    return pl.DataFrame(data, schema=schema)
+            if person and (file, task, person, role) not in seen:
+                seen.add((file, task, person, role))
+                rows.append((names[file], task, person, role))
+    return pl.DataFrame(rows, schema=schema, orient="row")
 
 
-def typed_tables(
-    sheets: dict[str, ParsedSheet], submission_id: str
-) -> tuple[dict[str, pl.DataFrame], list[Issue]]:
-    """Every table of the contract for one submission, and the cells that failed to cast."""
+def typed_batch(
+    stacked: dict[str, pl.DataFrame], submission_ids: list[str]
+) -> tuple[dict[str, pl.DataFrame], dict[int, list[Issue]]]:
+    """Every table of the contract for a batch of deliveries, and the cells that failed to cast.
+
+    `stacked`: sheet name -> the sheet of every delivery that has it, one frame with `_file` (index
+    into `submission_ids`), `_row` and every template field as canonical text (null where a delivery
+    lacks the column): what the suites run on. One cast per table and batch instead of per delivery.
+    """
+    ids = list(submission_ids)
     out: dict[str, pl.DataFrame] = {}
-    issues: list[Issue] = []
+    issues: dict[int, list[Issue]] = {}
     for table in SHEET_TABLES:
-        out[table], failed = _sheet_table(table, sheets.get(table), submission_id)
-        issues.extend(failed)
-    out["task_assignments"] = task_assignments(sheets.get("tasks"), submission_id)
+        frame = stacked.get(table)
+        out[table] = _typed_sheet(table, frame, ids)
+        if frame is not None and not frame.is_empty():
+            for file, item in _failed_casts(table, frame):
+                issues.setdefault(file, []).append(item)
+    out["task_assignments"] = _task_assignments(stacked.get("tasks"), ids)
     return out, issues

@@ -123,31 +123,34 @@ def _national_ids(sheets: dict[str, ParsedSheet]) -> list[Issue]:
 
 
 def _duplicates(sheets: dict[str, ParsedSheet]) -> list[Issue]:
+    """Every later row repeating a key (rows with a blank key part are not compared), naming the first."""
     out = []
     for name, keys in UNIQUE_KEYS.items():
         parsed = sheets.get(name)
         if parsed is None:
             continue
         sheet = SHEETS_BY_NAME[name]
+        rows = _rows(sheets, name)
         for key in keys:
             if not all(f in parsed.fields for f in key):
                 continue
-            frame = parsed.frame.select(ROW, *key).drop_nulls(list(key))
-            later = frame.filter(~pl.struct(list(key)).is_first_distinct())
-            if later.is_empty():
-                continue
-            first = frame.group_by(list(key), maintain_order=True).agg(pl.col(ROW).first().alias("_first"))
-            for r in later.join(first, on=list(key), maintain_order="left").iter_rows(named=True):
-                out.append(
-                    issue(
-                        "duplicate_key",
-                        sheet=sheet.title,
-                        row=r[ROW],
-                        header=sheet.column(key[0]).header,
-                        value="/".join(shown(name, f, r[f]) or "" for f in key),
-                        detail=str(r["_first"]),
+            values = [parsed.frame.get_column(f).to_list() for f in key]
+            first: dict[tuple[str, ...], int] = {}
+            for row, parts in zip(rows, zip(*values, strict=True), strict=True):
+                if any(v is None for v in parts):
+                    continue
+                seen = first.setdefault(parts, row)
+                if seen != row:
+                    out.append(
+                        issue(
+                            "duplicate_key",
+                            sheet=sheet.title,
+                            row=row,
+                            header=sheet.column(key[0]).header,
+                            value="/".join(shown(name, f, v) or "" for f, v in zip(key, parts, strict=True)),
+                            detail=str(seen),
+                        )
                     )
-                )
     return out
 
 
@@ -295,21 +298,26 @@ class CellBatch:
 
 
 def stack(parts_by_sheet: dict[str, list[tuple[int, ParsedSheet]]]) -> list[CellBatch]:
-    """All deliveries' frames of each sheet stacked, every template column present."""
+    """All deliveries' frames of each sheet stacked, every template column present.
+
+    One concatenation per sheet (columns a delivery lacks come out null) and one column of delivery
+    indexes: per-delivery frame operations cost a polars call each, thousands per city quarter.
+    """
     batches = []
     for name, parts in parts_by_sheet.items():
         if not parts:
             continue
         sheet = SHEETS_BY_NAME[name]
-        frames = []
-        for index, parsed in parts:
-            frame = parsed.frame.with_columns(pl.lit(index, dtype=pl.Int64).alias("_file"))
-            missing = [c.field for c in sheet.columns if c.field not in parsed.fields]
-            frame = frame.with_columns([pl.lit(None, dtype=pl.Utf8).alias(f) for f in missing])
-            frames.append(frame.select(["_file", ROW, *(c.field for c in sheet.columns)]))
+        fields = [c.field for c in sheet.columns]
+        files = pl.Series("_file", [index for index, parsed in parts for _ in range(parsed.height)], pl.Int64)
+        stacked = pl.concat([parsed.frame for _, parsed in parts], how="diagonal")
         numeric = [c for c in sheet.columns if c.kind in NUMERIC_KINDS]
         # Only a canonical number has a value: "NaN" or "inf" are type errors, not also range errors.
-        stacked = pl.concat(frames, how="vertical").with_columns(
+        stacked = stacked.select(
+            files,
+            pl.col(ROW),
+            *(pl.col(f) if f in stacked.columns else pl.lit(None, dtype=pl.Utf8).alias(f) for f in fields),
+        ).with_columns(
             [
                 pl.when(pl.col(c.field).str.contains(CANONICAL_PATTERNS[c.kind]))
                 .then(pl.col(c.field).cast(pl.Float64, strict=False))

@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import polars as pl
 import pytest
 
 from pipelines.domain.quarters import Quarter
@@ -17,7 +18,8 @@ from pipelines.ingest.issues import Issue, mask_national_id
 from pipelines.ingest.normalise import format_number
 from pipelines.ingest.parse import ParsedDelivery, ParseRequest, parse_delivery
 from pipelines.ingest.sheets import ParsedSheet
-from pipelines.ingest.validate import validate_cells
+from pipelines.ingest.tables import typed_batch
+from pipelines.ingest.validate import stack, validate_cells
 from pipelines.synthetic.breakage import BREAKAGES, break_workbook, csv_breakages
 from pipelines.synthetic.noise import NoiseRates
 from pipelines.synthetic.workbook import UnitWorkbook
@@ -38,15 +40,24 @@ def canonical(clean_quarter: Path) -> UnitWorkbook:
     return UnitWorkbook(unit.name, info["unit_name"], Quarter(2025, 3), sheets)
 
 
-def _ingest_all(requests: list[ParseRequest]) -> list[tuple[ParsedDelivery, list[Issue]]]:
-    """Parse each delivery, then validate all of them in one suite run per sheet, as run.py does."""
+def _ingest_all(
+    requests: list[ParseRequest],
+) -> list[tuple[ParsedDelivery, list[Issue], dict[str, pl.DataFrame]]]:
+    """Parse each delivery, then type and validate all of them in one pass per sheet, as run.py does."""
     parsed = [parse_delivery(r) for r in requests]
     by_sheet: dict[str, list[tuple[int, ParsedSheet]]] = {}
     for index, delivery in enumerate(parsed):
         for name, sheet in delivery.sheets.items():
             by_sheet.setdefault(name, []).append((index, sheet))
+    stacked = {b.sheet: b.frame for b in stack(by_sheet)}
+    # The requests share submission ids; their index tells their typed rows apart.
+    tables, cast = typed_batch(stacked, [str(i) for i in range(len(parsed))])
     cells = validate_cells(by_sheet)
-    return [(d, d.issues + cells.get(i, [])) for i, d in enumerate(parsed)]
+    out = []
+    for i, d in enumerate(parsed):
+        own = {t: f.filter(pl.col("submission_id") == str(i)) for t, f in tables.items()}
+        out.append((d, d.issues + cast.get(i, []) + cells.get(i, []), own))
+    return out
 
 
 def _write(tmp_path: Path, wb: UnitWorkbook, fmt: str, layout: object = FULL_LAYOUT) -> ParseRequest:
@@ -86,11 +97,11 @@ def ingested(
 def test_a_clean_canonical_submission_has_no_issue_at_all(
     canonical: UnitWorkbook, ingested: dict[tuple[str, str], object], fmt: str
 ) -> None:
-    _, parsed, issues = ingested[("clean", fmt)]  # type: ignore[misc]
+    _, parsed, issues, tables = ingested[("clean", fmt)]  # type: ignore[misc]
     assert parsed.readable
     assert [i.message for i in issues if i.kind != "lead_missing"] == []
-    assert parsed.tables["roster"].height == len(canonical.sheets["roster"])
-    assert parsed.tables["ratings"].height == len(canonical.sheets["ratings"])
+    assert tables["roster"].height == len(canonical.sheets["roster"])
+    assert tables["ratings"].height == len(canonical.sheets["ratings"])
 
 
 def _expected_value(breakage: str, value: object) -> str | None:
@@ -108,7 +119,7 @@ def _expected_value(breakage: str, value: object) -> str | None:
 def test_content_breakages_point_at_the_cell(
     ingested: dict[tuple[str, str], object], key: str, fmt: str
 ) -> None:
-    defect, _, issues = ingested[(key, fmt)]  # type: ignore[misc]
+    defect, _, issues, _ = ingested[(key, fmt)]  # type: ignore[misc]
     errors = [i for i in issues if i.severity == "error"]
     assert errors, f"{key} was not rejected"
     hits = [
@@ -129,7 +140,7 @@ def test_content_breakages_point_at_the_cell(
 def test_file_breakages_are_refused_before_parsing(canonical: UnitWorkbook, tmp_path: Path, key: str) -> None:
     request = _write(tmp_path, canonical, "xlsx")
     BREAKAGES[key].file(Path(request.files[0][1]), np.random.default_rng(3))  # type: ignore[misc]
-    ((parsed, issues),) = _ingest_all([request])
+    ((parsed, issues, _),) = _ingest_all([request])
     assert not parsed.readable
     assert [i.kind for i in issues] == [BREAKAGES[key].error_kind]
     assert issues[0].sheet is None and issues[0].message.startswith("文件")
