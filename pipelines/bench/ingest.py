@@ -1,7 +1,7 @@
 """Benchmark: ingest a full city quarter from scratch, then again with no new files.
 
-    python -m pipelines.ingest.bench                       # 2025Q3, scale 1, seed 7
-    python -m pipelines.ingest.bench --quarter 2026Q1 --scale 2
+    python -m pipelines.bench.ingest                       # 2025Q3, scale 1, seed 7
+    python -m pipelines.bench.ingest --quarter 2026Q1 --scale 2
 
 The generated landing area is cached under <data dir>/bench/ (generated once, ~12 s). Each run
 happens in a fresh temporary data directory, in a child process of its own so its peak memory
@@ -24,6 +24,7 @@ from pathlib import Path
 
 from pipelines.domain.quarters import parse_quarter
 from pipelines.ingest.discover import discover_quarter
+from pipelines.ingest.pseudonym import DEMO_ENV
 from pipelines.paths import data_dir
 
 
@@ -66,7 +67,7 @@ def _run(data: Path, quarter: str, workers: int) -> dict[str, object]:
         [
             sys.executable,
             "-m",
-            "pipelines.ingest.bench",
+            "pipelines.bench.ingest",
             "--child",
             str(data),
             "--quarter",
@@ -77,6 +78,7 @@ def _run(data: Path, quarter: str, workers: int) -> dict[str, object]:
         check=True,
         capture_output=True,
         text=True,
+        env={**os.environ, DEMO_ENV: "1"},  # generated data: persons keyed with the public demo key
     )
     result = json.loads(out.stdout.strip().splitlines()[-1])
     result["process_seconds"] = round(time.perf_counter() - started, 2)
@@ -85,7 +87,7 @@ def _run(data: Path, quarter: str, workers: int) -> dict[str, object]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m pipelines.ingest.bench", description=__doc__.splitlines()[0]
+        prog="python -m pipelines.bench.ingest", description=__doc__.splitlines()[0]
     )
     parser.add_argument("--quarter", default="2025Q3")
     parser.add_argument("--scale", type=float, default=1.0)
