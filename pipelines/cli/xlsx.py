@@ -12,7 +12,8 @@ from pathlib import Path
 import polars as pl
 import xlsxwriter
 
-FORMULA_STARTS = ("=", "+", "-", "@")
+from pipelines.domain.safe_cells import neutralise
+
 HEADERS = {
     "quarter": "季度",
     "unit_code": "单位编码",
@@ -24,11 +25,6 @@ HEADERS = {
     "files_seen": "收到文件数",
     "receipts": "回执目录",
 }
-
-
-def neutralise(text: str) -> str:
-    """`'=1+1` for `=1+1`: Excel shows the text, never evaluates it."""
-    return "'" + text if text.startswith(FORMULA_STARTS) else text
 
 
 def write_unit_list(table: pl.DataFrame, path: Path, sheet: str = "报送状态") -> Path:
