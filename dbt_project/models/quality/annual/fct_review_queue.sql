@@ -11,12 +11,25 @@ with findings as (
 ),
 
 quarter_tests as (
-    select code, quarter, unit_code, p_value, q_value, reference
+    select
+        code,
+        quarter,
+        unit_code,
+        p_value,
+        q_value,
+        reference
     from {{ ref('int_unit_tests_quarter') }}
 ),
 
 year_tests as (
-    select code, rules_year, unit_code, p_value, q_value, reference, top_turnover
+    select
+        code,
+        rules_year,
+        unit_code,
+        p_value,
+        q_value,
+        reference,
+        top_turnover
     from {{ ref('int_unit_tests_year') }}
 ),
 
@@ -55,8 +68,8 @@ final as (
                 case severity when 'high' then 0 when 'medium' then 1 else 2 end,
                 confidence desc nulls last,
                 period desc,
-                code,
-                finding_id
+                code asc,
+                finding_id asc
         ) as queue_rank,
         finding_id as case_id,
         case_kind,
