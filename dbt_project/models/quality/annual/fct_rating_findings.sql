@@ -41,6 +41,51 @@ yearly_final as (
         on yearly.unit_code = units.unit_code
 )
 
-select * from quarterly
+-- the columns by name in both branches: a union matches them by position
+select
+    quarterly.finding_id,
+    quarterly.code,
+    quarterly.type,
+    quarterly.severity,
+    quarterly.period,
+    quarterly.quarter,
+    quarterly.year,
+    quarterly.unit_code,
+    quarterly.county_code,
+    quarterly.rater_tier,
+    quarterly.rater_code,
+    quarterly.rater_tier_2,
+    quarterly.rater_code_2,
+    quarterly.ratee_code,
+    quarterly.metric,
+    quarterly.value,
+    quarterly.threshold,
+    quarterly.n,
+    quarterly.explanation_zh,
+    quarterly.rules_version,
+    quarterly.confidence
+from quarterly
 union all
-select * from yearly_final
+select
+    yearly_final.finding_id,
+    yearly_final.code,
+    yearly_final.type,
+    yearly_final.severity,
+    yearly_final.period,
+    yearly_final.quarter,
+    yearly_final.year,
+    yearly_final.unit_code,
+    yearly_final.county_code,
+    yearly_final.rater_tier,
+    yearly_final.rater_code,
+    yearly_final.rater_tier_2,
+    yearly_final.rater_code_2,
+    yearly_final.ratee_code,
+    yearly_final.metric,
+    yearly_final.value,
+    yearly_final.threshold,
+    yearly_final.n,
+    yearly_final.explanation_zh,
+    yearly_final.rules_version,
+    yearly_final.confidence
+from yearly_final

@@ -18,7 +18,7 @@ rules as (
 complete_years as (
     select {{ quarter_year('quarter') }} as rules_year
     from persons
-    group by 1
+    group by {{ quarter_year('quarter') }}
     having count(distinct {{ quarter_number('quarter') }}) = 4
 ),
 
@@ -53,7 +53,7 @@ unit_years as (
         sum(n_grade_agreements) as n_agreements,
         sum(n_proposals) as n_proposals
     from unit_quarters
-    group by 1, unit_code
+    group by {{ quarter_year('quarter') }}, unit_code
 ),
 
 gaming as (
@@ -61,7 +61,7 @@ gaming as (
         unit_years.*,
         unit_years.n_agreements / nullif(unit_years.n_proposals, 0) as agreement
     from unit_years
-    where unit_years.rules_year in (select rules_year from complete_years)
+    where unit_years.rules_year in (select complete_years.rules_year from complete_years)
 ),
 
 proposed_grade_gaming as (

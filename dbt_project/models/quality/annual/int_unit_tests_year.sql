@@ -22,7 +22,7 @@ rules as (
 complete_years as (
     select {{ quarter_year('quarter') }} as rules_year
     from persons
-    group by 1
+    group by {{ quarter_year('quarter') }}
     having count(distinct {{ quarter_number('quarter') }}) = 4
 ),
 
@@ -41,13 +41,13 @@ rated as (
 
 stayer_keys as (
     select
-        rules_year,
-        unit_code,
-        person_key
+        rated.rules_year,
+        rated.unit_code,
+        rated.person_key
     from rated
-    where rules_year in (select rules_year from complete_years)
-    group by rules_year, unit_code, person_key
-    having count(distinct quarter_no) = 4
+    where rated.rules_year in (select complete_years.rules_year from complete_years)
+    group by rated.rules_year, rated.unit_code, rated.person_key
+    having count(distinct rated.quarter_no) = 4
 ),
 
 stayers as (
