@@ -1,12 +1,32 @@
 -- One row per quality finding (quality.md), every type: the quarter-level findings (A1–A8, U2, U3) of
--- fct_rating_findings_quarterly and the unit-year findings U1/U4 (quarter null, period = the year).
+-- fct_rating_findings_quarterly (less the U2 quarters of a unit found as U1 that year) and the unit-year
+-- findings U1/U4 (quarter null, period = the year).
 -- Findings route cases to human review and never change official scores.
-with quarterly as (
+with quarterly_all as (
     select * from {{ ref('fct_rating_findings_quarterly') }}
 ),
 
 yearly as (
     select * from {{ ref('int_findings_unit_year') }}
+),
+
+-- One unit, one finding: a unit found rotating its grades over the year (U1) has quarters whose ratings
+-- the rotation takes off the work; their U2 is evidence of that U1, not a second case. (The quarter's own
+-- table keeps them: it is built before the year is complete.)
+quarterly as (
+    select quarterly_all.*
+    from quarterly_all
+    where not (
+        quarterly_all.code = 'U2'
+        and exists (
+            select 1
+            from yearly
+            where
+                yearly.code = 'U1'
+                and yearly.unit_code = quarterly_all.unit_code
+                and yearly.year = quarterly_all.year
+        )
+    )
 ),
 
 units as (
