@@ -192,3 +192,15 @@
         group by {{ keys }}
     )
 {%- endmacro %}
+
+{#- True when the five-score vectors of rating rows `a` and `b` agree within one point on every dimension
+    (identical vectors included): A6's notion of a copied rating. -#}
+{% macro within_one_point(a, b) -%}
+    greatest(
+        abs({{ a }}.score_intensity - {{ b }}.score_intensity),
+        abs({{ a }}.score_difficulty - {{ b }}.score_difficulty),
+        abs({{ a }}.score_quantity - {{ b }}.score_quantity),
+        abs({{ a }}.score_effect - {{ b }}.score_effect),
+        abs({{ a }}.score_measures - {{ b }}.score_measures)
+    ) <= 1
+{%- endmacro %}

@@ -182,11 +182,15 @@ UNIT_MODELS = (
 )
 
 
-def rebuild_unit_findings(root: Path) -> None:
-    """Re-run the unit-level finding models (and the marts over them) in an existing run's work warehouse
-    with the current rules files and SQL, without generating or ingesting again. The rater-level findings
-    are rebuilt from their unchanged views, so only U1–U3 can change. For measuring a change to the unit
-    detectors on cities a full benchmark already built."""
+# Every quality model (A and U findings, the review queue) plus the rules table they read.
+ALL_QUALITY_MODELS = ("int_rules", "path:models/quality")
+
+
+def rebuild_findings(root: Path, models: Sequence[str] = ALL_QUALITY_MODELS) -> None:
+    """Re-run quality models in an existing run's work warehouse with the current rules files and SQL,
+    without generating or ingesting again: for measuring a detector change on cities a full benchmark
+    already built. A full refresh, so the incremental finding tables take the current columns (a
+    warehouse built before a column was added would otherwise refuse the append)."""
     import subprocess
 
     from pipelines.defs.dbt.project import DBT_PROJECT_DIR, dbt_executable
@@ -195,8 +199,24 @@ def rebuild_unit_findings(root: Path) -> None:
     work = layout(root / "warehouse").work
     write_rules_table(root)
     env = {**os.environ, "ASSESSMENT_DATA_DIR": str(root), "ASSESSMENT_DUCKDB": str(work)}
-    cmd = [dbt_executable(), "run", "--quiet", "--profiles-dir", str(DBT_PROJECT_DIR), "-s", *UNIT_MODELS]
-    subprocess.run(cmd, cwd=DBT_PROJECT_DIR, env=env, check=True)
+    cmd = [dbt_executable(), "run", "--quiet", "--full-refresh", "--profiles-dir", str(DBT_PROJECT_DIR)]
+    subprocess.run([*cmd, "-s", *models], cwd=DBT_PROJECT_DIR, env=env, check=True)
+
+
+def rebuild_unit_findings(root: Path) -> None:
+    """Only the unit-level finding models and the marts over them (the rater findings stay as built)."""
+    rebuild_findings(root, UNIT_MODELS)
+
+
+def _rebuild(root: Path, args: argparse.Namespace) -> bool:
+    """Rebuild the findings of an existing city as the flags ask; False when the city is to be built."""
+    if args.rebuild_findings:
+        rebuild_findings(root)
+    elif args.rebuild_unit_findings:
+        rebuild_unit_findings(root)
+    else:
+        return False
+    return True
 
 
 def clean_rates(findings: pl.DataFrame, participants: int) -> dict[str, object]:
@@ -215,8 +235,7 @@ def run_scenario(root: Path, args: argparse.Namespace, scenario: str) -> dict[st
     """Anomalous and clean city of one scenario: P/R per type and the clean false-alarm rate."""
     out: dict[str, object] = {"scenario": scenario}
     anom = root / "anom"
-    if args.rebuild_unit_findings:
-        rebuild_unit_findings(anom)
+    if _rebuild(anom, args):
         published = anom / "warehouse" / "assessment.duckdb"
     else:
         generate(anom, args.quarters, args.units, args.seed, clean=False, scenario=scenario)
@@ -230,8 +249,7 @@ def run_scenario(root: Path, args: argparse.Namespace, scenario: str) -> dict[st
     out["detection"] = table.to_dicts()
     if not args.no_clean:
         clean = root / "clean"
-        if args.rebuild_unit_findings:
-            rebuild_unit_findings(clean)
+        if _rebuild(clean, args):
             published = clean / "warehouse" / "assessment.duckdb"
         else:
             generate(clean, args.quarters, args.units, args.seed, clean=True, scenario=scenario)
@@ -287,6 +305,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         action="store_true",
         help="with --scenarios: reuse the cities and warehouses already under --data-root and only rebuild "
         "the unit-level finding models (current SQL and rules files) before scoring",
+    )
+    p.add_argument(
+        "--rebuild-findings",
+        action="store_true",
+        help="with --scenarios: reuse the cities and warehouses already under --data-root and rebuild every "
+        "quality model (A and U findings, summary, review queue) with the current SQL and rules files",
     )
     args = p.parse_args(argv)
     root = args.data_root or Path(tempfile.mkdtemp(prefix="quality-bench-"))

@@ -145,7 +145,7 @@ def test_quality_defaults(rules: Rules) -> None:
         3.0,
         0.9,
     )
-    assert (ri.max_q, ri.strong_q) == (1.0, 0.05)
+    assert (ri.max_q, ri.strong_q) == (0.05, 0.001)
     assert (q.outlier_rating.min_distance, q.outlier_rating.min_other_raters, q.outlier_rating.max_q) == (
         25.0,
         3,

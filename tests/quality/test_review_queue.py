@@ -1,6 +1,7 @@
 """quality.fct_review_queue on the session's published city (16 units, 2025Q3..Q4, real Dagster jobs):
-one row per finding-case, ranked by severity then confidence, U findings carrying p and q, and in the
-analyst file aliased exactly like the findings themselves."""
+one row per finding-case, ranked by severity then confidence for every tested type (A1–A8 and U1–U3
+alike; only U4, a rule without a test, has none), the queue's confidence the finding's own, U findings
+carrying their p value, and in the analyst file aliased exactly like the findings themselves."""
 
 from __future__ import annotations
 
@@ -28,15 +29,27 @@ def test_queue_has_one_ranked_row_per_finding(published_city: Path) -> None:
             "select queue_rank, severity, confidence, code, p_value, q_value from quality.fct_review_queue "
             "order by queue_rank"
         ).fetchall()
+        # the queue ranks by the finding's own confidence, not a second copy of it
+        mismatched = con.execute(
+            "select count(*) from quality.fct_review_queue q join quality.fct_rating_findings f "
+            "on f.finding_id = q.case_id where q.confidence is distinct from f.confidence"
+        ).fetchone()[0]
+    assert mismatched == 0
     assert findings > 0 and len(rows) == findings
     assert [r[0] for r in rows] == list(range(1, len(rows) + 1))
     keys = [(SEVERITY_ORDER[r[1]], -(r[2] if r[2] is not None else -1.0)) for r in rows]
     assert keys == sorted(keys)  # severity first, then confidence (nulls last within a severity)
+    codes = {r[3] for r in rows}
+    assert codes - {"U4"}, "the city must give tested findings for the ranking to mean anything"
     for _, _, confidence, code, p, q in rows:
+        if code == "U4":
+            assert confidence is None and p is None and q is None
+            continue
+        assert 0.0 <= confidence <= 1.0 and q == pytest.approx(1.0 - confidence)
         if code in ("U1", "U2", "U3"):
-            assert 0.0 <= p <= q <= 1.0 and confidence == pytest.approx(1.0 - q)
+            assert 0.0 <= p <= q + 1e-12  # BH q is never below its p
         else:
-            assert confidence is None and p is None
+            assert p is None  # the rater tests keep their p inside their models
 
 
 def test_published_queue_is_aliased_like_the_findings(published_city: Path) -> None:

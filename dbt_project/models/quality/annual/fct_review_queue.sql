@@ -1,21 +1,35 @@
 -- The Organization Department's review queue (docs/quality.md, "Review queue"): one row per case — a
 -- rater, a rater pair, a unit (quarter or year), or for A1/A8 the rating row itself — from
--- fct_rating_findings, ranked by severity, then by how sure the finding is, then by period (newest first).
--- confidence = 1 − q (Benjamini–Hochberg q value) for the unit findings U1–U3, whose p and q come from
--- int_unit_tests_quarter / int_unit_tests_year; the rater-level detectors report no probability (null,
--- ranked after the calibrated findings of the same severity). `evidence` states the figures without
--- naming any person (the code columns and explanation_zh are aliased on publishing like the findings').
+-- fct_rating_findings, ranked by severity, then by how sure the finding is (the findings' own confidence
+-- = 1 − Benjamini–Hochberg q, filled by A1–A8 and U1–U3), then by period (newest first). U4 is a rule on
+-- recorded facts with no test: its confidence is null and it ranks after the tested findings of its
+-- severity. The unit tests' p value and city reference come from int_unit_tests_quarter / _year (the
+-- rater tests keep their p inside their models). `evidence` states the figures without naming any person
+-- (the code columns and explanation_zh are aliased on publishing like the findings').
 with findings as (
     select * from {{ ref('fct_rating_findings') }}
 ),
 
 quarter_tests as (
-    select code, quarter, unit_code, p_value, q_value, reference
+    select
+        code,
+        quarter,
+        unit_code,
+        p_value,
+        q_value,
+        reference
     from {{ ref('int_unit_tests_quarter') }}
 ),
 
 year_tests as (
-    select code, rules_year, unit_code, p_value, q_value, reference, top_turnover
+    select
+        code,
+        rules_year,
+        unit_code,
+        p_value,
+        q_value,
+        reference,
+        top_turnover
     from {{ ref('int_unit_tests_year') }}
 ),
 
@@ -30,7 +44,7 @@ annotated as (
             else 'rater'
         end as case_kind,
         coalesce(quarter_tests.p_value, year_tests.p_value) as p_value,
-        coalesce(quarter_tests.q_value, year_tests.q_value) as q_value,
+        1.0 - findings.confidence as q_value,
         coalesce(quarter_tests.reference, year_tests.reference) as reference,
         year_tests.top_turnover
     from findings
@@ -52,17 +66,17 @@ final as (
         row_number() over (
             order by
                 case severity when 'high' then 0 when 'medium' then 1 else 2 end,
-                1.0 - q_value desc nulls last,
+                confidence desc nulls last,
                 period desc,
-                code,
-                finding_id
+                code asc,
+                finding_id asc
         ) as queue_rank,
         finding_id as case_id,
         case_kind,
         code,
         type,
         severity,
-        1.0 - q_value as confidence,
+        confidence,
         p_value,
         q_value,
         period,
@@ -85,7 +99,8 @@ final as (
             printf('n = %d', n),
             case when reference is not null then printf('city reference = %.3f', reference) end,
             case when top_turnover is not null then printf('好 turnover vs chance = %.2f', top_turnover) end,
-            case when p_value is not null then printf('p = %.2g, BH q = %.2g', p_value, q_value) end
+            case when p_value is not null then printf('p = %.2g', p_value) end,
+            case when q_value is not null then printf('BH q = %.2g', q_value) end
         ) as evidence,
         explanation_zh,
         rules_version

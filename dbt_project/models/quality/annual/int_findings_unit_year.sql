@@ -18,7 +18,7 @@ rules as (
 complete_years as (
     select {{ quarter_year('quarter') }} as rules_year
     from persons
-    group by 1
+    group by {{ quarter_year('quarter') }}
     having count(distinct {{ quarter_number('quarter') }}) = 4
 ),
 
@@ -35,7 +35,7 @@ grade_rotation as (
             metric="'max_consecutive_spearman_eval'", value='rotation.max_spearman_pair',
             threshold='rotation.max_spearman', n='rotation.n_stayers',
             explanation="printf('单位%s在%d年全部4个季度参评的%d人中，三组相邻季度评议分排名相关系数最高仅%.2f（平均%.2f，本市同期典型值%.2f，p=%.2g，错误发现率校正后q=%.2g），“好”等次轮换程度为随机分配的%.0f%%，疑似轮流坐庄，请核查评议与等次评定。', rotation.unit_code, rotation.rules_year, rotation.n_stayers, rotation.max_spearman_pair, rotation.mean_spearman, rotation.reference, rotation.p_value, rotation.q_value, 100 * rotation.top_turnover)",
-            rules_version='rules.rules_version'
+            rules_version='rules.rules_version', confidence='1 - rotation.q_value'
         ) }}
     from rotation
     inner join rules
@@ -53,7 +53,7 @@ unit_years as (
         sum(n_grade_agreements) as n_agreements,
         sum(n_proposals) as n_proposals
     from unit_quarters
-    group by 1, unit_code
+    group by {{ quarter_year('quarter') }}, unit_code
 ),
 
 gaming as (
@@ -61,7 +61,7 @@ gaming as (
         unit_years.*,
         unit_years.n_agreements / nullif(unit_years.n_proposals, 0) as agreement
     from unit_years
-    where unit_years.rules_year in (select rules_year from complete_years)
+    where unit_years.rules_year in (select complete_years.rules_year from complete_years)
 ),
 
 proposed_grade_gaming as (

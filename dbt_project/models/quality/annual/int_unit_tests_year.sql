@@ -22,7 +22,7 @@ rules as (
 complete_years as (
     select {{ quarter_year('quarter') }} as rules_year
     from persons
-    group by 1
+    group by {{ quarter_year('quarter') }}
     having count(distinct {{ quarter_number('quarter') }}) = 4
 ),
 
@@ -40,11 +40,14 @@ rated as (
 ),
 
 stayer_keys as (
-    select rules_year, unit_code, person_key
+    select
+        rated.rules_year,
+        rated.unit_code,
+        rated.person_key
     from rated
-    where rules_year in (select rules_year from complete_years)
-    group by rules_year, unit_code, person_key
-    having count(distinct quarter_no) = 4
+    where rated.rules_year in (select complete_years.rules_year from complete_years)
+    group by rated.rules_year, rated.unit_code, rated.person_key
+    having count(distinct rated.quarter_no) = 4
 ),
 
 stayers as (
@@ -152,15 +155,19 @@ unit_years as (
     inner join holders
         on expected_holders.rules_year = holders.rules_year and expected_holders.unit_code = holders.unit_code
     inner join persistence
-        on expected_holders.rules_year = persistence.rules_year
-        and expected_holders.unit_code = persistence.unit_code
+        on
+            expected_holders.rules_year = persistence.rules_year
+            and expected_holders.unit_code = persistence.unit_code
     inner join rules
         on expected_holders.rules_year = rules.rules_year
     where expected_holders.n_stayers >= rules.q_u1_min_participants
 ),
 
 null_centre as (
-    select rules_year, count(*) as n_units, median(z_unit) as z_center
+    select
+        rules_year,
+        count(*) as n_units,
+        median(z_unit) as z_center
     from unit_years
     group by rules_year
 ),
@@ -183,12 +190,16 @@ scored as (
 ),
 
 with_p as (
-    select *, {{ normal_cdf('z_stat') }} as p_value
+    select
+        *,
+        {{ normal_cdf('z_stat') }} as p_value
     from scored
 ),
 
 ranked as (
-    select *, {{ bh_rank_columns('p_value', 'rules_year', 'unit_code') }}
+    select
+        *,
+        {{ bh_rank_columns('p_value', 'rules_year', 'unit_code') }}
     from with_p
 ),
 

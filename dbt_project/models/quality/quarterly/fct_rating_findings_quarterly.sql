@@ -30,9 +30,11 @@ units as (
 
 final as (
     select
-        md5(concat_ws('|', selected.code, selected.period, selected.unit_code, coalesce(selected.rater_tier, ''),
+        md5(concat_ws(
+            '|', selected.code, selected.period, selected.unit_code, coalesce(selected.rater_tier, ''),
             coalesce(selected.rater_code, ''), coalesce(selected.rater_tier_2, ''),
-            coalesce(selected.rater_code_2, ''), coalesce(selected.ratee_code, ''))) as finding_id,
+            coalesce(selected.rater_code_2, ''), coalesce(selected.ratee_code, '')
+        )) as finding_id,
         selected.code,
         selected.type,
         selected.severity,

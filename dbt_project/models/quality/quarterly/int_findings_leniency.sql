@@ -112,12 +112,28 @@ tested as (
 -- tier's pool when that has ≥ min_pool_raters raters, else against '*'.
 memberships as (
     select
-        code, quarter, unit_code, rater_tier, rater_code, n_ratees, median_residual, mad_scale, min_rater_sd,
+        code,
+        quarter,
+        unit_code,
+        rater_tier,
+        rater_code,
+        n_ratees,
+        median_residual,
+        mad_scale,
+        min_rater_sd,
         rater_tier as pool
     from tested
     union all
     select
-        code, quarter, unit_code, rater_tier, rater_code, n_ratees, median_residual, mad_scale, min_rater_sd,
+        code,
+        quarter,
+        unit_code,
+        rater_tier,
+        rater_code,
+        n_ratees,
+        median_residual,
+        mad_scale,
+        min_rater_sd,
         '*' as pool
     from tested
 ),
@@ -212,7 +228,10 @@ tailed as (
     select
         scored.*,
         {{ normal_upper_tail('direction_z') }} as p_value
-    from (select *, direction * z_value as direction_z from scored) as scored
+    from (select
+        *,
+        direction * z_value as direction_z
+    from scored) as scored
 ),
 
 numbered as (
@@ -226,7 +245,7 @@ q_valued as (
     select
         numbered.*,
         {{ bh_q('p_value', 'code, quarter') }} as q_value,
-        least(min_effect, min_headroom_share * room) as min_points
+        least(numbered.min_effect, numbered.min_headroom_share * numbered.room) as min_points
     from numbered
 ),
 

@@ -1,7 +1,7 @@
 -- Rater-pair findings (quality.md; self-ratings excluded; a pair is ordered so that (tier, code) <
 -- (tier_2, code_2)).
--- A6 collusion: ≥ min_shared_ratees shared ratees with identical five-score vectors for ≥
--- min_identical_share of them, at least min_identical_below_ceiling of those identical vectors below the
+-- A6 collusion: ≥ min_shared_ratees shared ratees with identical (every dimension within one point)
+-- five-score vectors for ≥ min_identical_share of them, at least min_identical_below_ceiling of those identical vectors below the
 -- ceiling (two honest lenient raters both giving all 100 agree because they cannot go higher), and the
 -- identical vectors below the ceiling improbable by chance: binomial tail against the city-quarter's rate
 -- of identical below-ceiling vectors between any two raters of a shared ratee, BH q ≤ max_q over the pairs
@@ -11,8 +11,8 @@
 -- the robust consensus by ≥ min_points_above points or, where the room toward 100 is smaller, by ≥
 -- min_headroom_share of that room (a consensus of 97 leaves 3 points), never by less than min_points_floor. How sure: each direction's censored normal tail P(an honest row
 -- reaches this far, or the cap), against the robust spread of the rows of that tier, combined by Fisher's
--- method, BH over all mutual peer pairs of the quarter; severity from it (max_q 1 by default: the pattern
--- is reported even near the ceiling, where the evidence can only be weak, at lower severity).
+-- method, BH over all mutual peer pairs of the quarter; reported at q ≤ max_q (0.05: the pattern alone
+-- fired on honest raters of a ceiling-heavy city), severity from it.
 with rules as (
     select * from {{ ref('int_rules') }}
 ),
@@ -36,22 +36,12 @@ shared as (
         -- memory (count distinct kept a set per pair: 5.6 GB for a 16-city province).
         count(*) as n_shared,
         count(*) filter (where not (a.is_ceiling_vector and b.is_ceiling_vector)) as n_shared_below,
+        -- "Identical" = every dimension within one point: copying and then changing a point here and
+        -- there (the smallest edit on the score scale) is still a copy. Below the ceiling = neither
+        -- vector is all-max (a copy of a 100-vector and two honest all-100 raters look the same).
+        count(*) filter (where {{ within_one_point('a', 'b') }}) as n_identical,
         count(*) filter (
-            where
-            a.score_intensity = b.score_intensity
-            and a.score_difficulty = b.score_difficulty
-            and a.score_quantity = b.score_quantity
-            and a.score_effect = b.score_effect
-            and a.score_measures = b.score_measures
-        ) as n_identical,
-        count(*) filter (
-            where
-            a.score_intensity = b.score_intensity
-            and a.score_difficulty = b.score_difficulty
-            and a.score_quantity = b.score_quantity
-            and a.score_effect = b.score_effect
-            and a.score_measures = b.score_measures
-            and not a.is_ceiling_vector
+            where {{ within_one_point('a', 'b') }} and not (a.is_ceiling_vector or b.is_ceiling_vector)
         ) as n_identical_below
     from ratings as a
     inner join ratings as b
@@ -65,7 +55,9 @@ shared as (
 ),
 
 identical_rates as (
-    select quarter, sum(n_identical_below) / nullif(sum(n_shared_below), 0) as base_rate
+    select
+        quarter,
+        sum(n_identical_below) / nullif(sum(n_shared_below), 0) as base_rate
     from shared
     group by quarter
 ),
@@ -115,7 +107,7 @@ collusion as (
             'A6', 'collusion', 'shared', 'identical_share',
             value='shared.n_identical / shared.n_shared', threshold='rules.q_a6_min_identical_share',
             n='shared.n_shared',
-            explanation="printf('评议人%s（%s）与%s（%s）对%d名共同被评议人中的%d名五项打分完全相同（其中%d名非满分，q=%.4f），疑似串通打分。', shared.rater_code, shared.rater_tier, shared.rater_code_2, shared.rater_tier_2, shared.n_shared, shared.n_identical, shared.n_identical_below, shared.q_value)",
+            explanation="printf('评议人%s（%s）与%s（%s）对%d名共同被评议人中的%d名五项打分相同或每项相差不超过1分（其中%d名非满分，q=%.4f），疑似串通打分。', shared.rater_code, shared.rater_tier, shared.rater_code_2, shared.rater_tier_2, shared.n_shared, shared.n_identical, shared.n_identical_below, shared.q_value)",
             severity=severity_from_confidence('rules.q_a6_severity', 'shared.q_value', 'rules.q_a6_strong_q'),
             confidence='1 - shared.q_value'
         ) }}
@@ -142,7 +134,10 @@ peer_rows as (
 
 -- The robust spread of rows around their consensus, per quarter and tier (the peers' own tier).
 row_centres as (
-    select quarter, rater_tier, median(excess) as centre
+    select
+        quarter,
+        rater_tier,
+        median(excess) as centre
     from peer_rows
     group by quarter, rater_tier
 ),
@@ -207,7 +202,7 @@ mutual as (
 mutual_numbered as (
     select
         mutual.*,
-        least(1.0, t * (1 - ln(t))) as p_value,
+        least(1.0, mutual.t * (1 - ln(mutual.t))) as p_value,
         {{ bh_inputs('least(1.0, t * (1 - ln(t)))', 'quarter') }}
     from mutual
 ),

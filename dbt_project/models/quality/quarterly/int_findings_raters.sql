@@ -8,7 +8,7 @@
 -- robust consensus does — std ratio ≤ max_std_ratio while that consensus std is ≥ min_reference_std — and
 -- a chi-square test of the rater's variance against the consensus variance (an honest rater's varies at
 -- least as much: the ratees' differences plus its own noise) gives q ≤ max_q (BH over the raters tested
--- in the quarter). Ceiling-bound raters (more than max_ceiling_share of rows at the top) and raters
+-- in the quarter). Ceiling-bound raters (more than max_ceiling_share of rows within a point of the top) and raters
 -- reported as A3/A4 are flat because they sit at an extreme: leniency or severity, not central tendency.
 with rules as (
     select * from {{ ref('int_rules') }}
@@ -17,7 +17,8 @@ with rules as (
 ratings as (
     select
         ratings.*,
-        ratings.n_other_raters >= rules.q_consensus_min_other_raters as has_consensus
+        ratings.n_other_raters >= rules.q_consensus_min_other_raters as has_consensus,
+        ratings.composite_score >= rules.q_max_score - 1 as is_near_ceiling
     from {{ ref('int_quality_ratings') }} as ratings
     inner join rules
         on ratings.rules_year = rules.rules_year
@@ -40,7 +41,10 @@ raters as (
         count(distinct ratings.ratee_code) filter (where not ratings.is_ceiling_vector) as n_ratees_below,
         count(*) filter (where not ratings.is_ceiling_vector) as n_rows_below,
         count(*) filter (where ratings.is_straight and not ratings.is_ceiling_vector) as n_straight_below,
-        avg(case when ratings.is_ceiling_vector then 1.0 else 0.0 end) as ceiling_share,
+        -- rows with no room left to differ: composite within one point of the maximum (a rater at 99.7
+        -- on average is as ceiling-bound as one giving all 100; counting only all-max vectors let such
+        -- raters through as A5 in a ceiling-heavy city)
+        avg(case when ratings.is_near_ceiling then 1.0 else 0.0 end) as ceiling_share,
         count(*) filter (where ratings.has_consensus) as n_with_consensus,
         stddev_samp(ratings.composite_score) filter (where ratings.has_consensus) as composite_std,
         stddev_samp(ratings.consensus_score) filter (where ratings.has_consensus) as consensus_std
@@ -50,7 +54,9 @@ raters as (
 
 -- A2 -------------------------------------------------------------------------------------------------
 straight_rates as (
-    select quarter, sum(n_straight_below) / nullif(sum(n_rows_below), 0) as base_rate
+    select
+        quarter,
+        sum(n_straight_below) / nullif(sum(n_rows_below), 0) as base_rate
     from raters
     group by quarter
 ),

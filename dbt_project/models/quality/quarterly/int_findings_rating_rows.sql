@@ -55,7 +55,10 @@ tested as (
 ),
 
 tier_sizes as (
-    select quarter, rater_tier, count(distinct unit_code || '|' || rater_code) as n_tier_raters
+    select
+        quarter,
+        rater_tier,
+        count(distinct unit_code || '|' || rater_code) as n_tier_raters
     from tested
     group by quarter, rater_tier
 ),
@@ -72,13 +75,24 @@ pooled as (
 ),
 
 memberships as (
-    select quarter, rater_tier as pool, residual from tested
+    select
+        quarter,
+        rater_tier as pool,
+        residual
+    from tested
     union all
-    select quarter, '*' as pool, residual from tested
+    select
+        quarter,
+        '*' as pool,
+        residual
+    from tested
 ),
 
 pool_centres as (
-    select quarter, pool, median(residual) as centre
+    select
+        quarter,
+        pool,
+        median(residual) as centre
     from memberships
     group by quarter, pool
 ),

@@ -84,8 +84,9 @@ ranked as (
         row_number() over by_value as value_position,
         rank() over by_value - 1 as n_others_below,
         count(*) over (
-            partition by rater_values.quarter, rater_values.unit_code, rater_values.ratee_code,
-            rater_values.rater_value
+            partition by
+                rater_values.quarter, rater_values.unit_code, rater_values.ratee_code,
+                rater_values.rater_value
         ) - 1 as n_others_tied
     from rater_values
     inner join ratee_lists

@@ -159,7 +159,10 @@ residuals as (
 ),
 
 level_centre as (
-    select quarter, unit_level, median(residual) as centre
+    select
+        quarter,
+        unit_level,
+        median(residual) as centre
     from residuals
     group by quarter, unit_level
 ),
@@ -175,13 +178,19 @@ centred as (
 ),
 
 level_scale as (
-    select quarter, unit_level, 1.4826 * median(abs(excess)) as level_mad_scale
+    select
+        quarter,
+        unit_level,
+        1.4826 * median(abs(excess)) as level_mad_scale
     from centred
     group by quarter, unit_level
 ),
 
 city_scale as (
-    select quarter, count(*) as n_units, 1.4826 * median(abs(excess)) as city_mad_scale
+    select
+        quarter,
+        count(*) as n_units,
+        1.4826 * median(abs(excess)) as city_mad_scale
     from centred
     group by quarter
 ),
@@ -196,8 +205,10 @@ u3_scored as (
         greatest(
             0.25,
             sqrt(
-                (centred.n_level_units * power(level_scale.level_mad_scale, 2)
-                 + rules.q_u3_prior_units * power(city_scale.city_mad_scale, 2))
+                (
+                    centred.n_level_units * power(level_scale.level_mad_scale, 2)
+                    + rules.q_u3_prior_units * power(city_scale.city_mad_scale, 2)
+                )
                 / (centred.n_level_units + rules.q_u3_prior_units)
             )
         ) as scale
