@@ -131,7 +131,7 @@ def landing_files(landing_quarter: Path) -> list[Path]:
 
 
 def use_data_dir(root: Path) -> None:
-    """Point the pipeline at `root` (as pipelines.quality.bench does): data, Dagster home, no overrides."""
+    """Point the pipeline at `root` (as pipelines.bench.detection does): data, Dagster home, no overrides."""
     os.environ["ASSESSMENT_DATA_DIR"] = str(root)
     os.environ["DAGSTER_HOME"] = str(root / ".dagster")
     os.environ.pop("ASSESSMENT_DUCKDB", None)

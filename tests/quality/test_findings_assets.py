@@ -9,6 +9,7 @@ import duckdb
 import polars as pl
 import pytest
 
+from pipelines.bench.detection import read_labels
 from pipelines.defs.quality.assets import (
     ALL_TIERS,
     COMPOSITES_KEY,
@@ -21,7 +22,6 @@ from pipelines.defs.quality.assets import (
     quarter_ratings,
     reliability_frame,
 )
-from pipelines.quality.bench import read_labels
 from pipelines.quality.facets import fair_evaluation_scores
 
 
@@ -102,7 +102,7 @@ def test_fair_scores_asset_depends_on_leniency() -> None:
 
 def test_labels_of_undelivered_unit_quarters_are_dropped(tmp_path: Path) -> None:
     """A label on a unit that sent nothing (or only a broken file) cannot be detected: the bench drops it."""
-    from pipelines.quality.bench import detectable_labels
+    from pipelines.bench.detection import detectable_labels
 
     truth = tmp_path / "ground_truth"
     rows = {"2025Q1": ["U1,on_time", "U2,missing"], "2025Q2": ["U1,on_time", "U2,on_time"]}

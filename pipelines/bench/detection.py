@@ -1,8 +1,8 @@
 """Detection benchmark (quality.md, "How detection is evaluated").
 
-    uv run python -m pipelines.quality.bench --units 100 --quarters 2025Q1..2025Q4
-    uv run python -m pipelines.quality.bench --units 100 --no-clean --data-root /tmp/qbench
-    uv run python -m pipelines.quality.bench --units 100 --scenarios default,lenient,small,turnover,weak \
+    uv run python -m pipelines.bench.detection --units 100 --quarters 2025Q1..2025Q4
+    uv run python -m pipelines.bench.detection --units 100 --no-clean --data-root /tmp/qbench
+    uv run python -m pipelines.bench.detection --units 100 --scenarios default,lenient,small,turnover,weak \
         --data-root /tmp/qbench --json /tmp/qbench/bench.json
 
 With --scenarios, each named generator scenario (pipelines/synthetic/scenarios.py) gets its own anomalous
@@ -13,7 +13,7 @@ keeps what it measured.
 
 Generates a city with injected anomalies (and, unless --no-clean, a --clean city) into
 <data-root>/anom and <data-root>/clean (generation is skipped when the landing area already exists),
-runs the real pipeline (pipelines.ops.run_quarters: Dagster jobs → dbt → publish) on each, reads
+runs the real pipeline (pipelines.cli.runner.run_quarters: Dagster jobs → dbt → publish) on each, reads
 quality.fct_rating_findings read-only from the run's private work warehouse (the published file aliases
 rater codes), and prints precision and recall per
 finding type against the generator's ground truth (match_findings), and the findings per 100
@@ -79,7 +79,7 @@ def generate(
 
 def run_pipeline(root: Path) -> Path:
     _use_data_dir(root)
-    from pipelines.ops import landed_quarters, run_quarters
+    from pipelines.cli.runner import landed_quarters, run_quarters
 
     started = time.perf_counter()
     published = run_quarters(landed_quarters(), progress=lambda msg: print(f"  {msg}", flush=True))
@@ -286,7 +286,7 @@ def summary_markdown(results: list[dict[str, object]]) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(
-        prog="python -m pipelines.quality.bench", description=__doc__.split("\n\n")[0]
+        prog="python -m pipelines.bench.detection", description=__doc__.split("\n\n")[0]
     )
     p.add_argument("--units", default="100", help="units to generate (a number or unit codes; default 100)")
     p.add_argument("--quarters", default="2025Q1..2025Q4")
