@@ -29,7 +29,11 @@ rules as (
 -- Review decisions (复核) applied by the Organization Department: the annual result counts the final
 -- quarter grade (the computed grade stays as it is in fct_person_quarter).
 applied_reviews as (
-    select quarter, unit_code, person_code, new_grade
+    select
+        quarter,
+        unit_code,
+        person_code,
+        new_grade
     from {{ ref('int_quarter_grade_reviews') }}
     where review_status = 'applied'
 ),
