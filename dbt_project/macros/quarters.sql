@@ -1,12 +1,30 @@
-{#- Quarter partitioning. `--vars '{quarter: 2025Q3}'` (what Dagster passes for a partition) makes every
-    quarter-grain model rebuild only that quarter; without it every quarter present in the raw tables is
-    rebuilt. The key is validated before it is ever put into SQL, and then only as a quoted literal. -#}
+{#- Quarter partitioning. The quarter a build rebuilds comes from the build file's one-row table
+    main._build_scope, written by Dagster's dbt resource just before dbt starts
+    (pipelines/defs/dbt/resources.py): read at execution time, it is not a var, so dbt's partial parse
+    survives a change of quarter. By hand, `--vars '{quarter: 2025Q3}'` still works and wins. Neither
+    set: every quarter present in the raw tables is rebuilt. The key is validated before it is ever put
+    into SQL, and then only as a quoted literal. -#}
+
+{% macro scope_quarter() -%}
+    {%- set found = run_query(
+        "select table_name from duckdb_tables() where database_name = current_database()"
+        " and schema_name = 'main' and table_name = '_build_scope'"
+    ) -%}
+    {%- if found.rows | length == 0 -%}
+        {{- return(none) -}}
+    {%- endif -%}
+    {%- set rows = run_query("select quarter from main._build_scope").rows -%}
+    {{- return(rows[0][0] if rows | length > 0 else none) -}}
+{%- endmacro %}
 
 {% macro selected_quarter() -%}
     {%- if not execute -%}
         {{- return(none) -}}
     {%- endif -%}
     {%- set value = var('quarter', none) -%}
+    {%- if value is none or value | string | trim == '' -%}
+        {%- set value = scope_quarter() -%}
+    {%- endif -%}
     {%- if value is none or value | string | trim == '' -%}
         {{- return(none) -}}
     {%- endif -%}

@@ -1,10 +1,13 @@
-"""The dbt warehouse as Dagster assets.
+"""The dbt warehouse as Dagster assets: one multi-asset, one `dbt build` per run.
 
-Every dbt model is an asset and every dbt test an asset check. Models tagged `partitioned` in
-dbt_project.yml (the staging and rules views, and the quarter-grain incremental models) are
-partitioned by quarter: materialising partition 2025Q3 runs `dbt build` with the dbt var
-quarter=2025Q3 (see macros/quarters.sql), which rebuilds that quarter only. Dimensions and
-annual models are one unpartitioned asset set, rebuilt from all quarters.
+Every dbt model is an asset; the dbt tests on marts and quality findings are asset checks (the others
+run in the same build without an event each). The quarter-grain models (tagged `partitioned` in
+dbt_project.yml: staging and rules views, incremental quarter models) rebuild only the quarter the run
+was launched for: the run's partition tag is written to the build file's scope table before dbt starts
+(resources.py, macros/quarters.sql), so dbt's vars never change from run to run and dbt keeps its
+partial parse. Dimensions and annual models are rebuilt from every quarter in the same invocation when
+they are selected (the operator's last launch); earlier quarters of a multi-quarter run select the
+quarter-grain models only.
 
 dbt sources map onto the assets that produce them: `raw.<table>` → AssetKey(["raw", "<table>"]) (the
 ingestion assets), `raw.rules` → the `raw/rules` asset below, `reference.units` → `unit_registry`.
@@ -13,7 +16,7 @@ ingestion assets), `raw.rules` → the `raw/rules` asset below, `reference.units
 # No `from __future__ import annotations`: Dagster reads the context parameter's real annotation.
 import os
 import shutil
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -23,10 +26,10 @@ from dagster_dbt import DagsterDbtTranslator, DbtProject, dbt_assets
 from pipelines.defs.dbt.project import DBT_PROJECT_DIR, required_manifest, warehouse_project
 from pipelines.defs.dbt.resources import WarehouseDbtCli, run_duckdb_path
 from pipelines.defs.dbt.rules_table import rules_years, write_rules_table
-from pipelines.defs.partitions import quarter_partitions
 from pipelines.paths import data_dir
 
-PARTITIONED_SELECT = "tag:partitioned"
+PARTITIONED_TAG = "partitioned"  # dbt tag of the quarter-grain models (dbt_project.yml)
+PARTITION_TAG = "dagster/partition"  # the run tag Dagster sets on a run launched for a partition
 LAYER_GROUPS = {"staging": "staging", "intermediate": "intermediate", "marts": "marts", "quality": "quality"}
 WRITER_TAGS = {"warehouse/writer": "true"}
 REGISTRY_ASSET = dg.AssetKey("unit_registry")
@@ -36,6 +39,7 @@ RULES_ASSET = dg.AssetKey(["raw", "rules"])
 # A dbt test runs only when every model it reads is in the run (`indirect_selection: cautious` in
 # dbt_project.yml), so a subset selected in the UI never trips over a half-built relationship test.
 RUNTIME_BUILD = ["build", "--exclude-resource-type", "unit_test"]
+CHECKED_GROUPS = {"marts", "quality"}
 
 
 def source_asset_key(source_name: str, table_name: str) -> dg.AssetKey:
@@ -57,6 +61,23 @@ class WarehouseTranslator(DagsterDbtTranslator):
             return spec.replace_attributes(key=source_asset_key(props["source_name"], props["name"]))
         layer = props.get("fqn", [None, None])[1]
         return spec.replace_attributes(group_name=LAYER_GROUPS.get(layer, "warehouse"))
+
+    def get_asset_check_spec(
+        self,
+        asset_spec: dg.AssetSpec,
+        manifest: Mapping[str, Any],
+        unique_id: str,
+        project: DbtProject | None,
+    ) -> dg.AssetCheckSpec | None:
+        """Asset checks only for tests on what analysts read (marts and quality findings).
+
+        The ~95 tests on staging views and intermediate models still run in every `dbt build` and
+        still fail the step when they fail (dbt exits non-zero); they just are not recorded one event
+        each in Dagster's event log, which cost seconds per run (issue 16).
+        """
+        if asset_spec.group_name not in CHECKED_GROUPS:
+            return None
+        return super().get_asset_check_spec(asset_spec, manifest, unique_id, project)
 
 
 KEEP_RUN_TARGETS = 6
@@ -84,6 +105,19 @@ def keep_parse_cache(run_target: Path, keep: int = KEEP_RUN_TARGETS) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
+def run_quarter(context: dg.AssetExecutionContext) -> str | None:
+    """The quarter the run was launched for (its partition tag), or None: rebuild every quarter."""
+    return context.run.tags.get(PARTITION_TAG)
+
+
+def recorded_events(events: Iterable[Any]) -> Iterator[Any]:
+    """dagster-dbt's events without the observations it makes for tests that are not asset checks
+    (one per test and upstream model): the test ran and gates the build; nobody reads the event."""
+    for event in events:
+        if not isinstance(event, dg.AssetObservation):
+            yield event
+
+
 _project = warehouse_project()
 _manifest = required_manifest(_project)  # prepared by `make env`; a clear error if it is not
 _translator = WarehouseTranslator()
@@ -105,45 +139,26 @@ def rules_table() -> dg.MaterializeResult:
 @dbt_assets(
     manifest=_manifest,
     project=_project,
-    select=PARTITIONED_SELECT,
-    partitions_def=quarter_partitions,
     dagster_dbt_translator=_translator,
-    name="warehouse_quarter_models",
+    name="warehouse_models",
     op_tags=WRITER_TAGS,
 )
-def warehouse_quarter_models(context: dg.AssetExecutionContext, dbt: WarehouseDbtCli) -> Iterator[Any]:
-    """Staging and rules views and quarter-grain models, rebuilt for the partition's quarter."""
+def warehouse_models(context: dg.AssetExecutionContext, dbt: WarehouseDbtCli) -> Iterator[Any]:
+    """Every selected dbt model in one `dbt build`: the quarter-grain models for the run's quarter (its
+    partition tag; every quarter when the run has none) and, when selected, the dimensions and annual
+    models rebuilt from every quarter. One invocation pays dbt's start-up and manifest load once."""
     database = run_duckdb_path(context)
-    invocation = dbt.run(RUNTIME_BUILD, database=database, quarter=context.partition_key, context=context)
-    yield from invocation.stream()
+    invocation = dbt.run(RUNTIME_BUILD, database=database, quarter=run_quarter(context), context=context)
+    yield from recorded_events(invocation.stream())
     keep_parse_cache(invocation.target_path)
 
 
-@dbt_assets(
-    manifest=_manifest,
-    project=_project,
-    exclude=PARTITIONED_SELECT,
-    dagster_dbt_translator=_translator,
-    name="warehouse_annual_models",
-    op_tags=WRITER_TAGS,
-)
-def warehouse_annual_models(context: dg.AssetExecutionContext, dbt: WarehouseDbtCli) -> Iterator[Any]:
-    """Dimensions, annual results and annual compliance, rebuilt from every quarter."""
-    invocation = dbt.run(RUNTIME_BUILD, database=run_duckdb_path(context), context=context)
-    yield from invocation.stream()
-    keep_parse_cache(invocation.target_path)
-
-
-warehouse_quarter_job = dg.define_asset_job(
-    "warehouse_quarter",
-    selection=dg.AssetSelection.assets(warehouse_quarter_models),
+warehouse_job = dg.define_asset_job(
+    "warehouse",
+    selection=dg.AssetSelection.assets(warehouse_models),
     tags=WRITER_TAGS,
-    description="Rebuild one quarter of the warehouse (run after that quarter is ingested).",
-)
-
-warehouse_annual_job = dg.define_asset_job(
-    "warehouse_annual",
-    selection=dg.AssetSelection.assets(warehouse_annual_models),
-    tags=WRITER_TAGS,
-    description="Rebuild dimensions, annual results and annual compliance from every quarter.",
+    description=(
+        "Rebuild the warehouse: launched with a quarter partition, the quarter-grain models rebuild that "
+        "quarter only; dimensions and annual models are rebuilt from every quarter."
+    ),
 )

@@ -1,8 +1,11 @@
 """The one way this project runs dbt: the `dbt` resource, and the file each run builds.
 
 Paths reach dbt as `--vars` built from this resource's configuration (data_dir, duckdb_path,
-registry_csv, and quarter for a partition), read by dbt_project/profiles.yml, models/staging/_sources.yml
-and the macros; nothing here writes os.environ. ASSESSMENT_DUCKDB (pipelines.paths.DUCKDB_ENV) is the one
+registry_csv), read by dbt_project/profiles.yml, models/staging/_sources.yml and the macros; nothing here
+writes os.environ. They are the same on every run of a data directory: dbt re-parses the whole project
+(~16 s against ~1 s reusing its parse) whenever its vars change, so the quarter a run rebuilds is not a
+var: it is written to the build file's scope table (`main._build_scope`, read by macros/quarters.sql at
+execution time) just before dbt starts. ASSESSMENT_DUCKDB (pipelines.paths.DUCKDB_ENV) is the one
 documented environment variable behind them: dbt by hand and Dagster both fall back to it.
 
 Inside a Dagster run the DuckDB file is the run's own build file (`data/warehouse/builds/build.duckdb`, a
@@ -16,10 +19,12 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
 import dagster as dg
+import duckdb
 from dagster_dbt import DbtCliInvocation
 
 from pipelines.defs.dbt.project import dbt_executable, warehouse_project
@@ -45,6 +50,27 @@ def run_duckdb_path(context: RunContext) -> Path:
     return pinned_duckdb() or ensure_build(build_id(context))
 
 
+SCOPE_TABLE = "_build_scope"  # in schema main: never exported (a release holds marts and quality only)
+QUARTER_KEY = re.compile(r"[0-9]{4}Q[1-4]")
+
+
+def write_build_scope(database: Path, quarter: str | None) -> None:
+    """Tell the next dbt run on `database` which quarter its quarter-grain models rebuild (None: all).
+
+    Runs are serialised per data directory (pipelines.runlock), so the one-row table cannot be read by
+    another run's dbt. The key is checked here and again by the macro before it reaches SQL.
+    """
+    if quarter is not None and not QUARTER_KEY.fullmatch(quarter):
+        raise ValueError(f"quarter must look like 2025Q3, got {quarter!r}")
+    con = duckdb.connect(str(database))
+    try:
+        con.execute(f"create or replace table main.{SCOPE_TABLE} (quarter varchar)")
+        if quarter is not None:
+            con.execute(f"insert into main.{SCOPE_TABLE} values (?)", [quarter])
+    finally:
+        con.close()
+
+
 class WarehouseDbtCli(QuickStartDbtCli):
     """dagster-dbt's `DbtCliResource` for the warehouse: paths are configuration, handed to dbt as vars.
 
@@ -55,16 +81,13 @@ class WarehouseDbtCli(QuickStartDbtCli):
     data_dir: str | None = None
     registry_csv: str | None = None
 
-    def dbt_vars(self, database: Path, quarter: str | None = None) -> dict[str, str]:
-        """Absolute paths (dbt runs inside dbt_project/) and the quarter, as dbt vars."""
-        values = {
+    def dbt_vars(self, database: Path) -> dict[str, str]:
+        """Absolute paths (dbt runs inside dbt_project/), as dbt vars: stable from run to run."""
+        return {
             "data_dir": str(Path(self.data_dir).resolve() if self.data_dir else data_dir()),
             "duckdb_path": str(database.resolve()),
             "registry_csv": str(Path(self.registry_csv).resolve() if self.registry_csv else registry_csv()),
         }
-        if quarter is not None:
-            values["quarter"] = quarter
-        return values
 
     def run(
         self,
@@ -80,7 +103,8 @@ class WarehouseDbtCli(QuickStartDbtCli):
         does not create missing parent directories."""
         database = database or duckdb_path()
         database.parent.mkdir(parents=True, exist_ok=True)
-        dbt_vars = json.dumps(self.dbt_vars(database, quarter), ensure_ascii=False)
+        write_build_scope(database, quarter)
+        dbt_vars = json.dumps(self.dbt_vars(database), ensure_ascii=False)
         return self.cli([*args, "--vars", dbt_vars], context=context, raise_on_error=raise_on_error)
 
 
