@@ -13,13 +13,7 @@ import duckdb
 import pytest
 from dagster_dbt import DbtProject
 
-from pipelines.defs.dbt.assets import (
-    rules_table,
-    warehouse_annual_job,
-    warehouse_annual_models,
-    warehouse_quarter_job,
-    warehouse_quarter_models,
-)
+from pipelines.defs.dbt.assets import rules_table, warehouse_job, warehouse_models
 from pipelines.defs.dbt.project import (
     DBT_PROJECT_DIR,
     ManifestMissingError,
@@ -28,23 +22,22 @@ from pipelines.defs.dbt.project import (
     required_manifest,
     warehouse_project,
 )
-from pipelines.defs.dbt.resources import dbt_resource
-from pipelines.defs.partitions import quarter_partitions
+from pipelines.defs.dbt.resources import dbt_resource, write_build_scope
 from pipelines.ingest.schema import RAW_TABLES
 from tests.dbt.conftest import point_at
 from tests.dbt.raw_fixtures import U1, tiny_city, write_raw, write_registry
 
 
 def test_asset_keys_groups_and_partitions() -> None:
-    quarter_specs = {spec.key: spec for spec in warehouse_quarter_models.specs}
-    annual_specs = {spec.key: spec for spec in warehouse_annual_models.specs}
-    assert dg.AssetKey(["marts", "fct_person_quarter"]) in quarter_specs
-    assert dg.AssetKey(["staging", "stg_roster"]) in quarter_specs
-    assert dg.AssetKey(["marts", "fct_person_year"]) in annual_specs
-    assert dg.AssetKey(["marts", "dim_unit"]) in annual_specs
-    assert warehouse_quarter_models.partitions_def == quarter_partitions
-    assert warehouse_annual_models.partitions_def is None
-    groups = {spec.key.path[0]: spec.group_name for spec in [*quarter_specs.values(), *annual_specs.values()]}
+    specs = {spec.key: spec for spec in warehouse_models.specs}
+    quarterly = {key for key, spec in specs.items() if "partitioned" in spec.tags}
+    assert dg.AssetKey(["marts", "fct_person_quarter"]) in quarterly
+    assert dg.AssetKey(["staging", "stg_roster"]) in quarterly
+    assert dg.AssetKey(["marts", "fct_person_year"]) in set(specs) - quarterly
+    assert dg.AssetKey(["marts", "dim_unit"]) in set(specs) - quarterly
+    # one multi-asset, one dbt invocation: the quarter comes from the run, not from a partitions_def
+    assert warehouse_models.partitions_def is None
+    groups = {spec.key.path[0]: spec.group_name for spec in specs.values()}
     assert groups == {
         "staging": "staging",
         "intermediate": "intermediate",
@@ -52,27 +45,26 @@ def test_asset_keys_groups_and_partitions() -> None:
         "quality": "quality",
     }
     # dbt sources are the ingestion assets raw/<table>, the rules table and the unit registry.
-    upstream = {dep.asset_key for spec in quarter_specs.values() for dep in spec.deps}
-    sources = {key for key in upstream if key not in quarter_specs}
-    assert sources == {dg.AssetKey(["raw", t]) for t in RAW_TABLES} | {
+    upstream = {dep.asset_key for spec in specs.values() for dep in spec.deps}
+    sources = {key for key in upstream if key not in specs}
+    # ... and the findings the quality job writes (quality/<table>)
+    assert {dg.AssetKey(["raw", t]) for t in RAW_TABLES} | {
         dg.AssetKey(["raw", "rules"]),
         dg.AssetKey("unit_registry"),
-    }
+    } <= sources
+    assert all(k.path[0] in {"raw", "quality"} or k == dg.AssetKey("unit_registry") for k in sources)
     assert rules_table.key == dg.AssetKey(["raw", "rules"])
-    # every dbt data test is an asset check
-    assert len(list(warehouse_quarter_models.check_specs)) > 50
-    resolved = dg.Definitions(
-        assets=[warehouse_quarter_models], jobs=[warehouse_quarter_job], resources={"dbt": dbt_resource()}
-    ).resolve_job_def("warehouse_quarter")
-    assert resolved.partitions_def == quarter_partitions  # inferred from the selected assets
-    assert warehouse_annual_job.name == "warehouse_annual"
+    # the tests on marts and quality findings are asset checks; staging and intermediate tests are not
+    checked = {key.asset_key for key in warehouse_models.check_keys}
+    assert len(checked) > 10 and len(list(warehouse_models.check_specs)) > 40
+    assert {specs[key].group_name for key in checked} == {"marts", "quality"}
+    assert warehouse_job.name == "warehouse"
 
 
-def test_materialise_a_quarter_partition_then_the_annual_assets(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A real (partial) materialisation: the task-volume chain for partition 2025Q1, then the unit and
-    county dimensions. The full graph is built by the other tests through the same dbt project."""
+def test_materialise_one_quarter_then_the_dimensions(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A real (partial) materialisation through the one dbt multi-asset: the task-volume chain for the
+    run's quarter (its partition tag), then the unit and county dimensions. The full graph is built by
+    the other tests through the same dbt project."""
     quarters = ("2025Q1",)
     write_raw(tmp_path, tiny_city(quarters), quarters)
     write_registry(tmp_path / "registry" / "units.csv")
@@ -91,7 +83,7 @@ def test_materialise_a_quarter_partition_then_the_annual_assets(
         dg.AssetKey("unit_registry"),
     )
     quarter = dg.materialize(
-        [warehouse_quarter_models], partition_key="2025Q1", resources=resources, selection=task_chain
+        [warehouse_models], resources=resources, selection=task_chain, tags={"dagster/partition": "2025Q1"}
     )
     assert quarter.success
     materialised = {e.asset_key for e in quarter.get_asset_materialization_events()}
@@ -100,11 +92,16 @@ def test_materialise_a_quarter_partition_then_the_annual_assets(
     checks = quarter.get_asset_check_evaluations()
     assert checks and all(c.passed for c in checks)
     assert all(c.asset_key in materialised for c in checks)
+    # the tests of unchecked (staging) models left no observation events behind
+    observed = [e for e in quarter.all_events if e.event_type_value == "ASSET_OBSERVATION"]
+    assert observed == []
+    with duckdb.connect(str(database), read_only=True) as con:
+        assert con.execute("select quarter from main._build_scope").fetchall() == [("2025Q1",)]
 
     dimensions = dg.AssetSelection.keys(
         dg.AssetKey(["marts", "dim_unit"]), dg.AssetKey(["marts", "dim_county"])
     )
-    annual = dg.materialize([warehouse_annual_models], resources=resources, selection=dimensions)
+    annual = dg.materialize([warehouse_models], resources=resources, selection=dimensions)
     assert annual.success
     assert all(c.passed for c in annual.get_asset_check_evaluations())
 
@@ -115,9 +112,19 @@ def test_materialise_a_quarter_partition_then_the_annual_assets(
             [U1],
         ).fetchall()
         counties = con.execute("select county_code, n_units from marts.dim_county order by 1").fetchall()
+        scope = con.execute("select count(*) from main._build_scope").fetchone()
     assert weights == [("T1", 3.75, "2025Q1"), ("T2", 4.0, "2025Q1"), ("T3", 1.0, "2025Q1")]
     assert counties == [("371600", 1), ("371602", 2)]
-    assert dict(os.environ) == environment  # paths and quarter went to dbt as vars, not through os.environ
+    assert scope == (0,)  # a run without a partition rebuilds every quarter
+    assert dict(os.environ) == environment  # paths went to dbt as vars, the quarter as a table
+
+
+def test_the_quarter_is_not_a_dbt_var(tmp_path: Path) -> None:
+    """dbt re-parses the whole project when its vars change: they must not carry the quarter."""
+    resource = dbt_resource()
+    assert set(resource.dbt_vars(tmp_path / "w.duckdb")) == {"data_dir", "duckdb_path", "registry_csv"}
+    with pytest.raises(ValueError):
+        write_build_scope(tmp_path / "w.duckdb", "2025Q3'; drop table x; --")
 
 
 def test_the_test_session_prepared_the_manifest() -> None:
@@ -147,7 +154,7 @@ def test_importing_the_dbt_assets_starts_no_dbt() -> None:
         "        super().__init__(args, *rest, **kwargs)\n"
         "subprocess.Popen = NoDbt\n"
         "import pipelines.defs.dbt.assets as assets\n"
-        "print(len(list(assets.warehouse_quarter_models.specs)))\n"
+        "print(len(list(assets.warehouse_models.specs)))\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr[-2000:]
