@@ -22,7 +22,7 @@ from pipelines.defs.dbt.project import (
     required_manifest,
     warehouse_project,
 )
-from pipelines.defs.dbt.resources import dbt_resource, write_build_scope
+from pipelines.defs.dbt.resources import checked_quarter, dbt_resource
 from pipelines.ingest.schema import RAW_TABLES
 from tests.dbt.conftest import point_at
 from tests.dbt.raw_fixtures import U1, tiny_city, write_raw, write_registry
@@ -96,7 +96,11 @@ def test_materialise_one_quarter_then_the_dimensions(tmp_path: Path, monkeypatch
     observed = [e for e in quarter.all_events if e.event_type_value == "ASSET_OBSERVATION"]
     assert observed == []
     with duckdb.connect(str(database), read_only=True) as con:
-        assert con.execute("select quarter from main._build_scope").fetchall() == [("2025Q1",)]
+        # the build recorded what its unit-grain rows were built from, and cleared its scope
+        assert con.execute("select distinct quarter from main._built_units").fetchall() == [("2025Q1",)]
+        assert con.execute(
+            "select count(*) from duckdb_tables() where table_name = '_build_scope'"
+        ).fetchone() == (0,)
 
     dimensions = dg.AssetSelection.keys(
         dg.AssetKey(["marts", "dim_unit"]), dg.AssetKey(["marts", "dim_county"])
@@ -112,10 +116,10 @@ def test_materialise_one_quarter_then_the_dimensions(tmp_path: Path, monkeypatch
             [U1],
         ).fetchall()
         counties = con.execute("select county_code, n_units from marts.dim_county order by 1").fetchall()
-        scope = con.execute("select count(*) from main._build_scope").fetchone()
+        built = con.execute("select count(*) from main._built_units").fetchone()
     assert weights == [("T1", 3.75, "2025Q1"), ("T2", 4.0, "2025Q1"), ("T3", 1.0, "2025Q1")]
     assert counties == [("371600", 1), ("371602", 2)]
-    assert scope == (0,)  # a run without a partition rebuilds every quarter
+    assert built == (0,)  # a run without a partition rebuilt every quarter: the records restart
     assert dict(os.environ) == environment  # paths went to dbt as vars, the quarter as a table
 
 
@@ -124,7 +128,7 @@ def test_the_quarter_is_not_a_dbt_var(tmp_path: Path) -> None:
     resource = dbt_resource()
     assert set(resource.dbt_vars(tmp_path / "w.duckdb")) == {"data_dir", "duckdb_path", "registry_csv"}
     with pytest.raises(ValueError):
-        write_build_scope(tmp_path / "w.duckdb", "2025Q3'; drop table x; --")
+        checked_quarter("2025Q3'; drop table x; --")
 
 
 def test_the_test_session_prepared_the_manifest() -> None:

@@ -26,6 +26,7 @@ from dagster_dbt import DagsterDbtTranslator, DbtProject, dbt_assets
 from pipelines.defs.dbt.project import DBT_PROJECT_DIR, required_manifest, warehouse_project
 from pipelines.defs.dbt.resources import WarehouseDbtCli, run_duckdb_path
 from pipelines.defs.dbt.rules_table import rules_years, write_rules_table
+from pipelines.defs.dbt.scope import record_built
 from pipelines.paths import data_dir
 
 PARTITIONED_TAG = "partitioned"  # dbt tag of the quarter-grain models (dbt_project.yml)
@@ -148,8 +149,17 @@ def warehouse_models(context: dg.AssetExecutionContext, dbt: WarehouseDbtCli) ->
     partition tag; every quarter when the run has none) and, when selected, the dimensions and annual
     models rebuilt from every quarter. One invocation pays dbt's start-up and manifest load once."""
     database = run_duckdb_path(context)
-    invocation = dbt.run(RUNTIME_BUILD, database=database, quarter=run_quarter(context), context=context)
+    quarter = run_quarter(context)
+    scope = dbt.prepare_scope(database, quarter)
+    if scope.units is not None:
+        context.log.info(
+            f"{quarter}: unit-grain models rebuild {len(scope.units)} changed unit(s): {scope.units[:20]}"
+        )
+    invocation = dbt.run(
+        RUNTIME_BUILD, database=database, quarter=quarter, context=context, scope_prepared=True
+    )
     yield from recorded_events(invocation.stream())
+    record_built(database, scope)  # only reached when dbt succeeded (stream raises otherwise)
     keep_parse_cache(invocation.target_path)
 
 
