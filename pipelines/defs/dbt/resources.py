@@ -102,6 +102,7 @@ class WarehouseDbtCli(QuickStartDbtCli):
     def prepare_scope(self, database: Path, quarter: str | None) -> Scope:
         """Write the scope of the next build on `database` (scope.py): the quarter, and the units whose
         raw rows changed since the file's rows were built."""
+        database.parent.mkdir(parents=True, exist_ok=True)  # DuckDB does not create missing folders
         root = Path(self.data_dir).resolve() if self.data_dir else data_dir()
         registry = Path(self.registry_csv).resolve() if self.registry_csv else registry_csv()
         key = global_key(registry, root / "raw" / "rules", warehouse_project().manifest_path)
