@@ -78,15 +78,26 @@ def test_a_one_unit_resubmission_through_the_incremental_path_equals_a_full_rebu
     incremental = copy_data_dir(published_city, tmp_path / "incremental")
     lay = layout(incremental / "warehouse")
     unit, person = _correct_one_rating(incremental)
-    with pipeline_env(incremental):
-        run_quarters([QUARTER], progress=lambda _m: None, report_quarters=[])
+    sql = (
+        "select eval_score from marts.fct_person_quarter where quarter = ? and unit_code = ? "
+        "and person_code = ?"
+    )
     with duckdb.connect(str(lay.published), read_only=True) as con:
-        score = con.execute(
-            "select eval_score from marts.fct_person_quarter where quarter = ? and unit_code = ? "
-            "and person_code = ?",
-            [QUARTER, unit, person],
+        before = con.execute(sql, [QUARTER, unit, person]).fetchone()
+    messages: list[str] = []
+    with pipeline_env(incremental):
+        run_quarters([QUARTER], progress=messages.append, report_quarters=[])
+    with duckdb.connect(str(lay.published), read_only=True) as con:
+        after = con.execute(sql, [QUARTER, unit, person]).fetchone()
+        unit_rows = con.execute(
+            "select count(*) from marts.fct_person_quarter where quarter = ? and unit_code = ?",
+            [QUARTER, unit],
         ).fetchone()
-    assert score is not None  # the corrected unit is in the incremental build
+    logs = sorted((incremental / "logs").glob("*.log"))
+    scoped = [line for line in logs[-1].read_text(encoding="utf-8").splitlines() if "unit-grain" in line]
+    assert before is not None and after is not None, (before, after, unit_rows, scoped, messages[-5:])
+    assert after[0] < before[0] - 10  # the correction reached the published release
+    assert scoped and unit in scoped[-1]  # ... through the unit-scoped path
 
     full = tmp_path / "full"
     for folder in ("landing", "registry"):  # the inputs only; copytree keeps the arrival times
