@@ -150,7 +150,7 @@ def warehouse_models(context: dg.AssetExecutionContext, dbt: WarehouseDbtCli) ->
     models rebuilt from every quarter. One invocation pays dbt's start-up and manifest load once."""
     database = run_duckdb_path(context)
     quarter = run_quarter(context)
-    scope = dbt.prepare_scope(database, quarter)
+    scope = dbt.prepare_scope(database, quarter, context.run.run_id)
     if scope.units is not None:
         context.log.info(
             f"{quarter}: unit-grain models rebuild {len(scope.units)} changed unit(s): {scope.units[:20]}"

@@ -99,14 +99,14 @@ class WarehouseDbtCli(QuickStartDbtCli):
         dbt_vars = json.dumps(self.dbt_vars(database), ensure_ascii=False)
         return self.cli([*args, "--vars", dbt_vars], context=context, raise_on_error=raise_on_error)
 
-    def prepare_scope(self, database: Path, quarter: str | None) -> Scope:
+    def prepare_scope(self, database: Path, quarter: str | None, run_id: str = "") -> Scope:
         """Write the scope of the next build on `database` (scope.py): the quarter, and the units whose
         raw rows changed since the file's rows were built."""
         database.parent.mkdir(parents=True, exist_ok=True)  # DuckDB does not create missing folders
         root = Path(self.data_dir).resolve() if self.data_dir else data_dir()
         registry = Path(self.registry_csv).resolve() if self.registry_csv else registry_csv()
         key = global_key(registry, root / "raw" / "rules", warehouse_project().manifest_path)
-        return prepare_scope(database, checked_quarter(quarter), root / "raw", key)
+        return prepare_scope(database, checked_quarter(quarter), root / "raw", key, run_id)
 
 
 def dbt_resource() -> WarehouseDbtCli:

@@ -29,6 +29,7 @@ from pathlib import Path
 import duckdb
 
 SCOPE_TABLE = "main._build_scope"
+LAST_SCOPE = "main._last_scope"  # the scope a run decided, kept for that run's later dbt steps
 BUILT_UNITS = "main._built_units"
 BUILT_GLOBAL = "main._built_global"
 
@@ -39,6 +40,7 @@ class Scope:
     units: tuple[str, ...] | None  # None: every unit
     unit_hashes: dict[str, str]
     global_key: str
+    run_id: str = ""
 
 
 def _file_digest(digest: hashlib._Hash, path: Path) -> None:
@@ -91,22 +93,39 @@ def changed_units(previous: dict[str, str], current: dict[str, str]) -> tuple[st
     return tuple(sorted(u for u in previous.keys() | current.keys() if previous.get(u) != current.get(u)))
 
 
-def prepare_scope(database: Path, quarter: str | None, raw_dir: Path, key: str) -> Scope:
-    """Decide the scope of the next dbt build on `database` and write it to the scope table."""
+def _decided_by_run(con: duckdb.DuckDBPyConnection, run_id: str, quarter: str | None) -> list[tuple]:
+    if not run_id or not _has_table(con, LAST_SCOPE):
+        return []
+    return con.execute(
+        f"select units from {LAST_SCOPE} where run_id = ? and quarter is not distinct from ?",
+        [run_id, quarter],
+    ).fetchall()
+
+
+def prepare_scope(database: Path, quarter: str | None, raw_dir: Path, key: str, run_id: str = "") -> Scope:
+    """Decide the scope of the next dbt build on `database` and write it to the scope table.
+
+    Dagster runs the dbt multi-asset as two steps when the Python findings sit between its models (the
+    models they read first, the rest after). The second step of a run must rebuild the same units as
+    the first, although the first already recorded them as built: it reuses the run's decision."""
     con = duckdb.connect(str(database))
     try:
         units: tuple[str, ...] | None = None
         hashes: dict[str, str] = {}
+        decided = _decided_by_run(con, run_id, quarter)
         if quarter is not None:
             hashes = unit_hashes(con, raw_dir, quarter)
-            if _has_table(con, BUILT_UNITS) and _has_table(con, BUILT_GLOBAL):
-                recorded = con.execute(f"select global_key from {BUILT_GLOBAL}").fetchall()
-                if recorded == [(key,)]:
-                    rows = con.execute(
-                        f"select unit_code, content from {BUILT_UNITS} where quarter = ?", [quarter]
-                    ).fetchall()
-                    if rows:  # a quarter never built here is built whole
-                        units = changed_units(dict(rows), hashes)
+        if decided:
+            stored = decided[0][0]
+            units = None if stored is None else tuple(stored)
+        elif quarter is not None and _has_table(con, BUILT_UNITS) and _has_table(con, BUILT_GLOBAL):
+            recorded = con.execute(f"select global_key from {BUILT_GLOBAL}").fetchall()
+            if recorded == [(key,)]:
+                rows = con.execute(
+                    f"select unit_code, content from {BUILT_UNITS} where quarter = ?", [quarter]
+                ).fetchall()
+                if rows:  # a quarter never built here is built whole
+                    units = changed_units(dict(rows), hashes)
         con.execute(f"create or replace table {SCOPE_TABLE} (quarter varchar, units varchar[])")
         if quarter is not None:
             con.execute(
@@ -114,7 +133,7 @@ def prepare_scope(database: Path, quarter: str | None, raw_dir: Path, key: str) 
             )
     finally:
         con.close()
-    return Scope(quarter, units, hashes, key)
+    return Scope(quarter, units, hashes, key, run_id)
 
 
 def record_built(database: Path, scope: Scope) -> None:
@@ -142,6 +161,13 @@ def record_built(database: Path, scope: Scope) -> None:
                 [(scope.quarter, unit, content) for unit, content in sorted(scope.unit_hashes.items())],
             )
         con.execute(f"insert into {BUILT_GLOBAL} values (?)", [scope.global_key])
+        con.execute(
+            f"create or replace table {LAST_SCOPE} (run_id varchar, quarter varchar, units varchar[])"
+        )
+        con.execute(
+            f"insert into {LAST_SCOPE} values (?, ?, ?)",
+            [scope.run_id, scope.quarter, None if scope.units is None else list(scope.units)],
+        )
         con.execute(f"drop table if exists {SCOPE_TABLE}")
     finally:
         con.close()
