@@ -30,7 +30,7 @@ STAGE_LABELS = {
     "report": "季度报告 report",
 }
 DESCRIPTION = Column(width=48, no_wrap=True, overflow="ellipsis")
-SINGLE_STEP_STAGES = {"ingest_quarter", "warehouse_models"}
+SINGLE_STEP_STAGES = {"ingest_quarter", "warehouse_quarter_models", "warehouse_annual_models"}
 SEVERITY_LABELS = {"high": "高 high", "medium": "中 medium", "low": "低 low"}
 
 

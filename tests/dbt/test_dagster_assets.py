@@ -13,7 +13,13 @@ import duckdb
 import pytest
 from dagster_dbt import DbtProject
 
-from pipelines.defs.dbt.assets import rules_table, warehouse_job, warehouse_models
+from pipelines.defs.dbt.assets import (
+    rules_table,
+    warehouse_annual_job,
+    warehouse_annual_models,
+    warehouse_quarter_job,
+    warehouse_quarter_models,
+)
 from pipelines.defs.dbt.project import (
     DBT_PROJECT_DIR,
     ManifestMissingError,
@@ -23,21 +29,22 @@ from pipelines.defs.dbt.project import (
     warehouse_project,
 )
 from pipelines.defs.dbt.resources import checked_quarter, dbt_resource
+from pipelines.defs.partitions import quarter_partitions
 from pipelines.ingest.schema import RAW_TABLES
 from tests.dbt.conftest import point_at
 from tests.dbt.raw_fixtures import U1, tiny_city, write_raw, write_registry
 
 
 def test_asset_keys_groups_and_partitions() -> None:
-    specs = {spec.key: spec for spec in warehouse_models.specs}
-    quarterly = {key for key, spec in specs.items() if "partitioned" in spec.tags}
-    assert dg.AssetKey(["marts", "fct_person_quarter"]) in quarterly
-    assert dg.AssetKey(["staging", "stg_roster"]) in quarterly
-    assert dg.AssetKey(["marts", "fct_person_year"]) in set(specs) - quarterly
-    assert dg.AssetKey(["marts", "dim_unit"]) in set(specs) - quarterly
-    # one multi-asset, one dbt invocation: the quarter comes from the run, not from a partitions_def
-    assert warehouse_models.partitions_def is None
-    groups = {spec.key.path[0]: spec.group_name for spec in specs.values()}
+    quarter_specs = {spec.key: spec for spec in warehouse_quarter_models.specs}
+    annual_specs = {spec.key: spec for spec in warehouse_annual_models.specs}
+    assert dg.AssetKey(["marts", "fct_person_quarter"]) in quarter_specs
+    assert dg.AssetKey(["staging", "stg_roster"]) in quarter_specs
+    assert dg.AssetKey(["marts", "fct_person_year"]) in annual_specs
+    assert dg.AssetKey(["marts", "dim_unit"]) in annual_specs
+    assert warehouse_quarter_models.partitions_def == quarter_partitions
+    assert warehouse_annual_models.partitions_def is None
+    groups = {spec.key.path[0]: spec.group_name for spec in [*quarter_specs.values(), *annual_specs.values()]}
     assert groups == {
         "staging": "staging",
         "intermediate": "intermediate",
@@ -45,9 +52,8 @@ def test_asset_keys_groups_and_partitions() -> None:
         "quality": "quality",
     }
     # dbt sources are the ingestion assets raw/<table>, the rules table and the unit registry.
-    upstream = {dep.asset_key for spec in specs.values() for dep in spec.deps}
-    sources = {key for key in upstream if key not in specs}
-    # ... and the findings the quality job writes (quality/<table>)
+    upstream = {dep.asset_key for spec in quarter_specs.values() for dep in spec.deps}
+    sources = {key for key in upstream if key not in quarter_specs}
     assert {dg.AssetKey(["raw", t]) for t in RAW_TABLES} | {
         dg.AssetKey(["raw", "rules"]),
         dg.AssetKey("unit_registry"),
@@ -55,16 +61,21 @@ def test_asset_keys_groups_and_partitions() -> None:
     assert all(k.path[0] in {"raw", "quality"} or k == dg.AssetKey("unit_registry") for k in sources)
     assert rules_table.key == dg.AssetKey(["raw", "rules"])
     # the tests on marts and quality findings are asset checks; staging and intermediate tests are not
-    checked = {key.asset_key for key in warehouse_models.check_keys}
-    assert len(checked) > 10 and len(list(warehouse_models.check_specs)) > 40
-    assert {specs[key].group_name for key in checked} == {"marts", "quality"}
-    assert warehouse_job.name == "warehouse"
+    checked = {key.asset_key for key in warehouse_quarter_models.check_keys}
+    assert len(list(warehouse_quarter_models.check_specs)) > 20
+    assert {quarter_specs[key].group_name for key in checked} == {"marts", "quality"}
+    resolved = dg.Definitions(
+        assets=[warehouse_quarter_models], jobs=[warehouse_quarter_job], resources={"dbt": dbt_resource()}
+    ).resolve_job_def("warehouse_quarter")
+    assert resolved.partitions_def == quarter_partitions  # inferred from the selected assets
+    assert warehouse_annual_job.name == "warehouse_annual"
 
 
-def test_materialise_one_quarter_then_the_dimensions(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A real (partial) materialisation through the one dbt multi-asset: the task-volume chain for the
-    run's quarter (its partition tag), then the unit and county dimensions. The full graph is built by
-    the other tests through the same dbt project."""
+def test_materialise_a_quarter_partition_then_the_annual_assets(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A real (partial) materialisation: the task-volume chain for partition 2025Q1, then the unit and
+    county dimensions. The full graph is built by the other tests through the same dbt project."""
     quarters = ("2025Q1",)
     write_raw(tmp_path, tiny_city(quarters), quarters)
     write_registry(tmp_path / "registry" / "units.csv")
@@ -83,7 +94,7 @@ def test_materialise_one_quarter_then_the_dimensions(tmp_path: Path, monkeypatch
         dg.AssetKey("unit_registry"),
     )
     quarter = dg.materialize(
-        [warehouse_models], resources=resources, selection=task_chain, tags={"dagster/partition": "2025Q1"}
+        [warehouse_quarter_models], partition_key="2025Q1", resources=resources, selection=task_chain
     )
     assert quarter.success
     materialised = {e.asset_key for e in quarter.get_asset_materialization_events()}
@@ -93,19 +104,17 @@ def test_materialise_one_quarter_then_the_dimensions(tmp_path: Path, monkeypatch
     assert checks and all(c.passed for c in checks)
     assert all(c.asset_key in materialised for c in checks)
     # the tests of unchecked (staging) models left no observation events behind
-    observed = [e for e in quarter.all_events if e.event_type_value == "ASSET_OBSERVATION"]
-    assert observed == []
+    assert [e for e in quarter.all_events if e.event_type_value == "ASSET_OBSERVATION"] == []
     with duckdb.connect(str(database), read_only=True) as con:
         # the build recorded what its unit-grain rows were built from, and cleared its scope
         assert con.execute("select distinct quarter from main._built_units").fetchall() == [("2025Q1",)]
-        assert con.execute(
-            "select count(*) from duckdb_tables() where table_name = '_build_scope'"
-        ).fetchone() == (0,)
+        scope_tables = con.execute("select count(*) from duckdb_tables() where table_name = '_build_scope'")
+        assert scope_tables.fetchone() == (0,)
 
     dimensions = dg.AssetSelection.keys(
         dg.AssetKey(["marts", "dim_unit"]), dg.AssetKey(["marts", "dim_county"])
     )
-    annual = dg.materialize([warehouse_models], resources=resources, selection=dimensions)
+    annual = dg.materialize([warehouse_annual_models], resources=resources, selection=dimensions)
     assert annual.success
     assert all(c.passed for c in annual.get_asset_check_evaluations())
 
@@ -116,10 +125,8 @@ def test_materialise_one_quarter_then_the_dimensions(tmp_path: Path, monkeypatch
             [U1],
         ).fetchall()
         counties = con.execute("select county_code, n_units from marts.dim_county order by 1").fetchall()
-        built = con.execute("select count(*) from main._built_units").fetchone()
     assert weights == [("T1", 3.75, "2025Q1"), ("T2", 4.0, "2025Q1"), ("T3", 1.0, "2025Q1")]
     assert counties == [("371600", 1), ("371602", 2)]
-    assert built == (0,)  # a run without a partition rebuilt every quarter: the records restart
     assert dict(os.environ) == environment  # paths went to dbt as vars, the quarter as a table
 
 
@@ -158,7 +165,7 @@ def test_importing_the_dbt_assets_starts_no_dbt() -> None:
         "        super().__init__(args, *rest, **kwargs)\n"
         "subprocess.Popen = NoDbt\n"
         "import pipelines.defs.dbt.assets as assets\n"
-        "print(len(list(assets.warehouse_models.specs)))\n"
+        "print(len(list(assets.warehouse_quarter_models.specs)))\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr[-2000:]

@@ -13,7 +13,7 @@ import duckdb
 import polars as pl
 import pytest
 
-from pipelines.defs.dbt.assets import rules_table, warehouse_models
+from pipelines.defs.dbt.assets import rules_table, warehouse_annual_models, warehouse_quarter_models
 from pipelines.defs.dbt.resources import dbt_resource
 from pipelines.defs.dbt.scope import changed_units
 from tests.dbt.conftest import point_at
@@ -21,13 +21,13 @@ from tests.dbt.raw_fixtures import U1, tiny_city, write_raw, write_registry
 from tests.publish.test_incremental_equals_full import _differences, _tables
 
 QUARTERS = ("2025Q1", "2025Q2")
-PARTITION = {"dagster/partition": "2025Q2"}
 
 
-def _build(tags: dict[str, str] | None = None) -> dg.ExecuteInProcessResult:
-    result = dg.materialize([warehouse_models], resources={"dbt": dbt_resource()}, tags=tags or {})
-    assert result.success
-    return result
+def _build(quarters: tuple[str, ...] = QUARTERS) -> None:
+    resources = {"dbt": dbt_resource()}
+    for quarter in quarters:
+        assert dg.materialize([warehouse_quarter_models], resources=resources, partition_key=quarter).success
+    assert dg.materialize([warehouse_annual_models], resources=resources).success
 
 
 def test_one_changed_unit_rebuilds_that_unit_and_equals_a_full_build(
@@ -38,8 +38,7 @@ def test_one_changed_unit_rebuilds_that_unit_and_equals_a_full_build(
     write_registry(data / "registry" / "units.csv")
     database = point_at(monkeypatch, data)
     assert dg.materialize([rules_table]).success
-    _build()  # every quarter
-    _build(PARTITION)  # 2025Q2: records what its unit rows were built from
+    _build()  # every quarter, then the annual models: records what the unit rows were built from
     with duckdb.connect(str(database), read_only=True) as con:
         recorded = dict(con.execute("select unit_code, content from main._built_units").fetchall())
     assert U1 in recorded
@@ -55,7 +54,7 @@ def test_one_changed_unit_rebuilds_that_unit_and_equals_a_full_build(
 
     scope = dbt_resource().prepare_scope(database, "2025Q2")
     assert scope.units == (U1,)
-    _build(PARTITION)
+    _build(("2025Q2",))
 
     fresh = tmp_path / "fresh"
     shutil.copytree(data / "raw", fresh / "raw")

@@ -1,13 +1,17 @@
-"""The dbt warehouse as Dagster assets: one multi-asset, one `dbt build` per run.
+"""The dbt warehouse as Dagster assets.
 
 Every dbt model is an asset; the dbt tests on marts and quality findings are asset checks (the others
-run in the same build without an event each). The quarter-grain models (tagged `partitioned` in
-dbt_project.yml: staging and rules views, incremental quarter models) rebuild only the quarter the run
-was launched for: the run's partition tag is written to the build file's scope table before dbt starts
-(resources.py, macros/quarters.sql), so dbt's vars never change from run to run and dbt keeps its
-partial parse. Dimensions and annual models are rebuilt from every quarter in the same invocation when
-they are selected (the operator's last launch); earlier quarters of a multi-quarter run select the
-quarter-grain models only.
+run in the same build without an event each). Models tagged `partitioned` in dbt_project.yml (the
+staging and rules views, and the quarter-grain incremental models) are partitioned by quarter:
+materialising partition 2025Q3 rebuilds that quarter only, and within it the unit-grain models only for
+the units whose raw rows changed. The quarter and the units reach dbt through the build file's scope
+table (resources.py, scope.py, macros/quarters.sql), not as vars, so dbt keeps its partial parse from
+run to run. Dimensions and annual models are one unpartitioned asset set, rebuilt from all quarters.
+
+One multi-asset for every model was tried (issue 16): Dagster splits a multi-asset into several steps
+when other assets sit between its models (the Python findings read the rating composites and the
+quality models read the findings), and the one asset became four dbt steps on the city instead of
+three.
 
 dbt sources map onto the assets that produce them: `raw.<table>` → AssetKey(["raw", "<table>"]) (the
 ingestion assets), `raw.rules` → the `raw/rules` asset below, `reference.units` → `unit_registry`.
@@ -27,10 +31,10 @@ from pipelines.defs.dbt.project import DBT_PROJECT_DIR, required_manifest, wareh
 from pipelines.defs.dbt.resources import WarehouseDbtCli, run_duckdb_path
 from pipelines.defs.dbt.rules_table import rules_years, write_rules_table
 from pipelines.defs.dbt.scope import record_built
+from pipelines.defs.partitions import quarter_partitions
 from pipelines.paths import data_dir
 
-PARTITIONED_TAG = "partitioned"  # dbt tag of the quarter-grain models (dbt_project.yml)
-PARTITION_TAG = "dagster/partition"  # the run tag Dagster sets on a run launched for a partition
+PARTITIONED_SELECT = "tag:partitioned"
 LAYER_GROUPS = {"staging": "staging", "intermediate": "intermediate", "marts": "marts", "quality": "quality"}
 WRITER_TAGS = {"warehouse/writer": "true"}
 REGISTRY_ASSET = dg.AssetKey("unit_registry")
@@ -106,11 +110,6 @@ def keep_parse_cache(run_target: Path, keep: int = KEEP_RUN_TARGETS) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
-def run_quarter(context: dg.AssetExecutionContext) -> str | None:
-    """The quarter the run was launched for (its partition tag), or None: rebuild every quarter."""
-    return context.run.tags.get(PARTITION_TAG)
-
-
 def recorded_events(events: Iterable[Any]) -> Iterator[Any]:
     """dagster-dbt's events without the observations it makes for tests that are not asset checks
     (one per test and upstream model): the test ran and gates the build; nobody reads the event."""
@@ -140,16 +139,17 @@ def rules_table() -> dg.MaterializeResult:
 @dbt_assets(
     manifest=_manifest,
     project=_project,
+    select=PARTITIONED_SELECT,
+    partitions_def=quarter_partitions,
     dagster_dbt_translator=_translator,
-    name="warehouse_models",
+    name="warehouse_quarter_models",
     op_tags=WRITER_TAGS,
 )
-def warehouse_models(context: dg.AssetExecutionContext, dbt: WarehouseDbtCli) -> Iterator[Any]:
-    """Every selected dbt model in one `dbt build`: the quarter-grain models for the run's quarter (its
-    partition tag; every quarter when the run has none) and, when selected, the dimensions and annual
-    models rebuilt from every quarter. One invocation pays dbt's start-up and manifest load once."""
+def warehouse_quarter_models(context: dg.AssetExecutionContext, dbt: WarehouseDbtCli) -> Iterator[Any]:
+    """Staging and rules views and quarter-grain models, rebuilt for the partition's quarter; the
+    unit-grain ones for the units whose raw rows changed only (scope.py)."""
     database = run_duckdb_path(context)
-    quarter = run_quarter(context)
+    quarter = context.partition_key
     scope = dbt.prepare_scope(database, quarter, context.run.run_id)
     if scope.units is not None:
         context.log.info(
@@ -163,12 +163,31 @@ def warehouse_models(context: dg.AssetExecutionContext, dbt: WarehouseDbtCli) ->
     keep_parse_cache(invocation.target_path)
 
 
-warehouse_job = dg.define_asset_job(
-    "warehouse",
-    selection=dg.AssetSelection.assets(warehouse_models),
+@dbt_assets(
+    manifest=_manifest,
+    project=_project,
+    exclude=PARTITIONED_SELECT,
+    dagster_dbt_translator=_translator,
+    name="warehouse_annual_models",
+    op_tags=WRITER_TAGS,
+)
+def warehouse_annual_models(context: dg.AssetExecutionContext, dbt: WarehouseDbtCli) -> Iterator[Any]:
+    """Dimensions, annual results and annual compliance, rebuilt from every quarter."""
+    invocation = dbt.run(RUNTIME_BUILD, database=run_duckdb_path(context), context=context)
+    yield from recorded_events(invocation.stream())
+    keep_parse_cache(invocation.target_path)
+
+
+warehouse_quarter_job = dg.define_asset_job(
+    "warehouse_quarter",
+    selection=dg.AssetSelection.assets(warehouse_quarter_models),
     tags=WRITER_TAGS,
-    description=(
-        "Rebuild the warehouse: launched with a quarter partition, the quarter-grain models rebuild that "
-        "quarter only; dimensions and annual models are rebuilt from every quarter."
-    ),
+    description="Rebuild one quarter of the warehouse (run after that quarter is ingested).",
+)
+
+warehouse_annual_job = dg.define_asset_job(
+    "warehouse_annual",
+    selection=dg.AssetSelection.assets(warehouse_annual_models),
+    tags=WRITER_TAGS,
+    description="Rebuild dimensions, annual results and annual compliance from every quarter.",
 )

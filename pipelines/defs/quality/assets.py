@@ -23,7 +23,7 @@ import dagster as dg
 import duckdb
 import polars as pl
 
-from pipelines.defs.dbt.assets import warehouse_models
+from pipelines.defs.dbt.assets import warehouse_quarter_models
 from pipelines.defs.dbt.resources import run_duckdb_path
 from pipelines.defs.partitions import quarter_partitions
 from pipelines.domain.constants import ALL_TIERS
@@ -156,7 +156,7 @@ QUALITY_ASSETS = dg.AssetSelection.assets(quality_reliability, quality_leniency,
 quality_job = dg.define_asset_job(
     "quality",
     selection=QUALITY_ASSETS
-    | (QUALITY_ASSETS.upstream() & dg.AssetSelection.assets(warehouse_models)),
+    | (QUALITY_ASSETS.upstream() & dg.AssetSelection.assets(warehouse_quarter_models)),
     description=(
         "Reliability, rater leniency and fair evaluation scores of one quarter, from the rating "
         "composites dbt builds for it (run after ingest)."
