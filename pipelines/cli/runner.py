@@ -206,8 +206,8 @@ SPLIT_STEP = re.compile(r"(.+)_(\d+)")
 
 
 def base_step(step: str, known: dict[str, str]) -> str:
-    """The asset's own step name for a step Dagster split off it: the dbt multi-asset runs as two steps
-    (`warehouse_models_2`, then `warehouse_models`) when the Python findings sit between its models."""
+    """The asset's own step name for a step Dagster split off it (`<name>_2`, …): a subsettable
+    multi-asset runs as several steps when other assets of the run sit between its assets."""
     if step in known:
         return step
     m = SPLIT_STEP.fullmatch(step)
