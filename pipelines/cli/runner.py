@@ -54,7 +54,6 @@ GROUP_STAGES = {
 INGEST_PROGRESS = re.compile(r"ingest progress: (\d+)/(\d+) files")
 POLL_SECONDS = 0.3
 PUBLISH_STEP = "warehouse__published"  # once it succeeded, analysts read the new release
-PARTITIONED_DBT_TAG = "partitioned"  # dbt tag → Dagster asset tag (pipelines/defs/dbt/assets.py)
 
 
 class RunObserver(Protocol):
@@ -194,8 +193,7 @@ def asset_index(defs: dg.Definitions) -> AssetIndex:
             reference.append(spec.key)
         elif stage == "report":
             report.append(spec.key)
-        elif spec.partitions_def is not None or PARTITIONED_DBT_TAG in spec.tags:
-            # quarter-grain dbt models are unpartitioned assets that rebuild the run's quarter
+        elif spec.partitions_def is not None:
             partitioned.append(spec.key)
         else:
             annual.append(spec.key)
