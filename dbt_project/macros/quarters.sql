@@ -1,12 +1,55 @@
-{#- Quarter partitioning. `--vars '{quarter: 2025Q3}'` (what Dagster passes for a partition) makes every
-    quarter-grain model rebuild only that quarter; without it every quarter present in the raw tables is
-    rebuilt. The key is validated before it is ever put into SQL, and then only as a quoted literal. -#}
+{#- Quarter partitioning. The quarter a build rebuilds comes from the build file's one-row table
+    main._build_scope, written by Dagster's dbt resource just before dbt starts
+    (pipelines/defs/dbt/resources.py): read at execution time, it is not a var, so dbt's partial parse
+    survives a change of quarter. By hand, `--vars '{quarter: 2025Q3}'` still works and wins. Neither
+    set: every quarter present in the raw tables is rebuilt. The key is validated before it is ever put
+    into SQL, and then only as a quoted literal. -#}
+
+{#- The scope row of the build (quarter, units), or none: the table exists only while Dagster builds. -#}
+{% macro build_scope() -%}
+    {%- set found = run_query(
+        "select table_name from duckdb_tables() where database_name = current_database()"
+        " and schema_name = 'main' and table_name = '_build_scope'"
+    ) -%}
+    {%- if found.rows | length == 0 -%}
+        {{- return(none) -}}
+    {%- endif -%}
+    {%- set rows = run_query("select quarter, units is not null as scoped from main._build_scope").rows -%}
+    {{- return(rows[0] if rows | length > 0 else none) -}}
+{%- endmacro %}
+
+{% macro scope_quarter() -%}
+    {%- set row = build_scope() -%}
+    {{- return(row[0] if row is not none else none) -}}
+{%- endmacro %}
+
+{#- A unit-grain model (tag unit_grain) inside a Dagster build whose scope lists units rebuilds only
+    those units' rows of the quarter (pipelines/defs/dbt/scope.py). Never with a quarter given by hand
+    as a var: then the scope table is not what the caller asked for. -#}
+{% macro unit_scoped() -%}
+    {%- if not execute or this is none or not is_incremental() or 'unit_grain' not in model.tags -%}
+        {{- return(false) -}}
+    {%- endif -%}
+    {%- set value = var('quarter', none) -%}
+    {%- if value is not none and value | string | trim != '' -%}
+        {{- return(false) -}}
+    {%- endif -%}
+    {%- set row = build_scope() -%}
+    {{- return(row is not none and row[0] is not none and row[1]) -}}
+{%- endmacro %}
+
+{% macro scoped_units_predicate() -%}
+    unit_code in (select unnest(units) from main._build_scope)
+{%- endmacro %}
 
 {% macro selected_quarter() -%}
     {%- if not execute -%}
         {{- return(none) -}}
     {%- endif -%}
     {%- set value = var('quarter', none) -%}
+    {%- if value is none or value | string | trim == '' -%}
+        {%- set value = scope_quarter() -%}
+    {%- endif -%}
     {%- if value is none or value | string | trim == '' -%}
         {{- return(none) -}}
     {%- endif -%}
@@ -23,7 +66,7 @@
     {%- set key = selected_quarter() -%}
     {#- unit tests have no `this`: they always see every quarter of their fixtures -#}
     {%- if key is not none and this is not none and is_incremental() -%}
-        {{ column }} = {{ dbt.string_literal(key) }}
+        {{ column }} = {{ dbt.string_literal(key) }}{% if unit_scoped() %} and {{ scoped_units_predicate() }}{% endif %}
     {%- else -%}
         1 = 1
     {%- endif -%}
@@ -34,7 +77,8 @@
 {% macro delete_selected_quarters() -%}
     {%- if this is not none and is_incremental() -%}
         {%- set key = selected_quarter() -%}
-        delete from {{ this }}{% if key is not none %} where quarter = {{ dbt.string_literal(key) }}{% endif %}
+        delete from {{ this }}{% if key is not none %} where quarter = {{ dbt.string_literal(key) }}
+        {%- if unit_scoped() %} and {{ scoped_units_predicate() }}{% endif %}{% endif %}
     {%- endif -%}
 {%- endmacro %}
 

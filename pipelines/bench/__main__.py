@@ -144,6 +144,7 @@ def bench_size(
             "memory_method": full.memory_method,
             "warehouse_bytes": warehouse_sizes(run),
             "dbt": full.dbt_summary(),
+            "dagster_events": dagster_events(run),
             "log": str(full.log),
         }
     )
@@ -187,6 +188,25 @@ def bench_size(
     return out
 
 
+def dagster_events(run: Path) -> dict[str, int]:
+    """Events each run stored in the run folder's Dagster instance (sqlite: one file per run), by run id.
+    What every dbt model and test costs in the event log shows here (issue 16)."""
+    import sqlite3
+
+    counts: dict[str, int] = {}
+    for db in sorted((run / ".dagster" / "history" / "runs").glob("*.db")):
+        if db.stem == "index":
+            continue
+        con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+        try:
+            counts[db.stem] = int(con.execute("select count(*) from event_logs").fetchone()[0])
+        except sqlite3.Error:
+            continue
+        finally:
+            con.close()
+    return counts
+
+
 def bench_incremental(
     run: Path, quarter: str, published: Path, tag: str, say: Callable[[str], None]
 ) -> dict[str, Any]:
@@ -197,6 +217,7 @@ def bench_incremental(
     )
     before = unit_fingerprint(published, resub.unit_code, quarter)
     release_before = published.resolve()
+    events_before = dagster_events(run)
     inc = run_pipeline(run, quarter, "incremental", progress=lambda m: say(f"{tag}{m}"))
     after = unit_fingerprint(inc.published, resub.unit_code, quarter)
     out = {
@@ -210,6 +231,7 @@ def bench_incremental(
         "process_seconds": inc.process_seconds,
         "stages": {st: {"seconds": s} for st, s in inc.stage_totals().items()},
         "peak_memory_bytes": inc.peak_rss_bytes,
+        "dagster_events": {k: v for k, v in dagster_events(run).items() if k not in events_before},
         "published_changed": inc.published.resolve() != release_before,
         "unit_rows_changed": before != after,
         "corrected_file_is_current": current_submission(run, quarter, resub.unit_code)

@@ -209,6 +209,18 @@ def asset_index(defs: dg.Definitions) -> AssetIndex:
     )
 
 
+SPLIT_STEP = re.compile(r"(.+)_(\d+)")
+
+
+def base_step(step: str, known: dict[str, str]) -> str:
+    """The asset's own step name for a step Dagster split off it (`<name>_2`, …): a subsettable
+    multi-asset runs as several steps when other assets of the run sit between its assets."""
+    if step in known:
+        return step
+    m = SPLIT_STEP.fullmatch(step)
+    return m.group(1) if m and m.group(1) in known else step
+
+
 @dataclass(frozen=True)
 class Launch:
     quarter: str
@@ -294,7 +306,8 @@ class Watcher:
         event = entry.dagster_event
         if step is None:
             return
-        stage = self.index.stage_of_step.get(step) or self._check_stage(step)
+        base = base_step(step, self.index.stage_of_step)
+        stage = self.index.stage_of_step.get(base) or self._check_stage(step)
         if event is None:  # a plain log line of the step: the ingest asset's progress
             m = INGEST_PROGRESS.search(entry.user_message or "")
             if m and step in self.steps:
@@ -303,12 +316,12 @@ class Watcher:
         kind = event.event_type_value
         if kind == "STEP_START":
             self.steps[step] = _StepState(stage, entry.timestamp)
-            self.observer.step_started(stage, step, self.index.dbt_nodes.get(step))
-        elif kind in ("ASSET_MATERIALIZATION", "ASSET_CHECK_EVALUATION") and step in self.index.dbt_nodes:
+            self.observer.step_started(stage, step, self.index.dbt_nodes.get(base))
+        elif kind in ("ASSET_MATERIALIZATION", "ASSET_CHECK_EVALUATION") and base in self.index.dbt_nodes:
             state = self.steps.get(step)
             if state is not None:
                 state.done += 1
-                self.observer.step_progress(stage, step, state.done, self.index.dbt_nodes[step])
+                self.observer.step_progress(stage, step, state.done, self.index.dbt_nodes[base])
             if kind == "ASSET_CHECK_EVALUATION" and not event.asset_check_evaluation_data.passed:
                 self.failed_checks.append(event.asset_check_evaluation_data.check_name)
         elif kind == "ASSET_CHECK_EVALUATION":

@@ -39,7 +39,8 @@ def restricted_ids(restricted_root: Path, quarter: str) -> list[str]:
 def clear_national_ids(tables: dict[str, pl.DataFrame], known_ids: Iterable[str]) -> dict[str, int]:
     """Cells holding a national ID in clear, per table.column: known IDs anywhere in a text, or any
     ID the shared detector finds (pipelines.domain.national_id). Empty means the tables are clean."""
-    known = sorted(set(known_ids))
+    known = set(known_ids)
+    lengths = sorted({len(k) for k in known})
     hits: dict[str, int] = {}
     for table, frame in tables.items():
         for column, dtype in frame.schema.items():
@@ -50,7 +51,14 @@ def clear_national_ids(tables: dict[str, pl.DataFrame], known_ids: Iterable[str]
             if candidates.is_empty():
                 continue
             values = candidates.get_column(column).to_list()
-            n = sum(bool(find_ids(v)) or any(k in v for k in known) for v in values)
+            n = sum(bool(find_ids(v)) or _holds_known(v, known, lengths) for v in values)
             if n:
                 hits[f"{table}.{column}"] = int(n)
     return hits
+
+
+def _holds_known(text: str, known: set[str], lengths: list[int]) -> bool:
+    """Whether a known ID occurs in `text`: each substring of a known ID's length looked up in the set,
+    O(len(text)) per cell instead of one substring search per known ID (which took minutes on a
+    500-unit city: ~17,000 IDs against every hex person key)."""
+    return any(text[i : i + n] in known for n in lengths for i in range(len(text) - n + 1))

@@ -141,15 +141,26 @@ def publish_release(release: Path, build: Path | None = None, lay: WarehouseLayo
     tmp.unlink(missing_ok=True)
     tmp.symlink_to(Path("releases") / release.name)
     tmp.replace(lay.current)  # rename(2) over the old symlink: the atomic switch
-    if build is not None and build.exists():
-        wal = build.with_name(build.name + ".wal")
-        if wal.exists():
-            raise RuntimeError(f"{build} still has a write-ahead log; close every connection first")
-        lay.work.parent.mkdir(parents=True, exist_ok=True)
-        build.replace(lay.work)
-        build.with_name(BUILD_ID_NAME).unlink(missing_ok=True)
+    if build is not None:
+        promote_build(build, lay)
     prune(lay)
     return lay.published
+
+
+def promote_build(build: Path, lay: WarehouseLayout | None = None) -> None:
+    """Make `build` the pipeline's private warehouse (work.duckdb), which the next build starts from.
+
+    Also done without publishing when a build shows analysts nothing new: its staging and intermediate
+    tables may still differ from the last build's, and the next run must start from them."""
+    lay = lay or layout()
+    if not build.exists():
+        return
+    wal = build.with_name(build.name + ".wal")
+    if wal.exists():
+        raise RuntimeError(f"{build} still has a write-ahead log; close every connection first")
+    lay.work.parent.mkdir(parents=True, exist_ok=True)
+    build.replace(lay.work)
+    build.with_name(BUILD_ID_NAME).unlink(missing_ok=True)
 
 
 def _ensure_stable_links(lay: WarehouseLayout) -> None:

@@ -28,7 +28,7 @@ from pipelines.defs.dbt.project import (
     required_manifest,
     warehouse_project,
 )
-from pipelines.defs.dbt.resources import dbt_resource
+from pipelines.defs.dbt.resources import checked_quarter, dbt_resource
 from pipelines.defs.partitions import quarter_partitions
 from pipelines.ingest.schema import RAW_TABLES
 from tests.dbt.conftest import point_at
@@ -55,13 +55,16 @@ def test_asset_keys_groups_and_partitions() -> None:
     # dbt sources are the ingestion assets raw/<table>, the rules table and the unit registry.
     upstream = {dep.asset_key for spec in quarter_specs.values() for dep in spec.deps}
     sources = {key for key in upstream if key not in quarter_specs}
-    assert sources == {dg.AssetKey(["raw", t]) for t in RAW_TABLES} | {
+    assert {dg.AssetKey(["raw", t]) for t in RAW_TABLES} | {
         dg.AssetKey(["raw", "rules"]),
         dg.AssetKey("unit_registry"),
-    }
+    } <= sources
+    assert all(k.path[0] in {"raw", "quality"} or k == dg.AssetKey("unit_registry") for k in sources)
     assert rules_table.key == dg.AssetKey(["raw", "rules"])
-    # every dbt data test is an asset check
-    assert len(list(warehouse_quarter_models.check_specs)) > 50
+    # the tests on marts and quality findings are asset checks; staging and intermediate tests are not
+    checked = {key.asset_key for key in warehouse_quarter_models.check_keys}
+    assert len(list(warehouse_quarter_models.check_specs)) > 20
+    assert {quarter_specs[key].group_name for key in checked} == {"marts", "quality"}
     resolved = dg.Definitions(
         assets=[warehouse_quarter_models], jobs=[warehouse_quarter_job], resources={"dbt": dbt_resource()}
     ).resolve_job_def("warehouse_quarter")
@@ -101,6 +104,13 @@ def test_materialise_a_quarter_partition_then_the_annual_assets(
     checks = quarter.get_asset_check_evaluations()
     assert checks and all(c.passed for c in checks)
     assert all(c.asset_key in materialised for c in checks)
+    # the tests of unchecked (staging) models left no observation events behind
+    assert [e for e in quarter.all_events if e.event_type_value == "ASSET_OBSERVATION"] == []
+    with duckdb.connect(str(database), read_only=True) as con:
+        # the build recorded what its unit-grain rows were built from, and cleared its scope
+        assert con.execute("select distinct quarter from main._built_units").fetchall() == [("2025Q1",)]
+        scope_tables = con.execute("select count(*) from duckdb_tables() where table_name = '_build_scope'")
+        assert scope_tables.fetchone() == (0,)
 
     dimensions = dg.AssetSelection.keys(
         dg.AssetKey(["marts", "dim_unit"]), dg.AssetKey(["marts", "dim_county"])
@@ -118,7 +128,15 @@ def test_materialise_a_quarter_partition_then_the_annual_assets(
         counties = con.execute("select county_code, n_units from marts.dim_county order by 1").fetchall()
     assert weights == [("T1", 3.75, "2025Q1"), ("T2", 4.0, "2025Q1"), ("T3", 1.0, "2025Q1")]
     assert counties == [("371600", 1), ("371602", 2)]
-    assert dict(os.environ) == environment  # paths and quarter went to dbt as vars, not through os.environ
+    assert dict(os.environ) == environment  # paths went to dbt as vars, the quarter as a table
+
+
+def test_the_quarter_is_not_a_dbt_var(tmp_path: Path) -> None:
+    """dbt re-parses the whole project when its vars change: they must not carry the quarter."""
+    resource = dbt_resource()
+    assert set(resource.dbt_vars(tmp_path / "w.duckdb")) == {"data_dir", "duckdb_path", "registry_csv"}
+    with pytest.raises(ValueError):
+        checked_quarter("2025Q3'; drop table x; --")
 
 
 def test_the_test_session_prepared_the_manifest() -> None:

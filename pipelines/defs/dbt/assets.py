@@ -1,10 +1,17 @@
 """The dbt warehouse as Dagster assets.
 
-Every dbt model is an asset and every dbt test an asset check. Models tagged `partitioned` in
-dbt_project.yml (the staging and rules views, and the quarter-grain incremental models) are
-partitioned by quarter: materialising partition 2025Q3 runs `dbt build` with the dbt var
-quarter=2025Q3 (see macros/quarters.sql), which rebuilds that quarter only. Dimensions and
-annual models are one unpartitioned asset set, rebuilt from all quarters.
+Every dbt model is an asset; the dbt tests on marts and quality findings are asset checks (the others
+run in the same build without an event each). Models tagged `partitioned` in dbt_project.yml (the
+staging and rules views, and the quarter-grain incremental models) are partitioned by quarter:
+materialising partition 2025Q3 rebuilds that quarter only, and within it the unit-grain models only for
+the units whose raw rows changed. The quarter and the units reach dbt through the build file's scope
+table (resources.py, scope.py, macros/quarters.sql), not as vars, so dbt keeps its partial parse from
+run to run. Dimensions and annual models are one unpartitioned asset set, rebuilt from all quarters.
+
+One multi-asset for every model was tried (issue 16): Dagster splits a multi-asset into several steps
+when other assets sit between its models (the Python findings read the rating composites and the
+quality models read the findings), and the one asset became four dbt steps on the city instead of
+three.
 
 dbt sources map onto the assets that produce them: `raw.<table>` → AssetKey(["raw", "<table>"]) (the
 ingestion assets), `raw.rules` → the `raw/rules` asset below, `reference.units` → `unit_registry`.
@@ -13,7 +20,7 @@ ingestion assets), `raw.rules` → the `raw/rules` asset below, `reference.units
 # No `from __future__ import annotations`: Dagster reads the context parameter's real annotation.
 import os
 import shutil
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +30,7 @@ from dagster_dbt import DagsterDbtTranslator, DbtProject, dbt_assets
 from pipelines.defs.dbt.project import DBT_PROJECT_DIR, required_manifest, warehouse_project
 from pipelines.defs.dbt.resources import WarehouseDbtCli, run_duckdb_path
 from pipelines.defs.dbt.rules_table import rules_years, write_rules_table
+from pipelines.defs.dbt.scope import record_built
 from pipelines.defs.partitions import quarter_partitions
 from pipelines.paths import data_dir
 
@@ -42,6 +50,7 @@ RULES_ASSET = dg.AssetKey(["raw", "rules"])
 # A dbt test runs only when every model it reads is in the run (`indirect_selection: cautious` in
 # dbt_project.yml), so a subset selected in the UI never trips over a half-built relationship test.
 RUNTIME_BUILD = ["build", "--exclude-resource-type", "unit_test"]
+CHECKED_GROUPS = {"marts", "quality"}
 
 
 def source_asset_key(source_name: str, table_name: str) -> dg.AssetKey:
@@ -63,6 +72,23 @@ class WarehouseTranslator(DagsterDbtTranslator):
             return spec.replace_attributes(key=source_asset_key(props["source_name"], props["name"]))
         layer = props.get("fqn", [None, None])[1]
         return spec.replace_attributes(group_name=LAYER_GROUPS.get(layer, "warehouse"))
+
+    def get_asset_check_spec(
+        self,
+        asset_spec: dg.AssetSpec,
+        manifest: Mapping[str, Any],
+        unique_id: str,
+        project: DbtProject | None,
+    ) -> dg.AssetCheckSpec | None:
+        """Asset checks only for tests on what analysts read (marts and quality findings).
+
+        The ~95 tests on staging views and intermediate models still run in every `dbt build` and
+        still fail the step when they fail (dbt exits non-zero); they just are not recorded one event
+        each in Dagster's event log, which cost seconds per run (issue 16).
+        """
+        if asset_spec.group_name not in CHECKED_GROUPS:
+            return None
+        return super().get_asset_check_spec(asset_spec, manifest, unique_id, project)
 
 
 KEEP_RUN_TARGETS = 6
@@ -88,6 +114,14 @@ def keep_parse_cache(run_target: Path, keep: int = KEEP_RUN_TARGETS) -> None:
     )
     for old in runs[keep:]:
         shutil.rmtree(old, ignore_errors=True)
+
+
+def recorded_events(events: Iterable[Any]) -> Iterator[Any]:
+    """dagster-dbt's events without the observations it makes for tests that are not asset checks
+    (one per test and upstream model): the test ran and gates the build; nobody reads the event."""
+    for event in events:
+        if not isinstance(event, dg.AssetObservation):
+            yield event
 
 
 _project = warehouse_project()
@@ -118,10 +152,20 @@ def rules_table() -> dg.MaterializeResult:
     op_tags=WRITER_TAGS,
 )
 def warehouse_quarter_models(context: dg.AssetExecutionContext, dbt: WarehouseDbtCli) -> Iterator[Any]:
-    """Staging and rules views and quarter-grain models, rebuilt for the partition's quarter."""
+    """Staging and rules views and quarter-grain models, rebuilt for the partition's quarter; the
+    unit-grain ones for the units whose raw rows changed only (scope.py)."""
     database = run_duckdb_path(context)
-    invocation = dbt.run(RUNTIME_BUILD, database=database, quarter=context.partition_key, context=context)
-    yield from invocation.stream()
+    quarter = context.partition_key
+    scope = dbt.prepare_scope(database, quarter, context.run.run_id)
+    if scope.units is not None:
+        context.log.info(
+            f"{quarter}: unit-grain models rebuild {len(scope.units)} changed unit(s): {scope.units[:20]}"
+        )
+    invocation = dbt.run(
+        RUNTIME_BUILD, database=database, quarter=quarter, context=context, scope_prepared=True
+    )
+    yield from recorded_events(invocation.stream())
+    record_built(database, scope)  # only reached when dbt succeeded (stream raises otherwise)
     keep_parse_cache(invocation.target_path)
 
 
@@ -136,7 +180,7 @@ def warehouse_quarter_models(context: dg.AssetExecutionContext, dbt: WarehouseDb
 def warehouse_annual_models(context: dg.AssetExecutionContext, dbt: WarehouseDbtCli) -> Iterator[Any]:
     """Dimensions, annual results and annual compliance, rebuilt from every quarter."""
     invocation = dbt.run(RUNTIME_BUILD, database=run_duckdb_path(context), context=context)
-    yield from invocation.stream()
+    yield from recorded_events(invocation.stream())
     keep_parse_cache(invocation.target_path)
 
 

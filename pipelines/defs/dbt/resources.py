@@ -1,8 +1,12 @@
 """The one way this project runs dbt: the `dbt` resource, and the file each run builds.
 
 Paths reach dbt as `--vars` built from this resource's configuration (data_dir, duckdb_path,
-registry_csv, and quarter for a partition), read by dbt_project/profiles.yml, models/staging/_sources.yml
-and the macros; nothing here writes os.environ. ASSESSMENT_DUCKDB (pipelines.paths.DUCKDB_ENV) is the one
+registry_csv), read by dbt_project/profiles.yml, models/staging/_sources.yml and the macros; nothing here
+writes os.environ. They are the same on every run of a data directory: dbt re-parses the whole project
+(~16 s against ~1 s reusing its parse) whenever its vars change, so the quarter a run rebuilds is not a
+var: it is written to the build file's scope table just before dbt starts, with the units whose inputs
+changed (pipelines/defs/dbt/scope.py, read by macros/quarters.sql at execution time).
+ASSESSMENT_DUCKDB (pipelines.paths.DUCKDB_ENV) is the one
 documented environment variable behind them: dbt by hand and Dagster both fall back to it.
 
 Inside a Dagster run the DuckDB file is the run's own build file (`data/warehouse/builds/build.duckdb`, a
@@ -16,6 +20,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -23,6 +28,7 @@ import dagster as dg
 from dagster_dbt import DbtCliInvocation
 
 from pipelines.defs.dbt.project import dbt_executable, warehouse_project
+from pipelines.defs.dbt.scope import Scope, global_key, prepare_scope
 from pipelines.defs.dbt.startup import QuickStartDbtCli
 from pipelines.paths import DUCKDB_ENV, data_dir, duckdb_path, registry_csv
 from pipelines.publish.warehouse import BUILD_TAG, ensure_build
@@ -45,6 +51,16 @@ def run_duckdb_path(context: RunContext) -> Path:
     return pinned_duckdb() or ensure_build(build_id(context))
 
 
+QUARTER_KEY = re.compile(r"[0-9]{4}Q[1-4]")
+
+
+def checked_quarter(quarter: str | None) -> str | None:
+    """The key as given, if it looks like 2025Q3 (the macro checks it again before it reaches SQL)."""
+    if quarter is not None and not QUARTER_KEY.fullmatch(quarter):
+        raise ValueError(f"quarter must look like 2025Q3, got {quarter!r}")
+    return quarter
+
+
 class WarehouseDbtCli(QuickStartDbtCli):
     """dagster-dbt's `DbtCliResource` for the warehouse: paths are configuration, handed to dbt as vars.
 
@@ -55,16 +71,13 @@ class WarehouseDbtCli(QuickStartDbtCli):
     data_dir: str | None = None
     registry_csv: str | None = None
 
-    def dbt_vars(self, database: Path, quarter: str | None = None) -> dict[str, str]:
-        """Absolute paths (dbt runs inside dbt_project/) and the quarter, as dbt vars."""
-        values = {
+    def dbt_vars(self, database: Path) -> dict[str, str]:
+        """Absolute paths (dbt runs inside dbt_project/), as dbt vars: stable from run to run."""
+        return {
             "data_dir": str(Path(self.data_dir).resolve() if self.data_dir else data_dir()),
             "duckdb_path": str(database.resolve()),
             "registry_csv": str(Path(self.registry_csv).resolve() if self.registry_csv else registry_csv()),
         }
-        if quarter is not None:
-            values["quarter"] = quarter
-        return values
 
     def run(
         self,
@@ -74,14 +87,26 @@ class WarehouseDbtCli(QuickStartDbtCli):
         quarter: str | None = None,
         context: dg.AssetExecutionContext | None = None,
         raise_on_error: bool = True,
+        scope_prepared: bool = False,
     ) -> DbtCliInvocation:
         """`dbt <args>` against `database` (default: pipelines.paths.duckdb_path()), rebuilding only
         `quarter`'s rows of the quarter-grain models when given. Creates the database's folder: DuckDB
         does not create missing parent directories."""
         database = database or duckdb_path()
         database.parent.mkdir(parents=True, exist_ok=True)
-        dbt_vars = json.dumps(self.dbt_vars(database, quarter), ensure_ascii=False)
+        if not scope_prepared:  # the asset prepares it itself, to record it after the build
+            self.prepare_scope(database, quarter)
+        dbt_vars = json.dumps(self.dbt_vars(database), ensure_ascii=False)
         return self.cli([*args, "--vars", dbt_vars], context=context, raise_on_error=raise_on_error)
+
+    def prepare_scope(self, database: Path, quarter: str | None, run_id: str = "") -> Scope:
+        """Write the scope of the next build on `database` (scope.py): the quarter, and the units whose
+        raw rows changed since the file's rows were built."""
+        database.parent.mkdir(parents=True, exist_ok=True)  # DuckDB does not create missing folders
+        root = Path(self.data_dir).resolve() if self.data_dir else data_dir()
+        registry = Path(self.registry_csv).resolve() if self.registry_csv else registry_csv()
+        key = global_key(registry, root / "raw" / "rules", warehouse_project().manifest_path)
+        return prepare_scope(database, checked_quarter(quarter), root / "raw", key, run_id)
 
 
 def dbt_resource() -> WarehouseDbtCli:

@@ -11,6 +11,7 @@ A failed check stops the run before warehouse/published: analysts keep the previ
 """
 
 # No `from __future__ import annotations`: Dagster reads the context parameter's real annotation.
+from collections.abc import Iterator
 from pathlib import Path
 
 import dagster as dg
@@ -19,8 +20,9 @@ from pipelines.defs.dbt.assets import WRITER_TAGS, warehouse_annual_models, ware
 from pipelines.defs.dbt.resources import build_id, pinned_duckdb, run_duckdb_path
 from pipelines.defs.resources import PATHS_RESOURCES, AssessmentPaths
 from pipelines.publish import audit
-from pipelines.publish.export import stage_release
-from pipelines.publish.warehouse import COUNTIES_NAME, PUBLISHED_NAME, layout, publish_release
+from pipelines.publish.export import rater_alias_key, stage_release
+from pipelines.publish.fingerprint import FINGERPRINT_FACT, content_fingerprint, published_fingerprint
+from pipelines.publish.warehouse import COUNTIES_NAME, PUBLISHED_NAME, layout, promote_build, publish_release
 
 GROUP = "publish"
 RELEASE_KEY = dg.AssetKey(["warehouse", "release"])
@@ -50,6 +52,12 @@ def county_files(release: Path) -> list[Path]:
     return sorted((release / COUNTIES_NAME).glob("*.duckdb"))
 
 
+UNCHANGED_MESSAGE = (
+    "分析表内容与当前发布版本相同，不发布新版本、不重新生成报告 / the analyst tables are the same as the "
+    "published release's: no new release, no new report"
+)
+
+
 @dg.asset(
     key=RELEASE_KEY,
     deps=_mart_keys(),
@@ -57,27 +65,41 @@ def county_files(release: Path) -> list[Path]:
     kinds={"duckdb"},
     tags=WRITER_TAGS,
     resource_defs=PATHS_RESOURCES,
+    # Not materialised when nothing analysts see changed: its checks, publishing and the report are then
+    # skipped by Dagster (they depend on it).
+    output_required=False,
 )
-def warehouse_release(context: dg.AssetExecutionContext, paths: AssessmentPaths) -> dg.MaterializeResult:
+def warehouse_release(
+    context: dg.AssetExecutionContext, paths: AssessmentPaths
+) -> Iterator[dg.MaterializeResult]:
     """The analyst file and one extract per county, staged from this run's build (not yet visible)."""
     with paths.applied():
-        return _stage(context)
+        yield from _stage(context)
 
 
-def _stage(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+def _stage(context: dg.AssetExecutionContext) -> Iterator[dg.MaterializeResult]:
     build = run_duckdb_path(context)
+    alias_key = rater_alias_key()
+    fingerprint = content_fingerprint(build, alias_key)
+    if fingerprint == published_fingerprint():
+        context.log.info(f"{UNCHANGED_MESSAGE} ({fingerprint[:12]})")
+        if not pinned_duckdb():  # the next build starts from this one (a pinned file is the caller's)
+            promote_build(build)
+        return
     release = stage_release(
         build,
         label=build_id(context)[:12],
+        alias_key=alias_key,
         progress=context.log.info,
-        facts={"run_id": context.run.run_id, "build": build.name},
+        facts={"run_id": context.run.run_id, "build": build.name, FINGERPRINT_FACT: fingerprint},
     )
     counties = [p.stem for p in county_files(release)]
-    return dg.MaterializeResult(
+    yield dg.MaterializeResult(
         metadata={
             "release": str(release),
             "counties": counties,
             "size_mb": round((release / PUBLISHED_NAME).stat().st_size / 1e6, 1),
+            "fingerprint": fingerprint,
         }
     )
 
