@@ -37,21 +37,9 @@ import polars as pl
 
 from pipelines.publish.warehouse import layout
 from pipelines.quality.evaluation import match_findings
+from pipelines.synthetic.city import LABEL_COLUMNS
 
-LABEL_SCHEMA = {
-    c: pl.String
-    for c in (
-        "code",
-        "type",
-        "period",
-        "unit_code",
-        "rater_tier",
-        "rater_code",
-        "rater_tier_2",
-        "rater_code_2",
-        "ratee_code",
-    )
-}
+LABEL_SCHEMA = dict.fromkeys(LABEL_COLUMNS, pl.String)
 
 
 def _use_data_dir(root: Path) -> None:

@@ -6,18 +6,8 @@ import polars as pl
 import pytest
 
 from pipelines.quality.evaluation import CODES, classify_entities, match_findings
+from pipelines.synthetic.city import LABEL_COLUMNS
 
-LABEL_COLUMNS = (
-    "code",
-    "type",
-    "period",
-    "unit_code",
-    "rater_tier",
-    "rater_code",
-    "rater_tier_2",
-    "rater_code_2",
-    "ratee_code",
-)
 PEER, HEAD = "科室工作人员", "科室负责人"
 
 
