@@ -84,9 +84,15 @@ class PeakSampler:
         return now
 
     def peak_between(self, start: float, end: float) -> int | None:
-        """The largest sample taken between two wall-clock times (None when none was taken)."""
+        """The largest sample taken between two wall-clock times. A stage shorter than the sampling
+        interval (on a loaded machine the sampler thread may not run inside it at all) gets the sample
+        nearest its window instead, if one lies within one interval of it; None when none does."""
         inside = [rss for t, rss in self.timeline if start <= t <= end]
-        return max(inside) if inside else None
+        if inside:
+            return max(inside)
+        near = [(min(abs(t - start), abs(t - end)), rss) for t, rss in self.timeline]
+        near = [(d, rss) for d, rss in near if d <= max(self.interval, 1.0)]
+        return min(near)[1] if near else None
 
     def stop(self) -> int:
         self._stop.set()
