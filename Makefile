@@ -45,11 +45,11 @@ test: env
 bench: env
 	$(UV) run python -m pipelines.bench
 
-# SQL: every model except models/results_use/ (its review-register macro is not stubbed yet); the macros
-# are Jinja that the templater stubs (dbt_project/.sqlfluff) or, for models/quality, loads as they are
+# SQL: every model; the macros are Jinja that the templater stubs (dbt_project/.sqlfluff, and
+# models/results_use/.sqlfluff for the review register) or, for models/quality, loads as they are
 # (dbt_project/models/quality/.sqlfluff), not SQL to lint on their own.
 SQL_LINT_PATHS := dbt_project/models/staging dbt_project/models/intermediate dbt_project/models/marts \
-	dbt_project/models/quality
+	dbt_project/models/quality dbt_project/models/results_use
 
 lint: env
 	$(UV) run ruff check .

@@ -2,7 +2,7 @@
     the same columns. The reviews asset writes a file for every quarter it runs, but a warehouse built
     without it (dbt by hand, older data folders) must still build, so the glob is checked first. -#}
 {% macro review_register_relation() -%}
-    {%- set pattern = env_var("ASSESSMENT_DATA_DIR", "../data") ~ "/reviews/*.parquet" -%}
+    {%- set pattern = var("data_dir", env_var("ASSESSMENT_DATA_DIR", "../data")) ~ "/reviews/*.parquet" -%}
     {%- set quoted = "'" ~ pattern | replace("'", "''") ~ "'" -%}
     {%- set found = 0 -%}
     {%- if execute -%}

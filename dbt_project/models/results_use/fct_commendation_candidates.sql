@@ -30,7 +30,11 @@ per_year as (
 ),
 
 annual as (
-    select rules_year, person_key, annual_grade from {{ ref('fct_person_year') }}
+    select
+        rules_year,
+        person_key,
+        annual_grade
+    from {{ ref('fct_person_year') }}
 )
 
 select

@@ -2,7 +2,11 @@
 -- ending in rules_year (national rules record a 三等功 for that). One row per person and qualifying
 -- year: a fourth consecutive 优秀 gives another row with streak_years 4.
 with excellent as (
-    select rules_year, person_key, annual_unit_code, annual_person_code
+    select
+        rules_year,
+        person_key,
+        annual_unit_code,
+        annual_person_code
     from {{ ref('fct_person_year') }}
     where annual_grade = '优秀'
 ),

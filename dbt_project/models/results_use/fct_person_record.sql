@@ -58,7 +58,10 @@ quarter_rows as (
 ),
 
 year_findings as (
-    select rules_year, person_key, sum(n_findings_as_ratee) as n_findings
+    select
+        rules_year,
+        person_key,
+        sum(n_findings_as_ratee) as n_findings
     from quarter_rows
     group by rules_year, person_key
 ),

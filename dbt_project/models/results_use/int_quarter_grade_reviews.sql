@@ -12,12 +12,23 @@ with register as (
 ),
 
 persons as (
-    select quarter, rules_year, unit_code, person_code, is_participant, is_scored, computed_grade
+    select
+        quarter,
+        rules_year,
+        unit_code,
+        person_code,
+        is_participant,
+        is_scored,
+        computed_grade
     from {{ ref('fct_person_quarter') }}
 ),
 
 units as (
-    select quarter, unit_code, top_quota_cap, n_computed_good
+    select
+        quarter,
+        unit_code,
+        top_quota_cap,
+        n_computed_good
     from {{ ref('fct_unit_quarter') }}
 ),
 
@@ -64,7 +75,8 @@ ordered as (
 ),
 
 latest as (
-    select * from ordered where decision_recency = 1
+    select * from ordered
+    where decision_recency = 1
 ),
 
 -- Places the latest decisions free or take in each unit-quarter.
@@ -127,7 +139,8 @@ final as (
                 upgrades.upgrade_order is not null
                 and upgrades.n_good_kept + upgrades.upgrade_order > upgrades.top_quota_cap
                 and not coalesce(rules.review_may_exceed_top_quota, false)
-                then '执行后该单位「好」等次将达 ' || cast(upgrades.n_good_kept + upgrades.upgrade_order as varchar)
+                then
+                    '执行后该单位「好」等次将达 ' || cast(upgrades.n_good_kept + upgrades.upgrade_order as varchar)
                     || ' 人，超过比例上限 ' || cast(upgrades.top_quota_cap as varchar) || ' 人'
         end as review_note_zh
     from ordered

@@ -13,15 +13,15 @@ years as (
 pivoted as (
     select
         years.rules_year,
-        max(case when parameter = 'results_use_commendation_min_good_quarters' then value_number end)
+        max(case when parameters.parameter = 'results_use_commendation_min_good_quarters' then parameters.value_number end)
             as commendation_min_good_quarters,
-        max(case when parameter = 'results_use_commendation_max_poor_quarters' then value_number end)
+        max(case when parameters.parameter = 'results_use_commendation_max_poor_quarters' then parameters.value_number end)
             as commendation_max_poor_quarters,
-        max(case when parameter = 'results_use_commendation_block_on_findings' then value_number end)
+        max(case when parameters.parameter = 'results_use_commendation_block_on_findings' then parameters.value_number end)
             as commendation_block_on_findings,
-        max(case when parameter = 'results_use_excellent_streak_years' then value_number end)
+        max(case when parameters.parameter = 'results_use_excellent_streak_years' then parameters.value_number end)
             as excellent_streak_years,
-        max(case when parameter = 'results_use_review_may_exceed_top_quota' then value_number end)
+        max(case when parameters.parameter = 'results_use_review_may_exceed_top_quota' then parameters.value_number end)
             as review_may_exceed_top_quota
     from years
     left join parameters on years.rules_year = parameters.rules_year
