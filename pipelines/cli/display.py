@@ -24,10 +24,12 @@ from pipelines.paths import receipts_dir
 STAGE_LABELS = {
     "reference": "参考数据 reference data",
     "ingest": "接收文件 files ingested",
+    "reviews": "复核登记 review registers",
     "findings": "评议质量 rating findings",
     "dbt": "数据模型 dbt nodes",
     "publish": "发布 publishing",
     "report": "季度报告 report",
+    "deliverables": "成果文件 deliverables",
 }
 DESCRIPTION = Column(width=48, no_wrap=True, overflow="ellipsis")
 SINGLE_STEP_STAGES = {"ingest_quarter", "warehouse_quarter_models", "warehouse_annual_models"}

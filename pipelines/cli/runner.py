@@ -175,7 +175,8 @@ class AssetIndex:
 
 
 def asset_index(defs: dg.Definitions) -> AssetIndex:
-    from pipelines.defs.deliverables.assets import DELIVERABLES_KEY  # loads the dbt manifest: a run only
+    # loads the dbt manifest: only for a run
+    from pipelines.defs.deliverables.assets import DELIVERABLES_KEY, REVIEWS_KEY
 
     reference: list[dg.AssetKey] = []
     partitioned: list[dg.AssetKey] = []
@@ -190,6 +191,8 @@ def asset_index(defs: dg.Definitions) -> AssetIndex:
         step = assets_def.node_def.name
         is_dbt = "dbt" in spec.kinds
         stage = "dbt" if is_dbt else GROUP_STAGES.get(spec.group_name or "", spec.group_name or "other")
+        if spec.key == REVIEWS_KEY:  # read before dbt applies the decisions: a stage of its own
+            stage = "reviews"
         stage_of_step[step] = stage
         stage_of_asset[spec.key.to_python_identifier()] = stage
         if is_dbt:

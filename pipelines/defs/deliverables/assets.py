@@ -1,4 +1,4 @@
-"""Results in use as assets, partitioned by quarter (the register is read in the `ingest` group).
+"""Results in use as assets (group `deliverables`, partitioned by quarter).
 
 reviews/register       the quarter's review registers (landing/<quarter>/_reviews/*.xlsx) read, archived
                        and tabulated; dbt's source `reviews.register`, so the warehouse models that apply
@@ -52,9 +52,7 @@ def review_quarters(partition: str) -> list[str]:
     return sorted(found)
 
 
-# Reading the registers is ingestion (it runs before dbt applies the decisions); only the files written from
-# the published warehouse are the `deliverables` group.
-@dg.asset(key=REVIEWS_KEY, partitions_def=quarter_partitions, group_name="ingest", kinds={"parquet"})
+@dg.asset(key=REVIEWS_KEY, partitions_def=quarter_partitions, group_name=GROUP, kinds={"parquet"})
 def review_register(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     """复核登记: review decisions as reviews/<quarter>.parquet (zero rows when none), for the partition's
     quarter and every quarter whose landing folder holds registers."""
