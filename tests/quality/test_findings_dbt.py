@@ -1,7 +1,8 @@
 """The rater and pair findings (A1–A8) in real dbt on the tiny city's warehouse (tests/dbt/conftest.py).
 
 - The dbt unit tests of _quality_a_unit_tests.yml (hand-made inputs: a ceiling rater, a severe rater with
-  4 ratees, a contaminated consensus, mutual inflation at 95+, a tier of 5 raters, …) run and pass.
+  4 ratees, a contaminated consensus, mutual inflation at 95+ beside two honest all-100 colleagues, a
+  tier of 5 raters, …) run and pass.
 - The robust consensus of int_quality_ratings equals an independent Python leave-one-rater-out median
   for every rating of the built warehouse.
 """
@@ -25,7 +26,7 @@ A_UNIT_TESTS = {
     "int_findings_raters::a2_straight_lining_not_at_the_ceiling",
     "int_findings_raters::a5_central_tendency_not_the_ceiling",
     "int_findings_pairs::a6_collusion_not_the_ceiling",
-    "int_findings_pairs::a7_reciprocal_inflation_at_the_ceiling",
+    "int_findings_pairs::a7_reciprocal_inflation_specific_to_the_pair",
 }
 
 
