@@ -457,7 +457,8 @@ class GradeRotation(Finding):
     """U1 (docs/quality.md): among the ≥ min_participants people who stayed all year, the consecutive-
     quarter rank correlation of S_eval is far below the city's (BH q ≤ max_q over the year's unit-years
     tested, once ≥ min_reference_units are) and ≤ max_spearman, and the 好 went round at least
-    min_top_turnover times as widely as a random draw of the same counts would."""
+    min_top_turnover times as widely as a random draw of the same counts would (the largest of the
+    computed 好, the proposed 好 and the top of the ratings)."""
 
     min_participants: Count
     max_spearman: Correlation
