@@ -436,9 +436,10 @@ class Collusion(Finding, _Graded):
 
 @_section
 class ReciprocalInflation(Finding, _Graded):
-    min_points_above: Positive  # each direction, unless the headroom is smaller (then min_headroom_share)
-    min_headroom_share: Share
-    min_points_floor: Positive  # never less than this many points, however little room is left
+    """A7: both directions above what each rater usually gives its other ratees by ≥ min_points_floor
+    and above ≥ min_rank_share of the partner's other raters, BH q ≤ max_q over the mutual peer pairs."""
+
+    min_points_floor: Positive  # pair-specific excess of each direction (points)
     min_rank_share: Share  # share of the ratee's other raters each direction must be above (ties half)
     max_q: Share
     strong_q: Share
@@ -456,7 +457,8 @@ class GradeRotation(Finding):
     """U1 (docs/quality.md): among the ≥ min_participants people who stayed all year, the consecutive-
     quarter rank correlation of S_eval is far below the city's (BH q ≤ max_q over the year's unit-years
     tested, once ≥ min_reference_units are) and ≤ max_spearman, and the 好 went round at least
-    min_top_turnover times as widely as a random draw of the same counts would."""
+    min_top_turnover times as widely as a random draw of the same counts would (the largest of the
+    computed 好, the proposed 好 and the top of the ratings)."""
 
     min_participants: Count
     max_spearman: Correlation

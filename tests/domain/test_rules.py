@@ -139,12 +139,7 @@ def test_quality_defaults(rules: Rules) -> None:
     co = q.collusion
     assert (co.min_shared_ratees, co.min_identical_share, co.min_identical_below_ceiling) == (5, 0.80, 3)
     ri = q.reciprocal_inflation
-    assert (ri.min_points_above, ri.min_headroom_share, ri.min_points_floor, ri.min_rank_share) == (
-        10.0,
-        0.8,
-        3.0,
-        0.9,
-    )
+    assert (ri.min_points_floor, ri.min_rank_share) == (3.0, 0.9)
     assert (ri.max_q, ri.strong_q) == (0.05, 0.001)
     assert (q.outlier_rating.min_distance, q.outlier_rating.min_other_raters, q.outlier_rating.max_q) == (
         25.0,

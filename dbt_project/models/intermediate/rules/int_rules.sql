@@ -81,8 +81,6 @@
     ('quality_collusion_min_identical_below_ceiling', 'q_a6_min_identical_below_ceiling'),
     ('quality_collusion_max_q', 'q_a6_max_q'),
     ('quality_collusion_strong_q', 'q_a6_strong_q'),
-    ('quality_reciprocal_inflation_min_points_above', 'q_a7_min_points_above'),
-    ('quality_reciprocal_inflation_min_headroom_share', 'q_a7_min_headroom_share'),
     ('quality_reciprocal_inflation_min_points_floor', 'q_a7_min_points_floor'),
     ('quality_reciprocal_inflation_min_rank_share', 'q_a7_min_rank_share'),
     ('quality_reciprocal_inflation_max_q', 'q_a7_max_q'),

@@ -5,10 +5,13 @@
 --    Q3→Q4 (not Q, which carries the persistent task score): rotation keeps every pair low. The null is
 --    what an honest unit of this size shows in this city this year: Fisher z against the median over the
 --    unit-years tested, variance 1.06 / (n − 3) plus the between-unit variance τ² (as for U2). p = Φ(z).
---  * 好 turnover: how many stayers held 好 at some point, over how many a random draw of the same
---    quarterly 好 counts would reach, n · (1 − Π(1 − g_q / n)); computed grades and the unit's proposed
---    grades separately, the larger kept (a unit can rotate its proposals while the computed grade, which
---    carries the task score, stays put). Honest units keep rewarding the same people (ratio well below 1).
+--  * 好 turnover: how many stayers held the top at some point, over how many a random draw of the same
+--    quarterly 好 counts would reach, n · (1 − Π(1 − g_q / n)); for the computed grades, the unit's proposed
+--    grades and the top of the ratings (the g_q stayers rated highest, S_eval) separately, the largest
+--    kept: rotation turns over ratings, proposed grades and 好, and the computed grade carries the
+--    persistent task score, which can keep 好 with the same people while the ratings go round (in a city
+--    whose quotas are full a random draw already reaches most stayers). Honest units keep rewarding the
+--    same people (ratio well below 1).
 -- A finding needs the rank test's BH q value (over the year's unit-years) ≤ max_q, the largest pair's
 -- Spearman ≤ max_spearman, and turnover ≥ min_top_turnover.
 with persons as (
@@ -53,7 +56,15 @@ stayer_keys as (
 stayers as (
     select
         rated.*,
-        {{ average_rank('rated.eval_score', 'rated.rules_year, rated.unit_code, rated.quarter_no') }} as eval_rank
+        {{ average_rank('rated.eval_score', 'rated.rules_year, rated.unit_code, rated.quarter_no') }} as eval_rank,
+        -- the last place a tie group of S_eval occupies from the top: a group counts as rated on top only
+        -- when all of it fits within the quarter's 好 count (a crowd tied at the ceiling is not a turn)
+        rank()
+            over (
+                partition by rated.rules_year, rated.unit_code, rated.quarter_no order by rated.eval_score desc
+            )
+        + count(*) over (partition by rated.rules_year, rated.unit_code, rated.quarter_no, rated.eval_score)
+        - 1 as eval_last_place
     from rated
     inner join stayer_keys
         on
@@ -122,12 +133,20 @@ expected_holders as (
 
 holders as (
     select
-        rules_year,
-        unit_code,
-        count(distinct person_key) filter (where computed_grade = '好') as computed_holders,
-        count(distinct person_key) filter (where proposed_grade = '好') as proposed_holders
+        stayers.rules_year,
+        stayers.unit_code,
+        count(distinct stayers.person_key) filter (where stayers.computed_grade = '好') as computed_holders,
+        count(distinct stayers.person_key) filter (where stayers.proposed_grade = '好') as proposed_holders,
+        count(distinct stayers.person_key) filter (
+            where stayers.eval_last_place <= quarter_tops.computed_tops
+        ) as rated_top_holders
     from stayers
-    group by rules_year, unit_code
+    inner join quarter_tops
+        on
+            stayers.rules_year = quarter_tops.rules_year
+            and stayers.unit_code = quarter_tops.unit_code
+            and stayers.quarter_no = quarter_tops.quarter_no
+    group by stayers.rules_year, stayers.unit_code
 ),
 
 unit_years as (
@@ -142,8 +161,11 @@ unit_years as (
             case
                 when expected_holders.min_proposals > 0
                     then holders.proposed_holders / nullif(expected_holders.proposed_expected, 0)
-            end
+            end,
+            -- the top of the ratings, with the computed 好 counts (so the same random-draw reference)
+            holders.rated_top_holders / nullif(expected_holders.computed_expected, 0)
         ) as top_turnover,
+        holders.rated_top_holders,
         {{ fisher_z('persistence.max_spearman_pair') }} as z_unit,
         -- the variance of one pair's z: conservative for the largest of three; τ absorbs the rest
         1.06 / (expected_holders.n_stayers - 3) as sampling_var,
@@ -215,6 +237,7 @@ final as (
         top_turnover,
         computed_holders,
         proposed_holders,
+        rated_top_holders,
         computed_expected,
         proposed_expected,
         z_stat,

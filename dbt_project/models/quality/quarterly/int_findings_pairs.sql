@@ -6,13 +6,17 @@
 -- identical vectors below the ceiling improbable by chance: binomial tail against the city-quarter's rate
 -- of identical below-ceiling vectors between any two raters of a shared ratee, BH q ≤ max_q over the pairs
 -- tested. Severity: high at q ≤ strong_q, medium above.
--- A7 reciprocal_inflation: two peers (same tier) rating each other, each direction above at least
--- min_rank_share of the other raters of that ratee (≥ min_other_raters of them; ties count half) and above
--- the robust consensus by ≥ min_points_above points or, where the room toward 100 is smaller, by ≥
--- min_headroom_share of that room (a consensus of 97 leaves 3 points), never by less than min_points_floor. How sure: each direction's censored normal tail P(an honest row
--- reaches this far, or the cap), against the robust spread of the rows of that tier, combined by Fisher's
--- method, BH over all mutual peer pairs of the quarter; reported at q ≤ max_q (0.05: the pattern alone
--- fired on honest raters of a ceiling-heavy city), severity from it.
+-- A7 reciprocal_inflation: two peers (same tier) rating each other higher than each otherwise rates:
+-- inflation specific to the pair, beyond each rater's own leniency (two honest lenient colleagues rate
+-- each other high because they rate everybody high). Per direction, the pair-specific excess is the
+-- residual on the partner (composite − robust consensus of the partner's other raters) less what the
+-- rater's usual residual on its OTHER ratees predicts (leave-this-ratee-out median; upward as a share of
+-- the room toward 100, so a rater giving everyone 100 is expected to give the partner 100). How sure: its
+-- normal upper tail against the robust spread of the tier's pair-specific excesses (at the cap the tail
+-- at the cap), the two directions combined by Fisher's method, BH over all mutual peer pairs of the
+-- quarter. Reported at q ≤ max_q when each direction is also above at least min_rank_share of the
+-- partner's other raters (≥ min_other_raters of them; ties count half) and at least min_points_floor
+-- points above what the rater usually gives. Severity from q (strong_q).
 with rules as (
     select * from {{ ref('int_rules') }}
 ),
@@ -125,50 +129,133 @@ peer_rows as (
     select
         ratings.*,
         ratings.composite_score - ratings.consensus_score as excess,
-        rules.q_max_score - ratings.consensus_score as room
+        rules.q_max_score - ratings.consensus_score as room,
+        -- the share of the room toward the maximum the row used (the room floored at one point, so a
+        -- consensus at the maximum does not divide by zero)
+        (ratings.composite_score - ratings.consensus_score)
+        / greatest(rules.q_max_score - ratings.consensus_score, 1.0) as room_share
     from ratings
     inner join rules
         on ratings.rules_year = rules.rules_year
     where ratings.consensus_score is not null and ratings.n_other_raters >= rules.q_consensus_min_other_raters
 ),
 
--- The robust spread of rows around their consensus, per quarter and tier (the peers' own tier).
-row_centres as (
+-- Each rater's rows in sorted lists, and where this row sits in them, for the leave-this-ratee-out
+-- medians below (one pass per rater instead of a self-join).
+rater_lists as (
+    select
+        quarter,
+        unit_code,
+        rater_tier,
+        rater_code,
+        count(*) as n_rows,
+        list_sort(list(excess)) as sorted_excess,
+        list_sort(list(room_share)) as sorted_room_share
+    from peer_rows
+    group by quarter, unit_code, rater_tier, rater_code
+),
+
+-- The rater's usual residual on its OTHER ratees (robust, leave-this-ratee-out), and what it predicts
+-- for this ratee. Upward it is read as a share of the room (a lenient rater who gives everyone 100 uses
+-- all the room everywhere, so a 100 to the partner is expected of it, however much room the partner
+-- had); downward, where the room is not the limit, in points.
+usual as (
+    select
+        peer_rows.*,
+        rater_lists.n_rows - 1 as n_rater_others,
+        {{ loo_median('rater_lists.sorted_excess', 'peer_rows.excess_position', 'rater_lists.n_rows - 1') }}
+            as usual_excess,
+        {{ loo_median('rater_lists.sorted_room_share', 'peer_rows.share_position', 'rater_lists.n_rows - 1') }}
+            as usual_room_share
+    from (
+        select
+            peer_rows.*,
+            row_number() over (
+                partition by peer_rows.quarter, peer_rows.unit_code, peer_rows.rater_tier, peer_rows.rater_code
+                order by peer_rows.excess
+            ) as excess_position,
+            row_number() over (
+                partition by peer_rows.quarter, peer_rows.unit_code, peer_rows.rater_tier, peer_rows.rater_code
+                order by peer_rows.room_share
+            ) as share_position
+        from peer_rows
+    ) as peer_rows
+    inner join rater_lists
+        on
+            peer_rows.quarter = rater_lists.quarter
+            and peer_rows.unit_code = rater_lists.unit_code
+            and peer_rows.rater_tier = rater_lists.rater_tier
+            and peer_rows.rater_code = rater_lists.rater_code
+),
+
+-- Pair-specific excess = the residual on this ratee less what the rater's usual residual predicts; its
+-- spread grows with the noise of that usual value (a median of n values: variance factor π/2 / n), so it
+-- is compared in units of sqrt(1 + 1.571 / n).
+specific as (
+    select
+        usual.*,
+        usual.excess - case
+            when usual.usual_room_share > 0 then usual.usual_room_share * usual.room
+            else usual.usual_excess
+        end as specific_excess,
+        case when usual.n_rater_others >= 1 then sqrt(1 + 1.571 / usual.n_rater_others) end as specific_scale
+    from usual
+),
+
+-- Robust centre and spread per quarter and tier (the peers' own tier): of the scaled pair-specific
+-- excess, and of the plain residual for raters with no other ratee (whose usual residual is unknown).
+specific_centres as (
     select
         quarter,
         rater_tier,
-        median(excess) as centre
-    from peer_rows
+        median(specific_excess / specific_scale) as centre_specific,
+        median(excess) as centre_excess
+    from specific
     group by quarter, rater_tier
 ),
 
-row_spreads as (
+specific_spreads as (
     select
-        peer_rows.quarter,
-        peer_rows.rater_tier,
-        row_centres.centre,
-        median(abs(peer_rows.excess - row_centres.centre)) as mad_excess
-    from peer_rows
-    inner join row_centres
-        on peer_rows.quarter = row_centres.quarter and peer_rows.rater_tier = row_centres.rater_tier
-    group by peer_rows.quarter, peer_rows.rater_tier, row_centres.centre
+        specific.quarter,
+        specific.rater_tier,
+        specific_centres.centre_specific,
+        specific_centres.centre_excess,
+        median(abs(specific.specific_excess / specific.specific_scale - specific_centres.centre_specific))
+            as mad_specific,
+        median(abs(specific.excess - specific_centres.centre_excess)) as mad_excess
+    from specific
+    inner join specific_centres
+        on specific.quarter = specific_centres.quarter and specific.rater_tier = specific_centres.rater_tier
+    group by
+        specific.quarter, specific.rater_tier, specific_centres.centre_specific, specific_centres.centre_excess
 ),
 
 directions as (
     select
-        peer_rows.*,
-        -- at the cap the row shows only the room, so P(an honest row reaches the cap) is the tail at it
-        {{ normal_upper_tail('z_excess') }} as p_direction
+        specific.*,
+        -- P(an honest row is at least this far above what its rater usually gives). At the cap the row
+        -- shows only the room, so this is the tail at the cap: a 100 against an expected 97 shows little.
+        {{ normal_upper_tail('z_specific') }} as p_direction
     from (
         select
-            peer_rows.*,
-            (peer_rows.excess - row_spreads.centre) / nullif(rules.q_mad_scale * row_spreads.mad_excess, 0) as z_excess
-        from peer_rows
-        inner join row_spreads
-            on peer_rows.quarter = row_spreads.quarter and peer_rows.rater_tier = row_spreads.rater_tier
+            specific.*,
+            case
+                when specific.specific_scale is not null
+                    then
+                        (specific.specific_excess / specific.specific_scale - specific_spreads.centre_specific)
+                        / nullif(rules.q_mad_scale * specific_spreads.mad_specific, 0)
+                -- no other ratee: the rater's own leniency cannot be told apart, so the row is compared
+                -- with the spread of all rows (leniency and noise)
+                else
+                    (specific.excess - specific_spreads.centre_excess)
+                    / nullif(rules.q_mad_scale * specific_spreads.mad_excess, 0)
+            end as z_specific
+        from specific
+        inner join specific_spreads
+            on specific.quarter = specific_spreads.quarter and specific.rater_tier = specific_spreads.rater_tier
         inner join rules
-            on peer_rows.rules_year = rules.rules_year
-    ) as peer_rows
+            on specific.rules_year = rules.rules_year
+    ) as specific
 ),
 
 mutual as (
@@ -182,8 +269,8 @@ mutual as (
         b.rater_code as rater_code_2,
         a.excess as excess_1,
         b.excess as excess_2,
-        a.room as room_1,
-        b.room as room_2,
+        coalesce(a.specific_excess, a.excess) as specific_1,
+        coalesce(b.specific_excess, b.excess) as specific_2,
         (a.n_others_below + 0.5 * a.n_others_tied) / a.n_other_raters as rank_share_1,
         (b.n_others_below + 0.5 * b.n_others_tied) / b.n_other_raters as rank_share_2,
         -- Fisher's method for two p values: P(U1·U2 ≤ t) = t·(1 − ln t)
@@ -217,11 +304,11 @@ mutual_q as (
 reciprocal_inflation as (
     select
         {{ pair_finding_fields(
-            'A7', 'reciprocal_inflation', 'reciprocal', 'min_points_above_consensus',
-            value='least(reciprocal.excess_1, reciprocal.excess_2)',
-            threshold='greatest(rules.q_a7_min_points_floor, least(rules.q_a7_min_points_above, rules.q_a7_min_headroom_share * greatest(reciprocal.room_1, reciprocal.room_2)))',
+            'A7', 'reciprocal_inflation', 'reciprocal', 'min_pair_specific_excess',
+            value='least(reciprocal.specific_1, reciprocal.specific_2)',
+            threshold='rules.q_a7_min_points_floor',
             n='2',
-            explanation="printf('%s与%s（%s）互评均高于对方绝大多数其他评议人，比中位分分别高%.1f分、%.1f分（可上升空间%.1f分、%.1f分，q=%.4f），疑似互相抬分。', reciprocal.rater_code, reciprocal.rater_code_2, reciprocal.rater_tier, reciprocal.excess_1, reciprocal.excess_2, reciprocal.room_1, reciprocal.room_2, reciprocal.q_value)",
+            explanation="printf('%s与%s（%s）互评均高于对方绝大多数其他评议人，扣除各自对其他人的一贯打分高低后仍分别多给%.1f分、%.1f分（比中位分高%.1f分、%.1f分，q=%.4f），疑似互相抬分。', reciprocal.rater_code, reciprocal.rater_code_2, reciprocal.rater_tier, reciprocal.specific_1, reciprocal.specific_2, reciprocal.excess_1, reciprocal.excess_2, reciprocal.q_value)",
             severity=severity_from_confidence('rules.q_a7_severity', 'reciprocal.q_value', 'rules.q_a7_strong_q'),
             confidence='1 - reciprocal.q_value'
         ) }}
@@ -231,14 +318,8 @@ reciprocal_inflation as (
     where
         reciprocal.rank_share_1 >= rules.q_a7_min_rank_share
         and reciprocal.rank_share_2 >= rules.q_a7_min_rank_share
-        and reciprocal.excess_1 >= greatest(
-            rules.q_a7_min_points_floor,
-            least(rules.q_a7_min_points_above, rules.q_a7_min_headroom_share * reciprocal.room_1)
-        )
-        and reciprocal.excess_2 >= greatest(
-            rules.q_a7_min_points_floor,
-            least(rules.q_a7_min_points_above, rules.q_a7_min_headroom_share * reciprocal.room_2)
-        )
+        and reciprocal.specific_1 >= rules.q_a7_min_points_floor
+        and reciprocal.specific_2 >= rules.q_a7_min_points_floor
         and reciprocal.q_value <= rules.q_a7_max_q
 )
 
