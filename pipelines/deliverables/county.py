@@ -37,6 +37,8 @@ METRICS: tuple[tuple[str, str, str, str], ...] = (
     ("compliance_index", "合规指数", "上述指标按规则权重加权（分母为0的指标不计并重新归一）× 100", "score"),
 )
 SEVERITY_ZH = {"high": "高", "medium": "中", "low": "低"}
+# What the county workbook reads of each person (distribution_rows): nothing else reaches the file.
+COUNTY_PERSON_COLUMNS = ("unit_code", "person_code", "is_participant", "final_grade", "is_grade_changed")
 
 
 def status_rows(units: pl.DataFrame) -> list[dict[str, Any]]:
