@@ -58,6 +58,7 @@ def new_workbook(path: Path, title: str) -> Workbook:
             "strings_to_numbers": False,
             "strings_to_urls": False,
             "remove_timezone": True,
+            "in_memory": True,
         },
     )
     book.set_properties({"title": title, "author": "滨州市委组织部 平时考核数据仓库"})

@@ -29,7 +29,14 @@ from pipelines.deliverables import source
 from pipelines.deliverables.cadre import write_cadre_workbook
 from pipelines.deliverables.cells import safe_name
 from pipelines.deliverables.county import COUNTY_PERSON_COLUMNS, write_county_workbook
-from pipelines.deliverables.fingerprint import carry, fingerprint, read_manifest, unchanged, write_manifest
+from pipelines.deliverables.fingerprint import (
+    carry,
+    digests_by,
+    fingerprint,
+    read_manifest,
+    unchanged,
+    write_manifest,
+)
 from pipelines.deliverables.notice import write_notices
 from pipelines.deliverables.review_receipt import write_review_receipt
 from pipelines.deliverables.sheets import DEFAULT_TIMEZONE
@@ -190,13 +197,26 @@ def _plan(q: str, sources: source.Sources, root: Path, stamp: datetime) -> Plan:
     timezone = _calendar_timezone(year)
     plan = Plan()
     people_of, files_of, reviews_of = _by_unit(people), _by_unit(files), _by_unit(reviews)
+    # What each unit's files show, hashed for all units at once (the fingerprints' inputs).
+    participants_of = people.filter(pl.col("is_participant"))
+    digests = {
+        name: digests_by(frame, "unit_code")
+        for name, frame in (
+            ("people", people),
+            ("participants", participants_of),
+            ("files", files),
+            ("reviews", reviews),
+        )
+    }
+    columns = {"people": people.columns, "files": files.columns, "reviews": reviews.columns}
     # A unit that sent nothing this quarter gets no workbook (the county's sheet lists it as 未报送).
     for unit in units.filter(pl.col("files_seen").fill_null(0) > 0).to_dicts():
         code = unit["unit_code"]
         mine = people_of.get(code, people.clear())
         unit_files = files_of.get(code, files.clear())
         unit_reviews = reviews_of.get(code, reviews.clear())
-        shown = (q, unit, mine, unit_files, unit_reviews, timezone)
+        of_unit = {name: d.get(code) for name, d in digests.items()}
+        shown = (q, unit, columns, of_unit["people"], of_unit["files"], of_unit["reviews"], timezone)
         plan.files.append(
             Planned(
                 "units",
@@ -207,16 +227,17 @@ def _plan(q: str, sources: source.Sources, root: Path, stamp: datetime) -> Plan:
                 (q, unit, mine, unit_files, unit_reviews, generated_text, timezone),
             )
         )
-        participants = mine.filter(pl.col("is_participant")).to_dicts()
-        if participants:
+        participants = mine.filter(pl.col("is_participant"))
+        if participants.height:
             plan.files.append(
                 Planned(
                     "notices",
                     f"notices/{_named(code, unit['unit_name'], '.html')}",
                     "notice",
-                    (unit, period, participants),  # not the day: an unchanged notice keeps its date
+                    # not the day it was made: an unchanged notice keeps its date
+                    (unit, period, columns["people"], of_unit["participants"]),
                     write_notices,
-                    (unit, period, participants, generated_day),
+                    (unit, period, participants.to_dicts(), generated_day),
                 )
             )
     compliance_of = {r["county_code"]: r for r in compliance.to_dicts()}
@@ -275,24 +296,26 @@ def _plan(q: str, sources: source.Sources, root: Path, stamp: datetime) -> Plan:
     return plan
 
 
-def _write_one(path: Path, writer: Callable[..., Path], args: tuple[Any, ...]) -> Path:
+def _write_one(job: tuple[Path, Callable[..., Path], tuple[Any, ...]]) -> Path:
+    path, writer, args = job
     return writer(path, *args)
 
 
 def _write_all(staging: Path, items: list[Planned], workers: int | None) -> None:
     """Write `items` under `staging`: in this process, or on a small process pool when there are many
     (xlsxwriter and Jinja2 are pure Python, so the writing is CPU bound and threads would not help)."""
+    jobs = [(staging / item.rel, item.writer, item.args) for item in items]
     n = workers if workers is not None else min(MAX_WORKERS, os.cpu_count() or 1)
-    if n <= 1 or len(items) < POOL_MIN_FILES:
-        for item in items:
-            _write_one(staging / item.rel, item.writer, item.args)
+    if n <= 1 or len(jobs) < POOL_MIN_FILES:
+        for job in jobs:
+            _write_one(job)
         return
-    # spawn, not fork: the parent holds DuckDB and polars thread pools, which a forked child can deadlock on
+    # spawn, not fork: the parent holds DuckDB's and polars' thread pools, which a forked child can
+    # deadlock on. Chunks of files per task keep the pickling round trips few.
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=n, mp_context=context) as pool:
-        futures = [pool.submit(_write_one, staging / i.rel, i.writer, i.args) for i in items]
-        for future in futures:
-            future.result()  # re-raises a writer's error here
+        for _ in pool.map(_write_one, jobs, chunksize=max(1, len(jobs) // (4 * n))):
+            pass  # a writer's error is raised here
 
 
 def _calendar_timezone(year: int) -> str:

@@ -256,6 +256,9 @@ def main(argv: list[str] | None = None) -> int:
         "--warehouse", type=Path, default=None, help="DuckDB file (default: the published one)"
     )
     parser.add_argument("--out", type=Path, default=None, help="output folder (default: <data dir>/reports)")
+    parser.add_argument(
+        "--force", action="store_true", help="render even when the figures and the code did not change"
+    )
     args = parser.parse_args(argv)
 
     def say(msg: str) -> None:
@@ -267,6 +270,7 @@ def main(argv: list[str] | None = None) -> int:
             args.warehouse or warehouse_path(),
             args.out or default_out_dir(),
             progress=say,
+            force=args.force,
         )
     except (ReportError, FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
