@@ -13,11 +13,12 @@ set; a run that fails leaves the previous set in place.
 
 from __future__ import annotations
 
-import multiprocessing
 import os
+import pickle
 import shutil
+import subprocess
+import sys
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -166,7 +167,7 @@ _GROUPS = {
     "restricted": "restricted",
     "reviews": "review_receipts",
 }
-# Below this many files a process pool costs more (starting interpreters) than it saves.
+# Below this many files more processes cost more (starting interpreters, ~0.5 s) than they save.
 POOL_MIN_FILES = 40
 MAX_WORKERS = 2
 
@@ -199,6 +200,7 @@ def _plan(q: str, sources: source.Sources, root: Path, stamp: datetime) -> Plan:
     people_of, files_of, reviews_of = _by_unit(people), _by_unit(files), _by_unit(reviews)
     # What each unit's files show, hashed for all units at once (the fingerprints' inputs).
     participants_of = people.filter(pl.col("is_participant"))
+    participants_by = _by_unit(participants_of)
     digests = {
         name: digests_by(frame, "unit_code")
         for name, frame in (
@@ -208,7 +210,6 @@ def _plan(q: str, sources: source.Sources, root: Path, stamp: datetime) -> Plan:
             ("reviews", reviews),
         )
     }
-    columns = {"people": people.columns, "files": files.columns, "reviews": reviews.columns}
     # A unit that sent nothing this quarter gets no workbook (the county's sheet lists it as 未报送).
     for unit in units.filter(pl.col("files_seen").fill_null(0) > 0).to_dicts():
         code = unit["unit_code"]
@@ -216,7 +217,8 @@ def _plan(q: str, sources: source.Sources, root: Path, stamp: datetime) -> Plan:
         unit_files = files_of.get(code, files.clear())
         unit_reviews = reviews_of.get(code, reviews.clear())
         of_unit = {name: d.get(code) for name, d in digests.items()}
-        shown = (q, unit, columns, of_unit["people"], of_unit["files"], of_unit["reviews"], timezone)
+        # (a digest's rows name their columns; a unit without rows has no digest)
+        shown = (q, unit, of_unit["people"], of_unit["files"], of_unit["reviews"], timezone)
         plan.files.append(
             Planned(
                 "units",
@@ -227,17 +229,17 @@ def _plan(q: str, sources: source.Sources, root: Path, stamp: datetime) -> Plan:
                 (q, unit, mine, unit_files, unit_reviews, generated_text, timezone),
             )
         )
-        participants = mine.filter(pl.col("is_participant"))
-        if participants.height:
+        participants = participants_by.get(code)
+        if participants is not None:
             plan.files.append(
                 Planned(
                     "notices",
                     f"notices/{_named(code, unit['unit_name'], '.html')}",
                     "notice",
                     # not the day it was made: an unchanged notice keeps its date
-                    (unit, period, columns["people"], of_unit["participants"]),
-                    write_notices,
-                    (unit, period, participants.to_dicts(), generated_day),
+                    (unit, period, of_unit["participants"]),
+                    _write_notices,
+                    (unit, period, participants, generated_day),
                 )
             )
     compliance_of = {r["county_code"]: r for r in compliance.to_dicts()}
@@ -296,26 +298,52 @@ def _plan(q: str, sources: source.Sources, root: Path, stamp: datetime) -> Plan:
     return plan
 
 
-def _write_one(job: tuple[Path, Callable[..., Path], tuple[Any, ...]]) -> Path:
+def _write_notices(
+    path: Path, unit: dict[str, Any], period: str, participants: pl.DataFrame, generated_day: str
+) -> Path:
+    """write_notices from the unit's frame: rows become dicts only for the notices that are written."""
+    return write_notices(path, unit, period, participants.to_dicts(), generated_day)
+
+
+Job = tuple[Path, Callable[..., Path], tuple[Any, ...]]  # where, which writer, its arguments
+
+
+def write_job(job: Job) -> Path:
     path, writer, args = job
     return writer(path, *args)
 
 
 def _write_all(staging: Path, items: list[Planned], workers: int | None) -> None:
-    """Write `items` under `staging`: in this process, or on a small process pool when there are many
-    (xlsxwriter and Jinja2 are pure Python, so the writing is CPU bound and threads would not help)."""
-    jobs = [(staging / item.rel, item.writer, item.args) for item in items]
+    """Write `items` under `staging`. With many files, `workers - 1` other interpreters
+    (pipelines/deliverables/worker.py) write a share each while this process writes its own:
+    xlsxwriter and Jinja2 are pure Python, so the writing is CPU bound and threads would not help."""
+    jobs: list[Job] = [(staging / item.rel, item.writer, item.args) for item in items]
     n = workers if workers is not None else min(MAX_WORKERS, os.cpu_count() or 1)
     if n <= 1 or len(jobs) < POOL_MIN_FILES:
         for job in jobs:
-            _write_one(job)
+            write_job(job)
         return
-    # spawn, not fork: the parent holds DuckDB's and polars' thread pools, which a forked child can
-    # deadlock on. Chunks of files per task keep the pickling round trips few.
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=n, mp_context=context) as pool:
-        for _ in pool.map(_write_one, jobs, chunksize=max(1, len(jobs) // (4 * n))):
-            pass  # a writer's error is raised here
+    shares = [jobs[k::n] for k in range(n)]  # interleaved: big and small units spread evenly
+    folder = staging / ".jobs"
+    folder.mkdir(parents=True, exist_ok=True)
+    started: list[subprocess.Popen[bytes]] = []
+    try:
+        for k, share in enumerate(shares[1:], start=1):
+            payload = folder / f"share-{k}.pickle"
+            payload.write_bytes(pickle.dumps(share, protocol=pickle.HIGHEST_PROTOCOL))
+            command = [sys.executable, "-m", "pipelines.deliverables.worker", str(payload)]
+            started.append(subprocess.Popen(command))
+        for job in shares[0]:
+            write_job(job)
+    except BaseException:
+        for process in started:
+            process.kill()
+        raise
+    finally:
+        codes = [process.wait() for process in started]
+        shutil.rmtree(folder, ignore_errors=True)
+    if any(codes):
+        raise RuntimeError(f"a deliverables worker failed (exit codes {codes}); its error is printed above")
 
 
 def _calendar_timezone(year: int) -> str:

@@ -371,8 +371,9 @@ def test_the_pipeline_rerun_rewrote_only_the_reviewed_units(
 
 
 def test_a_rerun_writes_only_the_files_whose_content_changed(
-    reviewed_city: ReviewedCity, tmp_path: Path
+    reviewed_city: ReviewedCity, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from pipelines.deliverables import write
     from pipelines.deliverables.write import write_deliverables
 
     root = copy_data_dir(reviewed_city.root, tmp_path / "city")
@@ -412,6 +413,14 @@ def test_a_rerun_writes_only_the_files_whose_content_changed(
         [QUARTER, unit, person],
     )[0]["quarter_score"]
     assert same_number(row["季度得分"], score)
-    # force writes every file again
-    forced = write_deliverables(QUARTER, data_root=root, force=True)
+    # force writes every file again, here on two processes (the test city is below the pool's threshold)
+    monkeypatch.setattr(write, "POOL_MIN_FILES", 1)
+    forced = write_deliverables(QUARTER, data_root=root, force=True, workers=2)
     assert forced.unchanged == 0 and forced.written == len(after) - 1
+    assert _mtimes(out).keys() == after.keys()  # the same files, no worker leftovers
+    for path in sorted(out.rglob("*.xlsx")):
+        book = openpyxl.load_workbook(path)  # every file the workers wrote opens
+        assert book.worksheets, path.name
+    book = openpyxl.load_workbook(workbook)
+    row = next(r for r in table(book["平时考核结果"]) if r["人员编号"] == person)
+    assert same_number(row["季度得分"], score)
