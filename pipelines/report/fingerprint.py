@@ -18,6 +18,7 @@ import hashlib
 import json
 from collections.abc import Callable
 from functools import cache
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -66,10 +67,9 @@ SHOWN = (
 @cache
 def code_version(notebook: Path) -> str:
     """The code that makes the HTML: notebook, charts, analysis helpers, renderer, template, libraries."""
-    import nbconvert
-    import plotly
-
-    digest = hashlib.sha256(f"plotly {plotly.__version__} nbconvert {nbconvert.__version__}\n".encode())
+    # versions from the installed metadata: importing nbconvert and plotly only to ask costs a second
+    versions = " ".join(f"{name} {metadata.version(name)}" for name in ("plotly", "nbconvert", "papermill"))
+    digest = hashlib.sha256(f"{versions}\n".encode())
     files = [
         notebook,
         _HERE / "charts.py",
