@@ -178,13 +178,13 @@ def cadre_lists(con: duckdb.DuckDBPyConnection, year: int) -> tuple[pl.DataFrame
     candidates = frame(
         con,
         "select * from results_use.fct_commendation_candidates where rules_year = ? "
-        "order by latest_unit_code, latest_person_code",
+        "order by latest_unit_code, latest_person_code, person_key",
         [year],
     )
     streaks = frame(
         con,
         "select * from results_use.fct_excellent_streaks where rules_year = ? "
-        "order by annual_unit_code, annual_person_code",
+        "order by annual_unit_code, annual_person_code, person_key",
         [year],
     )
     return candidates, streaks

@@ -162,7 +162,7 @@ def grades_by_group(con: Con, quarter: str, by: str) -> pl.DataFrame:
                count(*) as n_persons
         from marts.fct_person_quarter p join units using (unit_code)
         where p.quarter = ? and p.is_participant
-        group by all
+        group by all order by sort_key, grp, grade
         """,
         [quarter],
     )
@@ -398,7 +398,7 @@ def findings_by_type(con: Con, quarter: str) -> pl.DataFrame:
         select code, type, severity, count(*) as n_findings
         from quality.fct_rating_findings
         where quarter = ? or (quarter is null and period = ?)
-        group by all order by code
+        group by all order by code, type, severity
         """,
         [quarter, quarter[:4]],
     )
