@@ -25,6 +25,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -112,15 +113,14 @@ def _record(html_path: Path, value: str | None) -> None:
 
 
 def _fingerprint(quarter: str, warehouse: Path, demo: bool) -> str | None:
-    """The report's fingerprint, or None when the warehouse cannot answer the report's queries: then the
-    notebook runs and its error names the failing cell."""
-    import duckdb
-
+    """The report's fingerprint, or None when it cannot be made (the warehouse cannot answer the report's
+    queries: then the notebook runs and its error names the failing cell). The fingerprint only saves
+    work: whatever goes wrong making it, the report is rendered, and rendered again next time."""
     from pipelines.report.fingerprint import report_fingerprint
 
     try:
         return report_fingerprint(quarter, warehouse, REPORT_NOTEBOOK, demo_banner=demo)
-    except (duckdb.Error, ValueError):
+    except Exception:  # see above: never a reason not to render
         return None
 
 
@@ -149,12 +149,31 @@ def render_report(
     html_path = report_path(quarter, out_dir)
     folder = html_path.parent
     folder.mkdir(parents=True, exist_ok=True)
-    executed = html_path.with_suffix(".ipynb")
     demo = made_with_demo_key(warehouse)
-    value = _fingerprint(quarter, warehouse, demo)
-    if not force and _current(html_path, value):
-        say(f"report {quarter} unchanged (same figures, same code): kept {html_path}")
-        return html_path
+    if not force and html_path.with_suffix(".json").is_file():
+        value = _fingerprint(quarter, warehouse, demo)
+        if _current(html_path, value):
+            say(f"report {quarter} unchanged (same figures, same code): kept {html_path}")
+            return html_path
+        return _render(quarter, warehouse, html_path, demo, lambda: value, say, timeout)
+    # Nothing recorded to compare with (a first render, or forced): the fingerprint is only recorded, so
+    # it is computed on a thread while the kernel runs the notebook and this process waits anyway.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pending = pool.submit(_fingerprint, quarter, warehouse, demo)
+        return _render(quarter, warehouse, html_path, demo, pending.result, say, timeout)
+
+
+def _render(
+    quarter: str,
+    warehouse: Path,
+    html_path: Path,
+    demo: bool,
+    fingerprint: Callable[[], str | None],
+    say: Callable[[str], None],
+    timeout: int,
+) -> Path:
+    folder = html_path.parent
+    executed = html_path.with_suffix(".ipynb")
     tag = f".tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
 
     say(f"executing {REPORT_NOTEBOOK.name} for {quarter} on {warehouse} …")
@@ -180,7 +199,7 @@ def render_report(
     finally:
         for leftover in (tmp_nb, tmp_html):
             leftover.unlink(missing_ok=True)
-    _record(html_path, value)
+    _record(html_path, fingerprint())
     say(f"  wrote {html_path} ({html_path.stat().st_size / 1e6:.1f} MB)")
     return html_path
 
