@@ -8,7 +8,10 @@
                                                to receipts/<quarter>/_reviews/, beside the units' receipts)
 
 The folder is written next to the old one and swapped in with renames, so a reader never sees half a
-set; a run that fails leaves the previous set in place.
+set; a run that fails leaves the previous set in place. Only the files whose content changed are
+written: the others are carried over from the previous set as they are (fingerprint.py), so a one-unit
+resubmission rewrites that unit's files and what it moved, not 500 workbooks. Many files to write are
+shared with a worker interpreter (worker.py).
 """
 
 from __future__ import annotations
@@ -81,7 +84,7 @@ class DeliverablesSummary:
 class Planned:
     """One file of the set: where it goes, what it shows (hashed) and how it is written."""
 
-    group: str  # units, notices, counties, restricted, reviews: the summary list it belongs to
+    group: str  # the DeliverablesSummary list it belongs to: units, notices, counties, restricted, …
     rel: str  # path inside the quarter folder
     kind: str  # which writer (part of the fingerprint)
     inputs: tuple[Any, ...]  # everything the file shows, without the generated-at stamp
@@ -150,7 +153,7 @@ def write_deliverables(
     write_manifest(staging, fingerprints)
     _swap(staging, final_dir)
     for item in plan.files:
-        getattr(summary, _GROUPS[item.group]).append(final_dir / item.rel)
+        getattr(summary, item.group).append(final_dir / item.rel)
     summary.reviews_applied, summary.reviews_refused = plan.reviews_applied, plan.reviews_refused
     # The Organization Department looks for receipts where every delivery's receipt is: receipts/<quarter>/.
     for receipt in summary.review_receipts:
@@ -160,13 +163,6 @@ def write_deliverables(
     return summary
 
 
-_GROUPS = {
-    "units": "units",
-    "notices": "notices",
-    "counties": "counties",
-    "restricted": "restricted",
-    "reviews": "review_receipts",
-}
 # Below this many files more processes cost more (starting interpreters, ~0.5 s) than they save.
 POOL_MIN_FILES = 40
 MAX_WORKERS = 2
@@ -285,7 +281,7 @@ def _plan(q: str, sources: source.Sources, root: Path, stamp: datetime) -> Plan:
             register = rows.to_dicts()
             plan.files.append(
                 Planned(
-                    "reviews",
+                    "review_receipts",
                     f"reviews/{safe_name(stem)}-回执.html",
                     "review_receipt",
                     (q, register),
