@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 import re
 import unicodedata
+from functools import lru_cache
 
 from pipelines.domain.safe_cells import FORMULA_STARTS, neutralise
 
@@ -20,6 +21,7 @@ def safe_name(text: str, limit: int = 60) -> str:
     return cleaned[:limit] or "_"
 
 
+@lru_cache(maxsize=65536)  # sections, grades, yes/no and headers repeat in every unit's workbook
 def display_width(text: str) -> int:
     """Columns a text needs in Excel: CJK and full-width characters take two."""
     return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)

@@ -37,6 +37,8 @@ METRICS: tuple[tuple[str, str, str, str], ...] = (
     ("compliance_index", "合规指数", "上述指标按规则权重加权（分母为0的指标不计并重新归一）× 100", "score"),
 )
 SEVERITY_ZH = {"high": "高", "medium": "中", "low": "低"}
+# What the county workbook reads of each person (distribution_rows): nothing else reaches the file.
+COUNTY_PERSON_COLUMNS = ("unit_code", "person_code", "is_participant", "final_grade", "is_grade_changed")
 
 
 def status_rows(units: pl.DataFrame) -> list[dict[str, Any]]:
@@ -62,11 +64,18 @@ def metric_rows(row: Mapping[str, Any] | None) -> list[dict[str, Any]]:
 
 
 def distribution_rows(units: pl.DataFrame, people: pl.DataFrame) -> list[dict[str, Any]]:
+    final_of: dict[str, dict[str, int]] = {}
+    reviewed_of: dict[str, int] = {}
+    for person in people.filter(pl.col("is_participant")).iter_rows(named=True):
+        code = person["unit_code"]
+        counts = final_of.setdefault(code, dict.fromkeys(GRADES, 0))
+        if person["final_grade"] in counts:
+            counts[person["final_grade"]] += 1
+        reviewed_of[code] = reviewed_of.get(code, 0) + bool(person["is_grade_changed"])
     rows: list[dict[str, Any]] = []
     for unit in units.to_dicts():
-        mine = people.filter((pl.col("unit_code") == unit["unit_code"]) & pl.col("is_participant"))
-        final = {g: mine.filter(pl.col("final_grade") == g).height for g in GRADES}
-        n_reviewed = mine.filter(pl.col("is_grade_changed").fill_null(False)).height
+        final = final_of.get(unit["unit_code"], dict.fromkeys(GRADES, 0))
+        n_reviewed = reviewed_of.get(unit["unit_code"], 0)
         cap = unit.get("top_quota_cap")
         rows.append(
             {

@@ -58,6 +58,7 @@ def new_workbook(path: Path, title: str) -> Workbook:
             "strings_to_numbers": False,
             "strings_to_urls": False,
             "remove_timezone": True,
+            "in_memory": True,
         },
     )
     book.set_properties({"title": title, "author": "滨州市委组织部 平时考核数据仓库"})
@@ -92,10 +93,12 @@ def time_text(value: Any, tz: ZoneInfo, missing: str = "无") -> str:
     return local_time(value, tz).strftime("%Y-%m-%d %H:%M") if isinstance(value, datetime) else missing
 
 
-def _write(sheet: Worksheet, row: int, col: int, value: Any, fmt: Any, tz: ZoneInfo) -> None:
+def _write(sheet: Worksheet, row: int, col: int, value: Any, fmt: Any, tz: ZoneInfo, kind: str) -> int:
+    """Write one cell; return the width its column needs for it (one pass: a city writes 350,000)."""
     if is_missing(value):
         sheet.write_blank(row, col, None, fmt)
-    elif isinstance(value, bool):
+        return 0
+    if isinstance(value, bool):
         sheet.write_string(row, col, "是" if value else "否", fmt)
     elif isinstance(value, int | float):
         sheet.write_number(row, col, value, fmt)
@@ -105,14 +108,8 @@ def _write(sheet: Worksheet, row: int, col: int, value: Any, fmt: Any, tz: ZoneI
         sheet.write_datetime(row, col, datetime(value.year, value.month, value.day), fmt)
     else:
         sheet.write_string(row, col, str(neutralise(str(value))), fmt)
-
-
-def _width(value: Any, kind: str) -> int:
-    if is_missing(value):
-        return 0
-    if kind in SAMPLE_WIDTH:
-        return SAMPLE_WIDTH[kind]
-    return display_width(str(value))
+    sample = SAMPLE_WIDTH.get(kind)
+    return sample if sample is not None else display_width(str(value))
 
 
 def table_sheet(
@@ -137,12 +134,14 @@ def table_sheet(
     widths = [max(4, display_width(c.header)) for c in columns]
     for j, column in enumerate(columns):
         sheet.write_string(header_row, j, column.header, styles.header)
+    kinds = [column.kind for column in columns]
     for i, row in enumerate(rows, start=header_row + 1):
         fmts = styles.marked if marked is not None and marked(row) else styles.cells
         for j, column in enumerate(columns):
-            value = column.value(row)
-            _write(sheet, i, j, value, fmts[column.kind], styles.tz)
-            widths[j] = max(widths[j], _width(value, column.kind))
+            kind = kinds[j]
+            width = _write(sheet, i, j, column.value(row), fmts[kind], styles.tz, kind)
+            if width > widths[j]:
+                widths[j] = width
     for j, width in enumerate(widths):
         sheet.set_column(j, j, min(MAX_WIDTH, width + 2))
     below = header_row + 1 + len(rows) + 1

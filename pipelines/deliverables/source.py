@@ -80,7 +80,8 @@ def persons(con: duckdb.DuckDBPyConnection, quarter: str, names: pl.DataFrame) -
         """,
         [quarter],
     )
-    return people.join(names, on=["unit_code", "person_code"], how="left")
+    # kept in the warehouse's order (unit, code): the files and their fingerprints must not depend on it
+    return people.join(names, on=["unit_code", "person_code"], how="left", maintain_order="left")
 
 
 def names(data_root: Path, quarter: str) -> pl.DataFrame:
@@ -94,12 +95,14 @@ def names(data_root: Path, quarter: str) -> pl.DataFrame:
 
 
 def submissions(data_root: Path, quarter: str) -> pl.DataFrame:
-    """The quarter's submissions ledger (every file seen), without archive paths."""
+    """The quarter's submissions ledger (every file seen), without archive or receipt paths: the unit
+    workbook shows none, and a path (it names the data directory) would change the workbook's
+    fingerprint when the data directory moves."""
     path = data_root / "raw" / "submissions" / f"{quarter}.parquet"
     columns = ["unit_code", "file_name", "arrival_at", "accepted", "is_current", "n_errors", "n_warnings"]
     if not path.exists():
         return pl.DataFrame(schema=dict.fromkeys(columns, pl.Utf8))
-    return pl.read_parquet(path, columns=[*columns, "receipt_path"]).sort(["unit_code", "arrival_at"])
+    return pl.read_parquet(path, columns=columns).sort(["unit_code", "arrival_at", "file_name"])
 
 
 def reviews(con: duckdb.DuckDBPyConnection, quarter: str) -> pl.DataFrame:
@@ -144,7 +147,7 @@ def county_findings(sources: Sources, county_code: str, quarter: str) -> tuple[p
             select period, unit_code, code, type, severity, n_findings
             from quality.fct_findings_summary
             where quarter = ? or (quarter is null and year = ?)
-            order by unit_code, code, period
+            order by unit_code, code, period, type, severity
             """,
             params=[quarter, year],
         ).pl()
@@ -175,13 +178,13 @@ def cadre_lists(con: duckdb.DuckDBPyConnection, year: int) -> tuple[pl.DataFrame
     candidates = frame(
         con,
         "select * from results_use.fct_commendation_candidates where rules_year = ? "
-        "order by latest_unit_code, latest_person_code",
+        "order by latest_unit_code, latest_person_code, person_key",
         [year],
     )
     streaks = frame(
         con,
         "select * from results_use.fct_excellent_streaks where rules_year = ? "
-        "order by annual_unit_code, annual_person_code",
+        "order by annual_unit_code, annual_person_code, person_key",
         [year],
     )
     return candidates, streaks

@@ -8,22 +8,39 @@
                                                to receipts/<quarter>/_reviews/, beside the units' receipts)
 
 The folder is written next to the old one and swapped in with renames, so a reader never sees half a
-set; a run that fails leaves the previous set in place.
+set; a run that fails leaves the previous set in place. Only the files whose content changed are
+written: the others are carried over from the previous set as they are (fingerprint.py), so a one-unit
+resubmission rewrites that unit's files and what it moved, not 500 workbooks. Many files to write are
+shared with a worker interpreter (worker.py).
 """
 
 from __future__ import annotations
 
+import os
+import pickle
 import shutil
+import subprocess
+import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
 from pipelines.deliverables import source
 from pipelines.deliverables.cadre import write_cadre_workbook
 from pipelines.deliverables.cells import safe_name
-from pipelines.deliverables.county import write_county_workbook
+from pipelines.deliverables.county import COUNTY_PERSON_COLUMNS, write_county_workbook
+from pipelines.deliverables.fingerprint import (
+    carry,
+    digests_by,
+    fingerprint,
+    read_manifest,
+    unchanged,
+    write_manifest,
+)
 from pipelines.deliverables.notice import write_notices
 from pipelines.deliverables.review_receipt import write_review_receipt
 from pipelines.deliverables.sheets import DEFAULT_TIMEZONE
@@ -46,6 +63,8 @@ class DeliverablesSummary:
     review_receipts: list[Path] = field(default_factory=list)
     reviews_applied: int = 0
     reviews_refused: int = 0
+    written: int = 0  # files written by this run
+    unchanged: int = 0  # files carried over from the previous set (same content, same bytes)
 
     def lines(self) -> list[str]:
         """Where things are, for the operator command to print."""
@@ -57,7 +76,20 @@ class DeliverablesSummary:
             f"  干部科名单 restricted: {len(self.restricted)}  → {self.root / 'restricted'}",
             f"  复核回执 review receipts: {len(self.review_receipts)} "
             f"(applied {self.reviews_applied}, refused {self.reviews_refused})",
+            f"  本次写入 written: {self.written}，未变化沿用 unchanged: {self.unchanged}",
         ]
+
+
+@dataclass(frozen=True)
+class Planned:
+    """One file of the set: where it goes, what it shows (hashed) and how it is written."""
+
+    group: str  # the DeliverablesSummary list it belongs to: units, notices, counties, restricted, …
+    rel: str  # path inside the quarter folder
+    kind: str  # which writer (part of the fingerprint)
+    inputs: tuple[Any, ...]  # everything the file shows, without the generated-at stamp
+    writer: Callable[..., Path]  # writer(path, *args)
+    args: tuple[Any, ...]
 
 
 def deliverables_dir(root: Path | None = None) -> Path:
@@ -68,6 +100,13 @@ def _named(code: str, name: str | None, suffix: str) -> str:
     return f"{safe_name(code, 40)}-{safe_name(name or '')}{suffix}"
 
 
+def _by_unit(frame: pl.DataFrame) -> dict[str, pl.DataFrame]:
+    """The frame split by unit_code once (filtering it per unit would scan it 500 times)."""
+    if frame.height == 0 or "unit_code" not in frame.columns:
+        return {}
+    return {str(k[0]): part for k, part in frame.partition_by("unit_code", as_dict=True).items()}
+
+
 def write_deliverables(
     quarter: str,
     *,
@@ -75,8 +114,13 @@ def write_deliverables(
     work: Path | None = None,
     county_extracts: Path | None = None,
     generated: datetime | None = None,
+    force: bool = False,
+    workers: int | None = None,
 ) -> DeliverablesSummary:
-    """Write the quarter's deliverables from the pipeline's warehouse (default: private/work.duckdb)."""
+    """Write the quarter's deliverables from the pipeline's warehouse (default: private/work.duckdb).
+
+    Only files whose content changed are written again (see fingerprint.py); `force` writes every file.
+    `workers` processes write the files when there are many (default: one per core, at most 2)."""
     q = parse_quarter(quarter).key
     root = (data_root or data_dir()).resolve()
     lay = layout(root / "warehouse")
@@ -88,12 +132,54 @@ def write_deliverables(
     if not sources.work.exists():
         raise FileNotFoundError(f"no warehouse at {sources.work}: run the quarter's pipeline first")
     stamp = (generated or datetime.now(UTC)).astimezone(UTC)
-    generated_text = stamp.strftime("%Y-%m-%d %H:%M UTC")
-    generated_day = stamp.strftime("%Y年%m月%d日")
     final_dir = deliverables_dir(root) / q
     staging = final_dir.with_name(f".{q}.writing")
     shutil.rmtree(staging, ignore_errors=True)
+    plan = _plan(q, sources, root, stamp)
     summary = DeliverablesSummary(q, final_dir)
+    previous = {} if force else read_manifest(final_dir)
+    fingerprints: dict[str, str] = {}
+    to_write: list[Planned] = []
+    for item in plan.files:
+        value = fingerprint(item.kind, *item.inputs)
+        fingerprints[item.rel] = value
+        if unchanged(previous, final_dir, item.rel, value):
+            carry(final_dir / item.rel, staging / item.rel)
+            summary.unchanged += 1
+        else:
+            to_write.append(item)
+    _write_all(staging, to_write, workers)
+    summary.written = len(to_write)
+    write_manifest(staging, fingerprints)
+    _swap(staging, final_dir)
+    for item in plan.files:
+        getattr(summary, item.group).append(final_dir / item.rel)
+    summary.reviews_applied, summary.reviews_refused = plan.reviews_applied, plan.reviews_refused
+    # The Organization Department looks for receipts where every delivery's receipt is: receipts/<quarter>/.
+    for receipt in summary.review_receipts:
+        target = root / "receipts" / q / REVIEWS_FOLDER / receipt.name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(receipt, target)
+    return summary
+
+
+# Below this many files more processes cost more (starting interpreters, ~0.5 s) than they save.
+POOL_MIN_FILES = 40
+MAX_WORKERS = 2
+
+
+@dataclass
+class Plan:
+    files: list[Planned] = field(default_factory=list)
+    reviews_applied: int = 0
+    reviews_refused: int = 0
+
+
+def _plan(q: str, sources: source.Sources, root: Path, stamp: datetime) -> Plan:
+    """Every file of the quarter with what it shows, from one query per table for the whole quarter."""
+    generated_text = stamp.strftime("%Y-%m-%d %H:%M UTC")
+    generated_day = stamp.strftime("%Y年%m月%d日")
+    year = parse_quarter(q).year
     names = source.names(root, q)
     files = source.submissions(root, q)
     with source.connect(sources) as con:
@@ -101,74 +187,159 @@ def write_deliverables(
         people = source.persons(con, q, names)
         reviews = source.reviews(con, q)
         compliance = source.compliance(con, q)
-        candidates, streaks = source.cadre_lists(con, parse_quarter(q).year)
-        rules = source.results_use_rules(con, parse_quarter(q).year)
+        candidates, streaks = source.cadre_lists(con, year)
+        rules = source.results_use_rules(con, year)
         unit_names = units.select("unit_code", "unit_name")
     period = quarter_zh(q)
-    timezone = _calendar_timezone(parse_quarter(q).year)
+    timezone = _calendar_timezone(year)
+    plan = Plan()
+    people_of, files_of, reviews_of = _by_unit(people), _by_unit(files), _by_unit(reviews)
+    # What each unit's files show, hashed for all units at once (the fingerprints' inputs).
+    participants_of = people.filter(pl.col("is_participant"))
+    participants_by = _by_unit(participants_of)
+    digests = {
+        name: digests_by(frame, "unit_code")
+        for name, frame in (
+            ("people", people),
+            ("participants", participants_of),
+            ("files", files),
+            ("reviews", reviews),
+        )
+    }
     # A unit that sent nothing this quarter gets no workbook (the county's sheet lists it as 未报送).
     for unit in units.filter(pl.col("files_seen").fill_null(0) > 0).to_dicts():
         code = unit["unit_code"]
-        mine = people.filter(pl.col("unit_code") == code)
-        name = _named(code, unit["unit_name"], ".xlsx")
-        unit_files = files.filter(pl.col("unit_code") == code) if files.height else files
-        unit_reviews = reviews.filter(pl.col("unit_code") == code) if reviews.height else reviews
-        summary.units.append(
-            write_unit_workbook(
-                staging / "units" / name, q, unit, mine, unit_files, unit_reviews, generated_text, timezone
+        mine = people_of.get(code, people.clear())
+        unit_files = files_of.get(code, files.clear())
+        unit_reviews = reviews_of.get(code, reviews.clear())
+        of_unit = {name: d.get(code) for name, d in digests.items()}
+        # (a digest's rows name their columns; a unit without rows has no digest)
+        shown = (q, unit, of_unit["people"], of_unit["files"], of_unit["reviews"], timezone)
+        plan.files.append(
+            Planned(
+                "units",
+                f"units/{_named(code, unit['unit_name'], '.xlsx')}",
+                "unit",
+                shown,
+                write_unit_workbook,
+                (q, unit, mine, unit_files, unit_reviews, generated_text, timezone),
             )
         )
-        participants = mine.filter(pl.col("is_participant")).to_dicts()
-        if participants:
-            notice = staging / "notices" / _named(code, unit["unit_name"], ".html")
-            summary.notices.append(write_notices(notice, unit, period, participants, generated_day))
+        participants = participants_by.get(code)
+        if participants is not None:
+            plan.files.append(
+                Planned(
+                    "notices",
+                    f"notices/{_named(code, unit['unit_name'], '.html')}",
+                    "notice",
+                    # not the day it was made: an unchanged notice keeps its date
+                    (unit, period, of_unit["participants"]),
+                    _write_notices,
+                    (unit, period, participants, generated_day),
+                )
+            )
+    compliance_of = {r["county_code"]: r for r in compliance.to_dicts()}
     counties = units.select("county_code", "county_name").unique().sort("county_code")
+    # The county workbook shows people only as grade counts: a corrected name or score that moves no grade
+    # leaves it as it is.
+    graded = people.select(COUNTY_PERSON_COLUMNS)
     for county in counties.to_dicts():
         code = county["county_code"]
         mine = units.filter(pl.col("county_code") == code)
-        in_county = people.filter(pl.col("unit_code").is_in(mine.get_column("unit_code").implode()))
-        row = next((r for r in compliance.to_dicts() if r["county_code"] == code), None)
+        in_county = graded.filter(pl.col("unit_code").is_in(mine.get_column("unit_code").implode()))
+        row = compliance_of.get(code)
         summary_frame, findings = source.county_findings(sources, code, q)
-        path = staging / "counties" / _named(code, county["county_name"], ".xlsx")
-        summary.counties.append(
-            write_county_workbook(
-                path, q, county, mine, in_county, row, summary_frame, findings, generated_text, timezone
+        plan.files.append(
+            Planned(
+                "counties",
+                f"counties/{_named(code, county['county_name'], '.xlsx')}",
+                "county",
+                (q, county, mine, in_county, row, summary_frame, findings, timezone),
+                write_county_workbook,
+                (q, county, mine, in_county, row, summary_frame, findings, generated_text, timezone),
             )
         )
-    year = parse_quarter(q).year
-    summary.restricted.append(
-        write_cadre_workbook(
-            staging / "restricted" / f"{year}-结果运用名单.xlsx",
-            year,
-            _with_names(
-                candidates, unit_names, root, "latest_unit_code", "latest_person_code", "latest_quarter"
-            ),
-            _with_names(
-                streaks, unit_names, root, "annual_unit_code", "annual_person_code", None, f"{year}Q4"
-            ),
-            rules,
-            generated_text,
+    named_candidates = _with_names(
+        candidates, unit_names, root, "latest_unit_code", "latest_person_code", "latest_quarter"
+    )
+    named_streaks = _with_names(
+        streaks, unit_names, root, "annual_unit_code", "annual_person_code", None, f"{year}Q4"
+    )
+    plan.files.append(
+        Planned(
+            "restricted",
+            f"restricted/{year}-结果运用名单.xlsx",
+            "cadre",
+            (year, named_candidates, named_streaks, rules),
+            write_cadre_workbook,
+            (year, named_candidates, named_streaks, rules, generated_text),
         )
     )
     if reviews.height:
         for file_name, rows in reviews.group_by("file_name", maintain_order=True):
             stem = Path(str(file_name[0])).stem
-            path = staging / "reviews" / f"{safe_name(stem)}-回执.html"
-            summary.review_receipts.append(write_review_receipt(path, q, rows.to_dicts()))
-        summary.reviews_applied = reviews.filter(pl.col("review_status") == "applied").height
-        summary.reviews_refused = reviews.filter(pl.col("review_status") == "refused").height
-    _swap(staging, final_dir)
-    # The Organization Department looks for receipts where every delivery's receipt is: receipts/<quarter>/.
-    for receipt in summary.review_receipts:
-        target = root / "receipts" / q / REVIEWS_FOLDER / receipt.name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(final_dir / receipt.relative_to(staging), target)
-    summary.units = [final_dir / p.relative_to(staging) for p in summary.units]
-    summary.notices = [final_dir / p.relative_to(staging) for p in summary.notices]
-    summary.counties = [final_dir / p.relative_to(staging) for p in summary.counties]
-    summary.restricted = [final_dir / p.relative_to(staging) for p in summary.restricted]
-    summary.review_receipts = [final_dir / p.relative_to(staging) for p in summary.review_receipts]
-    return summary
+            register = rows.to_dicts()
+            plan.files.append(
+                Planned(
+                    "review_receipts",
+                    f"reviews/{safe_name(stem)}-回执.html",
+                    "review_receipt",
+                    (q, register),
+                    write_review_receipt,
+                    (q, register),
+                )
+            )
+        plan.reviews_applied = reviews.filter(pl.col("review_status") == "applied").height
+        plan.reviews_refused = reviews.filter(pl.col("review_status") == "refused").height
+    return plan
+
+
+def _write_notices(
+    path: Path, unit: dict[str, Any], period: str, participants: pl.DataFrame, generated_day: str
+) -> Path:
+    """write_notices from the unit's frame: rows become dicts only for the notices that are written."""
+    return write_notices(path, unit, period, participants.to_dicts(), generated_day)
+
+
+Job = tuple[Path, Callable[..., Path], tuple[Any, ...]]  # where, which writer, its arguments
+
+
+def write_job(job: Job) -> Path:
+    path, writer, args = job
+    return writer(path, *args)
+
+
+def _write_all(staging: Path, items: list[Planned], workers: int | None) -> None:
+    """Write `items` under `staging`. With many files, `workers - 1` other interpreters
+    (pipelines/deliverables/worker.py) write a share each while this process writes its own:
+    xlsxwriter and Jinja2 are pure Python, so the writing is CPU bound and threads would not help."""
+    jobs: list[Job] = [(staging / item.rel, item.writer, item.args) for item in items]
+    n = workers if workers is not None else min(MAX_WORKERS, os.cpu_count() or 1)
+    if n <= 1 or len(jobs) < POOL_MIN_FILES:
+        for job in jobs:
+            write_job(job)
+        return
+    shares = [jobs[k::n] for k in range(n)]  # interleaved: big and small units spread evenly
+    folder = staging / ".jobs"
+    folder.mkdir(parents=True, exist_ok=True)
+    started: list[subprocess.Popen[bytes]] = []
+    try:
+        for k, share in enumerate(shares[1:], start=1):
+            payload = folder / f"share-{k}.pickle"
+            payload.write_bytes(pickle.dumps(share, protocol=pickle.HIGHEST_PROTOCOL))
+            command = [sys.executable, "-m", "pipelines.deliverables.worker", str(payload)]
+            started.append(subprocess.Popen(command))
+        for job in shares[0]:
+            write_job(job)
+    except BaseException:
+        for process in started:
+            process.kill()
+        raise
+    finally:
+        codes = [process.wait() for process in started]
+        shutil.rmtree(folder, ignore_errors=True)
+    if any(codes):
+        raise RuntimeError(f"a deliverables worker failed (exit codes {codes}); its error is printed above")
 
 
 def _calendar_timezone(year: int) -> str:
@@ -193,7 +364,9 @@ def _with_names(
         return frame.with_columns(
             pl.lit(None, pl.Utf8).alias("unit_name"), pl.lit(None, pl.Utf8).alias("name")
         )
-    out = frame.join(unit_names.rename({"unit_code": unit_col}), on=unit_col, how="left")
+    out = frame.join(
+        unit_names.rename({"unit_code": unit_col}), on=unit_col, how="left", maintain_order="left"
+    )
     quarters = out.get_column(quarter_col).unique().to_list() if quarter_col is not None else [fixed_quarter]
     looked_up = pl.concat(
         [source.names(root, str(qq)).with_columns(pl.lit(str(qq)).alias("_quarter")) for qq in quarters]
@@ -201,7 +374,7 @@ def _with_names(
     key = pl.col(quarter_col) if quarter_col is not None else pl.lit(fixed_quarter)
     return (
         out.with_columns(key.alias("_quarter"))
-        .join(looked_up, on=[unit_col, person_col, "_quarter"], how="left")
+        .join(looked_up, on=[unit_col, person_col, "_quarter"], how="left", maintain_order="left")
         .drop("_quarter")
     )
 

@@ -1,4 +1,4 @@
-"""python -m pipelines.report --quarter 2025Q4 [--warehouse PATH] [--out DIR]"""
+"""python -m pipelines.report --quarter 2025Q4 [--warehouse PATH] [--out DIR] [--force]"""
 
 import sys
 

@@ -3,17 +3,21 @@
 Each section is a pair: a function returning the figures as a polars DataFrame (parameterised SQL over
 the analyst schemas `marts` and `quality` only) and a function drawing it with plotly. The notebooks show
 both, so an analyst can check every bar against its table.
+
+plotly is imported by the drawing functions only: the report's fingerprint (fingerprint.py) runs the
+queries in the pipeline's process, which draws nothing.
 """
 
 from __future__ import annotations
 
 import html
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
-import plotly.express as px
-import plotly.graph_objects as go
 import polars as pl
+
+if TYPE_CHECKING:
+    import plotly.graph_objects as go
 
 from pipelines import analysis as an
 from pipelines.domain.constants import STATUS_LABELS
@@ -126,6 +130,8 @@ def submission_by_county(con: Con, quarter: str) -> pl.DataFrame:
 
 
 def fig_submission_by_county(df: pl.DataFrame, order: list[str], quarter: str) -> go.Figure:
+    import plotly.express as px
+
     fig = px.bar(
         df,
         y="county_name",
@@ -156,7 +162,7 @@ def grades_by_group(con: Con, quarter: str, by: str) -> pl.DataFrame:
                count(*) as n_persons
         from marts.fct_person_quarter p join units using (unit_code)
         where p.quarter = ? and p.is_participant
-        group by all
+        group by all order by sort_key, grp, grade
         """,
         [quarter],
     )
@@ -188,6 +194,8 @@ def proposed_vs_computed_good(con: Con, quarter: str, by: str) -> pl.DataFrame:
 def fig_grade_shares(
     df: pl.DataFrame, order: list[str], title: str, quota: float = an.TOP_QUOTA
 ) -> go.Figure:
+    import plotly.express as px
+
     fig = px.bar(
         df,
         x="grp",
@@ -214,6 +222,8 @@ def fig_grade_shares(
 def fig_good_vs_quota(
     df: pl.DataFrame, order: list[str], title: str, quota: float = an.TOP_QUOTA
 ) -> go.Figure:
+    import plotly.express as px
+
     long = df.unpivot(
         index=["grp"],
         on=["computed_good_share", "proposed_good_share"],
@@ -257,6 +267,8 @@ def compliance(con: Con) -> pl.DataFrame:
 
 
 def fig_compliance_ranking(df: pl.DataFrame, quarter: str) -> go.Figure:
+    import plotly.graph_objects as go
+
     one = df.filter(pl.col("quarter") == quarter).sort("compliance_index", descending=False, nulls_last=False)
     labels = [
         f"{name}（第{rank}名）" if rank is not None else f"{name}（不排名）"
@@ -284,6 +296,8 @@ def fig_compliance_ranking(df: pl.DataFrame, quarter: str) -> go.Figure:
 
 
 def fig_compliance_trend(df: pl.DataFrame, order: list[str]) -> go.Figure:
+    import plotly.express as px
+
     fig = px.line(
         df,
         x="quarter",
@@ -300,6 +314,8 @@ def fig_compliance_trend(df: pl.DataFrame, order: list[str]) -> go.Figure:
 
 
 def fig_compliance_heatmap(df: pl.DataFrame, quarter: str) -> go.Figure:
+    import plotly.graph_objects as go
+
     one = df.filter(pl.col("quarter") == quarter).sort("county_code")
     metrics = list(COMPLIANCE_METRICS)
     z = [[None if v is None else 100 * v for v in one[m].to_list()] for m in metrics]
@@ -340,6 +356,8 @@ def coverage_by_county(con: Con, quarter: str) -> pl.DataFrame:
 
 
 def fig_coverage(df: pl.DataFrame, quarter: str) -> go.Figure:
+    import plotly.express as px
+
     long = df.unpivot(
         index=["county_name"],
         on=["task_assignment_rate", "staff_coverage_rate", "rating_coverage_rate"],
@@ -380,7 +398,7 @@ def findings_by_type(con: Con, quarter: str) -> pl.DataFrame:
         select code, type, severity, count(*) as n_findings
         from quality.fct_rating_findings
         where quarter = ? or (quarter is null and period = ?)
-        group by all order by code
+        group by all order by code, type, severity
         """,
         [quarter, quarter[:4]],
     )
@@ -395,6 +413,8 @@ def findings_by_type(con: Con, quarter: str) -> pl.DataFrame:
 
 
 def fig_findings_by_type(df: pl.DataFrame, quarter: str) -> go.Figure:
+    import plotly.express as px
+
     labels = df.sort("code")["label"].unique(maintain_order=True).to_list()
     fig = px.bar(
         df,

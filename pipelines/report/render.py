@@ -4,20 +4,30 @@ and export it as one standalone HTML file (no code, plotly.js inline, no CDN) le
     <out_dir>/<quarter>/report-<quarter>.html    the report
     <out_dir>/<quarter>/report-<quarter>.ipynb   the executed notebook it was made from
 
+    <out_dir>/<quarter>/report-<quarter>.json     the fingerprint of what it shows (fingerprint.py)
+
 Both are written to a temporary name first and renamed into place, so a reader never sees half a file
 and a failed run leaves the previous report untouched (the failed notebook is kept as
 report-<quarter>.failed.ipynb for debugging).
+
+A report whose fingerprint is unchanged (same figures, same code) is not rendered again: the run keeps
+the HTML as it is. papermill is told not to save the notebook after every cell (with plotly.js inline
+the notebook is megabytes, and each save serialises and validates all of it); the executed notebook is
+written once, and exported from memory.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import sys
 import time
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 from pipelines.paths import PROJECT_ROOT, data_dir
 
@@ -69,6 +79,51 @@ def report_path(quarter: str, out_dir: Path) -> Path:
     return Path(out_dir) / quarter / f"report-{quarter}.html"
 
 
+def fingerprint_path(quarter: str, out_dir: Path) -> Path:
+    """Where the fingerprint of the report of `quarter` is kept (beside the HTML)."""
+    return report_path(quarter, out_dir).with_suffix(".json")
+
+
+def _current(html_path: Path, value: str | None) -> bool:
+    """The HTML there is the one rendered for fingerprint `value` (and nobody replaced it since)."""
+    if value is None:
+        return False
+    try:
+        recorded = json.loads(html_path.with_suffix(".json").read_text(encoding="utf-8"))
+        stat = html_path.stat()
+    except (OSError, ValueError):
+        return False
+    return isinstance(recorded, dict) and recorded == {
+        "fingerprint": value,
+        "html_size": stat.st_size,
+        "html_mtime_ns": stat.st_mtime_ns,
+    }
+
+
+def _record(html_path: Path, value: str | None) -> None:
+    side = html_path.with_suffix(".json")
+    if value is None:
+        side.unlink(missing_ok=True)
+        return
+    stat = html_path.stat()
+    facts = {"fingerprint": value, "html_size": stat.st_size, "html_mtime_ns": stat.st_mtime_ns}
+    tmp = side.with_name(f"{side.name}.tmp-{os.getpid()}")
+    tmp.write_text(json.dumps(facts, indent=1) + "\n", encoding="utf-8")
+    tmp.replace(side)
+
+
+def _fingerprint(quarter: str, warehouse: Path, demo: bool) -> str | None:
+    """The report's fingerprint, or None when it cannot be made (the warehouse cannot answer the report's
+    queries: then the notebook runs and its error names the failing cell). The fingerprint only saves
+    work: whatever goes wrong making it, the report is rendered, and rendered again next time."""
+    from pipelines.report.fingerprint import report_fingerprint
+
+    try:
+        return report_fingerprint(quarter, warehouse, REPORT_NOTEBOOK, demo_banner=demo)
+    except Exception:  # see above: never a reason not to render
+        return None
+
+
 def report_title(quarter: str) -> str:
     return f"{quarter[:4]}年第{quarter[-1]}季度 公务员平时考核季度报告"
 
@@ -80,8 +135,10 @@ def render_report(
     *,
     progress: Callable[[str], None] | None = None,
     timeout: int = 600,
+    force: bool = False,
 ) -> Path:
-    """Execute the report notebook for `quarter` against `warehouse`; return the HTML file written."""
+    """Execute the report notebook for `quarter` against `warehouse`; return the HTML file written (or
+    kept: unless `force`, a report whose figures and code did not change is not rendered again)."""
     say = progress or (lambda _msg: None)
     quarter = quarter.strip().upper()
     if not _QUARTER_RE.match(quarter):
@@ -92,6 +149,30 @@ def render_report(
     html_path = report_path(quarter, out_dir)
     folder = html_path.parent
     folder.mkdir(parents=True, exist_ok=True)
+    demo = made_with_demo_key(warehouse)
+    if not force and html_path.with_suffix(".json").is_file():
+        value = _fingerprint(quarter, warehouse, demo)
+        if _current(html_path, value):
+            say(f"report {quarter} unchanged (same figures, same code): kept {html_path}")
+            return html_path
+        return _render(quarter, warehouse, html_path, demo, lambda: value, say, timeout)
+    # Nothing recorded to compare with (a first render, or forced): the fingerprint is only recorded, so
+    # it is computed on a thread while the kernel runs the notebook and this process waits anyway.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pending = pool.submit(_fingerprint, quarter, warehouse, demo)
+        return _render(quarter, warehouse, html_path, demo, pending.result, say, timeout)
+
+
+def _render(
+    quarter: str,
+    warehouse: Path,
+    html_path: Path,
+    demo: bool,
+    fingerprint: Callable[[], str | None],
+    say: Callable[[str], None],
+    timeout: int,
+) -> Path:
+    folder = html_path.parent
     executed = html_path.with_suffix(".ipynb")
     tag = f".tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
 
@@ -99,7 +180,7 @@ def render_report(
     started = time.perf_counter()
     tmp_nb = folder / f"{executed.stem}{tag}.ipynb"
     try:
-        _execute(tmp_nb, quarter, warehouse, timeout)
+        nb = _execute(tmp_nb, quarter, warehouse, timeout)
     except BaseException:
         if tmp_nb.exists():
             tmp_nb.replace(folder / f"report-{quarter}.failed.ipynb")
@@ -107,8 +188,8 @@ def render_report(
     say(f"  executed in {time.perf_counter() - started:.1f}s")
 
     say("exporting HTML …")
-    html = export_html(tmp_nb, report_title(quarter))
-    if made_with_demo_key(warehouse):
+    html = export_html(nb, report_title(quarter))
+    if demo:
         html = with_demo_banner(html)
     tmp_html = folder / f"{html_path.stem}{tag}.html"
     try:
@@ -118,16 +199,18 @@ def render_report(
     finally:
         for leftover in (tmp_nb, tmp_html):
             leftover.unlink(missing_ok=True)
+    _record(html_path, fingerprint())
     say(f"  wrote {html_path} ({html_path.stat().st_size / 1e6:.1f} MB)")
     return html_path
 
 
-def _execute(output: Path, quarter: str, warehouse: Path, timeout: int) -> None:
+def _execute(output: Path, quarter: str, warehouse: Path, timeout: int) -> Any:
+    """The executed notebook (also written to `output`, once at the end, or on failure)."""
     import papermill as pm
     from papermill.exceptions import PapermillExecutionError
 
     try:
-        pm.execute_notebook(
+        return pm.execute_notebook(
             str(REPORT_NOTEBOOK),
             str(output),
             parameters={"quarter": quarter, "warehouse": str(warehouse)},
@@ -136,6 +219,7 @@ def _execute(output: Path, quarter: str, warehouse: Path, timeout: int) -> None:
             progress_bar=False,
             log_output=False,
             execution_timeout=timeout,
+            request_save_on_cell_execute=False,
         )
     except PapermillExecutionError as exc:
         raise ReportError(
@@ -145,12 +229,14 @@ def _execute(output: Path, quarter: str, warehouse: Path, timeout: int) -> None:
         ) from exc
 
 
-def export_html(notebook: Path, title: str) -> str:
-    """The executed notebook as standalone HTML: no code, no prompts, no stderr, no CDN scripts."""
+def export_html(notebook: Path | Any, title: str) -> str:
+    """The executed notebook (a file, or the notebook node papermill returned, which is pruned in place:
+    papermill has written the file already) as standalone HTML: no code, no prompts, no stderr, no CDN
+    scripts."""
     import nbformat
     from nbconvert import HTMLExporter
 
-    nb = nbformat.read(str(notebook), as_version=4)
+    nb = nbformat.read(str(notebook), as_version=4) if isinstance(notebook, str | Path) else notebook
     kept = []
     for cell in nb.cells:
         if cell.cell_type == "code":
@@ -189,6 +275,9 @@ def main(argv: list[str] | None = None) -> int:
         "--warehouse", type=Path, default=None, help="DuckDB file (default: the published one)"
     )
     parser.add_argument("--out", type=Path, default=None, help="output folder (default: <data dir>/reports)")
+    parser.add_argument(
+        "--force", action="store_true", help="render even when the figures and the code did not change"
+    )
     args = parser.parse_args(argv)
 
     def say(msg: str) -> None:
@@ -200,6 +289,7 @@ def main(argv: list[str] | None = None) -> int:
             args.warehouse or warehouse_path(),
             args.out or default_out_dir(),
             progress=say,
+            force=args.force,
         )
     except (ReportError, FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)

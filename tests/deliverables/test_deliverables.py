@@ -13,6 +13,7 @@ import polars as pl
 import pytest
 
 from pipelines.deliverables.cells import FORMULA_STARTS, display_width
+from tests.conftest import copy_data_dir
 from tests.deliverables.conftest import HOSTILE_REASON, QUARTER, ReviewedCity
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("published_city")]
@@ -344,3 +345,82 @@ def test_cadre_division_record_and_lists(reviewed_city: ReviewedCity) -> None:
     )
     assert len(candidates) == len(expected)
     assert {r["加密编号"] for r in candidates} == {r["person_key"] for r in expected}
+
+
+def _mtimes(folder: Path) -> dict[str, int]:
+    return {str(p.relative_to(folder)): p.stat().st_mtime_ns for p in folder.rglob("*") if p.is_file()}
+
+
+def test_the_pipeline_rerun_rewrote_only_the_reviewed_units(
+    reviewed_city: ReviewedCity, published_city: Path
+) -> None:
+    """The reviewed city is the published city run again with a review register: the units the register
+    concerns get new files, every other unit's workbook and notices are the published run's, untouched."""
+    before = published_city / "deliverables" / QUARTER
+    reviewed = {reviewed_city.applied.unit_code, reviewed_city.over_cap.unit_code}
+    kept = 0
+    for path in sorted((reviewed_city.out / "units").glob("*.xlsx")):
+        old = before / "units" / path.name
+        if any(path.name.startswith(f"{code}-") for code in reviewed):
+            assert old.read_bytes() != path.read_bytes(), path.name  # the 复核决定 sheet is new
+        else:
+            assert old.read_bytes() == path.read_bytes(), path.name
+            assert old.stat().st_mtime_ns == path.stat().st_mtime_ns, path.name
+            kept += 1
+    assert kept > 0
+
+
+def test_a_rerun_writes_only_the_files_whose_content_changed(
+    reviewed_city: ReviewedCity, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pipelines.deliverables import write
+    from pipelines.deliverables.write import write_deliverables
+
+    root = copy_data_dir(reviewed_city.root, tmp_path / "city")
+    out = root / "deliverables" / QUARTER
+    same = write_deliverables(QUARTER, data_root=root)
+    assert same.written == 0 and same.unchanged == len(_mtimes(out)) - 1  # all but the fingerprint file
+    # One person's score corrected in the warehouse of a unit nobody reviewed: its grade stays, so its
+    # county's workbook (grade counts) stays too.
+    reviewed = {reviewed_city.applied.unit_code, reviewed_city.over_cap.unit_code}
+    work = root / "warehouse" / "private" / "work.duckdb"
+    with duckdb.connect(str(work)) as con:
+        scored = con.execute(
+            "select unit_code, person_code from marts.fct_person_quarter where quarter = ? and is_scored "
+            "order by unit_code, person_code",
+            [QUARTER],
+        ).fetchall()
+        unit, person = next(r for r in scored if r[0] not in reviewed)
+        con.execute(
+            "update marts.fct_person_quarter set quarter_score = quarter_score + 0.01 "
+            "where quarter = ? and unit_code = ? and person_code = ?",
+            [QUARTER, unit, person],
+        )
+    before = _mtimes(out)
+    summary = write_deliverables(QUARTER, data_root=root)
+    after = _mtimes(out)
+    changed = {rel for rel, mtime in after.items() if before.get(rel) != mtime}
+    workbook = next((out / "units").glob(f"{unit}-*.xlsx"))
+    notices = next((out / "notices").glob(f"{unit}-*.html"))
+    assert changed == {f"units/{workbook.name}", f"notices/{notices.name}", ".fingerprints.json"}
+    assert summary.written == 2
+    book = openpyxl.load_workbook(workbook)
+    row = next(r for r in table(book["平时考核结果"]) if r["人员编号"] == person)
+    score = query(
+        work,
+        "select quarter_score from marts.fct_person_quarter where quarter = ? and unit_code = ? "
+        "and person_code = ?",
+        [QUARTER, unit, person],
+    )[0]["quarter_score"]
+    assert same_number(row["季度得分"], score)
+    # force writes every file again, here on two processes (the test city is below the pool's threshold)
+    monkeypatch.setattr(write, "POOL_MIN_FILES", 1)
+    forced = write_deliverables(QUARTER, data_root=root, force=True, workers=2)
+    assert forced.unchanged == 0 and forced.written == len(after) - 1
+    assert _mtimes(out).keys() == after.keys()  # the same files, no worker leftovers
+    for path in sorted(out.rglob("*.xlsx")):
+        book = openpyxl.load_workbook(path)  # every file the workers wrote opens
+        assert book.worksheets, path.name
+    book = openpyxl.load_workbook(workbook)
+    row = next(r for r in table(book["平时考核结果"]) if r["人员编号"] == person)
+    assert same_number(row["季度得分"], score)

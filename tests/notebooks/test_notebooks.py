@@ -114,3 +114,15 @@ def test_report_names_the_failing_cell(tmp_path: Path) -> None:
     assert "CatalogException" in str(info.value)
     assert (tmp_path / "out" / "2025Q3" / "report-2025Q3.failed.ipynb").is_file()
     assert not report_path("2025Q3", tmp_path / "out").exists()
+
+
+def test_report_is_kept_when_nothing_it_shows_changed(
+    rendered_report: Path, published_warehouse: PublishedWarehouse
+) -> None:
+    before = rendered_report.stat().st_mtime_ns
+    again = render_report(REPORT_QUARTER, published_warehouse.path, rendered_report.parent.parent)
+    assert again == rendered_report and rendered_report.stat().st_mtime_ns == before
+    forced = render_report(
+        REPORT_QUARTER, published_warehouse.path, rendered_report.parent.parent, force=True
+    )
+    assert forced.stat().st_mtime_ns != before

@@ -5,7 +5,8 @@ reviews/register       the quarter's review registers (landing/<quarter>/_review
                        review decisions run after it
 deliverables/quarter   after warehouse/published: the units', counties' and cadre division's files under
                        data/deliverables/<quarter>/ (pipelines/deliverables/), read from the pipeline's
-                       warehouse (the promoted build, or the file ASSESSMENT_DUCKDB pins)
+                       warehouse (the promoted build, or the file ASSESSMENT_DUCKDB pins); only the files
+                       whose content changed are written again
 """
 
 # No `from __future__ import annotations`: Dagster reads the context parameter's real annotation.
@@ -90,6 +91,8 @@ def quarter_deliverables(context: dg.AssetExecutionContext) -> dg.MaterializeRes
             "notices": len(summary.notices),
             "counties": len(summary.counties),
             "review_receipts": len(summary.review_receipts),
+            "files_written": summary.written,
+            "files_unchanged": summary.unchanged,
             "reviews_applied": summary.reviews_applied,
             "reviews_refused": summary.reviews_refused,
         }
