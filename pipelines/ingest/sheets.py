@@ -8,6 +8,7 @@ warnings, what is missing as errors; nothing here judges cell values (the suites
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import polars as pl
 
@@ -21,16 +22,26 @@ ROW = "_row"  # Excel row number column of every parsed frame
 
 @dataclass
 class ParsedSheet:
-    """A template sheet as found in one delivery, cells normalised to canonical text."""
+    """A template sheet as found in one delivery, cells normalised to canonical text.
+
+    Plain lists, not a frame: a unit's sheet is tens to hundreds of rows, where building (and
+    pickling back to the parent) a polars frame per sheet costs more than the work on its cells;
+    the parent makes one frame per template sheet over all deliveries (validate.stack)."""
 
     name: str  # template sheet name (English)
     title: str  # the Chinese title used in receipts
     fields: tuple[str, ...]  # template fields present in the file
-    frame: pl.DataFrame  # `_row` (Int64) + one Utf8 column per present field
+    columns: dict[str, list[Any]]  # `_row` (Excel row numbers) + one list of texts per present field
 
     @property
     def height(self) -> int:
-        return self.frame.height
+        return len(self.columns[ROW])
+
+    @property
+    def frame(self) -> pl.DataFrame:
+        """The sheet as a frame (`_row` Int64, fields Utf8), for tests and inspection."""
+        schema = {ROW: pl.Int64, **{f: pl.Utf8 for f in self.fields}}
+        return pl.DataFrame({k: self.columns[k] for k in schema}, schema=schema)
 
 
 def _label(text: str | None) -> str:
@@ -143,9 +154,7 @@ def parse_sheet(sheet: Sheet, raw: RawSheet) -> tuple[ParsedSheet, list[Issue]]:
                         )
                     )
     fields = tuple(c.field for c in sheet.columns if c.field in mapping)
-    schema = {ROW: pl.Int64, **{f: pl.Utf8 for f in fields}}
-    frame = pl.DataFrame({k: data[k] for k in schema}, schema=schema)
-    return ParsedSheet(sheet.name, sheet.title, fields, frame), issues
+    return ParsedSheet(sheet.name, sheet.title, fields, {k: data[k] for k in (ROW, *fields)}), issues
 
 
 def _noted_cells(sheet: Sheet, raw: RawSheet, mapping: dict[str, int]) -> list[Issue]:

@@ -369,7 +369,7 @@ STAGES: dict[str, Callable[[pytest.MonkeyPatch], None]] = {
         parse_module, "check_submission", _fault_on_marker(parse_module.check_submission, _has_marker_sheets)
     ),
     "validate": lambda mp: mp.setattr(
-        run_module, "validate_batches", _fault_on_marker(run_module.validate_batches, _has_marker_batches)
+        run_module, "check_batches", _fault_on_marker(run_module.check_batches, _has_marker_batches)
     ),
 }
 
