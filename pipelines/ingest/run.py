@@ -58,6 +58,7 @@ from pipelines.ingest.schema import RAW_TABLES, TZ_TIMESTAMP
 from pipelines.ingest.sheets import ParsedSheet
 from pipelines.ingest.tables import TABLES, typed_batch
 from pipelines.ingest.validate import (
+    CellBatch,
     check_batches,
     checked_context,
     merge_cell_issues,
@@ -293,11 +294,11 @@ def _parse_and_cache(
         if result.readable:
             for name, parsed in result.sheets.items():
                 by_sheet.setdefault(name, []).append((index, parsed))
-    tables, cast_issues, cast_incidents = _typed(by_sheet, results, log)
+    batches = stack(by_sheet)
+    tables, cast_issues, cast_incidents = _typed(by_sheet, batches, results, log)
     timings["parse.typed"] = _since(started)
-    cell_issues, incidents = validate_isolated(
-        by_sheet, check_batches, {i: r.submission_id for i, r in enumerate(results)}, log
-    )
+    ids = {i: r.submission_id for i, r in enumerate(results)}
+    cell_issues, incidents = validate_isolated(by_sheet, check_batches, ids, log, stacked=batches)
     # A file whose cast or validation raised says only that (its incident), nothing else.
     for i, incident in {**cast_incidents, **incidents}.items():
         results[i] = failed_validation(results[i], incident)
@@ -321,13 +322,17 @@ def _parse_and_cache(
 
 
 def _typed(
-    by_sheet: dict[str, list[tuple[int, ParsedSheet]]], results: list[ParsedDelivery], log: logging.Logger
+    by_sheet: dict[str, list[tuple[int, ParsedSheet]]],
+    batches: list[CellBatch],
+    results: list[ParsedDelivery],
+    log: logging.Logger,
 ) -> tuple[dict[str, pl.DataFrame], dict[int, list[Issue]], dict[int, Incident]]:
-    """The typed tables of every readable delivery in one cast per table; if that raises, each
-    delivery is cast on its own, so only the file that makes it raise is rejected (an incident)."""
+    """The typed tables of every readable delivery in one cast per table (over `batches`, the stacked
+    `by_sheet`); if that raises, each delivery is cast on its own, so only the file that makes it
+    raise is rejected (an incident)."""
     ids = [r.submission_id for r in results]
     try:
-        return (*typed_batch({b.sheet: b.frame for b in stack(by_sheet)}, ids), {})
+        return (*typed_batch({b.sheet: b.frame for b in batches}, ids), {})
     except Exception:
         log.exception("batched cast to typed tables failed; casting each file on its own")
     parts: dict[str, list[pl.DataFrame]] = {}

@@ -407,6 +407,7 @@ def validate_isolated(
     submission_ids: dict[int, str],
     log: logging.Logger,
     one_by_one: Validator | None = None,
+    stacked: list[CellBatch] | None = None,
 ) -> tuple[dict[int, list[Issue]], dict[int, Incident]]:
     """Validate all deliveries in one suite run per sheet; if that raises, validate each delivery on its
     own, so whatever one file holds, only that file fails (with an incident on its receipt).
@@ -415,9 +416,10 @@ def validate_isolated(
     given, runs the per-file retries (in this process: a GX process that died cannot take them, and
     every file would be an incident). `submission_ids` maps delivery index to SHA-256 for the incident
     ids. The retries cost one suite run per sheet and file, paid only when the batched run failed.
+    `stacked`: stack(parts_by_sheet) when the caller has it already.
     """
     try:
-        return validator(stack(parts_by_sheet)), {}
+        return validator(stacked if stacked is not None else stack(parts_by_sheet)), {}
     except Exception:
         log.exception("batched cell validation failed; validating each file on its own")
     retry = one_by_one or validator

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing as mp
+import os
 import resource
 import time
 from collections import deque
@@ -54,7 +55,10 @@ def _serve(conn: Connection, fn: Callable[[Any], Any], memory_bytes: int | None)
     while True:
         message = conn.recv()
         if message is None:
-            return
+            # Nothing to flush or clean up: exit now rather than tear down the interpreter (and
+            # polars) for a few hundred milliseconds while the run waits for this process.
+            conn.close()
+            os._exit(0)
         index, task = message
         try:
             reply = (index, "ok", fn(task))
@@ -140,11 +144,15 @@ def run_isolated(
             live: list[_Slot] = [s for s in slots if s is not None]
             for slot in live:
                 while slot.ready and pending and len(slot.queue) < PIPELINE_DEPTH:
+                    task = pending.popleft()
+                    try:
+                        slot.conn.send((task, tasks[task]))
+                    except OSError:  # the worker died (its running call crashed it): seen below
+                        pending.appendleft(task)
+                        break
                     if not slot.queue:
                         slot.started = time.monotonic()
-                    task = pending.popleft()
                     slot.queue.append(task)
-                    slot.conn.send((task, tasks[task]))
             now = time.monotonic()
             deadlines = [s.started + timeout for s in live if s.queue]
             deadlines += [s.born + STARTUP_TIMEOUT_SECONDS for s in live if not s.ready]
@@ -180,9 +188,7 @@ def run_isolated(
                 elif not slot.ready and now - slot.born > STARTUP_TIMEOUT_SECONDS:
                     raise RuntimeError("a parse worker did not start within the startup timeout")
     finally:
-        for slot in slots:
-            if slot is not None:
-                _stop(slot)
+        _stop_all([slot for slot in slots if slot is not None])
     if on_done is not None and reported != len(tasks):
         on_done(len(tasks))
     return [r for r in results if r is not None]
@@ -195,12 +201,16 @@ def _kill(slot: _Slot) -> None:
     slot.conn.close()
 
 
-def _stop(slot: _Slot) -> None:
-    if slot.process.is_alive():
-        with contextlib.suppress(OSError, ValueError):
-            slot.conn.send(None)
-        slot.process.join(timeout=5)
-    _kill(slot)
+def _stop_all(slots: list[_Slot]) -> None:
+    """Tell every worker to exit, then wait for them together (not one after the other)."""
+    for slot in slots:
+        if slot.process.is_alive():
+            with contextlib.suppress(OSError, ValueError):
+                slot.conn.send(None)
+    deadline = time.monotonic() + 5
+    for slot in slots:
+        slot.process.join(timeout=max(0.0, deadline - time.monotonic()))
+        _kill(slot)
 
 
 def _inline(fn: Callable[[T], R], task: T) -> Outcome[R]:
