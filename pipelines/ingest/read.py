@@ -163,15 +163,21 @@ def read_xlsx(path: Path, formula_parts: set[str] | None = None) -> list[RawShee
 def _read_sheet(reader: fastexcel.ExcelReader, name: str) -> RawSheet:
     limit = MAX_ROWS_PER_SHEET + 2  # header, and one more to know the cap was exceeded
     try:
-        # skip_rows=0 keeps blank rows above the header, so index i is Excel row i + 1.
-        text = reader.load_sheet(name, header_row=None, skip_rows=0, n_rows=limit, dtypes="string")
-        if text.total_height > MAX_ROWS_PER_SHEET + 1:
+        # skip_rows=0 keeps blank rows above the header, so index i is Excel row i + 1. Eager loads
+        # (an Arrow record batch, taken over by polars without a copy) cost half of what the lazy
+        # sheet's conversion through the Arrow C interface does (profiled: 8.0 → 4.0 ms a workbook).
+        text = reader.load_sheet(
+            name, header_row=None, skip_rows=0, n_rows=limit, dtypes="string", eager=True
+        )
+        if text.num_rows > MAX_ROWS_PER_SHEET + 1:  # at most `limit` rows are loaded
             raise ReadError("too_many_rows", f"（工作表「{name}」超过 {MAX_ROWS_PER_SHEET} 行）")
-        strings = text.to_polars()
+        strings = _frame(text)
         # Numbers and booleans load as non-null booleans, text and dates as null: the only way
         # calamine tells us a cell's stored type. (A datetime pass would panic on huge numbers.)
-        flags = reader.load_sheet(name, header_row=None, skip_rows=0, n_rows=limit, dtypes="boolean")
-        numeric_frame = flags.to_polars()
+        flags = reader.load_sheet(
+            name, header_row=None, skip_rows=0, n_rows=limit, dtypes="boolean", eager=True
+        )
+        numeric_frame = _frame(flags)
     except ReadError:
         raise
     except Exception as exc:
@@ -181,6 +187,12 @@ def _read_sheet(reader: fastexcel.ExcelReader, name: str) -> RawSheet:
     if numeric_frame.shape != strings.shape:  # never seen; without type information all is text
         numeric_frame = strings.select(pl.lit(None, dtype=pl.Boolean).alias(c) for c in strings.columns)
     return _rows_to_sheet(name, strings, numeric_frame, "xlsx")
+
+
+def _frame(batch: object) -> pl.DataFrame:
+    frame = pl.from_arrow(batch)
+    assert isinstance(frame, pl.DataFrame)  # a record batch always converts to a frame
+    return frame
 
 
 def _technical(exc: BaseException) -> str:
