@@ -33,6 +33,8 @@ from xml.etree import ElementTree
 import fastexcel
 import polars as pl
 
+from pipelines.domain.template import SHEETS_BY_TITLE, Kind
+from pipelines.ingest.normalise import normalise
 from pipelines.ingest.safety import (
     MAX_COLUMNS_PER_SHEET,
     MAX_CSV_BYTES,
@@ -154,13 +156,25 @@ def read_xlsx(path: Path, formula_parts: set[str] | None = None) -> list[RawShee
         raise ReadError(
             "unreadable_file", f"（无法作为Excel工作簿打开，文件可能已损坏；{_RESAVE}）", _technical(exc)
         ) from exc
-    sheets = [_read_sheet(reader, name) for name in names]
+    sheets = [_read_sheet(reader, name, needs_types(name)) for name in names]
     if formula_parts is None or formula_parts:
         note_formula_cells(path, sheets, formula_parts)
     return sheets
 
 
-def _read_sheet(reader: fastexcel.ExcelReader, name: str) -> RawSheet:
+# Kinds whose normalisation depends on whether the workbook stored the cell as a number.
+_TYPED_KINDS = frozenset({Kind.INT, Kind.NUMBER, Kind.SHARE, Kind.DATE})
+
+
+def needs_types(title: str) -> bool:
+    """Whether the stored type of the sheet's cells can matter: only for a template sheet with a
+    number or date column. Other sheets (the roster, sheets the template does not have) skip the
+    second calamine pass; sheets.py matches titles the same way (an ENUM-normalised label)."""
+    sheet = SHEETS_BY_TITLE.get(normalise(Kind.ENUM, title).value or "")
+    return sheet is not None and any(c.kind in _TYPED_KINDS for c in sheet.columns)
+
+
+def _read_sheet(reader: fastexcel.ExcelReader, name: str, typed: bool = True) -> RawSheet:
     limit = MAX_ROWS_PER_SHEET + 2  # header, and one more to know the cap was exceeded
     try:
         # skip_rows=0 keeps blank rows above the header, so index i is Excel row i + 1. Eager loads
@@ -172,19 +186,22 @@ def _read_sheet(reader: fastexcel.ExcelReader, name: str) -> RawSheet:
         if text.num_rows > MAX_ROWS_PER_SHEET + 1:  # at most `limit` rows are loaded
             raise ReadError("too_many_rows", f"（工作表「{name}」超过 {MAX_ROWS_PER_SHEET} 行）")
         strings = _frame(text)
-        # Numbers and booleans load as non-null booleans, text and dates as null: the only way
-        # calamine tells us a cell's stored type. (A datetime pass would panic on huge numbers.)
-        flags = reader.load_sheet(
-            name, header_row=None, skip_rows=0, n_rows=limit, dtypes="boolean", eager=True
-        )
-        numeric_frame = _frame(flags)
+        numeric_frame = None
+        if typed:
+            # Numbers and booleans load as non-null booleans, text and dates as null: the only way
+            # calamine tells us a cell's stored type. (A datetime pass would panic on huge numbers.)
+            flags = reader.load_sheet(
+                name, header_row=None, skip_rows=0, n_rows=limit, dtypes="boolean", eager=True
+            )
+            numeric_frame = _frame(flags)
     except ReadError:
         raise
     except Exception as exc:
         raise ReadError(
             "unreadable_file", f"（工作表「{name}」无法读取，文件可能已损坏；{_RESAVE}）", _technical(exc)
         ) from exc
-    if numeric_frame.shape != strings.shape:  # never seen; without type information all is text
+    if numeric_frame is not None and numeric_frame.shape != strings.shape:
+        # never seen; without type information all is text
         numeric_frame = strings.select(pl.lit(None, dtype=pl.Boolean).alias(c) for c in strings.columns)
     return _rows_to_sheet(name, strings, numeric_frame, "xlsx")
 
