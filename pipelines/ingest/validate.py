@@ -223,9 +223,10 @@ def _gx() -> Any:
     """great_expectations, imported on first use: it takes seconds, and a re-run never needs it."""
     # No usage statistics, no network: this runs inside a pipeline.
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+    # Before the import: importing logs hundreds of INFO lines (into a Dagster run's log file too).
+    logging.getLogger("great_expectations").setLevel(logging.WARNING)
     import great_expectations as gx
 
-    logging.getLogger("great_expectations").setLevel(logging.WARNING)
     return gx
 
 

@@ -135,8 +135,7 @@ def run_isolated(
 
     reported = 0
     try:
-        while any(r is None for r in results):
-            ended = sum(r is not None for r in results)
+        while (ended := len(tasks) - results.count(None)) < len(tasks):
             if on_done is not None and ended != reported:
                 reported = ended
                 on_done(ended)
