@@ -15,7 +15,7 @@ import polars as pl
 
 from pipelines.defs.ingest.assets import ingest_quarter_assets
 from pipelines.defs.ingest.checks import CHECK_NAME, gx_suites_on_raw_tables
-from pipelines.ingest.gx_check import check_quarter
+from pipelines.ingest.gx_check import check_quarter, distinct_cells
 from tests.ingest.conftest import Ingested
 from tests.ingest.hostile import QUARTER, Base, copy_base, data_dir
 
@@ -91,3 +91,17 @@ def test_the_check_runs_in_dagster_and_blocks_downstream(hostile_base: Base, tmp
     bad = [e for e in failed.get_asset_check_evaluations() if not e.passed]
     assert [e.asset_key for e in bad] == [dg.AssetKey(["raw", "ratings"])]
     assert not failed.asset_materializations_for_node("downstream")
+
+
+def test_the_distinct_cells_hold_every_value_of_every_column_once_at_least() -> None:
+    frame = pl.DataFrame(
+        {
+            "submission_id": ["a", "a", "b", "b", "b"],
+            "_row": [0, 1, 2, 3, 4],
+            "x": ["1", "1", None, "2", "1"],
+            "y": [5.0, 5.0, 5.0, 5.0, 5.0],
+        }
+    )
+    small = distinct_cells(frame)
+    assert small.height == 3
+    assert set(small["x"].to_list()) == {"1", None, "2"} and set(small["y"].to_list()) == {5.0}
