@@ -85,9 +85,10 @@ def archive_delivery(delivery: Delivery, archive_root: Path, seen_ns: int, seq: 
     `seen_ns`: now (first sight), the arrival unless the receiving log dates the delivery; `seq`: its
     place in the order of first sight. A delivery archived before keeps its manifest as it is.
 
-    Files are copied to hidden staging names in the delivery's folder and hashed as copied; only when
-    the copies hash to the delivery's id are they linked into place. Returns None when a landing file changed between
-    hashing and copying (a unit still uploading): the delivery is picked up, complete, next run.
+    Files are copied to hidden staging names in the delivery's folder and hashed as copied; only
+    when the copies hash to the delivery's id are they linked into place. Returns None when a
+    landing file changed between hashing and copying (a unit still uploading): the delivery is
+    picked up, complete, next run.
     """
     manifest = manifest_path(archive_root, delivery.quarter, delivery.unit_code, delivery.submission_id)
     if manifest.exists():
