@@ -143,7 +143,8 @@ def ingest_quarter(
     clock.lap(report, "discover_archive")
 
     root = cache.cache_root(data_dir())
-    todo = {r.submission_id: r for r in records if not cache.has(root, r.submission_id)}
+    done = cache.final_metas(root)
+    todo = {r.submission_id: r for r in records if r.submission_id not in done}
     report.parsed_now = len(todo)
     cached = len(records) - len(todo)
     if on_file is not None:
@@ -402,7 +403,7 @@ def _assemble(
     deadline: datetime,
     report: IngestReport,
 ) -> tuple[dict[str, pl.DataFrame], list[tuple[Path, str]]]:
-    metas = {r.submission_id: cache.read_meta(root, r.submission_id) for r in records}
+    metas = cache.read_metas(root, [r.submission_id for r in records])
     unique = list(metas.values())
     extra: dict[tuple[str, str], list[Issue]] = {}
     accepted: dict[tuple[str, str], bool] = {}
