@@ -160,7 +160,7 @@ def read_xlsx(path: Path, formula_parts: set[str] | None = None) -> list[RawShee
 
 
 # Kinds whose normalisation depends on whether the workbook stored the cell as a number.
-_TYPED_KINDS = frozenset({Kind.INT, Kind.NUMBER, Kind.SHARE, Kind.DATE})
+TYPED_KINDS = frozenset({Kind.INT, Kind.NUMBER, Kind.SHARE, Kind.DATE})
 
 
 def needs_types(title: str) -> bool:
@@ -168,7 +168,7 @@ def needs_types(title: str) -> bool:
     number or date column. Other sheets (the roster, sheets the template does not have) skip the
     second calamine pass; sheets.py matches titles the same way (an ENUM-normalised label)."""
     sheet = SHEETS_BY_TITLE.get(normalise(Kind.ENUM, title).value or "")
-    return sheet is not None and any(c.kind in _TYPED_KINDS for c in sheet.columns)
+    return sheet is not None and any(c.kind in TYPED_KINDS for c in sheet.columns)
 
 
 def _read_sheet(reader: fastexcel.ExcelReader, name: str, typed: bool = True) -> RawSheet:

@@ -15,7 +15,7 @@ import polars as pl
 from pipelines.domain.template import SHEETS, SHEETS_BY_TITLE, Kind, Sheet
 from pipelines.ingest.issues import Issue, issue, row_ranges, shown
 from pipelines.ingest.normalise import normalise
-from pipelines.ingest.read import ERROR_PREFIX, FORMULA, RawSheet
+from pipelines.ingest.read import ERROR_PREFIX, FORMULA, TYPED_KINDS, RawSheet
 
 ROW = "_row"  # Excel row number column of every parsed frame
 
@@ -131,10 +131,12 @@ def parse_sheet(sheet: Sheet, raw: RawSheet) -> tuple[ParsedSheet, list[Issue]]:
     for field, j in mapping.items():
         column = sheet.column(field)
         values = raw.columns[j]
-        numeric = raw.numeric[j] if raw.numeric is not None else [False] * len(values)
-        cells = list(zip(values, numeric, strict=True))
+        # A cell is its text, paired with its stored type only where normalisation looks at it.
+        stored = raw.numeric[j] if raw.numeric is not None and column.kind in TYPED_KINDS else None
+        paired = stored is not None
+        cells: list[Any] = values if stored is None else list(zip(values, stored, strict=True))
         # Normalise each distinct spelling once; a column repeats a few hundred spellings.
-        results = {cell: normalise(column.kind, cell[0], cell[1], source) for cell in dict.fromkeys(cells)}
+        results = {c: normalise(column.kind, *_spelling(c, paired), source) for c in dict.fromkeys(cells)}
         data[field] = [results[cell].value for cell in cells]
         noisy = {cell for cell, result in results.items() if result.warnings}
         if not noisy:
@@ -149,12 +151,17 @@ def parse_sheet(sheet: Sheet, raw: RawSheet) -> tuple[ParsedSheet, list[Issue]]:
                             sheet=sheet.title,
                             row=rows[i],
                             header=column.header,
-                            value=shown(sheet.name, field, cell[0]),
+                            value=shown(sheet.name, field, _spelling(cell, paired)[0]),
                             detail=shown(sheet.name, field, result.value) or "",
                         )
                     )
     fields = tuple(c.field for c in sheet.columns if c.field in mapping)
     return ParsedSheet(sheet.name, sheet.title, fields, {k: data[k] for k in (ROW, *fields)}), issues
+
+
+def _spelling(cell: Any, paired: bool) -> tuple[str | None, bool]:
+    """(text, stored as a number) of a cell kept as text alone or as that pair."""
+    return cell if paired else (cell, False)
 
 
 def _noted_cells(sheet: Sheet, raw: RawSheet, mapping: dict[str, int]) -> list[Issue]:
