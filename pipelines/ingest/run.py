@@ -295,7 +295,7 @@ def _parse_and_cache(
         if result.readable:
             for name, parsed in result.sheets.items():
                 by_sheet.setdefault(name, []).append((index, parsed))
-    batches = stack(by_sheet)
+    batches = _stacked(by_sheet, log)
     tables, cast_issues, cast_incidents = _typed(by_sheet, batches, results, log)
     timings["parse.typed"] = _since(started)
     ids = {i: r.submission_id for i, r in enumerate(results)}
@@ -322,17 +322,31 @@ def _parse_and_cache(
     timings["parse.cached"] = _since(started)
 
 
+def _stacked(
+    by_sheet: dict[str, list[tuple[int, ParsedSheet]]], log: logging.Logger
+) -> list[CellBatch] | None:
+    """The sheets of all new deliveries stacked once, for the cast and the cell rules; None if that
+    raises, and then both go file by file (only the file that makes them raise is rejected)."""
+    try:
+        return stack(by_sheet)
+    except Exception:
+        log.exception("stacking the new deliveries' sheets failed; casting and checking each file on its own")
+        return None
+
+
 def _typed(
     by_sheet: dict[str, list[tuple[int, ParsedSheet]]],
-    batches: list[CellBatch],
+    batches: list[CellBatch] | None,
     results: list[ParsedDelivery],
     log: logging.Logger,
 ) -> tuple[dict[str, pl.DataFrame], dict[int, list[Issue]], dict[int, Incident]]:
     """The typed tables of every readable delivery in one cast per table (over `batches`, the stacked
-    `by_sheet`); if that raises, each delivery is cast on its own, so only the file that makes it
-    raise is rejected (an incident)."""
+    `by_sheet`); if that raises (or the stacking did), each delivery is cast on its own, so only the
+    file that makes it raise is rejected (an incident)."""
     ids = [r.submission_id for r in results]
     try:
+        if batches is None:
+            raise RuntimeError("the stacked sheets are missing (stacking raised)")
         return (*typed_batch({b.sheet: b.frame for b in batches}, ids), {})
     except Exception:
         log.exception("batched cast to typed tables failed; casting each file on its own")
