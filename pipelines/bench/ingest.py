@@ -2,6 +2,7 @@
 
     python -m pipelines.bench.ingest                       # 2025Q3, scale 1, seed 7
     python -m pipelines.bench.ingest --quarter 2026Q1 --scale 2
+    python -m pipelines.bench.ingest --baseline             # then openpyxl + pandas on the same files
 
 The generated landing area is cached under <data dir>/bench/ (generated once, ~12 s). Each run
 happens in a fresh temporary data directory, in a child process of its own so its peak memory
@@ -48,10 +49,14 @@ def _child(data: Path, quarter: str, workers: int) -> dict[str, object]:
     started = time.perf_counter()
     report = ingest_quarter(quarter, IngestSettings(workers=workers))
     seconds = time.perf_counter() - started
-    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    own_usage = resource.getrusage(resource.RUSAGE_SELF)
+    child_usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    own, children = own_usage.ru_maxrss, child_usage.ru_maxrss
     return {
         "seconds": round(seconds, 2),
+        # CPU seconds compare across machine loads better than wall time (imports included).
+        "cpu_seconds_main": round(own_usage.ru_utime + own_usage.ru_stime, 2),
+        "cpu_seconds_workers": round(child_usage.ru_utime + child_usage.ru_stime, 2),
         "timings": report.timings,
         "parsed_now": report.parsed_now,
         "submissions": report.submissions,
@@ -59,6 +64,23 @@ def _child(data: Path, quarter: str, workers: int) -> dict[str, object]:
         "peak_rss_mb_main": round(own / 1024, 1),
         "peak_rss_mb_largest_child": round(children / 1024, 1),
     }
+
+
+def _seconds(run: dict[str, object], key: str) -> float:
+    value = run[key]
+    assert isinstance(value, int | float)
+    return float(value)
+
+
+def _baseline(landing: Path) -> tuple[float, float]:
+    """Wall and CPU seconds of the openpyxl + pandas baseline over the same landing files."""
+    from pipelines.bench.baseline import run_baseline
+    from pipelines.bench.sizes import landing_files
+
+    files = landing_files(landing)
+    cpu = time.process_time()
+    figures = run_baseline(files, max_files=len(files))
+    return figures.seconds, time.process_time() - cpu
 
 
 def _run(data: Path, quarter: str, workers: int) -> dict[str, object]:
@@ -96,6 +118,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--cache", type=Path, default=None, help="where generated data is kept (default <data dir>/bench)"
     )
+    parser.add_argument(
+        "--baseline",
+        action="store_true",
+        help="then read the same files with openpyxl + pandas (pipelines.bench.baseline), for a ratio "
+        "taken under the same load",
+    )
     parser.add_argument("--child", type=Path, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child is not None:
@@ -112,6 +140,7 @@ def main(argv: list[str] | None = None) -> int:
         load_before = os.getloadavg()
         first = _run(data, args.quarter, args.workers)
         again = _run(data, args.quarter, args.workers)
+        base = _baseline(landing) if args.baseline else None
         load_after = os.getloadavg()
     setup = f"{args.quarter}, scale {args.scale:g}, {n_deliveries} deliveries, {args.workers} workers"
     print(f"ingestion benchmark: {setup}")
@@ -125,7 +154,19 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(f"  peak RSS re-run:           main {again['peak_rss_mb_main']} MB")
     print(f"  units by status:           {first['statuses']}")
+    print(
+        f"  CPU, first run:            {first['cpu_seconds_main']} s main, "
+        f"{first['cpu_seconds_workers']} s workers"
+    )
     print(f"  phases, first run (s):     {first['timings']}")
+    if base is not None:
+        wall, cpu = base
+        ours_cpu = _seconds(first, "cpu_seconds_main") + _seconds(first, "cpu_seconds_workers")
+        print(
+            f"  openpyxl + pandas baseline: {wall:.2f} s ({cpu:.2f} s CPU): "
+            f"{wall / _seconds(first, 'seconds'):.2f}x our first run's wall time, "
+            f"{cpu / ours_cpu:.2f}x its CPU"
+        )
     print(f"  load average before/after: {load_before[0]:.2f} / {load_after[0]:.2f} on {os.cpu_count()} CPUs")
     return 0
 

@@ -19,7 +19,6 @@ import contextlib
 import hashlib
 import json
 import os
-import shutil
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -86,30 +85,41 @@ def archive_delivery(delivery: Delivery, archive_root: Path, seen_ns: int, seq: 
     `seen_ns`: now (first sight), the arrival unless the receiving log dates the delivery; `seq`: its
     place in the order of first sight. A delivery archived before keeps its manifest as it is.
 
-    Files are copied to a staging folder and hashed as copied; only when the copies hash to the
-    delivery's id are they linked into place. Returns None when a landing file changed between
-    hashing and copying (a unit still uploading): the delivery is picked up, complete, next run.
+    Files are copied to hidden staging names in the delivery's folder and hashed as copied; only
+    when the copies hash to the delivery's id are they linked into place. Returns None when a
+    landing file changed between hashing and copying (a unit still uploading): the delivery is
+    picked up, complete, next run.
     """
     manifest = manifest_path(archive_root, delivery.quarter, delivery.unit_code, delivery.submission_id)
     if manifest.exists():
         return read_manifest(manifest)
     folder = manifest.with_suffix("")
-    staging = folder.parent / f".staging-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-    staging.mkdir(parents=True)
+    created = not folder.exists()
+    folder.mkdir(parents=True, exist_ok=True)
+    # Copies are staged beside their final names (hidden, unique to this process), not in a staging
+    # folder: creating and removing a folder per delivery cost more than the copy (profiled: ~3 ms
+    # per rmdir on the development disk, 1.5 s of a city's first run).
+    token = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    staged = [(f.path, f.name, folder / f".{f.name}.{token}.partial") for f in delivery.files]
+    linked = False
     try:
-        copied = [(f.name, _copy(f.path, staging / f.name)) for f in delivery.files]
+        hashes = [_copy(source, partial) for source, _, partial in staged]
         if delivery.format == "csv":
-            actual = sha256_csv_set([(name, staging / name) for name, _ in copied])
+            actual = sha256_csv_set([(name, partial) for _, name, partial in staged])
         else:
-            actual = copied[0][1]
+            actual = hashes[0]
         if actual != delivery.submission_id:
             return None
-        folder.mkdir(exist_ok=True)
-        for name, _ in copied:
+        for _, name, partial in staged:
             with contextlib.suppress(FileExistsError):  # never replace what is archived
-                os.link(staging / name, folder / name)
+                os.link(partial, folder / name)
+        linked = True
     finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        for _, _, partial in staged:
+            partial.unlink(missing_ok=True)
+        if created and not linked:  # the file changed while copied: leave no empty folder behind
+            with contextlib.suppress(OSError):
+                folder.rmdir()
     record = ArchiveRecord(
         quarter=delivery.quarter,
         unit_code=delivery.unit_code,

@@ -47,11 +47,19 @@ def clear_national_ids(tables: dict[str, pl.DataFrame], known_ids: Iterable[str]
             if dtype != pl.Utf8 or frame.height == 0 or column in PIPELINE_PATHS:
                 continue
             col = pl.col(column)
-            candidates = frame.select(col).filter(col.str.count_matches(_MANY_DIGITS) >= 17)
+            # Each distinct text is examined once and its cells counted: a column such as a person key
+            # repeats a few thousand values over hundreds of thousands of rows.
+            candidates = (
+                frame.get_column(column)
+                .drop_nulls()
+                .value_counts(name="cells")
+                .filter(col.str.count_matches(_MANY_DIGITS) >= 17)
+            )
             if candidates.is_empty():
                 continue
-            values = candidates.get_column(column).to_list()
-            n = sum(bool(find_ids(v)) or _holds_known(v, known, lengths) for v in values)
+            n = sum(
+                cells for v, cells in candidates.iter_rows() if find_ids(v) or _holds_known(v, known, lengths)
+            )
             if n:
                 hits[f"{table}.{column}"] = int(n)
     return hits

@@ -1,14 +1,18 @@
 """The parse cache: each submission's validated result, found by its SHA-256.
 
-    ingest_cache/<namespace>/entries/<sha256>.json     meta: readable, counts, facts, its batch
+    ingest_cache/<namespace>/batches/<batch>/entries.json       meta of each submission: readable,
+                                                                 counts, facts
     ingest_cache/<namespace>/batches/<batch>/issues.parquet      every content error and warning
     ingest_cache/<namespace>/batches/<batch>/<table>.parquet     typed tables (content-valid only)
+    ingest_cache/<namespace>/entries/<sha256>.transient.json    a timeout or crash, retried next run
 
 A re-run reads these instead of parsing: an unchanged file is never parsed twice. The results of
 one run are written as one batch (a Parquet file per table holding all its new submissions, with
-a submission_id column) rather than a folder per submission: a city quarter is ~500 submissions
-and 4,500 tiny Parquet files cost seconds to write, one batch costs milliseconds. An entry file is
-written only after its batch is complete, so it is the commit marker; batches are immutable.
+a submission_id column, and one JSON file of their metas) rather than files per submission: a city
+quarter is ~500 submissions, and ~500 small files cost seconds to write and to read back on a slow
+disk, one batch costs milliseconds. A batch is written in a hidden folder and renamed into place
+when complete: the rename is the commit; batches are immutable. When two batches hold a final
+result for the same submission (two runs racing), the later batch's is used.
 
 The namespace hashes CACHE_VERSION and the committed suites, so changing a rule (or the parser,
 by bumping CACHE_VERSION) re-validates everything once.
@@ -26,6 +30,7 @@ import uuid
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
@@ -34,7 +39,8 @@ from pipelines.ingest.suites import suites_fingerprint
 from pipelines.ingest.tables import TABLES, cache_schema
 from pipelines.ingest.validate import UnitFacts
 
-CACHE_VERSION = "1"  # bump when parsing or a code check changes what a file yields
+CACHE_VERSION = "2"  # bump when parsing or a code check changes what a file yields, or the layout
+# (2: the metas of a batch in one entries.json instead of a file per submission)
 
 ISSUE_SCHEMA: dict[str, pl.DataType] = {
     "submission_id": pl.Utf8,
@@ -92,14 +98,37 @@ class CachedMeta:
     parse_seconds: float
 
 
-def _entry_path(root: Path, submission_id: str, transient: bool = False) -> Path:
-    return root / "entries" / (f"{submission_id}.transient.json" if transient else f"{submission_id}.json")
+ENTRIES = "entries.json"
+
+
+def _transient_path(root: Path, submission_id: str) -> Path:
+    return root / "entries" / f"{submission_id}.transient.json"
+
+
+# Metas of the batches read so far, by cache root and batch: batches are immutable, so each is read
+# once per process however many runs (a Dagster process, the tests) look at the cache.
+_BATCHES: dict[Path, dict[str, dict[str, CachedMeta]]] = {}
+
+
+def final_metas(root: Path) -> dict[str, CachedMeta]:
+    """Every final (not transient) cached result, by submission id."""
+    folder = root / "batches"
+    names = sorted(p.name for p in folder.iterdir() if not p.name.startswith(".")) if folder.is_dir() else []
+    loaded = _BATCHES.setdefault(root, {})
+    out: dict[str, CachedMeta] = {}
+    for name in names:  # batch names start with their UTC time: the later batch wins
+        if name not in loaded:
+            path = folder / name / ENTRIES
+            body = json.loads(path.read_text(encoding="utf-8")) if path.exists() else []
+            loaded[name] = {m["submission_id"]: _meta(m) for m in body}
+        out.update(loaded[name])
+    return out
 
 
 def has(root: Path, submission_id: str) -> bool:
     """A final result is cached. A transient one (timeout, crash) is retried on the next run: a
     machine under load must not turn into a permanent rejection of a good file."""
-    return _entry_path(root, submission_id).exists()
+    return submission_id in final_metas(root)
 
 
 def all_issues(entries: list[Entry]) -> pl.DataFrame:
@@ -126,10 +155,8 @@ def write_batch(root: Path, entries: list[Entry], tables: dict[str, pl.DataFrame
         frame = tables.get(table, pl.DataFrame(schema=schema))
         frame = frame.filter(pl.col("submission_id").is_in(valid))
         frame.select([pl.col(c).cast(t) for c, t in schema.items()]).write_parquet(tmp / f"{table}.parquet")
-    tmp.rename(folder)
-    (root / "entries").mkdir(parents=True, exist_ok=True)
-    for e in entries:
-        meta = CachedMeta(
+    metas = [
+        CachedMeta(
             submission_id=e.submission_id,
             batch=batch,
             readable=e.readable,
@@ -140,27 +167,48 @@ def write_batch(root: Path, entries: list[Entry], tables: dict[str, pl.DataFrame
             n_warnings=len(e.issues) - e.n_errors,
             parse_seconds=round(e.parse_seconds, 4),
         )
-        _write_entry(_entry_path(root, e.submission_id, e.transient), meta)
-        if not e.transient:
-            _entry_path(root, e.submission_id, transient=True).unlink(missing_ok=True)
+        for e in entries
+    ]
+    final = [asdict(m) for m, e in zip(metas, entries, strict=True) if not e.transient]
+    (tmp / ENTRIES).write_text(json.dumps(final, ensure_ascii=False), encoding="utf-8")
+    tmp.rename(folder)
+    (root / "entries").mkdir(parents=True, exist_ok=True)
+    for meta, e in zip(metas, entries, strict=True):
+        if e.transient:
+            _write_transient(_transient_path(root, e.submission_id), meta)
+        else:
+            _transient_path(root, e.submission_id).unlink(missing_ok=True)
     return batch
 
 
-def _write_entry(path: Path, meta: CachedMeta) -> None:
+def _write_transient(path: Path, meta: CachedMeta) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.partial")
     tmp.write_text(json.dumps(asdict(meta), ensure_ascii=False), encoding="utf-8")
     tmp.replace(path)
 
 
-def read_meta(root: Path, submission_id: str) -> CachedMeta:
-    path = _entry_path(root, submission_id)
-    if not path.exists():
-        path = _entry_path(root, submission_id, transient=True)
-    body = json.loads(path.read_text(encoding="utf-8"))
+def _meta(body: dict[str, Any]) -> CachedMeta:
+    body = dict(body)
     facts = body.pop("facts")
     if facts is not None:
         facts["blank_coefficient_rows"] = tuple(facts["blank_coefficient_rows"])
     return CachedMeta(**body, facts=UnitFacts(**facts) if facts is not None else None)
+
+
+def read_metas(root: Path, submission_ids: list[str]) -> dict[str, CachedMeta]:
+    """The cached result of each submission: the final one, else the transient one of the last run."""
+    final = final_metas(root)
+    out = {}
+    for sha in submission_ids:
+        meta = final.get(sha)
+        if meta is None:
+            meta = _meta(json.loads(_transient_path(root, sha).read_text(encoding="utf-8")))
+        out[sha] = meta
+    return out
+
+
+def read_meta(root: Path, submission_id: str) -> CachedMeta:
+    return read_metas(root, [submission_id])[submission_id]
 
 
 def _read(root: Path, name: str, metas: list[CachedMeta], schema: dict[str, pl.DataType]) -> pl.DataFrame:

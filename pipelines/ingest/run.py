@@ -5,7 +5,8 @@
     archive    copy new deliveries, untouched, into the append-only archive; the arrival is the
                receiving side's (receiving log, else first sight), numbered in the order of first sight
     parse      deliveries the cache lacks, in isolated workers with a timeout (parse.py, workers.py),
-               then the GX suites over all of them at once; results cached by SHA-256
+               then the cast and the suites' cell rules (as polars expressions, rules.py) over all of
+               them at once; results cached by SHA-256
     assemble   context checks (folder, quarter, registry), a person claimed by two units (the later
                arrival is refused, conflicts.py), the current submission and status of every unit,
                typed raw tables with person keys
@@ -22,16 +23,12 @@ is the next run's (`IngestReport.archive_high_water` is the last order of first 
 from __future__ import annotations
 
 import logging
-import multiprocessing as mp
-import sys
 import time
 from collections import Counter
 from collections.abc import Callable
-from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import polars as pl
 
@@ -61,13 +58,13 @@ from pipelines.ingest.schema import RAW_TABLES, TZ_TIMESTAMP
 from pipelines.ingest.sheets import ParsedSheet
 from pipelines.ingest.tables import TABLES, typed_batch
 from pipelines.ingest.validate import (
+    CellBatch,
+    check_batches,
     checked_context,
     merge_cell_issues,
     report_incident,
     stack,
-    validate_batches,
     validate_isolated,
-    warm_up,
 )
 from pipelines.ingest.workers import ERROR as WORKER_ERROR
 from pipelines.ingest.workers import TIMEOUT, WORKER_MEMORY_BYTES, Outcome, run_isolated
@@ -77,7 +74,6 @@ LOG = logging.getLogger(__name__)
 # Retried next run, not cached for good: a machine under load, or a failure of ours (an incident),
 # must not turn into a permanent rejection of a good file; an incident id is stable across replays.
 TRANSIENT_KINDS = ("parse_timeout", "parse_failed", "internal_error")
-OVERLAP_MIN_FILES = 150  # from this many new files on, import GX in a separate process during parsing
 _SHEET_RANK = {s.title: i for i, s in enumerate(SHEETS)}
 
 
@@ -147,7 +143,8 @@ def ingest_quarter(
     clock.lap(report, "discover_archive")
 
     root = cache.cache_root(data_dir())
-    todo = {r.submission_id: r for r in records if not cache.has(root, r.submission_id)}
+    done = cache.final_metas(root)
+    todo = {r.submission_id: r for r in records if r.submission_id not in done}
     report.parsed_now = len(todo)
     cached = len(records) - len(todo)
     if on_file is not None:
@@ -278,52 +275,37 @@ def _parse_and_cache(
     timings: dict[str, float],
     on_parsed: Callable[[int], None] | None = None,
 ) -> None:
-    """Parse in isolated workers, validate cells in one more process, cache everything as one batch.
-
-    The validator process imports great-expectations (seconds of CPU) while the workers parse; in
-    a thread of this process the import would hold the GIL against the loop that collects results.
-    """
+    """Parse in isolated workers, then type and check every cell once per stacked sheet, and cache
+    everything as one batch. The cell rules are the suites compiled to polars expressions (rules.py);
+    great-expectations itself runs the same suites as an asset check over the raw tables."""
     started = time.perf_counter()
     requests = [_request(r) for r in records]
-    validator = _validator(settings, len(records))
-    try:
-        warm = validator.submit(warm_up)
-        outcomes = run_isolated(
-            parse_delivery,
-            requests,
-            workers=settings.workers,
-            timeout=settings.parse_timeout_seconds,
-            memory_bytes=settings.worker_memory_bytes,
-            on_done=on_parsed,
-        )
-        results = [_result(req, out, settings, log) for req, out in zip(requests, outcomes, strict=True)]
-        timings["parse.parse_workers"] = _since(started)
-        by_sheet: dict[str, list[tuple[int, ParsedSheet]]] = {}
-        for index, result in enumerate(results):
-            if result.readable:
-                for name, parsed in result.sheets.items():
-                    by_sheet.setdefault(name, []).append((index, parsed))
-        tables, cast_issues, cast_incidents = _typed(by_sheet, results, log)
-        timings["parse.typed"] = _since(started)
-        warm.result()
-        timings["parse.gx_ready"] = _since(started)
-        cell_issues, incidents = validate_isolated(
-            by_sheet,
-            lambda batches: validator.submit(validate_batches, batches).result(),
-            {i: r.submission_id for i, r in enumerate(results)},
-            log,
-            one_by_one=lambda batches: validate_batches(batches),
-        )
-        # A file whose cast or validation raised says only that (its incident), nothing else.
-        for i, incident in {**cast_incidents, **incidents}.items():
-            results[i] = failed_validation(results[i], incident)
-            cast_issues.pop(i, None)
-            cell_issues.pop(i, None)
-        timings["parse.gx_validated"] = _since(started)
-    finally:
-        # Not waiting for the GX process to wind down (about 1.7 s of a city run): it exits on its own
-        # while the quarter is assembled.
-        validator.shutdown(wait=False)
+    outcomes = run_isolated(
+        parse_delivery,
+        requests,
+        workers=settings.workers,
+        timeout=settings.parse_timeout_seconds,
+        memory_bytes=settings.worker_memory_bytes,
+        on_done=on_parsed,
+    )
+    results = [_result(req, out, settings, log) for req, out in zip(requests, outcomes, strict=True)]
+    timings["parse.parse_workers"] = _since(started)
+    by_sheet: dict[str, list[tuple[int, ParsedSheet]]] = {}
+    for index, result in enumerate(results):
+        if result.readable:
+            for name, parsed in result.sheets.items():
+                by_sheet.setdefault(name, []).append((index, parsed))
+    batches = _stacked(by_sheet, log)
+    tables, cast_issues, cast_incidents = _typed(by_sheet, batches, results, log)
+    timings["parse.typed"] = _since(started)
+    ids = {i: r.submission_id for i, r in enumerate(results)}
+    cell_issues, incidents = validate_isolated(by_sheet, check_batches, ids, log, stacked=batches)
+    # A file whose cast or validation raised says only that (its incident), nothing else.
+    for i, incident in {**cast_incidents, **incidents}.items():
+        results[i] = failed_validation(results[i], incident)
+        cast_issues.pop(i, None)
+        cell_issues.pop(i, None)
+    timings["parse.cells_checked"] = _since(started)
     entries = [
         cache.Entry(
             submission_id=r.submission_id,
@@ -340,14 +322,32 @@ def _parse_and_cache(
     timings["parse.cached"] = _since(started)
 
 
+def _stacked(
+    by_sheet: dict[str, list[tuple[int, ParsedSheet]]], log: logging.Logger
+) -> list[CellBatch] | None:
+    """The sheets of all new deliveries stacked once, for the cast and the cell rules; None if that
+    raises, and then both go file by file (only the file that makes them raise is rejected)."""
+    try:
+        return stack(by_sheet)
+    except Exception:
+        log.exception("stacking the new deliveries' sheets failed; casting and checking each file on its own")
+        return None
+
+
 def _typed(
-    by_sheet: dict[str, list[tuple[int, ParsedSheet]]], results: list[ParsedDelivery], log: logging.Logger
+    by_sheet: dict[str, list[tuple[int, ParsedSheet]]],
+    batches: list[CellBatch] | None,
+    results: list[ParsedDelivery],
+    log: logging.Logger,
 ) -> tuple[dict[str, pl.DataFrame], dict[int, list[Issue]], dict[int, Incident]]:
-    """The typed tables of every readable delivery in one cast per table; if that raises, each
-    delivery is cast on its own, so only the file that makes it raise is rejected (an incident)."""
+    """The typed tables of every readable delivery in one cast per table (over `batches`, the stacked
+    `by_sheet`); if that raises (or the stacking did), each delivery is cast on its own, so only the
+    file that makes it raise is rejected (an incident)."""
     ids = [r.submission_id for r in results]
     try:
-        return (*typed_batch({b.sheet: b.frame for b in stack(by_sheet)}, ids), {})
+        if batches is None:
+            raise RuntimeError("the stacked sheets are missing (stacking raised)")
+        return (*typed_batch({b.sheet: b.frame for b in batches}, ids), {})
     except Exception:
         log.exception("batched cast to typed tables failed; casting each file on its own")
     parts: dict[str, list[pl.DataFrame]] = {}
@@ -368,28 +368,6 @@ def _typed(
 
 def _since(started: float) -> float:
     return round(time.perf_counter() - started, 3)
-
-
-def _validator(settings: IngestSettings, n_new: int) -> Executor:
-    """Where the suites run. A process that has imported GX already (a second run in the same process)
-    validates right here. Otherwise the seconds-long GX import should overlap the parse: for many files
-    in a separate process (a thread would hold the GIL against the loop collecting results); for a few
-    late files in a thread, while the parse workers start and that loop is idle (a one-unit
-    resubmission in a fresh process: ingest 6.5 s → 5.6 s, of which the GX import is still ~3.5 s)."""
-    if settings.workers <= 0 or "great_expectations" in sys.modules:
-        return _InlineExecutor()
-    if n_new < OVERLAP_MIN_FILES:
-        return ThreadPoolExecutor(max_workers=1, thread_name_prefix="gx-validate")
-    return ProcessPoolExecutor(max_workers=1, mp_context=mp.get_context("spawn"))
-
-
-class _InlineExecutor(Executor):
-    """workers=0: everything in this process (debugging; no isolation, no timeouts)."""
-
-    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
-        future: Future[Any] = Future()
-        future.set_result(fn(*args, **kwargs))
-        return future
 
 
 def _result(
@@ -439,7 +417,7 @@ def _assemble(
     deadline: datetime,
     report: IngestReport,
 ) -> tuple[dict[str, pl.DataFrame], list[tuple[Path, str]]]:
-    metas = {r.submission_id: cache.read_meta(root, r.submission_id) for r in records}
+    metas = cache.read_metas(root, [r.submission_id for r in records])
     unique = list(metas.values())
     extra: dict[tuple[str, str], list[Issue]] = {}
     accepted: dict[tuple[str, str], bool] = {}

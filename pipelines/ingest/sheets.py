@@ -8,29 +8,40 @@ warnings, what is missing as errors; nothing here judges cell values (the suites
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import polars as pl
 
 from pipelines.domain.template import SHEETS, SHEETS_BY_TITLE, Kind, Sheet
 from pipelines.ingest.issues import Issue, issue, row_ranges, shown
 from pipelines.ingest.normalise import normalise
-from pipelines.ingest.read import ERROR_PREFIX, FORMULA, RawSheet
+from pipelines.ingest.read import ERROR_PREFIX, FORMULA, TYPED_KINDS, RawSheet
 
 ROW = "_row"  # Excel row number column of every parsed frame
 
 
 @dataclass
 class ParsedSheet:
-    """A template sheet as found in one delivery, cells normalised to canonical text."""
+    """A template sheet as found in one delivery, cells normalised to canonical text.
+
+    Plain lists, not a frame: a unit's sheet is tens to hundreds of rows, where building (and
+    pickling back to the parent) a polars frame per sheet costs more than the work on its cells;
+    the parent makes one frame per template sheet over all deliveries (validate.stack)."""
 
     name: str  # template sheet name (English)
     title: str  # the Chinese title used in receipts
     fields: tuple[str, ...]  # template fields present in the file
-    frame: pl.DataFrame  # `_row` (Int64) + one Utf8 column per present field
+    columns: dict[str, list[Any]]  # `_row` (Excel row numbers) + one list of texts per present field
 
     @property
     def height(self) -> int:
-        return self.frame.height
+        return len(self.columns[ROW])
+
+    @property
+    def frame(self) -> pl.DataFrame:
+        """The sheet as a frame (`_row` Int64, fields Utf8), for tests and inspection."""
+        schema = {ROW: pl.Int64, **{f: pl.Utf8 for f in self.fields}}
+        return pl.DataFrame({k: self.columns[k] for k in schema}, schema=schema)
 
 
 def _label(text: str | None) -> str:
@@ -120,10 +131,12 @@ def parse_sheet(sheet: Sheet, raw: RawSheet) -> tuple[ParsedSheet, list[Issue]]:
     for field, j in mapping.items():
         column = sheet.column(field)
         values = raw.columns[j]
-        numeric = raw.numeric[j] if raw.numeric is not None else [False] * len(values)
-        cells = list(zip(values, numeric, strict=True))
+        # A cell is its text, paired with its stored type only where normalisation looks at it.
+        stored = raw.numeric[j] if raw.numeric is not None and column.kind in TYPED_KINDS else None
+        paired = stored is not None
+        cells: list[Any] = values if stored is None else list(zip(values, stored, strict=True))
         # Normalise each distinct spelling once; a column repeats a few hundred spellings.
-        results = {cell: normalise(column.kind, cell[0], cell[1], source) for cell in dict.fromkeys(cells)}
+        results = {c: normalise(column.kind, *_spelling(c, paired), source) for c in dict.fromkeys(cells)}
         data[field] = [results[cell].value for cell in cells]
         noisy = {cell for cell, result in results.items() if result.warnings}
         if not noisy:
@@ -138,14 +151,17 @@ def parse_sheet(sheet: Sheet, raw: RawSheet) -> tuple[ParsedSheet, list[Issue]]:
                             sheet=sheet.title,
                             row=rows[i],
                             header=column.header,
-                            value=shown(sheet.name, field, cell[0]),
+                            value=shown(sheet.name, field, _spelling(cell, paired)[0]),
                             detail=shown(sheet.name, field, result.value) or "",
                         )
                     )
     fields = tuple(c.field for c in sheet.columns if c.field in mapping)
-    schema = {ROW: pl.Int64, **{f: pl.Utf8 for f in fields}}
-    frame = pl.DataFrame({k: data[k] for k in schema}, schema=schema)
-    return ParsedSheet(sheet.name, sheet.title, fields, frame), issues
+    return ParsedSheet(sheet.name, sheet.title, fields, {k: data[k] for k in (ROW, *fields)}), issues
+
+
+def _spelling(cell: Any, paired: bool) -> tuple[str | None, bool]:
+    """(text, stored as a number) of a cell kept as text alone or as that pair."""
+    return cell if paired else (cell, False)
 
 
 def _noted_cells(sheet: Sheet, raw: RawSheet, mapping: dict[str, int]) -> list[Issue]:

@@ -2,8 +2,10 @@
 
 Three layers, each with its own tests:
 - cell rules are declarative: the great-expectations suites in expectations/<sheet>.json (type,
-  range, allowed values, required cells), run once per sheet over all new deliveries together
-  (`validate_cells`), failures mapped back to (delivery, Excel row);
+  range, allowed values, required cells). Ingestion runs them compiled to polars expressions
+  (rules.py, `check_batches`) once per sheet over all new deliveries together, failures mapped back
+  to (delivery, Excel row); `validate_batches` runs the same suites with GX itself (the tests compare
+  the two, and gx_check.py runs GX over the raw tables as a blocking asset check);
 - cross-sheet rules inside one submission are code (`check_submission`): national ID check
   digits, duplicate keys, references to persons and sections;
 - rules that need the folder or the whole quarter are code too: unit/quarter match and registry
@@ -25,6 +27,7 @@ import polars as pl
 from pipelines.domain import national_id
 from pipelines.domain.quarters import Quarter
 from pipelines.domain.template import NAMED_TIERS, SHEETS_BY_NAME, Sheet
+from pipelines.ingest import rules
 from pipelines.ingest.issues import (
     Incident,
     Issue,
@@ -37,6 +40,7 @@ from pipelines.ingest.issues import (
 from pipelines.ingest.normalise import CANONICAL_PATTERNS, YES, format_number, split_codes
 from pipelines.ingest.sheets import ROW, ParsedSheet
 from pipelines.ingest.suites import NUMERIC_KINDS, VALUE_SUFFIX, load_suites, value_column
+from pipelines.ingest.tables import FILE
 
 # -- cross-sheet checks within one submission ---------------------------------------------------------
 
@@ -66,11 +70,11 @@ def _values(sheets: dict[str, ParsedSheet], sheet: str, field: str) -> list[str 
     parsed = sheets.get(sheet)
     if parsed is None or field not in parsed.fields:
         return None
-    return parsed.frame.get_column(field).to_list()
+    return parsed.columns[field]
 
 
 def _rows(sheets: dict[str, ParsedSheet], sheet: str) -> list[int]:
-    return sheets[sheet].frame.get_column(ROW).to_list()
+    return sheets[sheet].columns[ROW]
 
 
 def check_submission(sheets: dict[str, ParsedSheet]) -> list[Issue]:
@@ -134,10 +138,10 @@ def _duplicates(sheets: dict[str, ParsedSheet]) -> list[Issue]:
         for key in keys:
             if not all(f in parsed.fields for f in key):
                 continue
-            values = [parsed.frame.get_column(f).to_list() for f in key]
+            values = [parsed.columns[f] for f in key]
             first: dict[tuple[str, ...], int] = {}
             for row, parts in zip(rows, zip(*values, strict=True), strict=True):
-                if any(v is None for v in parts):
+                if None in parts:
                     continue
                 seen = first.setdefault(parts, row)
                 if seen != row:
@@ -210,7 +214,7 @@ def _lead_missing(sheets: dict[str, ParsedSheet]) -> list[Issue]:
     return out
 
 
-# -- cell rules: great-expectations suites ---------------------------------------------------------------
+# -- cell rules: the suites, by GX (reference) and by polars (hot path, rules.py) --------------------------
 
 _GX_STATE: dict[str, Any] = {}
 
@@ -219,19 +223,14 @@ def _gx() -> Any:
     """great_expectations, imported on first use: it takes seconds, and a re-run never needs it."""
     # No usage statistics, no network: this runs inside a pipeline.
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+    # Before the import: importing logs hundreds of INFO lines (into a Dagster run's log file too).
+    logging.getLogger("great_expectations").setLevel(logging.WARNING)
     import great_expectations as gx
 
-    logging.getLogger("great_expectations").setLevel(logging.WARNING)
     return gx
 
 
-def warm_up() -> bool:
-    """Import GX and build the context; run first in the validator process while workers parse."""
-    _batch_definition()
-    return True
-
-
-def _batch_definition() -> Any:
+def gx_batch_definition() -> Any:
     """One ephemeral context and in-memory pandas asset, reused for every validation in the process."""
     if "batch_definition" not in _GX_STATE:
         gx = _gx()
@@ -243,6 +242,11 @@ def _batch_definition() -> Any:
         _GX_STATE["suites"] = {name: gx.ExpectationSuite(**suite) for name, suite in load_suites().items()}
         _GX_STATE["batch_definition"] = asset.add_batch_definition_whole_dataframe("whole")
     return _GX_STATE["batch_definition"]
+
+
+def gx_suite(suite: dict[str, Any]) -> Any:
+    """A suite in GX's JSON shape as a GX ExpectationSuite (imports GX)."""
+    return _gx().ExpectationSuite(**suite)
 
 
 def _range_text(sheet: Sheet, field: str) -> str:
@@ -298,26 +302,28 @@ class CellBatch:
 
 
 def stack(parts_by_sheet: dict[str, list[tuple[int, ParsedSheet]]]) -> list[CellBatch]:
-    """All deliveries' frames of each sheet stacked, every template column present.
-
-    One concatenation per sheet (columns a delivery lacks come out null) and one column of delivery
-    indexes: per-delivery frame operations cost a polars call each, thousands per city quarter.
-    """
+    """All deliveries' cells of each sheet stacked into one frame, every template column present
+    (null where a delivery lacks the column), with `_file` (the delivery index) and `_row`."""
     batches = []
     for name, parts in parts_by_sheet.items():
         if not parts:
             continue
         sheet = SHEETS_BY_NAME[name]
         fields = [c.field for c in sheet.columns]
-        files = pl.Series("_file", [index for index, parsed in parts for _ in range(parsed.height)], pl.Int64)
-        stacked = pl.concat([parsed.frame for _, parsed in parts], how="diagonal")
+        # One list per column over every delivery, then one frame: per-delivery frames would cost a
+        # polars call each (and a pickled frame each from the workers).
+        data: dict[str, list[Any]] = {FILE: [], ROW: [], **{f: [] for f in fields}}
+        for index, parsed in parts:
+            height = parsed.height
+            data[FILE].extend([index] * height)
+            for column in (ROW, *fields):
+                values = parsed.columns.get(column)
+                data[column].extend(values if values is not None else [None] * height)
+        schema = {FILE: pl.Int64, ROW: pl.Int64, **{f: pl.Utf8 for f in fields}}
+        stacked = pl.DataFrame(data, schema=schema)
         numeric = [c for c in sheet.columns if c.kind in NUMERIC_KINDS]
         # Only a canonical number has a value: "NaN" or "inf" are type errors, not also range errors.
-        stacked = stacked.select(
-            files,
-            pl.col(ROW),
-            *(pl.col(f) if f in stacked.columns else pl.lit(None, dtype=pl.Utf8).alias(f) for f in fields),
-        ).with_columns(
+        stacked = stacked.with_columns(
             [
                 pl.when(pl.col(c.field).str.contains(CANONICAL_PATTERNS[c.kind]))
                 .then(pl.col(c.field).cast(pl.Float64, strict=False))
@@ -336,7 +342,7 @@ def validate_batches(batches: list[CellBatch]) -> dict[int, list[Issue]]:
     A failure in a column the delivery does not have (an optional column left out, or a required
     one already reported as missing) is dropped: absence is not a hundred blank cells.
     """
-    batch_definition = _batch_definition()
+    batch_definition = gx_batch_definition()
     suites = _GX_STATE["suites"]
     out: dict[int, list[Issue]] = {}
     for cells in batches:
@@ -375,6 +381,19 @@ def validate_batches(batches: list[CellBatch]) -> dict[int, list[Issue]]:
     return out
 
 
+def check_batches(batches: list[CellBatch]) -> dict[int, list[Issue]]:
+    """The suites' rules as polars expressions (rules.py) over each stacked sheet; issues by delivery
+    index, the same lines in the same order as validate_batches gives, without great-expectations."""
+    out: dict[int, list[Issue]] = {}
+    for cells in batches:
+        sheet = SHEETS_BY_NAME[cells.sheet]
+        for f in rules.check_frame(cells.sheet, cells.frame, cells.present):
+            out.setdefault(f.index, []).append(
+                cell_issue(sheet, f.rule.field, f.rule.rule, f.rule.error_kind, f.row, f.value)
+            )
+    return out
+
+
 def validate_cells(parts_by_sheet: dict[str, list[tuple[int, ParsedSheet]]]) -> dict[int, list[Issue]]:
     """stack + validate_batches in this process (tests, inline runs)."""
     return validate_batches(stack(parts_by_sheet))
@@ -389,6 +408,7 @@ def validate_isolated(
     submission_ids: dict[int, str],
     log: logging.Logger,
     one_by_one: Validator | None = None,
+    stacked: list[CellBatch] | None = None,
 ) -> tuple[dict[int, list[Issue]], dict[int, Incident]]:
     """Validate all deliveries in one suite run per sheet; if that raises, validate each delivery on its
     own, so whatever one file holds, only that file fails (with an incident on its receipt).
@@ -397,9 +417,10 @@ def validate_isolated(
     given, runs the per-file retries (in this process: a GX process that died cannot take them, and
     every file would be an incident). `submission_ids` maps delivery index to SHA-256 for the incident
     ids. The retries cost one suite run per sheet and file, paid only when the batched run failed.
+    `stacked`: stack(parts_by_sheet) when the caller has it already.
     """
     try:
-        return validator(stack(parts_by_sheet)), {}
+        return validator(stacked if stacked is not None else stack(parts_by_sheet)), {}
     except Exception:
         log.exception("batched cell validation failed; validating each file on its own")
     retry = one_by_one or validator
@@ -476,14 +497,13 @@ class UnitFacts:
     @classmethod
     def from_sheets(cls, sheets: dict[str, ParsedSheet]) -> UnitFacts:
         info = sheets.get("unit_info")
-        first: dict[str, Any] = info.frame.row(0, named=True) if info is not None and info.height else {}
+        first: dict[str, Any] = {k: v[0] for k, v in info.columns.items()} if info and info.height else {}
         sections = sheets.get("sections")
         has_coefficient = sections is not None and "section_coefficient" in sections.fields
         blank_rows: tuple[int, ...] = ()
         if sections is not None and has_coefficient:
-            blank_rows = tuple(
-                sections.frame.filter(pl.col("section_coefficient").is_null()).get_column(ROW).to_list()
-            )
+            cells = zip(sections.columns[ROW], sections.columns["section_coefficient"], strict=True)
+            blank_rows = tuple(row for row, value in cells if value is None)
         year_end = sheets.get("year_end")
         return cls(
             unit_code=first.get("unit_code"),

@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing as mp
+import os
 import resource
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from typing import Any, Generic, TypeVar
 
@@ -54,7 +55,10 @@ def _serve(conn: Connection, fn: Callable[[Any], Any], memory_bytes: int | None)
     while True:
         message = conn.recv()
         if message is None:
-            return
+            # Nothing to flush or clean up: exit now rather than tear down the interpreter (and
+            # polars) for a few hundred milliseconds while the run waits for this process.
+            conn.close()
+            os._exit(0)
         index, task = message
         try:
             reply = (index, "ok", fn(task))
@@ -66,13 +70,20 @@ def _serve(conn: Connection, fn: Callable[[Any], Any], memory_bytes: int | None)
             conn.send((index, ERROR, f"cannot return result: {type(exc).__name__}: {exc}"))
 
 
+# Calls sent to a worker ahead of its answer: the next file is already in the worker's pipe when it
+# finishes one, so it never waits for this process to receive, unpickle and dispatch (about a millisecond
+# per file, on ~10 ms files). Only the first is running; the timeout clock of the next starts when the
+# answer to the first arrives, and if the worker is killed the waiting one goes back to the queue.
+PIPELINE_DEPTH = 2
+
+
 @dataclass
 class _Slot:
     process: Any
     conn: Connection
     ready: bool = False
-    task: int | None = None
-    started: float = 0.0
+    queue: deque[int] = field(default_factory=deque)  # sent, unanswered; the first is running
+    started: float = 0.0  # when the running call started
     born: float = 0.0
 
 
@@ -110,30 +121,39 @@ def run_isolated(
     slots: list[_Slot | None] = [start() for _ in range(min(workers, len(tasks)))]
 
     def replace(slot: _Slot, failure: str, detail: str) -> _Slot | None:
-        """Kill a worker, record its task as failed; a fresh worker only if work remains."""
-        if not slot.ready and slot.task is None:
+        """Kill a worker, record its running call as failed and put the calls waiting behind it back
+        in the queue; a fresh worker only if work remains."""
+        if not slot.ready and not slot.queue:
             raise RuntimeError(f"a parse worker died while starting ({detail})")
-        if slot.task is not None:
-            results[slot.task] = Outcome(None, failure, detail, time.monotonic() - slot.started)
+        if slot.queue:
+            running = slot.queue.popleft()
+            results[running] = Outcome(None, failure, detail, time.monotonic() - slot.started)
+            pending.extendleft(reversed(slot.queue))
+            slot.queue.clear()
         _kill(slot)
         return start() if pending else None
 
     reported = 0
     try:
-        while any(r is None for r in results):
-            ended = sum(r is not None for r in results)
+        while (ended := len(tasks) - results.count(None)) < len(tasks):
             if on_done is not None and ended != reported:
                 reported = ended
                 on_done(ended)
             slots = [s for s in slots if s is not None]
             live: list[_Slot] = [s for s in slots if s is not None]
             for slot in live:
-                if slot.ready and slot.task is None and pending:
-                    slot.task = pending.popleft()
-                    slot.started = time.monotonic()
-                    slot.conn.send((slot.task, tasks[slot.task]))
+                while slot.ready and pending and len(slot.queue) < PIPELINE_DEPTH:
+                    task = pending.popleft()
+                    try:
+                        slot.conn.send((task, tasks[task]))
+                    except OSError:  # the worker died (its running call crashed it): seen below
+                        pending.appendleft(task)
+                        break
+                    if not slot.queue:
+                        slot.started = time.monotonic()
+                    slot.queue.append(task)
             now = time.monotonic()
-            deadlines = [s.started + timeout for s in live if s.task is not None]
+            deadlines = [s.started + timeout for s in live if s.queue]
             deadlines += [s.born + STARTUP_TIMEOUT_SECONDS for s in live if not s.ready]
             wait_for = max(0.0, min(deadlines) - now) if deadlines else None
             ready = set(wait([s.conn for s in live] + [s.process.sentinel for s in live], wait_for))
@@ -147,27 +167,27 @@ def run_isolated(
                     if index == "ready":
                         slot.ready = True
                         continue
-                    elapsed = time.monotonic() - slot.started
+                    now = time.monotonic()
+                    elapsed = now - slot.started
                     results[index] = (
                         Outcome(payload, seconds=elapsed)
                         if status == "ok"
                         else Outcome(None, ERROR, str(payload), elapsed)
                     )
-                    slot.task = None
+                    slot.queue.popleft()
+                    slot.started = now  # the next call in its pipe starts now
                 elif slot.process.sentinel in ready:
                     slots[i] = replace(slot, CRASHED, f"exit code {slot.process.exitcode}")
             now = time.monotonic()
             for i, slot in enumerate(live):
                 if slots[i] is not slot:
                     continue
-                if slot.task is not None and now - slot.started > timeout:
+                if slot.queue and now - slot.started > timeout:
                     slots[i] = replace(slot, TIMEOUT, f"no result after {timeout:g} s")
                 elif not slot.ready and now - slot.born > STARTUP_TIMEOUT_SECONDS:
                     raise RuntimeError("a parse worker did not start within the startup timeout")
     finally:
-        for slot in slots:
-            if slot is not None:
-                _stop(slot)
+        _stop_all([slot for slot in slots if slot is not None])
     if on_done is not None and reported != len(tasks):
         on_done(len(tasks))
     return [r for r in results if r is not None]
@@ -180,12 +200,16 @@ def _kill(slot: _Slot) -> None:
     slot.conn.close()
 
 
-def _stop(slot: _Slot) -> None:
-    if slot.process.is_alive():
-        with contextlib.suppress(OSError, ValueError):
-            slot.conn.send(None)
-        slot.process.join(timeout=5)
-    _kill(slot)
+def _stop_all(slots: list[_Slot]) -> None:
+    """Tell every worker to exit, then wait for them together (not one after the other)."""
+    for slot in slots:
+        if slot.process.is_alive():
+            with contextlib.suppress(OSError, ValueError):
+                slot.conn.send(None)
+    deadline = time.monotonic() + 5
+    for slot in slots:
+        slot.process.join(timeout=max(0.0, deadline - time.monotonic()))
+        _kill(slot)
 
 
 def _inline(fn: Callable[[T], R], task: T) -> Outcome[R]:

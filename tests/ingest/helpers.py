@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import dagster as dg
-import polars as pl
 
 from pipelines.domain.template import SHEETS_BY_NAME
 from pipelines.ingest.sheets import ROW, ParsedSheet
@@ -18,8 +17,7 @@ def parsed(sheet_name: str, rows: list[dict[str, Any]], first_row: int = 2) -> P
     data: dict[str, list[Any]] = {ROW: list(range(first_row, first_row + len(rows)))}
     for f in fields:
         data[f] = [None if r.get(f) is None else str(r.get(f)) for r in rows]
-    schema = {ROW: pl.Int64, **{f: pl.Utf8 for f in fields}}
-    return ParsedSheet(sheet.name, sheet.title, fields, pl.DataFrame(data, schema=schema))
+    return ParsedSheet(sheet.name, sheet.title, fields, data)
 
 
 def materialize(quarter: str, **config: Any) -> dg.ExecuteInProcessResult:

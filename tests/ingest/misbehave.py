@@ -7,7 +7,10 @@ import time
 
 
 def square_or_misbehave(task: object) -> object:
-    """x*x for numbers; "hang" sleeps, "crash" kills the process, "fail" raises."""
+    """x*x for numbers; "hang" sleeps, "slow" takes 1.2 s, "crash" kills the process, "fail" raises."""
+    if task == "slow":
+        time.sleep(1.2)
+        return "slow"
     if task == "hang":
         time.sleep(60)
     if task == "crash":

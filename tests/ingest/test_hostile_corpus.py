@@ -364,17 +364,30 @@ def _has_marker_batches(batches: list[Any]) -> bool:
     )
 
 
+def _has_marker_parts(parts_by_sheet: dict[str, list[tuple[int, Any]]]) -> bool:
+    return any(
+        MARKER in parsed.columns.get("submitted_by", []) for _, parsed in parts_by_sheet.get("unit_info", [])
+    )
+
+
+def _stacking_fails_on_marker(mp: pytest.MonkeyPatch) -> None:
+    """Stacking the sheets raises whenever the marked file is among them (the batch and its own)."""
+    for module in (run_module, validate_module):
+        mp.setattr(module, "stack", _fault_on_marker(module.stack, _has_marker_parts))
+
+
 STAGES: dict[str, Callable[[pytest.MonkeyPatch], None]] = {
     "parse": lambda mp: mp.setattr(
         parse_module, "check_submission", _fault_on_marker(parse_module.check_submission, _has_marker_sheets)
     ),
     "validate": lambda mp: mp.setattr(
-        run_module, "validate_batches", _fault_on_marker(run_module.validate_batches, _has_marker_batches)
+        run_module, "check_batches", _fault_on_marker(run_module.check_batches, _has_marker_batches)
     ),
+    "stack": _stacking_fails_on_marker,
 }
 
 
-@pytest.mark.parametrize("stage", ["parse", "validate"])
+@pytest.mark.parametrize("stage", ["parse", "validate", "stack"])
 def test_an_exception_while_handling_one_file_rejects_only_that_file(
     hostile_base: Base, tmp_path: Path, stage: str, caplog: pytest.LogCaptureFixture
 ) -> None:

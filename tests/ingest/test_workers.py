@@ -28,3 +28,16 @@ def test_inline_mode_runs_in_this_process() -> None:
     outcomes = run_isolated(square_or_misbehave, [3, "fail"], workers=0)
     assert outcomes[0].value == 9
     assert outcomes[1].failure == ERROR
+
+
+def test_a_call_waiting_behind_a_hanging_one_is_run_by_a_fresh_worker() -> None:
+    """Calls are sent ahead (PIPELINE_DEPTH): the one queued behind a hang is not lost or timed out."""
+    outcomes = run_isolated(square_or_misbehave, ["hang", 5, "crash", 6], workers=1, timeout=1.5)
+    assert [o.failure for o in outcomes] == [TIMEOUT, None, CRASHED, None]
+    assert outcomes[1].value == 25 and outcomes[3].value == 36
+
+
+def test_each_call_has_its_own_timeout_clock() -> None:
+    """Two 1.2 s calls in one worker's pipe under a 2 s timeout: neither is timed out."""
+    outcomes = run_isolated(square_or_misbehave, ["slow", "slow", "slow"], workers=1, timeout=2.0)
+    assert [o.value for o in outcomes] == ["slow", "slow", "slow"]

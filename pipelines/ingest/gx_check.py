@@ -1,0 +1,215 @@
+"""great-expectations over a quarter's raw tables: the declared suites checked on what was accepted.
+
+Ingestion enforces the cell rules with polars expressions compiled from the committed suites
+(rules.py). This is the other half of that split: the suites themselves, run by GX 1.x on pandas over
+the rows the quarter's raw tables hold, as a blocking Dagster asset check (pipelines/defs/ingest/
+checks.py). A row GX rejects is one the polars rules let through, so dbt must not build on it.
+
+The raw tables are typed; the suites judge canonical text. Each typed value is turned back into its
+canonical spelling (integers as digits, numbers as normalise.format_number writes them, dates ISO,
+booleans 是/否) with the `__value` twin for ranges; the roster's names and national IDs come from the
+restricted persons table. A suite column no raw table keeps (tasks.assist_codes, exploded into
+task_assignments) is left out and named in the result.
+
+GX costs seconds to import, so submissions whose rows passed once are remembered per quarter under
+the parse cache's namespace (which hashes the suites): a re-run with nothing new does not import GX,
+and a resubmission validates only the new file's rows.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from pipelines.domain.template import SHEETS, SHEETS_BY_NAME, Kind
+from pipelines.ingest.load import persons_path, raw_path
+from pipelines.ingest.normalise import NO, YES, format_number
+from pipelines.ingest.rules import SUPPORTED as PER_CELL
+from pipelines.ingest.suites import NUMERIC_KINDS, load_suites, value_column
+
+SUBMISSION = "submission_id"
+ROW = "_row"  # position of the row in its raw table
+
+
+@dataclass
+class SuiteFailure:
+    """Cells of one raw table failing one expectation (counts and where; never the values: PII)."""
+
+    sheet: str
+    column: str
+    expectation: str
+    rule: str
+    cells: int
+    submissions: list[str]
+
+
+@dataclass
+class GxOutcome:
+    checked_submissions: int = 0  # validated now
+    skipped_submissions: int = 0  # passed in an earlier run with the same suites
+    rows: dict[str, int] = field(default_factory=dict)
+    failures: list[SuiteFailure] = field(default_factory=list)
+    not_checked: list[str] = field(default_factory=list)  # suite columns no raw table keeps
+
+    @property
+    def passed(self) -> bool:
+        return not self.failures
+
+
+def canonical(values: pl.Series, kind: Kind) -> pl.Series:
+    """Typed raw values back to the canonical text the suites judge (null stays null)."""
+    dtype = values.dtype
+    if dtype == pl.Utf8:
+        return values
+    if dtype == pl.Boolean:
+        return pl.select(pl.when(values).then(pl.lit(YES)).when(~values).then(pl.lit(NO))).to_series()
+    if dtype == pl.Date:
+        return values.dt.strftime("%Y-%m-%d")
+    if dtype.is_float() and kind in NUMERIC_KINDS:
+        spelled = {v: format_number(v) for v in values.drop_nulls().unique().to_list()}
+        return values.replace_strict(spelled, return_dtype=pl.Utf8, default=None)
+    return values.cast(pl.Utf8)
+
+
+def suite_frame(sheet_name: str, raw: pl.DataFrame) -> tuple[pl.DataFrame, list[str]]:
+    """The frame a suite runs on, built from a raw table; and the suite columns it cannot have."""
+    sheet = SHEETS_BY_NAME[sheet_name]
+    columns: list[pl.Series] = [raw.get_column(SUBMISSION), pl.Series(ROW, range(raw.height), pl.Int64)]
+    missing = []
+    for column in sheet.columns:
+        if column.field not in raw.columns:
+            missing.append(f"{sheet_name}.{column.field}")
+            continue
+        typed = raw.get_column(column.field)
+        columns.append(canonical(typed, column.kind).alias(column.field))
+        if column.kind in NUMERIC_KINDS:
+            columns.append(typed.cast(pl.Float64).alias(value_column(column.field)))
+    return pl.DataFrame(columns), missing
+
+
+def quarter_frames(raw_root: Path, restricted_root: Path, quarter: str) -> dict[str, pl.DataFrame]:
+    """Each template sheet's raw table of the quarter; the roster with its restricted columns back."""
+    frames = {s.name: pl.read_parquet(raw_path(raw_root, s.name, quarter)) for s in SHEETS}
+    persons = persons_path(restricted_root, quarter)
+    if persons.exists():
+        clear = pl.read_parquet(persons, columns=["unit_code", "person_code", "national_id", "name"])
+        frames["roster"] = frames["roster"].join(
+            clear, on=["unit_code", "person_code"], how="left", maintain_order="left"
+        )
+    return frames
+
+
+def distinct_cells(frame: pl.DataFrame) -> pl.DataFrame:
+    """Every distinct value of every suite column (null included when present), each column cycled
+    through its own values to a common length: the same verdict as the full frame for expectations
+    that judge one cell at a time (every type rules.py knows), on a few thousand rows instead of
+    hundreds of thousands. A failure is then located on the full frame."""
+    columns = {
+        c: frame.get_column(c).unique(maintain_order=True)
+        for c in frame.columns
+        if c not in (SUBMISSION, ROW)
+    }
+    height = max((len(v) for v in columns.values()), default=0)
+    out = [pl.Series(SUBMISSION, [""] * height, pl.Utf8), pl.Series(ROW, range(height), pl.Int64)]
+    for name, values in columns.items():
+        repeats = -(-height // max(len(values), 1))
+        out.append(pl.concat([values] * repeats)[:height].alias(name))
+    return pl.DataFrame(out)
+
+
+def _per_cell(sheet_name: str) -> bool:
+    return all(e["type"] in PER_CELL for e in load_suites()[sheet_name]["expectations"])
+
+
+def _run_suite(sheet_name: str, frame: pl.DataFrame) -> list[SuiteFailure]:
+    from pipelines.ingest.validate import gx_batch_definition, gx_suite
+
+    suite = load_suites()[sheet_name]
+    kept = [e for e in suite["expectations"] if e["kwargs"]["column"] in frame.columns]
+    batch = gx_batch_definition().get_batch(batch_parameters={"dataframe": frame.to_pandas()})
+    result = batch.validate(
+        gx_suite({**suite, "expectations": kept}),
+        result_format={"result_format": "COMPLETE", "unexpected_index_column_names": [SUBMISSION, ROW]},
+    )
+    out = []
+    for outcome in result.results:
+        if outcome.exception_info and outcome.exception_info.get("raised_exception"):
+            raise RuntimeError(
+                f"expectation {outcome.expectation_config.type} on raw {sheet_name} raised: "
+                f"{outcome.exception_info.get('exception_message')}"
+            )
+        if outcome.success:
+            continue
+        config = outcome.expectation_config
+        entries = outcome.result.get("unexpected_index_list") or []
+        out.append(
+            SuiteFailure(
+                sheet=sheet_name,
+                column=config.kwargs["column"],
+                expectation=config.type,
+                rule=config.meta["rule"],
+                cells=len(entries),
+                submissions=sorted({str(e[SUBMISSION]) for e in entries}),
+            )
+        )
+    return out
+
+
+def _verified_path(cache_root: Path, quarter: str) -> Path:
+    return cache_root / "gx_verified" / f"{quarter}.json"
+
+
+def _read_verified(path: Path) -> set[str]:
+    if not path.exists():
+        return set()
+    try:
+        return set(json.loads(path.read_text(encoding="utf-8")))
+    except (ValueError, TypeError):
+        return set()  # a damaged note only costs a full validation
+
+
+def check_quarter(raw_root: Path, restricted_root: Path, cache_root: Path, quarter: str) -> GxOutcome:
+    """Run every suite over the quarter's raw rows not verified before; remember them when they pass."""
+    frames = quarter_frames(raw_root, restricted_root, quarter)
+    ids = set().union(*(set(f.get_column(SUBMISSION).to_list()) for f in frames.values()))
+    path = _verified_path(cache_root, quarter)
+    verified = _read_verified(path) & ids
+    outcome = GxOutcome(checked_submissions=len(ids - verified), skipped_submissions=len(verified))
+    for sheet in SHEETS:
+        raw = frames[sheet.name].filter(~pl.col(SUBMISSION).is_in(list(verified)))
+        frame, missing = suite_frame(sheet.name, raw)
+        outcome.not_checked += missing
+        outcome.rows[sheet.name] = frame.height
+        if not frame.height:
+            continue
+        # Expectations judging one cell at a time see every distinct value in a few thousand rows;
+        # only a failing sheet (or a suite with another kind of expectation) is run row by row.
+        if _per_cell(sheet.name) and not _run_suite(sheet.name, distinct_cells(frame)):
+            continue
+        outcome.failures += _run_suite(sheet.name, frame)
+    if outcome.passed:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.partial")
+        tmp.write_text(json.dumps(sorted(ids)), encoding="utf-8")
+        tmp.replace(path)
+    return outcome
+
+
+def describe(outcome: GxOutcome) -> dict[str, Any]:
+    """Asset-check metadata: what was checked, what failed (columns, counts, submissions)."""
+    return {
+        "submissions_checked_now": outcome.checked_submissions,
+        "submissions_verified_before": outcome.skipped_submissions,
+        "rows_checked": outcome.rows,
+        "columns_not_in_raw_tables": ", ".join(outcome.not_checked) or "none",
+        "failures": [
+            f"{f.sheet}.{f.column} {f.expectation} ({f.rule}): {f.cells} cells in {len(f.submissions)} "
+            f"submissions, e.g. {', '.join(s[:12] for s in f.submissions[:3])}"
+            for f in outcome.failures
+        ]
+        or "none",
+    }

@@ -1,0 +1,25 @@
+"""The national-ID audit of the raw tables counts cells, though it examines each distinct text once."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from pipelines.domain import national_id
+from pipelines.ingest.audit import clear_national_ids
+
+VALID = "11010519491231002X"  # the standard's worked example: a valid check character
+
+
+def test_every_cell_holding_an_id_is_counted_and_person_keys_are_not() -> None:
+    assert national_id.is_valid(VALID)
+    tables = {
+        "tasks": pl.DataFrame(
+            {
+                "target": [f"联系{VALID}", f"联系{VALID}", "无", None, f"联系{VALID}"],
+                "person_key": ["0123456789abcdef0123456789abcdef"] * 5,
+            }
+        ),
+        "ratings": pl.DataFrame({"rater_code": ["P1", "371623199001014702x", "P1"]}),
+    }
+    assert clear_national_ids(tables, ["371623199001014702"]) == {"tasks.target": 3, "ratings.rater_code": 1}
+    assert clear_national_ids({"tasks": tables["tasks"].slice(2, 2)}, []) == {}

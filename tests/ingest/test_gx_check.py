@@ -1,0 +1,107 @@
+"""great-expectations over the raw tables (gx_check.py, the blocking asset check gx_suites_hold).
+
+The suites hold on what ingestion accepted (the polars rules let nothing through that GX refuses), a
+re-run does not validate the same submissions again, and a raw row that breaks a suite fails the check
+and blocks what is downstream.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import dagster as dg
+import polars as pl
+
+from pipelines.defs.ingest.assets import ingest_quarter_assets
+from pipelines.defs.ingest.checks import CHECK_NAME, gx_suites_on_raw_tables
+from pipelines.ingest.gx_check import check_quarter, distinct_cells
+from tests.ingest.conftest import Ingested
+from tests.ingest.hostile import QUARTER, Base, copy_base, data_dir
+
+
+def _check(root: Path, quarter: str, cache_root: Path):
+    return check_quarter(root / "raw", root / "restricted", cache_root, quarter)
+
+
+def test_the_suites_hold_on_a_noisy_quarter_and_are_not_run_twice(
+    noisy_quarter: Ingested, tmp_path: Path
+) -> None:
+    first = _check(noisy_quarter.root, "2025Q2", tmp_path)
+    assert first.passed, first.failures
+    assert first.rows["ratings"] > 1000 and first.rows["roster"] > 100 and first.checked_submissions >= 20
+    assert first.not_checked == ["tasks.assist_codes"]
+    again = _check(noisy_quarter.root, "2025Q2", tmp_path)
+    assert again.passed and again.checked_submissions == 0
+    assert again.skipped_submissions == first.checked_submissions
+    assert set(again.rows.values()) == {0}
+
+
+def test_a_raw_row_breaking_a_suite_fails_the_check(noisy_quarter: Ingested, tmp_path: Path) -> None:
+    root = tmp_path / "data"
+    for folder in ("raw", "restricted"):
+        shutil.copytree(noisy_quarter.root / folder, root / folder)
+    ratings = root / "raw" / "ratings" / "2025Q2.parquet"
+    frame = pl.read_parquet(ratings)
+    frame.with_columns(
+        pl.when(pl.int_range(pl.len()) == 7)
+        .then(100.5)
+        .otherwise(pl.col("score_effect"))
+        .alias("score_effect")
+    ).write_parquet(ratings)
+    persons = root / "restricted" / "persons" / "2025Q2.parquet"
+    pl.read_parquet(persons).with_columns(
+        pl.when(pl.int_range(pl.len()) == 0)
+        .then(pl.lit("12345"))
+        .otherwise("national_id")
+        .alias("national_id")
+    ).write_parquet(persons)
+    outcome = _check(root, "2025Q2", tmp_path / "cache")
+    found = {(f.sheet, f.column, f.rule, f.cells) for f in outcome.failures}
+    assert found == {("ratings", "score_effect__value", "range", 1), ("roster", "national_id", "pattern", 1)}
+    assert not (tmp_path / "cache" / "gx_verified" / "2025Q2.json").exists()  # a failure is not remembered
+
+
+def test_the_check_runs_in_dagster_and_blocks_downstream(hostile_base: Base, tmp_path: Path) -> None:
+    root = copy_base(hostile_base, tmp_path / "data")
+
+    @dg.asset(deps=[dg.AssetKey(["raw", "ratings"])], partitions_def=ingest_quarter_assets.partitions_def)
+    def downstream() -> None:
+        return None
+
+    with data_dir(root):
+        result = dg.materialize(
+            [ingest_quarter_assets, gx_suites_on_raw_tables, downstream], partition_key=QUARTER
+        )
+        evaluations = [e for e in result.get_asset_check_evaluations() if e.check_name == CHECK_NAME]
+        assert len(evaluations) == 7 and all(e.passed for e in evaluations)
+        assert result.success
+        # A row the polars rules would have refused, slipped into the raw table: dbt must not build on it.
+        ratings = root / "raw" / "ratings" / f"{QUARTER}.parquet"
+        pl.read_parquet(ratings).with_columns(pl.lit(-1.0).alias("score_measures")).write_parquet(ratings)
+        (root / "ingest_cache").rename(root / "ingest_cache_old")  # forget what was verified
+        failed = dg.materialize(
+            [ingest_quarter_assets, gx_suites_on_raw_tables, downstream],
+            selection=dg.AssetSelection.checks(gx_suites_on_raw_tables)
+            | dg.AssetSelection.assets(downstream),
+            partition_key=QUARTER,
+            raise_on_error=False,
+        )
+    assert not failed.success
+    bad = [e for e in failed.get_asset_check_evaluations() if not e.passed]
+    assert [e.asset_key for e in bad] == [dg.AssetKey(["raw", "ratings"])]
+    assert not failed.asset_materializations_for_node("downstream")
+
+
+def test_the_distinct_cells_hold_every_value_of_every_column_once_at_least() -> None:
+    frame = pl.DataFrame(
+        {
+            "submission_id": ["a", "a", "b", "b", "b"],
+            "_row": [0, 1, 2, 3, 4],
+            "x": ["1", "1", None, "2", "1"],
+            "y": [5.0, 5.0, 5.0, 5.0, 5.0],
+        }
+    )
+    small = distinct_cells(frame)
+    assert small.height == 3
+    assert set(small["x"].to_list()) == {"1", None, "2"} and set(small["y"].to_list()) == {5.0}
