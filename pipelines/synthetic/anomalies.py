@@ -14,13 +14,25 @@ import numpy as np
 
 from pipelines.domain.rules import FINDING_CODES
 from pipelines.synthetic.rates import AnomalyRates
-from pipelines.synthetic.ratings import DIM_OFFSETS, RatingTable, vector_for
+from pipelines.synthetic.ratings import DIM_OFFSETS, DIM_WEIGHTS, RatingTable, vector_for
 
 # Injections describe behaviour and deliberately avoid the detectors' formulas: a lenient or severe rater
 # moves by a drawn amount with some row-to-row wobble (not one fixed shift that a threshold could be
 # tuned to), and severe raters may target as few as 3 colleagues; a lenient rater's and a reciprocal
 # pair's inflation is a share of the room left below 100, so near the ceiling it is smaller.
-LENIENT_SHIFT = (9.0, 16.0)  # points, drawn per rater, taken as a share of the headroom (see below)
+# A lenient rater (A3) gives nearly everyone close to full marks: each of its scores moves a share of the
+# room between the rater's own honest score and 100, the share drawn per rater with a per-row wobble. So
+# its ratings sit at or near the top of each ratee's raters, and its own honest temperament is mostly
+# overwritten. The former +9…16 points × min(1, room / 30) moved a rater by +3…+8 points at typical
+# scores, inside the spread of honest raters' temperament (sd 2 points, LENIENCY_SD): no auditor could
+# have told those raters from honest generous ones (docs/generator.md).
+LENIENT_SHARE = (0.65, 0.95)  # of the room up to 100, drawn per rater
+LENIENT_SHARE_WOBBLE_SD = 0.08  # per row, on the share
+# A rater whose honest scores already sit within this many points of 100 (median over its rows) has no
+# room to show leniency: giving 99 where colleagues give 97 is what an honest generous rater does in a
+# ceiling-heavy city (quality.md, "The ceiling"), so such a rater is not made lenient (like reciprocal
+# pairs above RECIPROCAL_MAX_CONSENSUS).
+LENIENT_MIN_ROOM = 10.0  # points
 SEVERE_SHIFT = (-16.0, -9.0)  # points, drawn per rater
 SHIFT_WOBBLE_SD = 1.5  # per row, on top of the rater's shift
 RECIPROCAL_SHARE = (0.55, 0.85)  # of the headroom above the ratee's consensus
@@ -91,16 +103,19 @@ def inject_rater_anomalies(
                 # One number for all five dimensions, still tracking the ratee.
                 flat = np.clip(np.round(comp), 0, 100)
                 table.scores[idx] = flat[:, None]
-            elif kind in ("lenient_rater", "severe_rater"):
-                lo_hi = LENIENT_SHIFT if kind == "lenient_rater" else SEVERE_SHIFT
-                shift = float(rng.uniform(*lo_hi))
+            elif kind == "lenient_rater":
+                if 100.0 - float(np.median(comp)) < LENIENT_MIN_ROOM:
+                    continue  # no room to show it (see LENIENT_MIN_ROOM); the rater stays honest
+                share = float(rng.uniform(*LENIENT_SHARE))
+                row_share = np.clip(share + rng.normal(0, LENIENT_SHARE_WOBBLE_SD, (len(idx), 1)), 0.0, 1.0)
+                moved = table.scores[idx] + row_share * (100 - table.scores[idx])
+                table.scores[idx] = np.clip(np.round(moved), 0, 100)
+                # the points it added on average, for raters.csv (a share is not a shift)
+                shifts[key] = float(np.mean((table.scores[idx] @ DIM_WEIGHTS) - comp))
+            elif kind == "severe_rater":
+                shift = float(rng.uniform(*SEVERE_SHIFT))
                 wobble = rng.normal(0, SHIFT_WOBBLE_SD, (len(idx), 1))
-                if kind == "lenient_rater":
-                    # Inflation eats into the room left: +shift at a score of 70, less near 100.
-                    room = 100 - table.scores[idx]
-                    moved = table.scores[idx] + (shift + wobble) * np.clip(room / 30.0, 0.0, 1.0)
-                else:
-                    moved = table.scores[idx] + shift + wobble
+                moved = table.scores[idx] + shift + wobble
                 table.scores[idx] = np.clip(np.round(moved), 0, 100)
                 shifts[key] = shift
             else:
