@@ -1,7 +1,8 @@
 """The rater and pair findings (A1–A8) in real dbt on the tiny city's warehouse (tests/dbt/conftest.py).
 
 - The dbt unit tests of _quality_a_unit_tests.yml (hand-made inputs: a ceiling rater, a severe rater with
-  4 ratees, a ceiling-heavy city, a contaminated pool, a contaminated consensus, mutual inflation at 95+, a tier of 5 raters, …) run and pass.
+  4 ratees, a ceiling-heavy city, a contaminated pool, a contaminated consensus, mutual inflation at 95+,
+  a tier of 5 raters, …) run and pass.
 - The robust consensus of int_quality_ratings equals an independent Python leave-one-rater-out median
   for every rating of the built warehouse.
 """
