@@ -28,10 +28,10 @@ from pipelines.synthetic.ratings import DIM_OFFSETS, DIM_WEIGHTS, RatingTable, v
 # have told those raters from honest generous ones (docs/generator.md).
 LENIENT_SHARE = (0.65, 0.95)  # of the room up to 100, drawn per rater
 LENIENT_SHARE_WOBBLE_SD = 0.08  # per row, on the share
-# A rater whose honest scores already sit within this many points of 100 (median over its rows) has no
-# room to show leniency: giving 99 where colleagues give 97 is what an honest generous rater does in a
-# ceiling-heavy city (quality.md, "The ceiling"), so such a rater is not made lenient (like reciprocal
-# pairs above RECIPROCAL_MAX_CONSENSUS).
+# A rater whose ratees' other raters already give them within this many points of 100 (median over its
+# rows) has no room to show leniency: giving 99 where colleagues give 97 is what an honest generous rater
+# does in a ceiling-heavy city (quality.md, "The ceiling"), so such a rater is not made lenient (like
+# reciprocal pairs above RECIPROCAL_MAX_CONSENSUS).
 LENIENT_MIN_ROOM = 10.0  # points
 SEVERE_SHIFT = (-16.0, -9.0)  # points, drawn per rater
 SHIFT_WOBBLE_SD = 1.5  # per row, on top of the rater's shift
@@ -104,7 +104,8 @@ def inject_rater_anomalies(
                 flat = np.clip(np.round(comp), 0, 100)
                 table.scores[idx] = flat[:, None]
             elif kind == "lenient_rater":
-                if 100.0 - float(np.median(comp)) < LENIENT_MIN_ROOM:
+                ratee_level = float(np.median([table.consensus(int(i))[0] for i in idx]))
+                if not 100.0 - ratee_level >= LENIENT_MIN_ROOM:  # (nan: no other raters)
                     continue  # no room to show it (see LENIENT_MIN_ROOM); the rater stays honest
                 share = float(rng.uniform(*LENIENT_SHARE))
                 row_share = np.clip(share + rng.normal(0, LENIENT_SHARE_WOBBLE_SD, (len(idx), 1)), 0.0, 1.0)
