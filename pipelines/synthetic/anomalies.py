@@ -33,7 +33,7 @@ LENIENT_SHARE_WOBBLE_SD = 0.08  # per row, on the share
 # does in a ceiling-heavy city (quality.md, "The ceiling"), so such a rater is not made lenient (like
 # reciprocal pairs above RECIPROCAL_MAX_CONSENSUS).
 LENIENT_MIN_ROOM = 10.0  # points
-SEVERE_SHIFT = (-16.0, -9.0)  # points, drawn per rater
+SEVERE_SHIFT = (-16.0, -9.0)  # points, drawn per rater: the severe rater's temperament (replaces its own)
 SHIFT_WOBBLE_SD = 1.5  # per row, on top of the rater's shift
 RECIPROCAL_SHARE = (0.55, 0.85)  # of the headroom above the ratee's consensus
 RECIPROCAL_MAX_CONSENSUS = 92.0  # a pair whose consensus is higher has no room to show inflation
@@ -74,8 +74,10 @@ def inject_rater_anomalies(
     period: str,
     unit_code: str,
     shifts: dict[tuple[str, str], float],
+    leniency: dict[tuple[str, str], float] | None = None,
 ) -> list[Label]:
-    """A1–A8 for one unit-quarter. `shifts` receives each lenient/severe rater's injected shift."""
+    """A1–A8 for one unit-quarter. `shifts` receives each lenient/severe rater's injected shift;
+    `leniency` is each rater's honest temperament (points), which a severe rater's shift replaces."""
     labels: list[Label] = []
     touched: set[tuple[str, str]] = set()
     rows = _raters(table)
@@ -116,7 +118,11 @@ def inject_rater_anomalies(
             elif kind == "severe_rater":
                 shift = float(rng.uniform(*SEVERE_SHIFT))
                 wobble = rng.normal(0, SHIFT_WOBBLE_SD, (len(idx), 1))
-                moved = table.scores[idx] + shift + wobble
+                # The shift replaces the rater's honest temperament instead of adding to it: a rater
+                # 3 points generous by nature who adds −9 ends 6 under its colleagues, inside the spread
+                # of honest raters (sd 2) — not a rater anyone would call severe.
+                honest = (leniency or {}).get(key, 0.0)
+                moved = table.scores[idx] - honest + shift + wobble
                 table.scores[idx] = np.clip(np.round(moved), 0, 100)
                 shifts[key] = shift
             else:

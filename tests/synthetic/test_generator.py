@@ -411,8 +411,9 @@ def test_labels_point_at_real_behaviour(loud_city: Path) -> None:
             assert np.mean(rise > 0) >= 0.8, (lb, rise)
         elif code == "A4":
             residual = np.mean([comp(r) - consensus(r["ratee_code"], lb["rater_code"]) for r in mine])
-            # A severe rater drops 9–16 points on top of their own leniency (sd 2).
-            assert residual < -5, (lb, residual)
+            # A severe rater's temperament is −9…−16 points instead of its own honest one (sd 2), so it
+            # sits well under its colleagues on every ratee (wobble 1.5, row noise 2).
+            assert residual < -6, (lb, residual)
         elif code == "A5":
             assert np.std([comp(r) for r in mine]) < 1.0
         elif code == "A6":
