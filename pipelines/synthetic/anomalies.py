@@ -20,7 +20,7 @@ from pipelines.synthetic.ratings import DIM_OFFSETS, DIM_WEIGHTS, RatingTable, v
 # moves by a drawn amount with some row-to-row wobble (not one fixed shift that a threshold could be
 # tuned to), and severe raters may target as few as 3 colleagues; a lenient rater's and a reciprocal
 # pair's inflation is a share of the room left below 100, so near the ceiling it is smaller.
-# A lenient rater (A3) gives nearly everyone close to full marks: each of its scores moves a share of the
+# A lenient rater (A3) gives nearly everyone close to full marks: each of its rows rises by a share of the
 # room between the rater's own honest score and 100, the share drawn per rater with a per-row wobble. So
 # its ratings sit at or near the top of each ratee's raters, and its own honest temperament is mostly
 # overwritten. The former +9…16 points × min(1, room / 30) moved a rater by +3…+8 points at typical
@@ -110,8 +110,12 @@ def inject_rater_anomalies(
                 if not 100.0 - ratee_level >= LENIENT_MIN_ROOM:  # (nan: no other raters)
                     continue  # no room to show it (see LENIENT_MIN_ROOM); the rater stays honest
                 share = float(rng.uniform(*LENIENT_SHARE))
-                row_share = np.clip(share + rng.normal(0, LENIENT_SHARE_WOBBLE_SD, (len(idx), 1)), 0.0, 1.0)
-                moved = table.scores[idx] + row_share * (100 - table.scores[idx])
+                row_share = np.clip(share + rng.normal(0, LENIENT_SHARE_WOBBLE_SD, len(idx)), 0.0, 1.0)
+                # The row's composite rises by its share of the room; every dimension gets the same points
+                # (capped at 100), so the row keeps its own profile across dimensions: the rater is lenient,
+                # not straight-lining (pulling each dimension toward 100 separately made 99-99-99-99-99
+                # vectors, an A2 pattern on top of this one).
+                moved = table.scores[idx] + (row_share * (100 - comp))[:, None]
                 table.scores[idx] = np.clip(np.round(moved), 0, 100)
                 # the points it added on average, for raters.csv (a share is not a shift)
                 shifts[key] = float(np.mean((table.scores[idx] @ DIM_WEIGHTS) - comp))

@@ -409,6 +409,8 @@ def test_labels_point_at_real_behaviour(loud_city: Path) -> None:
             assert np.median(room) >= 8, (lb, room)  # raters with no room are not made lenient
             assert np.mean(rise) >= 0.4 * np.mean(room), (lb, rise, room)
             assert np.mean(rise > 0) >= 0.8, (lb, rise)
+            # one behaviour per label: its rows keep their profile across dimensions (not straight-lined)
+            assert sum(len(set(vec(r))) == 1 and max(vec(r)) < 100 for r in mine) <= 1, (lb, mine)
         elif code == "A4":
             residual = np.mean([comp(r) - consensus(r["ratee_code"], lb["rater_code"]) for r in mine])
             # A severe rater's temperament is −9…−16 points instead of its own honest one (sd 2), so it
