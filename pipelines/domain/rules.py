@@ -405,7 +405,7 @@ class StraightLining(Finding):
 
 @_section
 class RaterLeniency(Finding, _Graded):
-    """A3/A4: empirical-Bayes z of the rater's median residual, Benjamini–Hochberg q ≤ max_q."""
+    """A3/A4: empirical-Bayes z of the rater's winsorised mean residual, Benjamini–Hochberg q ≤ max_q."""
 
     min_ratees: Count
     max_q: Share

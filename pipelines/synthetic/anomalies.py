@@ -14,14 +14,26 @@ import numpy as np
 
 from pipelines.domain.rules import FINDING_CODES
 from pipelines.synthetic.rates import AnomalyRates
-from pipelines.synthetic.ratings import DIM_OFFSETS, RatingTable, vector_for
+from pipelines.synthetic.ratings import DIM_OFFSETS, DIM_WEIGHTS, RatingTable, vector_for
 
 # Injections describe behaviour and deliberately avoid the detectors' formulas: a lenient or severe rater
 # moves by a drawn amount with some row-to-row wobble (not one fixed shift that a threshold could be
 # tuned to), and severe raters may target as few as 3 colleagues; a lenient rater's and a reciprocal
 # pair's inflation is a share of the room left below 100, so near the ceiling it is smaller.
-LENIENT_SHIFT = (9.0, 16.0)  # points, drawn per rater, taken as a share of the headroom (see below)
-SEVERE_SHIFT = (-16.0, -9.0)  # points, drawn per rater
+# A lenient rater (A3) gives nearly everyone close to full marks: each of its rows rises by a share of the
+# room between the rater's own honest score and 100, the share drawn per rater with a per-row wobble. So
+# its ratings sit at or near the top of each ratee's raters, and its own honest temperament is mostly
+# overwritten. The former +9…16 points × min(1, room / 30) moved a rater by +3…+8 points at typical
+# scores, inside the spread of honest raters' temperament (sd 2 points, LENIENCY_SD): no auditor could
+# have told those raters from honest generous ones (docs/generator.md).
+LENIENT_SHARE = (0.65, 0.95)  # of the room up to 100, drawn per rater
+LENIENT_SHARE_WOBBLE_SD = 0.08  # per row, on the share
+# A rater whose ratees' other raters already give them within this many points of 100 (median over its
+# rows) has no room to show leniency: giving 99 where colleagues give 97 is what an honest generous rater
+# does in a ceiling-heavy city (quality.md, "The ceiling"), so such a rater is not made lenient (like
+# reciprocal pairs above RECIPROCAL_MAX_CONSENSUS).
+LENIENT_MIN_ROOM = 10.0  # points
+SEVERE_SHIFT = (-16.0, -9.0)  # points, drawn per rater: the severe rater's temperament (replaces its own)
 SHIFT_WOBBLE_SD = 1.5  # per row, on top of the rater's shift
 RECIPROCAL_SHARE = (0.55, 0.85)  # of the headroom above the ratee's consensus
 RECIPROCAL_MAX_CONSENSUS = 92.0  # a pair whose consensus is higher has no room to show inflation
@@ -62,8 +74,10 @@ def inject_rater_anomalies(
     period: str,
     unit_code: str,
     shifts: dict[tuple[str, str], float],
+    leniency: dict[tuple[str, str], float] | None = None,
 ) -> list[Label]:
-    """A1–A8 for one unit-quarter. `shifts` receives each lenient/severe rater's injected shift."""
+    """A1–A8 for one unit-quarter. `shifts` receives each lenient/severe rater's injected shift;
+    `leniency` is each rater's honest temperament (points), which a severe rater's shift replaces."""
     labels: list[Label] = []
     touched: set[tuple[str, str]] = set()
     rows = _raters(table)
@@ -91,16 +105,28 @@ def inject_rater_anomalies(
                 # One number for all five dimensions, still tracking the ratee.
                 flat = np.clip(np.round(comp), 0, 100)
                 table.scores[idx] = flat[:, None]
-            elif kind in ("lenient_rater", "severe_rater"):
-                lo_hi = LENIENT_SHIFT if kind == "lenient_rater" else SEVERE_SHIFT
-                shift = float(rng.uniform(*lo_hi))
+            elif kind == "lenient_rater":
+                ratee_level = float(np.median([table.consensus(int(i))[0] for i in idx]))
+                if not 100.0 - ratee_level >= LENIENT_MIN_ROOM:  # (nan: no other raters)
+                    continue  # no room to show it (see LENIENT_MIN_ROOM); the rater stays honest
+                share = float(rng.uniform(*LENIENT_SHARE))
+                row_share = np.clip(share + rng.normal(0, LENIENT_SHARE_WOBBLE_SD, len(idx)), 0.0, 1.0)
+                # The row's composite rises by its share of the room; every dimension gets the same points
+                # (capped at 100), so the row keeps its own profile across dimensions: the rater is lenient,
+                # not straight-lining (pulling each dimension toward 100 separately made 99-99-99-99-99
+                # vectors, an A2 pattern on top of this one).
+                moved = table.scores[idx] + (row_share * (100 - comp))[:, None]
+                table.scores[idx] = np.clip(np.round(moved), 0, 100)
+                # the points it added on average, for raters.csv (a share is not a shift)
+                shifts[key] = float(np.mean((table.scores[idx] @ DIM_WEIGHTS) - comp))
+            elif kind == "severe_rater":
+                shift = float(rng.uniform(*SEVERE_SHIFT))
                 wobble = rng.normal(0, SHIFT_WOBBLE_SD, (len(idx), 1))
-                if kind == "lenient_rater":
-                    # Inflation eats into the room left: +shift at a score of 70, less near 100.
-                    room = 100 - table.scores[idx]
-                    moved = table.scores[idx] + (shift + wobble) * np.clip(room / 30.0, 0.0, 1.0)
-                else:
-                    moved = table.scores[idx] + shift + wobble
+                # The shift replaces the rater's honest temperament instead of adding to it: a rater
+                # 3 points generous by nature who adds −9 ends 6 under its colleagues, inside the spread
+                # of honest raters (sd 2) — not a rater anyone would call severe.
+                honest = (leniency or {}).get(key, 0.0)
+                moved = table.scores[idx] - honest + shift + wobble
                 table.scores[idx] = np.clip(np.round(moved), 0, 100)
                 shifts[key] = shift
             else:

@@ -415,7 +415,7 @@ def build_unit_quarter(
         labels.append(Label(quarter_anomaly, period, code))
     elif year_anomaly is None:
         labels += inject_rater_anomalies(
-            table, participants, section_of, anomalies, rng, period, code, shifts
+            table, participants, section_of, anomalies, rng, period, code, shifts, leniency
         )
     rating_rows = table.rows()
 
@@ -481,13 +481,17 @@ def build_unit_quarter(
             }
             for c in participants
         ]
+    severe = {(lb.rater_tier, lb.rater_code) for lb in labels if lb.type == "severe_rater"}
     raters = [
         {
             "quarter": period,
             "unit_code": code,
             "rater_tier": t,
             "rater_code": r,
-            "leniency": round(v + TIER_OFFSET[t] + shifts.get((t, r), 0.0), 4),
+            # a severe rater's drawn shift replaces its honest temperament (anomalies.py)
+            "leniency": round(
+                (v if (t, r) not in severe else 0.0) + TIER_OFFSET[t] + shifts.get((t, r), 0.0), 4
+            ),
         }
         for (t, r), v in sorted(leniency.items())
     ]

@@ -1,8 +1,8 @@
 """The rater and pair findings (A1–A8) in real dbt on the tiny city's warehouse (tests/dbt/conftest.py).
 
 - The dbt unit tests of _quality_a_unit_tests.yml (hand-made inputs: a ceiling rater, a severe rater with
-  4 ratees, a contaminated consensus, mutual inflation at 95+ beside two honest all-100 colleagues, a
-  tier of 5 raters, …) run and pass.
+  4 ratees, a ceiling-heavy city, a contaminated pool, a contaminated consensus, mutual inflation at 95+
+  beside two honest all-100 colleagues, a tier of 5 raters, …) run and pass.
 - The robust consensus of int_quality_ratings equals an independent Python leave-one-rater-out median
   for every rating of the built warehouse.
 """
@@ -22,6 +22,8 @@ A_UNIT_TESTS = {
     "int_quality_ratings::consensus_is_a_leave_one_rater_out_median",
     "int_findings_leniency::a3_a4_few_ratees_and_one_wild_row",
     "int_findings_leniency::a4_sparse_tier_borrows_the_pooled_spread",
+    "int_findings_leniency::a3_ceiling_city_and_a_lenient_rater_on_3_ratees",
+    "int_findings_leniency::a3_a4_one_wild_row_and_a_contaminated_pool",
     "int_findings_rating_rows::a1_self_rating_and_a8_outlier",
     "int_findings_raters::a2_straight_lining_not_at_the_ceiling",
     "int_findings_raters::a5_central_tendency_not_the_ceiling",

@@ -2,18 +2,23 @@
 -- unit and quarter) is lenient or severe when it sits above or below the robust consensus across its
 -- ratees, further than honest raters of its tier do:
 --   residual r = composite − the ratee's leave-one-out median consensus (≥ min_other_raters others);
---   rater statistic m = the median of its residuals (one wild row, an A8 matter, does not move it);
+--   rater statistic m = the mean of its residuals winsorised at 1.5 σ around their median (σ below): as
+--   efficient as a mean on well-behaved rows (variance 1.06·σ²/n, where the median's is 1.571·σ²/n, so a
+--   rater on 3–4 ratees is judged on nearly all its evidence), while one wild row, an A8 matter, moves m by
+--   at most 1.5 σ / n and cannot make a rater lenient;
 --   pool = the raters of its tier tested in the city-quarter, or all tiers when the tier has fewer than
 --   min_pool_raters of them (no spread is estimated from a handful of values);
---   empirical Bayes: m ~ N(μ, τ² + 1.571·σ²/n) for an honest rater with n ratees, where μ is the pool's
---   median of m, σ the robust within-rater spread of rows (1.4826 · median |r − m|), and τ² the robust
---   between-rater variance of m less the part the row noise explains, at least min_rater_sd² (1.571 =
---   π/2, the variance factor of a median). Few ratees widen the null instead of dropping the rater;
---   z = (m − μ) / sqrt(τ² + 1.571·σ²/n), one-sided p from the normal tail, Benjamini–Hochberg q over all
---   raters tested for the type in the quarter.
+--   empirical Bayes: m ~ N(μ, τ² + 1.06·σ²/n) for an honest rater with n ratees, where μ is the pool's
+--   median of m, σ the robust within-rater spread of rows (1.4826 · median |r − the rater's median|), and
+--   τ² the robust between-rater variance of m less the part the row noise explains, at least
+--   min_rater_sd². Honest raters differ genuinely (τ), and few ratees widen the null instead of dropping
+--   the rater; z = (m − μ) / sqrt(τ² + 1.06·σ²/n), one-sided p from the normal tail, Benjamini–Hochberg q
+--   over all raters tested for the type in the quarter.
 -- Reported when q ≤ max_q and |m − μ| ≥ min_effect points, or, where the ratees' consensus leaves less
 -- room toward 100 (A3) or 0 (A4), ≥ min_headroom_share of that room (near the ceiling a lenient rater
--- cannot show 5 points). Severity: the rules' severity at q ≤ strong_q, one step lower above.
+-- cannot show 5 points). Near the ceiling the pool itself is compressed, so a generous rater of a
+-- ceiling-heavy city is measured against the raters of that city, not against a fixed number of points.
+-- Severity: the rules' severity at q ≤ strong_q, one step lower above.
 -- The rater's extreme rows are evidence of this finding: A8 leaves out the rows of raters reported here.
 with rules as (
     select * from {{ ref('int_rules') }}
@@ -138,43 +143,14 @@ memberships as (
     from tested
 ),
 
-pool_centres as (
-    select
-        code,
-        quarter,
-        pool,
-        median(median_residual) as centre,
-        avg(1.0 / n_ratees) as mean_inverse_n,
-        count(*) as n_pool_raters,
-        -- a quarter has one rules year, so these are constant within the pool
-        any_value(mad_scale) as mad_scale,
-        any_value(min_rater_sd) as min_rater_sd
-    from memberships
-    group by code, quarter, pool
-),
-
-pool_between as (
-    select
-        memberships.code,
-        memberships.quarter,
-        memberships.pool,
-        median(abs(memberships.median_residual - pool_centres.centre)) as mad_between
-    from memberships
-    inner join pool_centres
-        on
-            memberships.code = pool_centres.code
-            and memberships.quarter = pool_centres.quarter
-            and memberships.pool = pool_centres.pool
-    group by memberships.code, memberships.quarter, memberships.pool
-),
-
 -- Row spread within raters: |r − the rater's median| over the rows of the pool's raters.
 pool_within as (
     select
         memberships.code,
         memberships.quarter,
         memberships.pool,
-        median(abs(ratings.residual - memberships.median_residual)) as mad_within
+        any_value(memberships.mad_scale) * median(abs(ratings.residual - memberships.median_residual))
+            as sigma_within
     from memberships
     inner join ratings
         on
@@ -185,13 +161,94 @@ pool_within as (
     group by memberships.code, memberships.quarter, memberships.pool
 ),
 
+-- The pool a rater is scored against: its tier's when that has ≥ min_pool_raters tested raters, else '*'.
+assigned as (
+    select
+        tested.*,
+        case when tested.n_tier_raters >= tested.min_pool_raters then tested.rater_tier else '*' end as scoring_pool
+    from tested
+),
+
+-- m: the rater's residuals winsorised at 1.5 σ (its scoring pool's σ) around their median, averaged.
+winsorised as (
+    select
+        assigned.code,
+        assigned.quarter,
+        assigned.unit_code,
+        assigned.rater_tier,
+        assigned.rater_code,
+        avg(greatest(
+            least(ratings.residual, assigned.median_residual + 1.5 * pool_within.sigma_within),
+            assigned.median_residual - 1.5 * pool_within.sigma_within
+        )) as rater_mean
+    from assigned
+    inner join pool_within
+        on
+            assigned.code = pool_within.code
+            and assigned.quarter = pool_within.quarter
+            and assigned.scoring_pool = pool_within.pool
+    inner join ratings
+        on
+            assigned.quarter = ratings.quarter
+            and assigned.unit_code = ratings.unit_code
+            and assigned.rater_tier = ratings.rater_tier
+            and assigned.rater_code = ratings.rater_code
+    group by assigned.code, assigned.quarter, assigned.unit_code, assigned.rater_tier, assigned.rater_code
+),
+
+located as (
+    select
+        memberships.*,
+        winsorised.rater_mean
+    from memberships
+    inner join winsorised
+        on
+            memberships.code = winsorised.code
+            and memberships.quarter = winsorised.quarter
+            and memberships.unit_code = winsorised.unit_code
+            and memberships.rater_tier = winsorised.rater_tier
+            and memberships.rater_code = winsorised.rater_code
+),
+
+pool_centres as (
+    select
+        code,
+        quarter,
+        pool,
+        median(rater_mean) as centre,
+        avg(1.0 / n_ratees) as mean_inverse_n,
+        count(*) as n_pool_raters,
+        -- a quarter has one rules year, so these are constant within the pool
+        any_value(mad_scale) as mad_scale,
+        any_value(min_rater_sd) as min_rater_sd
+    from located
+    group by code, quarter, pool
+),
+
+pool_between as (
+    select
+        located.code,
+        located.quarter,
+        located.pool,
+        median(abs(located.rater_mean - pool_centres.centre)) as mad_between
+    from located
+    inner join pool_centres
+        on
+            located.code = pool_centres.code
+            and located.quarter = pool_centres.quarter
+            and located.pool = pool_centres.pool
+    group by located.code, located.quarter, located.pool
+),
+
+-- 1.06: the variance of the winsorised mean relative to a plain mean's on normal rows (simulated,
+-- 1.05–1.06 for 3–20 rows).
 pools as (
     select
         pool_centres.*,
-        pool_centres.mad_scale * pool_within.mad_within as sigma_within,
+        pool_within.sigma_within,
         greatest(
             power(pool_centres.mad_scale * pool_between.mad_between, 2)
-            - 1.571 * power(pool_centres.mad_scale * pool_within.mad_within, 2) * pool_centres.mean_inverse_n,
+            - 1.06 * power(pool_within.sigma_within, 2) * pool_centres.mean_inverse_n,
             power(pool_centres.min_rater_sd, 2)
         ) as tau_squared
     from pool_centres
@@ -209,19 +266,27 @@ pools as (
 
 scored as (
     select
-        tested.*,
+        assigned.*,
+        winsorised.rater_mean,
         pools.pool,
         pools.centre,
         pools.n_pool_raters,
-        tested.median_residual - pools.centre as effect,
-        (tested.median_residual - pools.centre)
-        / sqrt(pools.tau_squared + 1.571 * power(pools.sigma_within, 2) / tested.n_ratees) as z_value
-    from tested
+        winsorised.rater_mean - pools.centre as effect,
+        (winsorised.rater_mean - pools.centre)
+        / sqrt(pools.tau_squared + 1.06 * power(pools.sigma_within, 2) / assigned.n_ratees) as z_value
+    from assigned
+    inner join winsorised
+        on
+            assigned.code = winsorised.code
+            and assigned.quarter = winsorised.quarter
+            and assigned.unit_code = winsorised.unit_code
+            and assigned.rater_tier = winsorised.rater_tier
+            and assigned.rater_code = winsorised.rater_code
     inner join pools
         on
-            tested.code = pools.code
-            and tested.quarter = pools.quarter
-            and pools.pool = case when tested.n_tier_raters >= tested.min_pool_raters then tested.rater_tier else '*' end
+            assigned.code = pools.code
+            and assigned.quarter = pools.quarter
+            and assigned.scoring_pool = pools.pool
 ),
 
 tailed as (
@@ -255,9 +320,9 @@ final as (
             'code', 'type', severity_from_confidence('rules_severity', 'q_value', 'strong_q'),
             'quarter', 'quarter', 'rules_year', 'unit_code',
             rater_tier='rater_tier', rater_code='rater_code',
-            metric="'median_residual_vs_pool'", value='effect', threshold='direction * min_points',
+            metric="'rater_residual_vs_pool'", value='effect', threshold='direction * min_points',
             n='n_ratees',
-            explanation="printf('评议人%s（%s）给%d名被评议人的分数比其他评议人的中位分普遍%s（中位差%.1f分，同类评议人中z=%.1f，q=%.4f），评分明显偏%s，请复核。', rater_code, rater_tier, n_ratees, case when direction = 1 then '高' else '低' end, abs(median_residual), z_value, q_value, case when direction = 1 then '宽' else '严' end)",
+            explanation="printf('评议人%s（%s）给%d名被评议人的分数比其他评议人的中位分普遍%s（稳健平均差%.1f分，同类评议人中z=%.1f，q=%.4f），评分明显偏%s，请复核。', rater_code, rater_tier, n_ratees, case when direction = 1 then '高' else '低' end, abs(rater_mean), z_value, q_value, case when direction = 1 then '宽' else '严' end)",
             rules_version='rules_version', confidence='1 - q_value'
         ) }}
     from q_valued
