@@ -10,15 +10,16 @@ import polars as pl
 import pytest
 
 from pipelines.bench.detection import read_labels
+from pipelines.defs.dbt.assets import warehouse_models
 from pipelines.defs.quality.assets import (
     ALL_TIERS,
+    ANALYTICS_RATINGS_KEY,
     COMPOSITES_KEY,
     FAIR_KEY,
     LENIENCY_KEY,
     fair_scores_frame,
     leniency_frame,
-    quality_fair_scores,
-    quality_leniency,
+    per_quarter,
     quarter_ratings,
     reliability_frame,
 )
@@ -92,12 +93,33 @@ def test_fair_scores_reuse_the_leniency_table(tmp_path: Path) -> None:
 
 
 def test_fair_scores_asset_depends_on_leniency() -> None:
-    deps = set(quality_fair_scores.asset_deps[FAIR_KEY])
-    assert LENIENCY_KEY in deps
-    assert quality_leniency.key == LENIENCY_KEY == dg.AssetKey(["quality", "leniency"])
+    """The analytics are dbt Python models of the one warehouse build: fair_scores after leniency, both
+    from the composite dbt computed (int_rating_composites, through the analytics' ratings view)."""
+    deps = warehouse_models.asset_deps
+    assert {LENIENCY_KEY, ANALYTICS_RATINGS_KEY} <= set(deps[FAIR_KEY])
+    assert dg.AssetKey(["quality", "leniency"]) == LENIENCY_KEY and LENIENCY_KEY in warehouse_models.keys
     # the composite comes from dbt (computed once, in int_rating_composites), not from the raw ratings
-    assert COMPOSITES_KEY in deps and dg.AssetKey(["raw", "ratings"]) not in deps
+    assert set(deps[ANALYTICS_RATINGS_KEY]) == {COMPOSITES_KEY}
+    assert dg.AssetKey(["raw", "ratings"]) not in set(deps[FAIR_KEY]) | set(deps[LENIENCY_KEY])
     assert dg.AssetKey(["quality", "fair_scores"]) == FAIR_KEY
+
+
+def test_analytics_over_several_quarters_are_computed_quarter_by_quarter(tmp_path: Path) -> None:
+    """What the dbt Python models return for a build of every quarter: each quarter as on its own."""
+    database = _ratings(tmp_path)
+    with duckdb.connect(str(database), read_only=True) as con:
+        every = con.sql(
+            "select quarter, unit_code, ratee_code, rater_tier, rater_code, composite_score as composite "
+            "from intermediate.int_rating_composites where is_usable"
+        ).pl()
+    leniency = per_quarter("leniency", every)
+    assert set(leniency["quarter"]) == {"2025Q1", "2025Q2"}
+    alone = leniency_frame(quarter_ratings(database, "2025Q1"))
+    assert leniency.filter(pl.col("quarter") == "2025Q1").equals(alone)
+    fair = per_quarter("fair_scores", every, leniency=leniency)
+    q1 = quarter_ratings(database, "2025Q1")
+    assert fair.filter(pl.col("quarter") == "2025Q1").equals(fair_scores_frame(q1, alone, "2025Q1"))
+    assert per_quarter("reliability", pl.DataFrame()).is_empty()  # no ratings: the columns, no rows
 
 
 def test_labels_of_undelivered_unit_quarters_are_dropped(tmp_path: Path) -> None:
