@@ -109,3 +109,44 @@ def per_quarter(name: str, ratings: pl.DataFrame, leniency: pl.DataFrame | None 
     quarters = sorted(ratings.get_column("quarter").unique().to_list())
     frames = [_table(name, ratings.filter(pl.col("quarter") == q), q, leniency) for q in quarters]
     return pl.concat(frames, how="vertical_relaxed")
+
+
+def previous_rows(session: duckdb.DuckDBPyConnection, schema: str, name: str) -> pl.DataFrame | None:
+    """The rows the table held before this build (None: there is no such table yet)."""
+    # fetchall: a result left unread blocks the connection for the next statement
+    found = session.execute(
+        "select count(*) from duckdb_tables() where database_name = current_database() "
+        "and schema_name = ? and table_name = ?",
+        [schema, name],
+    ).fetchall()
+    if not found or not found[0][0]:
+        return None
+    return session.table(f"{schema}.{name}").pl()
+
+
+def rebuilt_table(
+    name: str,
+    ratings: pl.DataFrame,
+    previous: pl.DataFrame | None,
+    leniency: pl.DataFrame | None = None,
+) -> pl.DataFrame:
+    """The whole analytics table `name` after a build: the quarters the build rebuilds (`is_rebuilt` in
+    `ratings`) and any quarter the table lacks are computed; the other quarters' rows are kept from
+    `previous` (quarter-grain like the incremental SQL models, so a build of one quarter fits one
+    quarter only). Quarters without usable ratings have no rows."""
+    present = set(ratings.get_column("quarter").unique().to_list()) if ratings.height else set()
+    rebuilt = (
+        set(ratings.filter(pl.col("is_rebuilt")).get_column("quarter").unique().to_list())
+        if ratings.height
+        else set()
+    )
+    kept: set[str] = set()
+    if previous is not None and "quarter" in previous.columns:
+        kept = (set(previous.get_column("quarter").unique().to_list()) & present) - rebuilt
+    fresh = per_quarter(name, ratings.filter(~pl.col("quarter").is_in(sorted(kept))), leniency)
+    if not kept or previous is None:
+        return fresh
+    old = previous.filter(pl.col("quarter").is_in(sorted(kept)))
+    if set(old.columns) != set(fresh.columns):  # the table's columns changed: compute every quarter
+        return per_quarter(name, ratings, leniency)
+    return pl.concat([old.select(fresh.columns).cast(fresh.schema), fresh], how="vertical_relaxed")

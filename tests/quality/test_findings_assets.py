@@ -21,6 +21,7 @@ from pipelines.defs.quality.assets import (
     leniency_frame,
     per_quarter,
     quarter_ratings,
+    rebuilt_table,
     reliability_frame,
 )
 from pipelines.quality.facets import fair_evaluation_scores
@@ -120,6 +121,30 @@ def test_analytics_over_several_quarters_are_computed_quarter_by_quarter(tmp_pat
     q1 = quarter_ratings(database, "2025Q1")
     assert fair.filter(pl.col("quarter") == "2025Q1").equals(fair_scores_frame(q1, alone, "2025Q1"))
     assert per_quarter("reliability", pl.DataFrame()).is_empty()  # no ratings: the columns, no rows
+
+
+def test_a_build_of_one_quarter_recomputes_that_quarter_and_keeps_the_others(tmp_path: Path) -> None:
+    """What the dbt Python models return: the rebuilt quarter computed again, the other quarters' rows as
+    the table had them, a quarter the table lacks computed, a quarter without ratings gone."""
+    database = _ratings(tmp_path)
+    with duckdb.connect(str(database), read_only=True) as con:
+        every = con.sql(
+            "select quarter, unit_code, ratee_code, rater_tier, rater_code, composite_score as composite, "
+            "quarter = '2025Q2' as is_rebuilt from intermediate.int_rating_composites where is_usable"
+        ).pl()
+    fresh = rebuilt_table("leniency", every, None)  # no table yet: every quarter
+    assert set(fresh["quarter"]) == {"2025Q1", "2025Q2"}
+    marked = fresh.with_columns(
+        pl.when(pl.col("quarter") == "2025Q1")
+        .then(pl.lit(-1.0))
+        .otherwise(pl.col("leniency"))
+        .alias("leniency")
+    )
+    again = rebuilt_table("leniency", every, marked)
+    assert again.filter(pl.col("quarter") == "2025Q1")["leniency"].to_list() == [-1.0] * 3  # kept
+    assert again.filter(pl.col("quarter") == "2025Q2").equals(fresh.filter(pl.col("quarter") == "2025Q2"))
+    stale = marked.with_columns(pl.lit("2024Q4").alias("quarter"))  # a quarter no longer in the ratings
+    assert set(rebuilt_table("leniency", every, stale)["quarter"]) == {"2025Q1", "2025Q2"}
 
 
 def test_labels_of_undelivered_unit_quarters_are_dropped(tmp_path: Path) -> None:

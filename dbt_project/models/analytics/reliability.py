@@ -1,19 +1,17 @@
 """quality.reliability: ICC(1,1), ICC(1,k0) and interval alpha per unit, quarter and rater tier, and over
 all tiers (rater_tier 全部) (pipelines/quality/analytics.py).
 
-Incremental by quarter like the other quarter-grain models: the pre-hook (dbt_project.yml) deletes the
-rows of the quarters being rebuilt, these rows are appended. A fresh table is built from every quarter.
+Quarter-grain like the incremental SQL models: the quarters the build rebuilds are computed, the other
+quarters' rows are kept from the table as it was (pipelines/quality/analytics.rebuilt_table). A table,
+not dbt's incremental materialization: dbt-duckdb's incremental Python path loses its temporary table
+between connections.
 """
 
-import polars as pl
-
-from pipelines.quality.analytics import per_quarter
+from pipelines.quality.analytics import previous_rows, rebuilt_table
 
 
 def model(dbt, session):
-    # dbt gives Python models `table` unless the model itself says otherwise (the rest: dbt_project.yml)
-    dbt.config(materialized="incremental")
+    dbt.config(materialized="table")
     ratings = dbt.ref("int_quality_analytics_ratings").pl()
-    if dbt.is_incremental:
-        ratings = ratings.filter(pl.col("is_rebuilt"))
-    return per_quarter("reliability", ratings)
+    previous = previous_rows(session, dbt.this.schema, dbt.this.identifier)
+    return rebuilt_table("reliability", ratings, previous)

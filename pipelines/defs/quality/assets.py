@@ -27,6 +27,7 @@ from pipelines.quality.analytics import (
     leniency_frame,
     per_quarter,
     quarter_ratings,
+    rebuilt_table,
     reliability_frame,
 )
 
@@ -43,6 +44,7 @@ __all__ = [
     "leniency_frame",
     "per_quarter",
     "quarter_ratings",
+    "rebuilt_table",
     "reliability_frame",
 ]
 
