@@ -17,6 +17,7 @@ Self-ratings are excluded throughout. Analytics only: these never change officia
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import duckdb
@@ -124,29 +125,74 @@ def previous_rows(session: duckdb.DuckDBPyConnection, schema: str, name: str) ->
     return session.table(f"{schema}.{name}").pl()
 
 
+QUARTER_KEY = re.compile(r"[0-9]{4}Q[1-4]")
+
+
+def usable_ratings(composites: pl.DataFrame) -> pl.DataFrame:
+    """int_rating_composites as the analytics read it: usable non-self ratings, `composite` named so."""
+    return typed_ratings(composites.filter(pl.col("is_usable")).rename({"composite_score": "composite"}))
+
+
+def build_scope(
+    session: duckdb.DuckDBPyConnection, quarter_by_hand: str | None = None
+) -> tuple[str | None, list[str] | None]:
+    """(the quarter the running build rebuilds, None: every quarter; the units it rebuilds within it,
+    None: every unit), as the SQL models decide it (macros/quarters.sql): a quarter given by hand as a
+    dbt var wins and rebuilds every unit of it; else the build file's scope table, written by the Dagster
+    dbt step (pipelines/defs/dbt/scope.py) and dropped after a successful build."""
+    given = (quarter_by_hand or "").strip().upper()
+    if given and given != "NONE":
+        if not QUARTER_KEY.fullmatch(given):
+            raise ValueError(f"var quarter must look like 2025Q3, got {quarter_by_hand!r}")
+        return given, None
+    # fetchall: a result left unread blocks the connection for the next statement
+    found = session.execute(
+        "select count(*) from duckdb_tables() where database_name = current_database() "
+        "and schema_name = 'main' and table_name = '_build_scope'"
+    ).fetchall()
+    if not found or not found[0][0]:
+        return None, None
+    rows = session.execute("select quarter, units from main._build_scope").fetchall()
+    if not rows or rows[0][0] is None:
+        return None, None
+    quarter, units = rows[0]
+    return str(quarter), None if units is None else [str(u) for u in units]
+
+
 def rebuilt_table(
     name: str,
     ratings: pl.DataFrame,
     previous: pl.DataFrame | None,
+    quarter: str | None = None,
+    units: list[str] | None = None,
     leniency: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
-    """The whole analytics table `name` after a build: the quarters the build rebuilds (`is_rebuilt` in
-    `ratings`) and any quarter the table lacks are computed; the other quarters' rows are kept from
-    `previous` (quarter-grain like the incremental SQL models, so a build of one quarter fits one
-    quarter only). Quarters without usable ratings have no rows."""
-    present = set(ratings.get_column("quarter").unique().to_list()) if ratings.height else set()
-    rebuilt = (
-        set(ratings.filter(pl.col("is_rebuilt")).get_column("quarter").unique().to_list())
-        if ratings.height
-        else set()
-    )
-    kept: set[str] = set()
-    if previous is not None and "quarter" in previous.columns:
-        kept = (set(previous.get_column("quarter").unique().to_list()) & present) - rebuilt
-    fresh = per_quarter(name, ratings.filter(~pl.col("quarter").is_in(sorted(kept))), leniency)
-    if not kept or previous is None:
+    """The whole analytics table `name` after a build. The quarter the build rebuilds (`quarter`; None:
+    every quarter) and any quarter the table lacks are computed; the other quarters' rows are kept from
+    `previous` (quarter-grain like the incremental SQL models: a build of one quarter fits that quarter
+    only). Every statistic here is one unit's (ICC and alpha per unit and tier, the facets model fitted
+    per unit, fair scores from the unit's leniencies), so with `units` (the build's unit scope) a rebuilt
+    quarter the table already has is computed again for those units only, its other units' rows kept.
+    Quarters and units without usable ratings have no rows."""
+    quarters = ratings.get_column("quarter")
+    present = set(quarters.unique().to_list()) if ratings.height else set()
+    rebuilt = present if quarter is None else {quarter}
+    have: set[str] = set()
+    if previous is not None and {"quarter", "unit_code"} <= set(previous.columns):
+        have = set(previous.get_column("quarter").unique().to_list())
+    kept_quarters = sorted((have & present) - rebuilt)
+    scoped_quarters = sorted(have & rebuilt) if units is not None else []
+    changed = sorted(units or [])
+
+    def kept() -> pl.Expr:
+        return pl.col("quarter").is_in(kept_quarters) | (
+            pl.col("quarter").is_in(scoped_quarters) & ~pl.col("unit_code").is_in(changed)
+        )
+
+    fresh = per_quarter(name, ratings.filter(~kept()), leniency)
+    if previous is None or not have:
         return fresh
-    old = previous.filter(pl.col("quarter").is_in(sorted(kept)))
-    if set(old.columns) != set(fresh.columns):  # the table's columns changed: compute every quarter
+    old = previous.filter(kept())
+    if set(old.columns) != set(fresh.columns):  # the table's columns changed: compute everything
         return per_quarter(name, ratings, leniency)
     return pl.concat([old.select(fresh.columns).cast(fresh.schema), fresh], how="vertical_relaxed")

@@ -13,7 +13,6 @@ from pipelines.bench.detection import read_labels
 from pipelines.defs.dbt.assets import warehouse_models
 from pipelines.defs.quality.assets import (
     ALL_TIERS,
-    ANALYTICS_RATINGS_KEY,
     COMPOSITES_KEY,
     FAIR_KEY,
     LENIENCY_KEY,
@@ -23,6 +22,7 @@ from pipelines.defs.quality.assets import (
     quarter_ratings,
     rebuilt_table,
     reliability_frame,
+    usable_ratings,
 )
 from pipelines.quality.facets import fair_evaluation_scores
 
@@ -97,10 +97,10 @@ def test_fair_scores_asset_depends_on_leniency() -> None:
     """The analytics are dbt Python models of the one warehouse build: fair_scores after leniency, both
     from the composite dbt computed (int_rating_composites, through the analytics' ratings view)."""
     deps = warehouse_models.asset_deps
-    assert {LENIENCY_KEY, ANALYTICS_RATINGS_KEY} <= set(deps[FAIR_KEY])
+    assert {LENIENCY_KEY, COMPOSITES_KEY} <= set(deps[FAIR_KEY])
     assert dg.AssetKey(["quality", "leniency"]) == LENIENCY_KEY and LENIENCY_KEY in warehouse_models.keys
     # the composite comes from dbt (computed once, in int_rating_composites), not from the raw ratings
-    assert set(deps[ANALYTICS_RATINGS_KEY]) == {COMPOSITES_KEY}
+    assert set(deps[LENIENCY_KEY]) == {COMPOSITES_KEY}
     assert dg.AssetKey(["raw", "ratings"]) not in set(deps[FAIR_KEY]) | set(deps[LENIENCY_KEY])
     assert dg.AssetKey(["quality", "fair_scores"]) == FAIR_KEY
 
@@ -124,27 +124,26 @@ def test_analytics_over_several_quarters_are_computed_quarter_by_quarter(tmp_pat
 
 
 def test_a_build_of_one_quarter_recomputes_that_quarter_and_keeps_the_others(tmp_path: Path) -> None:
-    """What the dbt Python models return: the rebuilt quarter computed again, the other quarters' rows as
-    the table had them, a quarter the table lacks computed, a quarter without ratings gone."""
+    """What the dbt Python models return: the rebuilt quarter computed again (within it only the scoped
+    units when there are), the other rows as the table had them, a quarter the table lacks computed,
+    a quarter without ratings gone."""
     database = _ratings(tmp_path)
     with duckdb.connect(str(database), read_only=True) as con:
-        every = con.sql(
-            "select quarter, unit_code, ratee_code, rater_tier, rater_code, composite_score as composite, "
-            "quarter = '2025Q2' as is_rebuilt from intermediate.int_rating_composites where is_usable"
-        ).pl()
-    fresh = rebuilt_table("leniency", every, None)  # no table yet: every quarter
+        every = usable_ratings(con.sql("select * from intermediate.int_rating_composites").pl())
+    assert every.height == 10 and "composite" in every.columns  # the self-rating is gone
+    fresh = rebuilt_table("leniency", every, None, "2025Q2")  # no table yet: every quarter
     assert set(fresh["quarter"]) == {"2025Q1", "2025Q2"}
-    marked = fresh.with_columns(
-        pl.when(pl.col("quarter") == "2025Q1")
-        .then(pl.lit(-1.0))
-        .otherwise(pl.col("leniency"))
-        .alias("leniency")
-    )
-    again = rebuilt_table("leniency", every, marked)
+    marked = fresh.with_columns(pl.lit(-1.0).alias("leniency"))
+    again = rebuilt_table("leniency", every, marked, "2025Q2")
     assert again.filter(pl.col("quarter") == "2025Q1")["leniency"].to_list() == [-1.0] * 3  # kept
     assert again.filter(pl.col("quarter") == "2025Q2").equals(fresh.filter(pl.col("quarter") == "2025Q2"))
+    # a unit-scoped build of 2025Q2 that changed no unit keeps every row; one that changed U recomputes it
+    assert rebuilt_table("leniency", every, marked, "2025Q2", units=[]).equals(marked)
+    scoped = rebuilt_table("leniency", every, marked, "2025Q2", units=["U"])
+    assert scoped.sort(list(scoped.columns)).equals(again.sort(list(again.columns)))
     stale = marked.with_columns(pl.lit("2024Q4").alias("quarter"))  # a quarter no longer in the ratings
-    assert set(rebuilt_table("leniency", every, stale)["quarter"]) == {"2025Q1", "2025Q2"}
+    assert set(rebuilt_table("leniency", every, stale, "2025Q2")["quarter"]) == {"2025Q1", "2025Q2"}
+    assert rebuilt_table("leniency", every, marked, None)["leniency"].to_list() == fresh["leniency"].to_list()
 
 
 def test_labels_of_undelivered_unit_quarters_are_dropped(tmp_path: Path) -> None:

@@ -29,11 +29,11 @@ from pipelines.quality.analytics import (
     quarter_ratings,
     rebuilt_table,
     reliability_frame,
+    usable_ratings,
 )
 
 __all__ = [
     "ALL_TIERS",
-    "ANALYTICS_RATINGS_KEY",
     "COMPOSITES_KEY",
     "COMPOSITES_SQL",
     "FAIR_KEY",
@@ -46,11 +46,11 @@ __all__ = [
     "quarter_ratings",
     "rebuilt_table",
     "reliability_frame",
+    "usable_ratings",
 ]
 
 GROUP = "quality"
 COMPOSITES_KEY = dg.AssetKey(["intermediate", "int_rating_composites"])
-ANALYTICS_RATINGS_KEY = dg.AssetKey(["quality", "int_quality_analytics_ratings"])
 RELIABILITY_KEY = dg.AssetKey(["quality", "reliability"])
 LENIENCY_KEY = dg.AssetKey(["quality", "leniency"])
 FAIR_KEY = dg.AssetKey(["quality", "fair_scores"])
