@@ -8,14 +8,15 @@ warehouse/published switches the `published` symlink to the release (atomic) and
                     the pipeline's private warehouse (pipelines/publish/warehouse.py)
 
 Both assets and the four checks are one multi-asset, `warehouse_publish`: one Dagster step instead of
-six (issue 16), the checks run side by side on the staged files (each reads them read-only), and only
-when every check passed is the release switched in. A failed check fails the step before
-warehouse/published: analysts keep the previous release. When the build's analyst tables are the same as
-the published release's (pipelines/publish/fingerprint.py) nothing is staged or published, and the
-report and deliverables, which depend on warehouse/published, are skipped.
+six (issue 16), the checks run side by side on the staged files (a task per check and file, each
+reading its file read-only), and only when every check passed is the release switched in. A failed
+check fails the step before warehouse/published: analysts keep the previous release. When the build's
+analyst tables are the same as the published release's (pipelines/publish/fingerprint.py) nothing is
+staged or published, and the report and deliverables, which depend on warehouse/published, are skipped.
 """
 
 # No `from __future__ import annotations`: Dagster reads the context parameter's real annotation.
+import os
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -66,23 +67,20 @@ UNCHANGED_MESSAGE = (
 # -- the blocking checks of a staged release (each a list of problems; pipelines/publish/audit.py) ------
 
 
-def only_analyst_tables_problems(release: Path) -> list[str]:
-    analyst = release / PUBLISHED_NAME
-    return audit.only_analyst_tables(analyst) + audit.required_tables(analyst)
+def analyst_file(release: Path) -> list[Path]:
+    return [release / PUBLISHED_NAME]
 
 
-def national_id_problems(release: Path) -> list[str]:
-    files = [release / PUBLISHED_NAME, *county_files(release)]
-    return [p for f in files for p in audit.no_national_ids(f)]
+def every_file(release: Path) -> list[Path]:
+    return [release / PUBLISHED_NAME, *county_files(release)]
 
 
-def rater_anonymity_problems(release: Path) -> list[str]:
-    files = [release / PUBLISHED_NAME, *county_files(release)]
-    return [p for f in files for p in audit.rater_anonymity(f)]
+def analyst_table_problems(path: Path) -> list[str]:
+    return audit.only_analyst_tables(path) + audit.required_tables(path)
 
 
-def county_extract_problems(release: Path) -> list[str]:
-    return [p for f in county_files(release) for p in audit.county_extract_problems(f, f.stem)]
+def own_county_problems(path: Path) -> list[str]:
+    return audit.county_extract_problems(path, path.stem)
 
 
 @dataclass(frozen=True)
@@ -90,7 +88,8 @@ class ReleaseCheck:
     name: str
     description: str
     what: str  # the first words of a failure's description
-    problems: Callable[[Path], list[str]]
+    files: Callable[[Path], list[Path]]  # the release's files it reads
+    problems: Callable[[Path], list[str]]  # the problems of one file
 
 
 RELEASE_CHECKS = (
@@ -98,35 +97,44 @@ RELEASE_CHECKS = (
         "only_analyst_tables",
         "Only fct_/dim_ tables of marts and quality.",
         "not an analyst file",
-        only_analyst_tables_problems,
+        analyst_file,
+        analyst_table_problems,
     ),
     ReleaseCheck(
         "no_national_ids_published",
         "No value shaped like a national ID.",
         "national IDs",
-        national_id_problems,
+        every_file,
+        audit.no_national_ids,
     ),
     ReleaseCheck(
         "rater_anonymity",
         "No named internal rater beside a ratee; no tier mean or leniency over fewer than 3 people.",
         "rater anonymity",
-        rater_anonymity_problems,
+        every_file,
+        audit.rater_anonymity,
     ),
     ReleaseCheck(
         "county_extracts_hold_only_their_county",
         "Each county extract holds only its county.",
         "county extracts",
-        county_extract_problems,
+        county_files,
+        own_county_problems,
     ),
 )
 
 
 def check_release(release: Path, checks: tuple[ReleaseCheck, ...] = RELEASE_CHECKS) -> dict[str, list[str]]:
-    """Every check's problems, the checks run side by side (each opens the staged files read-only; DuckDB
-    releases the GIL while it scans)."""
-    with ThreadPoolExecutor(max_workers=len(checks), thread_name_prefix="release-check") as pool:
-        futures = {check.name: pool.submit(check.problems, release) for check in checks}
-        return {name: future.result() for name, future in futures.items()}
+    """Every check's problems, in file order. Each (check, file) pair is one task on a pool of a thread
+    per core: each opens its file read-only, and DuckDB releases the GIL while it scans (a city's small
+    tables are one scan thread each, so the files are what runs side by side)."""
+    tasks = [(check, path) for check in checks for path in check.files(release)]
+    with ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2), thread_name_prefix="check") as pool:
+        futures = [(check.name, pool.submit(check.problems, path)) for check, path in tasks]
+        found: dict[str, list[str]] = {check.name: [] for check in checks}
+        for name, future in futures:
+            found[name] += future.result()
+    return found
 
 
 def _result(check: ReleaseCheck, problems: list[str]) -> dg.AssetCheckResult:
