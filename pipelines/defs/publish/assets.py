@@ -180,6 +180,8 @@ def _result(check: ReleaseCheck, problems: list[str]) -> dg.AssetCheckResult:
     name="warehouse_publish",
     op_tags=WRITER_TAGS,
     resource_defs=PATHS_RESOURCES,
+    # Subsettable, which also makes every output optional: an unchanged build yields none of them.
+    can_subset=True,
 )
 def warehouse_publish(context: dg.AssetExecutionContext, paths: AssessmentPaths) -> Iterator[object]:
     """Stage the release, run its blocking checks, and switch analysts to it when all of them passed."""
@@ -196,6 +198,8 @@ def _stage_check_publish(context: dg.AssetExecutionContext) -> Iterator[object]:
         if not pinned_duckdb():  # the next build starts from this one (a pinned file is the caller's)
             promote_build(build)
         return
+    if RELEASE_KEY not in context.selected_asset_keys:  # publishing needs this run's release
+        raise dg.Failure(description="warehouse/published needs warehouse/release in the same run")
     release = stage_release(
         build,
         label=build_id(context)[:12],
@@ -212,13 +216,17 @@ def _stage_check_publish(context: dg.AssetExecutionContext) -> Iterator[object]:
             "fingerprint": fingerprint,
         },
     )
-    problems = check_release(release)
+    problems = check_release(release)  # every check runs: a failed one blocks publishing even unselected
+    selected = {key.name for key in context.selected_asset_check_keys}
     for check in RELEASE_CHECKS:
-        yield _result(check, problems[check.name])
+        if check.name in selected:
+            yield _result(check, problems[check.name])
     failed = sorted(name for name, found in problems.items() if found)
     if failed:
         # the release stays staged (unpublished) for inspection; analysts keep the previous one
         raise dg.Failure(description=f"blocking checks failed: {', '.join(failed)} ({release.name})")
+    if PUBLISHED_KEY not in context.selected_asset_keys:  # staged and checked only
+        return
     # A build pinned with ASSESSMENT_DUCKDB is the caller's file: publish from it, never move it.
     published = publish_release(release, None if pinned_duckdb() else build)
     yield dg.MaterializeResult(
