@@ -259,7 +259,7 @@ def test_a_run_of_several_quarters_is_one_launch_each_and_publishes_once() -> No
     assert {k.to_user_string() for k in index.annual} >= {"warehouse/release", "warehouse/published"}
     (only,) = plan_launches(index, ["2025Q4"], [])
     assert only.publishes and not set(index.report) & set(only.assets)
-    assert {index.stage_of_step[s] for s in ("ingest_quarter", "warehouse_models")} == {
+    assert {index.stage_of_step[s] for s in ("ingest_quarter", "warehouse_quarter_models")} == {
         "ingest",
         "dbt",
     }

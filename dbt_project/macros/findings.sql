@@ -47,11 +47,23 @@
      + (count(*) over (partition by {{ partition_by }}, {{ value }}) - 1) / 2.0)
 {%- endmacro %}
 
-{#- A quality analytics table (reliability, leniency, fair_scores: dbt Python models of
-    models/analytics, computed by pipelines/quality/analytics.py in the same build) with `columns`
-    [(name, type), ...] cast to their types. -#}
+{#- A quality analytics source written by the Python assets of pipelines/defs/quality (quality/<table>/
+    <quarter>.parquet). source() is always called, so dbt and Dagster see the dependency; when no file
+    exists yet (the Python assets have not run, e.g. a warehouse built by dbt alone) this is an empty
+    relation of `columns` [(name, type), ...] instead of a read error. -#}
 {% macro quality_analytics(table, columns) -%}
-    (select {% for name, type in columns %}cast({{ name }} as {{ type }}) as {{ name }}{% if not loop.last %}, {% endif %}{% endfor %} from {{ ref(table) }})
+    {%- set rel = source('quality', table) -%}
+    {%- set glob = var('data_dir', env_var('ASSESSMENT_DATA_DIR', '../data')) ~ '/quality/' ~ table ~ '/*.parquet' -%}
+    {%- set ns = namespace(found=false) -%}
+    {%- if execute -%}
+        {%- set result = run_query("select count(*) from glob(" ~ dbt.string_literal(glob) ~ ")") -%}
+        {%- set ns.found = result.columns[0].values()[0] > 0 -%}
+    {%- endif -%}
+    {%- if ns.found -%}
+        (select {% for name, type in columns %}cast({{ name }} as {{ type }}) as {{ name }}{% if not loop.last %}, {% endif %}{% endfor %} from {{ rel }})
+    {%- else -%}
+        (select {% for name, type in columns %}cast(null as {{ type }}) as {{ name }}{% if not loop.last %}, {% endif %}{% endfor %} where 1 = 0)
+    {%- endif -%}
 {%- endmacro %}
 
 {#- Upper tail of the standard normal, P(Z ≥ z), from the complementary error function (Numerical

@@ -4,7 +4,7 @@ Rows per stage (what the stage wrote, or for the last stages what they carried):
 
     reference   units in the registry the run used
     ingest      rows of every raw/<table>/<quarter>.parquet (ratings dominate)
-    findings    (before issue 16) rows of the Python findings' Parquet files; they are dbt models now
+    findings    rows of every quality/<name>/<quarter>.parquet (reliability, leniency, fair scores)
     dbt         rows of every table in the pipeline's private warehouse (all layers; views not counted)
     publish     rows of every table in the published analyst file
     extracts    rows of every table in the county extracts (counties/*.duckdb)
@@ -89,6 +89,7 @@ def stage_rows(data: Path, quarter: str) -> dict[str, int]:
     return {
         "reference": registry_rows(data),
         "ingest": parquet_rows(sorted((data / "raw").glob(f"*/{quarter}.parquet"))),
+        "findings": parquet_rows(sorted((data / "quality").glob(f"*/{quarter}.parquet"))),
         "dbt": duckdb_rows(paths["work"]),
         "publish": published,
         "extracts": extract_rows,

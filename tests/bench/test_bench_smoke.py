@@ -144,8 +144,7 @@ def test_smoke_run_writes_every_figure(tmp_path: Path, monkeypatch: pytest.Monke
     (json_path,) = sorted((tmp_path / "results").glob("bench-*.json"))
     result = json.loads(json_path.read_text(encoding="utf-8"))
     smoke = result["sizes"]["smoke"]
-    # (the quality analytics are dbt models since issue 16: no findings stage of their own)
-    for stage in ("reference", "ingest", "dbt", "publish"):
+    for stage in ("reference", "ingest", "findings", "dbt", "publish"):
         assert smoke["stages"][stage]["seconds"] > 0, stage
         assert smoke["stages"][stage]["rows"] > 0, stage
         # every stage's memory is attributed from the samples taken while it ran

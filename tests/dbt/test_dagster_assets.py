@@ -1,6 +1,5 @@
-"""The warehouse as Dagster assets: keys, groups and partitions, and a real materialisation of part of
-one quarter partition, then of the annual dimensions, into a temporary DuckDB, dbt tests reported as
-asset checks."""
+"""The warehouse as Dagster assets: keys, groups and partitions, and a real materialisation of one
+quarter partition and the annual assets into a temporary DuckDB, dbt tests reported as asset checks."""
 
 from __future__ import annotations
 
@@ -14,7 +13,13 @@ import duckdb
 import pytest
 from dagster_dbt import DbtProject
 
-from pipelines.defs.dbt.assets import rules_table, warehouse_job, warehouse_models
+from pipelines.defs.dbt.assets import (
+    rules_table,
+    warehouse_annual_job,
+    warehouse_annual_models,
+    warehouse_quarter_job,
+    warehouse_quarter_models,
+)
 from pipelines.defs.dbt.project import (
     DBT_PROJECT_DIR,
     ManifestMissingError,
@@ -31,18 +36,15 @@ from tests.dbt.raw_fixtures import U1, tiny_city, write_raw, write_registry
 
 
 def test_asset_keys_groups_and_partitions() -> None:
-    """Every dbt model is an asset of one multi-asset partitioned by quarter (one `dbt build` a run)."""
-    specs = {spec.key: spec for spec in warehouse_models.specs}
-    for key in (
-        ["marts", "fct_person_quarter"],
-        ["staging", "stg_roster"],
-        ["marts", "fct_person_year"],
-        ["marts", "dim_unit"],
-        ["quality", "leniency"],  # the quality analytics are dbt Python models of the same build
-    ):
-        assert dg.AssetKey(key) in specs
-    assert warehouse_models.partitions_def == quarter_partitions
-    groups = {spec.key.path[0]: spec.group_name for spec in specs.values()}
+    quarter_specs = {spec.key: spec for spec in warehouse_quarter_models.specs}
+    annual_specs = {spec.key: spec for spec in warehouse_annual_models.specs}
+    assert dg.AssetKey(["marts", "fct_person_quarter"]) in quarter_specs
+    assert dg.AssetKey(["staging", "stg_roster"]) in quarter_specs
+    assert dg.AssetKey(["marts", "fct_person_year"]) in annual_specs
+    assert dg.AssetKey(["marts", "dim_unit"]) in annual_specs
+    assert warehouse_quarter_models.partitions_def == quarter_partitions
+    assert warehouse_annual_models.partitions_def is None
+    groups = {spec.key.path[0]: spec.group_name for spec in [*quarter_specs.values(), *annual_specs.values()]}
     assert groups == {
         "staging": "staging",
         "intermediate": "intermediate",
@@ -50,24 +52,24 @@ def test_asset_keys_groups_and_partitions() -> None:
         "quality": "quality",
         "results_use": "results_use",
     }
-    # dbt sources are the ingestion assets raw/<table>, the rules table, the unit registry and the
-    # review register.
-    upstream = {dep.asset_key for spec in specs.values() for dep in spec.deps}
-    sources = {key for key in upstream if key not in specs}
+    # dbt sources are the ingestion assets raw/<table>, the rules table and the unit registry.
+    upstream = {dep.asset_key for spec in quarter_specs.values() for dep in spec.deps}
+    sources = {key for key in upstream if key not in quarter_specs}
     assert {dg.AssetKey(["raw", t]) for t in RAW_TABLES} | {
         dg.AssetKey(["raw", "rules"]),
         dg.AssetKey("unit_registry"),
     } <= sources
-    assert all(k.path[0] in {"raw", "reviews"} or k == dg.AssetKey("unit_registry") for k in sources)
+    assert all(k.path[0] in {"raw", "quality"} or k == dg.AssetKey("unit_registry") for k in sources)
     assert rules_table.key == dg.AssetKey(["raw", "rules"])
     # the tests on marts and quality findings are asset checks; staging and intermediate tests are not
-    checked = {key.asset_key for key in warehouse_models.check_keys}
-    assert len(list(warehouse_models.check_specs)) > 20
-    assert {specs[key].group_name for key in checked} == {"marts", "quality"}
+    checked = {key.asset_key for key in warehouse_quarter_models.check_keys}
+    assert len(list(warehouse_quarter_models.check_specs)) > 20
+    assert {quarter_specs[key].group_name for key in checked} == {"marts", "quality"}
     resolved = dg.Definitions(
-        assets=[warehouse_models], jobs=[warehouse_job], resources={"dbt": dbt_resource()}
-    ).resolve_job_def("warehouse")
+        assets=[warehouse_quarter_models], jobs=[warehouse_quarter_job], resources={"dbt": dbt_resource()}
+    ).resolve_job_def("warehouse_quarter")
     assert resolved.partitions_def == quarter_partitions  # inferred from the selected assets
+    assert warehouse_annual_job.name == "warehouse_annual"
 
 
 def test_materialise_a_quarter_partition_then_the_annual_assets(
@@ -93,7 +95,7 @@ def test_materialise_a_quarter_partition_then_the_annual_assets(
         dg.AssetKey("unit_registry"),
     )
     quarter = dg.materialize(
-        [warehouse_models], partition_key="2025Q1", resources=resources, selection=task_chain
+        [warehouse_quarter_models], partition_key="2025Q1", resources=resources, selection=task_chain
     )
     assert quarter.success
     materialised = {e.asset_key for e in quarter.get_asset_materialization_events()}
@@ -113,9 +115,7 @@ def test_materialise_a_quarter_partition_then_the_annual_assets(
     dimensions = dg.AssetSelection.keys(
         dg.AssetKey(["marts", "dim_unit"]), dg.AssetKey(["marts", "dim_county"])
     )
-    annual = dg.materialize(
-        [warehouse_models], partition_key="2025Q1", resources=resources, selection=dimensions
-    )
+    annual = dg.materialize([warehouse_annual_models], resources=resources, selection=dimensions)
     assert annual.success
     assert all(c.passed for c in annual.get_asset_check_evaluations())
 
@@ -166,7 +166,7 @@ def test_importing_the_dbt_assets_starts_no_dbt() -> None:
         "        super().__init__(args, *rest, **kwargs)\n"
         "subprocess.Popen = NoDbt\n"
         "import pipelines.defs.dbt.assets as assets\n"
-        "print(len(list(assets.warehouse_models.specs)))\n"
+        "print(len(list(assets.warehouse_quarter_models.specs)))\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr[-2000:]

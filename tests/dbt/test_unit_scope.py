@@ -13,7 +13,7 @@ import duckdb
 import polars as pl
 import pytest
 
-from pipelines.defs.dbt.assets import rules_table, warehouse_models
+from pipelines.defs.dbt.assets import rules_table, warehouse_annual_models, warehouse_quarter_models
 from pipelines.defs.dbt.resources import dbt_resource
 from pipelines.defs.dbt.scope import changed_units
 from tests.dbt.conftest import point_at
@@ -25,8 +25,9 @@ QUARTERS = ("2025Q1", "2025Q2")
 
 def _build(quarters: tuple[str, ...] = QUARTERS) -> None:
     resources = {"dbt": dbt_resource()}
-    for quarter in quarters:  # one dbt build each: the quarter, its analytics, the annual models
-        assert dg.materialize([warehouse_models], resources=resources, partition_key=quarter).success
+    for quarter in quarters:
+        assert dg.materialize([warehouse_quarter_models], resources=resources, partition_key=quarter).success
+    assert dg.materialize([warehouse_annual_models], resources=resources).success
 
 
 def test_one_changed_unit_rebuilds_that_unit_and_equals_a_full_build(
@@ -37,7 +38,7 @@ def test_one_changed_unit_rebuilds_that_unit_and_equals_a_full_build(
     write_registry(data / "registry" / "units.csv")
     database = point_at(monkeypatch, data)
     assert dg.materialize([rules_table]).success
-    _build()  # every quarter (and the annual models): records what the unit rows were built from
+    _build()  # every quarter, then the annual models: records what the unit rows were built from
     with duckdb.connect(str(database), read_only=True) as con:
         recorded = dict(con.execute("select unit_code, content from main._built_units").fetchall())
     assert U1 in recorded

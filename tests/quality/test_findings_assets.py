@@ -10,7 +10,6 @@ import polars as pl
 import pytest
 
 from pipelines.bench.detection import read_labels
-from pipelines.defs.dbt.assets import warehouse_models
 from pipelines.defs.quality.assets import (
     ALL_TIERS,
     COMPOSITES_KEY,
@@ -18,11 +17,10 @@ from pipelines.defs.quality.assets import (
     LENIENCY_KEY,
     fair_scores_frame,
     leniency_frame,
-    per_quarter,
+    quality_fair_scores,
+    quality_leniency,
     quarter_ratings,
-    rebuilt_table,
     reliability_frame,
-    usable_ratings,
 )
 from pipelines.quality.facets import fair_evaluation_scores
 
@@ -94,56 +92,12 @@ def test_fair_scores_reuse_the_leniency_table(tmp_path: Path) -> None:
 
 
 def test_fair_scores_asset_depends_on_leniency() -> None:
-    """The analytics are dbt Python models of the one warehouse build: fair_scores after leniency, both
-    from the composite dbt computed (int_rating_composites, through the analytics' ratings view)."""
-    deps = warehouse_models.asset_deps
-    assert {LENIENCY_KEY, COMPOSITES_KEY} <= set(deps[FAIR_KEY])
-    assert dg.AssetKey(["quality", "leniency"]) == LENIENCY_KEY and LENIENCY_KEY in warehouse_models.keys
+    deps = set(quality_fair_scores.asset_deps[FAIR_KEY])
+    assert LENIENCY_KEY in deps
+    assert quality_leniency.key == LENIENCY_KEY == dg.AssetKey(["quality", "leniency"])
     # the composite comes from dbt (computed once, in int_rating_composites), not from the raw ratings
-    assert set(deps[LENIENCY_KEY]) == {COMPOSITES_KEY}
-    assert dg.AssetKey(["raw", "ratings"]) not in set(deps[FAIR_KEY]) | set(deps[LENIENCY_KEY])
+    assert COMPOSITES_KEY in deps and dg.AssetKey(["raw", "ratings"]) not in deps
     assert dg.AssetKey(["quality", "fair_scores"]) == FAIR_KEY
-
-
-def test_analytics_over_several_quarters_are_computed_quarter_by_quarter(tmp_path: Path) -> None:
-    """What the dbt Python models return for a build of every quarter: each quarter as on its own."""
-    database = _ratings(tmp_path)
-    with duckdb.connect(str(database), read_only=True) as con:
-        every = con.sql(
-            "select quarter, unit_code, ratee_code, rater_tier, rater_code, composite_score as composite "
-            "from intermediate.int_rating_composites where is_usable"
-        ).pl()
-    leniency = per_quarter("leniency", every)
-    assert set(leniency["quarter"]) == {"2025Q1", "2025Q2"}
-    alone = leniency_frame(quarter_ratings(database, "2025Q1"))
-    assert leniency.filter(pl.col("quarter") == "2025Q1").equals(alone)
-    fair = per_quarter("fair_scores", every, leniency=leniency)
-    q1 = quarter_ratings(database, "2025Q1")
-    assert fair.filter(pl.col("quarter") == "2025Q1").equals(fair_scores_frame(q1, alone, "2025Q1"))
-    assert per_quarter("reliability", pl.DataFrame()).is_empty()  # no ratings: the columns, no rows
-
-
-def test_a_build_of_one_quarter_recomputes_that_quarter_and_keeps_the_others(tmp_path: Path) -> None:
-    """What the dbt Python models return: the rebuilt quarter computed again (within it only the scoped
-    units when there are), the other rows as the table had them, a quarter the table lacks computed,
-    a quarter without ratings gone."""
-    database = _ratings(tmp_path)
-    with duckdb.connect(str(database), read_only=True) as con:
-        every = usable_ratings(con.sql("select * from intermediate.int_rating_composites").pl())
-    assert every.height == 10 and "composite" in every.columns  # the self-rating is gone
-    fresh = rebuilt_table("leniency", every, None, "2025Q2")  # no table yet: every quarter
-    assert set(fresh["quarter"]) == {"2025Q1", "2025Q2"}
-    marked = fresh.with_columns(pl.lit(-1.0).alias("leniency"))
-    again = rebuilt_table("leniency", every, marked, "2025Q2")
-    assert again.filter(pl.col("quarter") == "2025Q1")["leniency"].to_list() == [-1.0] * 3  # kept
-    assert again.filter(pl.col("quarter") == "2025Q2").equals(fresh.filter(pl.col("quarter") == "2025Q2"))
-    # a unit-scoped build of 2025Q2 that changed no unit keeps every row; one that changed U recomputes it
-    assert rebuilt_table("leniency", every, marked, "2025Q2", units=[]).equals(marked)
-    scoped = rebuilt_table("leniency", every, marked, "2025Q2", units=["U"])
-    assert scoped.sort(list(scoped.columns)).equals(again.sort(list(again.columns)))
-    stale = marked.with_columns(pl.lit("2024Q4").alias("quarter"))  # a quarter no longer in the ratings
-    assert set(rebuilt_table("leniency", every, stale, "2025Q2")["quarter"]) == {"2025Q1", "2025Q2"}
-    assert rebuilt_table("leniency", every, marked, None)["leniency"].to_list() == fresh["leniency"].to_list()
 
 
 def test_labels_of_undelivered_unit_quarters_are_dropped(tmp_path: Path) -> None:

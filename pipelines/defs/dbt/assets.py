@@ -1,17 +1,17 @@
 """The dbt warehouse as Dagster assets.
 
-Every dbt model is an asset of one multi-asset, `warehouse_models`, run as one `dbt build` (issue 16:
-one dbt start-up and manifest load per run instead of two). The dbt tests on marts and quality findings
-are asset checks (the others run in the same build without an event each). The multi-asset is
-partitioned by quarter: materialising partition 2025Q3 rebuilds that quarter's rows of the quarter-grain
-models (within it the unit-grain models only for the units whose raw rows changed), the quality
-analytics of that quarter, and the dimensions and annual models from every quarter. The quarter and the
-units reach dbt through the build file's scope table (resources.py, scope.py, macros/quarters.sql), not
-as vars, so dbt keeps its partial parse from run to run.
+Every dbt model is an asset; the dbt tests on marts and quality findings are asset checks (the others
+run in the same build without an event each). Models tagged `partitioned` in dbt_project.yml (the
+staging and rules views, and the quarter-grain incremental models) are partitioned by quarter:
+materialising partition 2025Q3 rebuilds that quarter only, and within it the unit-grain models only for
+the units whose raw rows changed. The quarter and the units reach dbt through the build file's scope
+table (resources.py, scope.py, macros/quarters.sql), not as vars, so dbt keeps its partial parse from
+run to run. Dimensions and annual models are one unpartitioned asset set, rebuilt from all quarters.
 
-Before issue 16 the quarter models and the annual ones were two multi-assets with the Python quality
-analytics (Dagster assets) between them, so every run started dbt twice; the analytics are now dbt
-Python models (dbt_project/models/analytics, pipelines/quality/analytics.py) inside the same build.
+One multi-asset for every model was tried (issue 16): Dagster splits a multi-asset into several steps
+when other assets sit between its models (the Python findings read the rating composites and the
+quality models read the findings), and the one asset became four dbt steps on the city instead of
+three.
 
 dbt sources map onto the assets that produce them: `raw.<table>` → AssetKey(["raw", "<table>"]) (the
 ingestion assets), `raw.rules` → the `raw/rules` asset below, `reference.units` → `unit_registry`.
@@ -36,12 +36,12 @@ from pipelines.defs.dbt.scope import record_built
 from pipelines.defs.partitions import quarter_partitions
 from pipelines.paths import data_dir
 
+PARTITIONED_SELECT = "tag:partitioned"
 LAYER_GROUPS = {
     "staging": "staging",
     "intermediate": "intermediate",
     "marts": "marts",
     "quality": "quality",
-    "analytics": "quality",  # the quality analytics computed in Python (dbt Python models)
     "results_use": "results_use",  # reviews applied, the cadre division's record (docs/deliverables.md)
 }
 WRITER_TAGS = {"warehouse/writer": "true"}
@@ -112,7 +112,7 @@ def keep_parse_cache(run_target: Path, keep: int = KEEP_RUN_TARGETS) -> None:
         shutil.copyfile(cache, tmp)
         tmp.replace(shared)
     runs = sorted(
-        (p for p in run_target.parent.glob("warehouse_*models-*") if p.is_dir()),
+        (p for p in run_target.parent.glob("warehouse_*_models-*") if p.is_dir()),
         key=lambda p: p.stat().st_mtime,
         reverse=True,
     )
@@ -167,15 +167,15 @@ def rules_table() -> dg.MaterializeResult:
 @dbt_assets(
     manifest=_manifest,
     project=_project,
+    select=PARTITIONED_SELECT,
     partitions_def=quarter_partitions,
     dagster_dbt_translator=_translator,
-    name="warehouse_models",
+    name="warehouse_quarter_models",
     op_tags=WRITER_TAGS,
 )
-def warehouse_models(context: dg.AssetExecutionContext, dbt: WarehouseDbtCli) -> Iterator[Any]:
-    """Every dbt model in one `dbt build`: the partition's quarter (staging and rules views, quarter-grain
-    models, the unit-grain ones for the units whose raw rows changed only, scope.py), the quality
-    analytics, and the dimensions and annual models rebuilt from every quarter."""
+def warehouse_quarter_models(context: dg.AssetExecutionContext, dbt: WarehouseDbtCli) -> Iterator[Any]:
+    """Staging and rules views and quarter-grain models, rebuilt for the partition's quarter; the
+    unit-grain ones for the units whose raw rows changed only (scope.py)."""
     database = run_duckdb_path(context)
     quarter = context.partition_key
     scope = dbt.prepare_scope(database, quarter, context.run.run_id)
@@ -191,16 +191,31 @@ def warehouse_models(context: dg.AssetExecutionContext, dbt: WarehouseDbtCli) ->
     keep_parse_cache(invocation.target_path)
 
 
-# The names of the two multi-assets before issue 16 (imported elsewhere for their keys).
-warehouse_quarter_models = warehouse_models
-warehouse_annual_models = warehouse_models
+@dbt_assets(
+    manifest=_manifest,
+    project=_project,
+    exclude=PARTITIONED_SELECT,
+    dagster_dbt_translator=_translator,
+    name="warehouse_annual_models",
+    op_tags=WRITER_TAGS,
+)
+def warehouse_annual_models(context: dg.AssetExecutionContext, dbt: WarehouseDbtCli) -> Iterator[Any]:
+    """Dimensions, annual results and annual compliance, rebuilt from every quarter."""
+    invocation = dbt.run(RUNTIME_BUILD, database=run_duckdb_path(context), context=context)
+    yield from recorded_events(invocation.stream())
+    keep_parse_cache(invocation.target_path)
 
-warehouse_job = dg.define_asset_job(
-    "warehouse",
-    selection=dg.AssetSelection.assets(warehouse_models),
+
+warehouse_quarter_job = dg.define_asset_job(
+    "warehouse_quarter",
+    selection=dg.AssetSelection.assets(warehouse_quarter_models),
     tags=WRITER_TAGS,
-    description=(
-        "Rebuild one quarter of the warehouse (run after that quarter is ingested), its quality "
-        "analytics, and the dimensions and annual results from every quarter."
-    ),
+    description="Rebuild one quarter of the warehouse (run after that quarter is ingested).",
+)
+
+warehouse_annual_job = dg.define_asset_job(
+    "warehouse_annual",
+    selection=dg.AssetSelection.assets(warehouse_annual_models),
+    tags=WRITER_TAGS,
+    description="Rebuild dimensions, annual results and annual compliance from every quarter.",
 )

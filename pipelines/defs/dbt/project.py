@@ -21,7 +21,7 @@ from pipelines.paths import PROJECT_ROOT
 
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
 PREPARE_COMMAND = "make env  (or: uv run python -m pipelines.defs.dbt.project)"
-_SOURCE_SUFFIXES = {".sql", ".yml", ".yaml", ".csv", ".py"}
+_SOURCE_SUFFIXES = {".sql", ".yml", ".yaml", ".csv"}
 
 
 class ManifestMissingError(RuntimeError):

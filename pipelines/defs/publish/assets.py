@@ -24,7 +24,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from pipelines.defs.dbt.assets import WRITER_TAGS, warehouse_models
+from pipelines.defs.dbt.assets import WRITER_TAGS, warehouse_annual_models, warehouse_quarter_models
 from pipelines.defs.dbt.resources import build_id, pinned_duckdb, run_duckdb_path
 from pipelines.defs.resources import PATHS_RESOURCES, AssessmentPaths
 from pipelines.publish import audit
@@ -40,7 +40,9 @@ PUBLISHED_GROUPS = {"marts", "quality"}
 
 def _mart_keys() -> list[dg.AssetKey]:
     """The dbt models a release is made of (marts and quality findings), as upstream dependencies."""
-    keys = [k for k, g in warehouse_models.group_names_by_key.items() if g in PUBLISHED_GROUPS]
+    keys: list[dg.AssetKey] = []
+    for assets_def in (warehouse_quarter_models, warehouse_annual_models):
+        keys += [k for k, g in assets_def.group_names_by_key.items() if g in PUBLISHED_GROUPS]
     return sorted(keys, key=lambda k: k.to_user_string())
 
 
