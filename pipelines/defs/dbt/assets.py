@@ -26,7 +26,6 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
-from dagster import get_dagster_logger
 from dagster_dbt import DagsterDbtTranslator, DbtProject, dbt_assets
 
 from pipelines.defs.dbt.project import DBT_PROJECT_DIR, required_manifest, warehouse_project
@@ -136,7 +135,7 @@ def recorded_events(events: Iterable[Any]) -> Iterator[Any]:
     (one per test and upstream model), nor its warning about each: the test ran and gates the build;
     nobody reads the event."""
     note_filter = _DropUncheckedTestNotes()
-    dbt_logger = get_dagster_logger()  # the logger dagster-dbt's event parsing writes to
+    dbt_logger = dg.get_dagster_logger()  # the logger dagster-dbt's event parsing writes to
     dbt_logger.addFilter(note_filter)
     try:
         for event in events:
