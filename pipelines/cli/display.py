@@ -32,7 +32,12 @@ STAGE_LABELS = {
     "deliverables": "成果文件 deliverables",
 }
 DESCRIPTION = Column(width=48, no_wrap=True, overflow="ellipsis")
-SINGLE_STEP_STAGES = {"ingest_quarter", "warehouse_quarter_models", "warehouse_annual_models"}
+SINGLE_STEP_STAGES = {
+    "ingest_quarter",
+    "warehouse_quarter_models",
+    "warehouse_annual_models",
+    "warehouse_publish",
+}
 SEVERITY_LABELS = {"high": "高 high", "medium": "中 medium", "low": "低 low"}
 
 

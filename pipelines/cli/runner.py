@@ -54,7 +54,7 @@ GROUP_STAGES = {
 }
 INGEST_PROGRESS = re.compile(r"ingest progress: (\d+)/(\d+) files")
 POLL_SECONDS = 0.3
-PUBLISH_STEP = "warehouse__published"  # once it succeeded, analysts read the new release
+PUBLISH_STEP = "warehouse_publish"  # once it succeeded, analysts read the new release (or nothing changed)
 
 
 class RunObserver(Protocol):

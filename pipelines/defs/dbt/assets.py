@@ -18,6 +18,7 @@ ingestion assets), `raw.rules` → the `raw/rules` asset below, `reference.units
 """
 
 # No `from __future__ import annotations`: Dagster reads the context parameter's real annotation.
+import logging
 import os
 import shutil
 from collections.abc import Iterable, Iterator, Mapping
@@ -49,7 +50,9 @@ RULES_ASSET = dg.AssetKey(["raw", "rules"])
 # (tests/dbt, a plain `dbt build`), not on every quarterly run, where they cost a third of dbt's time.
 # A dbt test runs only when every model it reads is in the run (`indirect_selection: cautious` in
 # dbt_project.yml), so a subset selected in the UI never trips over a half-built relationship test.
-RUNTIME_BUILD = ["build", "--exclude-resource-type", "unit_test"]
+# dbt's file log at info, not debug: debug records every SQL statement (~750 a build, 5 MB of JSON
+# written while the build runs); errors and each node's start and result stay in the log.
+RUNTIME_BUILD = ["build", "--exclude-resource-type", "unit_test", "--log-level-file", "info"]
 CHECKED_GROUPS = {"marts", "quality"}
 
 
@@ -116,12 +119,30 @@ def keep_parse_cache(run_target: Path, keep: int = KEEP_RUN_TARGETS) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
+UNCHECKED_TEST_NOTE = "Logging an `AssetObservation` instead of an `AssetCheckResult`"
+
+
+class _DropUncheckedTestNotes(logging.Filter):
+    """dagster-dbt logs a warning for every dbt test that is not an asset check (~100 a run), and Dagster
+    stores each as an event of the run; the tests are not checks on purpose (WarehouseTranslator)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith(UNCHECKED_TEST_NOTE)
+
+
 def recorded_events(events: Iterable[Any]) -> Iterator[Any]:
     """dagster-dbt's events without the observations it makes for tests that are not asset checks
-    (one per test and upstream model): the test ran and gates the build; nobody reads the event."""
-    for event in events:
-        if not isinstance(event, dg.AssetObservation):
-            yield event
+    (one per test and upstream model), nor its warning about each: the test ran and gates the build;
+    nobody reads the event."""
+    note_filter = _DropUncheckedTestNotes()
+    dbt_logger = dg.get_dagster_logger()  # the logger dagster-dbt's event parsing writes to
+    dbt_logger.addFilter(note_filter)
+    try:
+        for event in events:
+            if not isinstance(event, dg.AssetObservation):
+                yield event
+    finally:
+        dbt_logger.removeFilter(note_filter)
 
 
 _project = warehouse_project()

@@ -1,4 +1,4 @@
-"""Publishing as assets: stage a release from the run's build, check it, then switch analysts to it.
+"""Publishing as one step: stage a release from the run's build, check it, then switch analysts to it.
 
 warehouse/release   exports the analyst file and the per-county extracts from the build into a new
                     release folder that nobody reads yet (pipelines/publish/export.py)
@@ -7,11 +7,19 @@ warehouse/release   exports the analyst file and the per-county extracts from th
 warehouse/published switches the `published` symlink to the release (atomic) and promotes the build to
                     the pipeline's private warehouse (pipelines/publish/warehouse.py)
 
-A failed check stops the run before warehouse/published: analysts keep the previous release.
+Both assets and the four checks are one multi-asset, `warehouse_publish`: one Dagster step instead of
+six (issue 16), the checks run side by side on the staged files (a task per check and file, each
+reading its file read-only), and only when every check passed is the release switched in. A failed
+check fails the step before warehouse/published: analysts keep the previous release. When the build's
+analyst tables are the same as the published release's (pipelines/publish/fingerprint.py) nothing is
+staged or published, and the report and deliverables, which depend on warehouse/published, are skipped.
 """
 
 # No `from __future__ import annotations`: Dagster reads the context parameter's real annotation.
-from collections.abc import Iterator
+import os
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import dagster as dg
@@ -58,26 +66,132 @@ UNCHANGED_MESSAGE = (
 )
 
 
-@dg.asset(
-    key=RELEASE_KEY,
-    deps=_mart_keys(),
-    group_name=GROUP,
-    kinds={"duckdb"},
-    tags=WRITER_TAGS,
-    resource_defs=PATHS_RESOURCES,
-    # Not materialised when nothing analysts see changed: its checks, publishing and the report are then
-    # skipped by Dagster (they depend on it).
-    output_required=False,
+# -- the blocking checks of a staged release (each a list of problems; pipelines/publish/audit.py) ------
+
+
+def analyst_file(release: Path) -> list[Path]:
+    return [release / PUBLISHED_NAME]
+
+
+def every_file(release: Path) -> list[Path]:
+    return [release / PUBLISHED_NAME, *county_files(release)]
+
+
+def analyst_table_problems(path: Path) -> list[str]:
+    return audit.only_analyst_tables(path) + audit.required_tables(path)
+
+
+def own_county_problems(path: Path) -> list[str]:
+    return audit.county_extract_problems(path, path.stem)
+
+
+@dataclass(frozen=True)
+class ReleaseCheck:
+    name: str
+    description: str
+    what: str  # the first words of a failure's description
+    files: Callable[[Path], list[Path]]  # the release's files it reads
+    problems: Callable[[Path], list[str]]  # the problems of one file
+
+
+RELEASE_CHECKS = (
+    ReleaseCheck(
+        "only_analyst_tables",
+        "Only fct_/dim_ tables of marts and quality.",
+        "not an analyst file",
+        analyst_file,
+        analyst_table_problems,
+    ),
+    ReleaseCheck(
+        "no_national_ids_published",
+        "No value shaped like a national ID.",
+        "national IDs",
+        every_file,
+        audit.no_national_ids,
+    ),
+    ReleaseCheck(
+        "rater_anonymity",
+        "No named internal rater beside a ratee; no tier mean or leniency over fewer than 3 people.",
+        "rater anonymity",
+        every_file,
+        audit.rater_anonymity,
+    ),
+    ReleaseCheck(
+        "county_extracts_hold_only_their_county",
+        "Each county extract holds only its county.",
+        "county extracts",
+        county_files,
+        own_county_problems,
+    ),
 )
-def warehouse_release(
-    context: dg.AssetExecutionContext, paths: AssessmentPaths
-) -> Iterator[dg.MaterializeResult]:
-    """The analyst file and one extract per county, staged from this run's build (not yet visible)."""
+
+
+def check_release(release: Path, checks: tuple[ReleaseCheck, ...] = RELEASE_CHECKS) -> dict[str, list[str]]:
+    """Every check's problems, in file order. Each (check, file) pair is one task on a pool of a thread
+    per core: each opens its file read-only, and DuckDB releases the GIL while it scans (a city's small
+    tables are one scan thread each, so the files are what runs side by side)."""
+    tasks = [(check, path) for check in checks for path in check.files(release)]
+    with ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2), thread_name_prefix="check") as pool:
+        futures = [(check.name, pool.submit(check.problems, path)) for check, path in tasks]
+        found: dict[str, list[str]] = {check.name: [] for check in checks}
+        for name, future in futures:
+            found[name] += future.result()
+    return found
+
+
+def _result(check: ReleaseCheck, problems: list[str]) -> dg.AssetCheckResult:
+    return dg.AssetCheckResult(
+        asset_key=RELEASE_KEY,
+        check_name=check.name,
+        passed=not problems,
+        metadata={"problems": len(problems), "first_problems": problems[:10]},
+        description=f"{check.what}: {problems[0]}" if problems else None,
+    )
+
+
+# -- the step --------------------------------------------------------------------------------------------
+
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(
+            RELEASE_KEY,
+            deps=_mart_keys(),
+            group_name=GROUP,
+            kinds={"duckdb"},
+            tags=WRITER_TAGS,
+            description="The analyst file and one extract per county, staged from this run's build.",
+            # Not materialised when nothing analysts see changed: publishing, the report and the
+            # deliverables are then skipped.
+            skippable=True,
+        ),
+        dg.AssetSpec(
+            PUBLISHED_KEY,
+            deps=[RELEASE_KEY],
+            group_name=GROUP,
+            kinds={"duckdb"},
+            tags=WRITER_TAGS,
+            description="Analysts switched to this run's release (atomic); previous releases kept.",
+            skippable=True,
+        ),
+    ],
+    check_specs=[
+        dg.AssetCheckSpec(check.name, asset=RELEASE_KEY, blocking=True, description=check.description)
+        for check in RELEASE_CHECKS
+    ],
+    name="warehouse_publish",
+    op_tags=WRITER_TAGS,
+    resource_defs=PATHS_RESOURCES,
+    # Subsettable, which also makes every output optional: an unchanged build yields none of them.
+    can_subset=True,
+)
+def warehouse_publish(context: dg.AssetExecutionContext, paths: AssessmentPaths) -> Iterator[object]:
+    """Stage the release, run its blocking checks, and switch analysts to it when all of them passed."""
     with paths.applied():
-        yield from _stage(context)
+        yield from _stage_check_publish(context)
 
 
-def _stage(context: dg.AssetExecutionContext) -> Iterator[dg.MaterializeResult]:
+def _stage_check_publish(context: dg.AssetExecutionContext) -> Iterator[object]:
     build = run_duckdb_path(context)
     alias_key = rater_alias_key()
     fingerprint = content_fingerprint(build, alias_key)
@@ -86,6 +200,8 @@ def _stage(context: dg.AssetExecutionContext) -> Iterator[dg.MaterializeResult]:
         if not pinned_duckdb():  # the next build starts from this one (a pinned file is the caller's)
             promote_build(build)
         return
+    if RELEASE_KEY not in context.selected_asset_keys:  # publishing needs this run's release
+        raise dg.Failure(description="warehouse/published needs warehouse/release in the same run")
     release = stage_release(
         build,
         label=build_id(context)[:12],
@@ -93,91 +209,41 @@ def _stage(context: dg.AssetExecutionContext) -> Iterator[dg.MaterializeResult]:
         progress=context.log.info,
         facts={"run_id": context.run.run_id, "build": build.name, FINGERPRINT_FACT: fingerprint},
     )
-    counties = [p.stem for p in county_files(release)]
     yield dg.MaterializeResult(
+        asset_key=RELEASE_KEY,
         metadata={
             "release": str(release),
-            "counties": counties,
+            "counties": [p.stem for p in county_files(release)],
             "size_mb": round((release / PUBLISHED_NAME).stat().st_size / 1e6, 1),
             "fingerprint": fingerprint,
-        }
+        },
     )
-
-
-def _result(problems: list[str], what: str) -> dg.AssetCheckResult:
-    return dg.AssetCheckResult(
-        passed=not problems,
-        metadata={"problems": len(problems), "first_problems": problems[:10]},
-        description=f"{what}: {problems[0]}" if problems else None,
-    )
-
-
-@dg.asset_check(asset=RELEASE_KEY, blocking=True, description="Only fct_/dim_ tables of marts and quality.")
-def only_analyst_tables(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
-    release = staged_release(context)
-    problems = audit.only_analyst_tables(release / PUBLISHED_NAME) + audit.required_tables(
-        release / PUBLISHED_NAME
-    )
-    return _result(problems, "not an analyst file")
-
-
-@dg.asset_check(asset=RELEASE_KEY, blocking=True, description="No value shaped like a national ID.")
-def no_national_ids_published(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
-    release = staged_release(context)
-    files = [release / PUBLISHED_NAME, *county_files(release)]
-    return _result([p for f in files for p in audit.no_national_ids(f)], "national IDs")
-
-
-@dg.asset_check(
-    asset=RELEASE_KEY,
-    blocking=True,
-    description="No named internal rater beside a ratee; no tier mean or leniency over fewer than 3 people.",
-)
-def rater_anonymity(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
-    release = staged_release(context)
-    files = [release / PUBLISHED_NAME, *county_files(release)]
-    return _result([p for f in files for p in audit.rater_anonymity(f)], "rater anonymity")
-
-
-@dg.asset_check(asset=RELEASE_KEY, blocking=True, description="Each county extract holds only its county.")
-def county_extracts_hold_only_their_county(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
-    release = staged_release(context)
-    problems = [p for f in county_files(release) for p in audit.county_extract_problems(f, f.stem)]
-    return _result(problems, "county extracts")
-
-
-@dg.asset(
-    key=PUBLISHED_KEY,
-    deps=[RELEASE_KEY],
-    group_name=GROUP,
-    kinds={"duckdb"},
-    tags=WRITER_TAGS,
-    resource_defs=PATHS_RESOURCES,
-)
-def warehouse_published(context: dg.AssetExecutionContext, paths: AssessmentPaths) -> dg.MaterializeResult:
-    """Switch analysts to this run's release (atomic) and keep the previous releases for restore."""
-    with paths.applied():
-        return _publish(context)
-
-
-def _publish(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
-    release = staged_release(context)
+    problems = check_release(release)  # every check runs: a failed one blocks publishing even unselected
+    selected = {key.name for key in context.selected_asset_check_keys}
+    for check in RELEASE_CHECKS:
+        if check.name in selected:
+            yield _result(check, problems[check.name])
+    failed = sorted(name for name, found in problems.items() if found)
+    if failed:
+        # the release stays staged (unpublished) for inspection; analysts keep the previous one
+        raise dg.Failure(description=f"blocking checks failed: {', '.join(failed)} ({release.name})")
+    if PUBLISHED_KEY not in context.selected_asset_keys:  # staged and checked only
+        return
     # A build pinned with ASSESSMENT_DUCKDB is the caller's file: publish from it, never move it.
-    build = None if pinned_duckdb() else run_duckdb_path(context)
-    published = publish_release(release, build)
-    lay = layout()
-    return dg.MaterializeResult(
+    published = publish_release(release, None if pinned_duckdb() else build)
+    yield dg.MaterializeResult(
+        asset_key=PUBLISHED_KEY,
         metadata={
             "published": str(published),
             "release": release.name,
-            "county_extracts": str(lay.counties),
-        }
+            "county_extracts": str(layout().counties),
+        },
     )
 
 
 publish_job = dg.define_asset_job(
     "publish",
-    selection=dg.AssetSelection.assets(warehouse_release, warehouse_published),
+    selection=dg.AssetSelection.assets(warehouse_publish),
     tags=WRITER_TAGS,
     description="Stage, check and publish the analyst warehouse and county extracts from the run's build.",
 )
