@@ -14,14 +14,24 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-STAGE_ORDER = ("reference", "ingest", "findings", "dbt", "publish", "extracts", "report")
+STAGE_ORDER = (
+    "reference",
+    "ingest",
+    "validation",
+    "findings",
+    "dbt",
+    "publish",
+    "extracts",
+    "report",
+    "deliverables",
+)
 GB = 1024**3
 
-# Targets of the issue (2-core machine).
-CITY_E2E_MAX_S = 90.0
-INCREMENTAL_MAX_S = 20.0
-PROVINCE16_E2E_MAX_S = 15 * 60.0
-PROVINCE16_MEMORY_MAX_BYTES = 8 * GB
+# Targets of issue 16 (2-core machine); the first benchmark's were 90 s, 20 s, 15 min and 8 GB.
+CITY_E2E_MAX_S = 25.0
+INCREMENTAL_MAX_S = 10.0
+PROVINCE16_E2E_MAX_S = 150.0
+PROVINCE16_MEMORY_MAX_BYTES = 4 * GB
 INGEST_SPEEDUP_MIN = 10.0
 WHOLE_BENCHMARK_MAX_S = 30 * 60.0
 LINEAR_TOLERANCE = 1.10  # time per unit may grow by 10 % between sizes before it counts as superlinear

@@ -24,6 +24,7 @@ from pipelines.paths import receipts_dir
 STAGE_LABELS = {
     "reference": "参考数据 reference data",
     "ingest": "接收文件 files ingested",
+    "validation": "规则复验 GX suites over raw tables",
     "reviews": "复核登记 review registers",
     "findings": "评议质量 rating findings",
     "dbt": "数据模型 dbt nodes",

@@ -65,8 +65,8 @@ def test_targets_name_every_measured_limit() -> None:
         "sizes": {
             "city": {
                 "units": 500,
-                "end_to_end_seconds": 80.0,
-                "incremental": {"seconds": 25.0},
+                "end_to_end_seconds": 24.0,
+                "incremental": {"seconds": 12.0},
                 "ratios": {"baseline_ingest_over_our_ingest": 12.0},
             },
         },
