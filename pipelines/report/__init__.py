@@ -1,6 +1,5 @@
-"""The quarterly report for leadership: `render_report(quarter, warehouse, out_dir)` executes
-notebooks/quarterly_report.ipynb and writes a standalone HTML file (see render.py)."""
+"""The quarterly report for leadership: `pipelines.report.render.render_report(quarter, warehouse,
+out_dir)` executes notebooks/quarterly_report.ipynb and writes a standalone HTML file.
 
-from pipelines.report.render import ReportError, render_report, report_path
-
-__all__ = ["ReportError", "render_report", "report_path"]
+Kept empty of imports: `fingerprint` and `render` import each other's package, and notebooks import
+`pipelines.report.charts` without loading papermill's side of the package."""

@@ -33,8 +33,8 @@ RULES_VERSION_SQL = "select max(rules_version) as v from marts.fct_unit_quarter 
 
 def _shown() -> dict[str, Callable[[duckdb.DuckDBPyConnection, str], Any]]:
     """The notebook's data, one entry per query it runs (by the same functions and arguments)."""
+    import pipelines.report.charts as charts
     from pipelines import analysis as an
-    from pipelines.report import charts
 
     return {
         "county_order": lambda con, q: charts.county_order(con),

@@ -11,8 +11,7 @@ import nbformat
 import papermill as pm
 import pytest
 
-from pipelines.report import ReportError, render_report, report_path
-from pipelines.report.render import NOTEBOOKS_DIR, REPORT_NOTEBOOK
+from pipelines.report.render import NOTEBOOKS_DIR, REPORT_NOTEBOOK, ReportError, render_report, report_path
 from tests.notebooks.conftest import PublishedWarehouse
 
 # One xdist worker runs every test of the shared published city, so it is built once.

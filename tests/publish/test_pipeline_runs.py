@@ -247,7 +247,7 @@ def test_the_command_shows_progress_and_a_summary_and_keeps_tool_output_in_the_l
     assert ingested is not None, out
     assert ingested.group(1) == ingested.group(2)
     assert int(ingested.group(2)) >= sum(1 for p in landing.iterdir() if p.is_dir())
-    assert "数据模型 dbt nodes" in out and "发布 publishing · published" in out
+    assert "数据模型 dbt nodes" in out and re.search(r"✓ \S+ 发布 publishing ", out), out
     assert "运行摘要 run summary" in out and "退回的文件 rejected files" in out
     rejected_line = next(line for line in out.splitlines() if line.strip().startswith(f"{QUARTER} {unit}"))
     assert f"{unit}-平时考核.xlsx" in rejected_line and rejected_line.split(": ", 1)[1].strip()
