@@ -29,7 +29,7 @@ from pipelines.domain.template import SHEETS, SHEETS_BY_NAME, Kind
 from pipelines.ingest.load import persons_path, raw_path
 from pipelines.ingest.normalise import NO, YES, format_number
 from pipelines.ingest.rules import SUPPORTED as PER_CELL
-from pipelines.ingest.suites import NUMERIC_KINDS, load_suites, value_column
+from pipelines.ingest.suites import NUMERIC_KINDS, load_suites, raise_if_expectation_raised, value_column
 
 SUBMISSION = "submission_id"
 ROW = "_row"  # position of the row in its raw table
@@ -137,11 +137,7 @@ def _run_suite(sheet_name: str, frame: pl.DataFrame) -> list[SuiteFailure]:
     )
     out = []
     for outcome in result.results:
-        if outcome.exception_info and outcome.exception_info.get("raised_exception"):
-            raise RuntimeError(
-                f"expectation {outcome.expectation_config.type} on raw {sheet_name} raised: "
-                f"{outcome.exception_info.get('exception_message')}"
-            )
+        raise_if_expectation_raised(outcome, f"raw {sheet_name}")
         if outcome.success:
             continue
         config = outcome.expectation_config

@@ -193,3 +193,12 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main())
+
+
+def raise_if_expectation_raised(outcome: Any, where: str) -> None:
+    """GX reports an expectation that crashed as a failed result; ours must not read it as bad data."""
+    if outcome.exception_info and outcome.exception_info.get("raised_exception"):
+        raise RuntimeError(
+            f"expectation {outcome.expectation_config.type} on {where} raised: "
+            f"{outcome.exception_info.get('exception_message')}"
+        )

@@ -39,7 +39,13 @@ from pipelines.ingest.issues import (
 )
 from pipelines.ingest.normalise import CANONICAL_PATTERNS, YES, format_number, split_codes
 from pipelines.ingest.sheets import ROW, ParsedSheet
-from pipelines.ingest.suites import NUMERIC_KINDS, VALUE_SUFFIX, load_suites, value_column
+from pipelines.ingest.suites import (
+    NUMERIC_KINDS,
+    VALUE_SUFFIX,
+    load_suites,
+    raise_if_expectation_raised,
+    value_column,
+)
 from pipelines.ingest.tables import FILE
 
 # -- cross-sheet checks within one submission ---------------------------------------------------------
@@ -358,11 +364,7 @@ def validate_batches(batches: list[CellBatch]) -> dict[int, list[Issue]]:
             },
         )
         for outcome in result.results:
-            if outcome.exception_info and outcome.exception_info.get("raised_exception"):
-                raise RuntimeError(
-                    f"expectation {outcome.expectation_config.type} on {cells.sheet} raised: "
-                    f"{outcome.exception_info.get('exception_message')}"
-                )
+            raise_if_expectation_raised(outcome, cells.sheet)
             if outcome.success:
                 continue
             config = outcome.expectation_config
