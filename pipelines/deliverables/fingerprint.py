@@ -23,7 +23,7 @@ import json
 import math
 import os
 import shutil
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import date, datetime, time
 from decimal import Decimal
 from functools import cache
@@ -76,23 +76,33 @@ def code_version() -> str:
     import jinja2
     import xlsxwriter
 
-    digest = hashlib.sha256(f"xlsxwriter {xlsxwriter.__version__} jinja2 {jinja2.__version__}\n".encode())
     sources = sorted([*_PACKAGE.rglob("*.py"), *_PACKAGE.rglob("*.j2"), _NEUTRALISER])
-    for path in sources:
-        digest.update(f"{path.relative_to(_PACKAGE.parent)}\n".encode())
-        digest.update(path.read_bytes())
+    return files_digest(
+        f"xlsxwriter {xlsxwriter.__version__} jinja2 {jinja2.__version__}",
+        sources,
+        label=lambda path: str(path.relative_to(_PACKAGE.parent)),
+    )
+
+
+def files_digest(header: str, files: Iterable[Path], label: Callable[[Path], str]) -> str:
+    """A hash of a code version: `header` (library versions), then each existing file's label and bytes."""
+    digest = hashlib.sha256(f"{header}\n".encode())
+    for path in files:
+        if path.is_file():
+            digest.update(f"{label(path)}\n".encode())
+            digest.update(path.read_bytes())
     return digest.hexdigest()
+
+
+def json_digest(value: Any) -> str:
+    """SHA-256 of a JSON-able value, written one way only (sorted keys, no spaces, UTF-8)."""
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def fingerprint(kind: str, *inputs: Any) -> str:
     """The fingerprint of one file: its kind (which writer), what it is written from, the code version."""
-    text = json.dumps(
-        [kind, code_version(), canonical(list(inputs))],
-        ensure_ascii=False,
-        separators=(",", ":"),
-        sort_keys=True,
-    )
-    return hashlib.sha256(text.encode()).hexdigest()
+    return json_digest([kind, code_version(), canonical(list(inputs))])
 
 
 def read_manifest(folder: Path) -> dict[str, dict[str, Any]]:

@@ -14,8 +14,6 @@ second where rendering costs seconds.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Callable
 from functools import cache
 from importlib import metadata
@@ -24,7 +22,7 @@ from typing import Any
 
 import duckdb
 
-from pipelines.deliverables.fingerprint import canonical
+from pipelines.deliverables.fingerprint import canonical, files_digest, json_digest
 from pipelines.paths import PROJECT_ROOT
 
 _HERE = Path(__file__).resolve().parent
@@ -69,7 +67,6 @@ def code_version(notebook: Path) -> str:
     """The code that makes the HTML: notebook, charts, analysis helpers, renderer, template, libraries."""
     # versions from the installed metadata: importing nbconvert and plotly only to ask costs a second
     versions = " ".join(f"{name} {metadata.version(name)}" for name in ("plotly", "nbconvert", "papermill"))
-    digest = hashlib.sha256(f"{versions}\n".encode())
     files = [
         notebook,
         _HERE / "charts.py",
@@ -78,11 +75,7 @@ def code_version(notebook: Path) -> str:
         PROJECT_ROOT / "pipelines" / "analysis.py",
         *sorted((_HERE / "templates").rglob("*")),
     ]
-    for path in files:
-        if path.is_file():
-            digest.update(f"{path.name}\n".encode())
-            digest.update(path.read_bytes())
-    return digest.hexdigest()
+    return files_digest(versions, files, label=lambda path: path.name)
 
 
 def _unordered(value: Any) -> Any:
@@ -100,10 +93,4 @@ def report_fingerprint(quarter: str, warehouse: Path, notebook: Path, *, demo_ba
         shown = {name: _unordered(canonical(query(con, quarter))) for name, query in _shown().items()}
     finally:
         con.close()
-    text = json.dumps(
-        [quarter, demo_banner, code_version(notebook), shown],
-        ensure_ascii=False,
-        separators=(",", ":"),
-        sort_keys=True,
-    )
-    return hashlib.sha256(text.encode()).hexdigest()
+    return json_digest([quarter, demo_banner, code_version(notebook), shown])
