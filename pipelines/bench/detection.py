@@ -219,16 +219,19 @@ def clean_rates(findings: pl.DataFrame, participants: int) -> dict[str, object]:
     }
 
 
+def _built_city(root: Path, args: argparse.Namespace, scenario: str, *, clean: bool) -> Path:
+    """The city's published warehouse: its findings rebuilt as the flags ask, else generated and run."""
+    if _rebuild(root, args):
+        return root / "warehouse" / "assessment.duckdb"
+    generate(root, args.quarters, args.units, args.seed, clean=clean, scenario=scenario)
+    return run_pipeline(root)
+
+
 def run_scenario(root: Path, args: argparse.Namespace, scenario: str) -> dict[str, object]:
     """Anomalous and clean city of one scenario: P/R per type and the clean false-alarm rate."""
     out: dict[str, object] = {"scenario": scenario}
     anom = root / "anom"
-    if _rebuild(anom, args):
-        published = anom / "warehouse" / "assessment.duckdb"
-    else:
-        generate(anom, args.quarters, args.units, args.seed, clean=False, scenario=scenario)
-        published = run_pipeline(anom)
-    findings, participants = read_findings(published)
+    findings, participants = read_findings(_built_city(anom, args, scenario, clean=False))
     labels, dropped = detectable_labels(read_labels(anom), anom)
     print(f"\n[{scenario}] {dropped} labels dropped: their submission never reached the warehouse")
     table = report_detection(findings, labels)
@@ -236,13 +239,7 @@ def run_scenario(root: Path, args: argparse.Namespace, scenario: str) -> dict[st
     out["labels_dropped"] = dropped
     out["detection"] = table.to_dicts()
     if not args.no_clean:
-        clean = root / "clean"
-        if _rebuild(clean, args):
-            published = clean / "warehouse" / "assessment.duckdb"
-        else:
-            generate(clean, args.quarters, args.units, args.seed, clean=True, scenario=scenario)
-            published = run_pipeline(clean)
-        findings, participants = read_findings(published)
+        findings, participants = read_findings(_built_city(root / "clean", args, scenario, clean=True))
         report_rates(findings, participants)
         out["clean"] = clean_rates(findings, participants)
     return out
