@@ -220,6 +220,10 @@ def _execute(output: Path, quarter: str, warehouse: Path, timeout: int) -> Any:
             log_output=False,
             execution_timeout=timeout,
             request_save_on_cell_execute=False,
+            # The kernel inherits the operator's terminal as stderr; at its default log level it warns
+            # there on every start that its local TCP sockets are unencrypted (ipykernel 7). Errors
+            # still show; the report's own failures come back through papermill.
+            extra_arguments=["--IPKernelApp.log_level=ERROR"],
         )
     except PapermillExecutionError as exc:
         raise ReportError(

@@ -105,7 +105,8 @@ def test_report_html_is_standalone(rendered_report: Path, published_warehouse: P
     assert html.count('class="plotly-graph-div"') >= 6
 
 
-def test_report_names_the_failing_cell(tmp_path: Path) -> None:
+def test_report_names_the_failing_cell(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    """…and the kernel it starts says nothing on the operator's terminal (its stderr is inherited)."""
     empty = tmp_path / "empty.duckdb"
     duckdb.connect(str(empty)).close()  # a warehouse without any table
     with pytest.raises(ReportError, match=r"cell \d+") as info:
@@ -113,6 +114,7 @@ def test_report_names_the_failing_cell(tmp_path: Path) -> None:
     assert "CatalogException" in str(info.value)
     assert (tmp_path / "out" / "2025Q3" / "report-2025Q3.failed.ipynb").is_file()
     assert not report_path("2025Q3", tmp_path / "out").exists()
+    assert "IPKernelApp" not in capfd.readouterr().err
 
 
 def test_report_is_kept_when_nothing_it_shows_changed(

@@ -21,7 +21,7 @@ ingestion assets), `raw.rules` → the `raw/rules` asset below, `reference.units
 import logging
 import os
 import shutil
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Generator, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -130,15 +130,19 @@ class _DropUncheckedTestNotes(logging.Filter):
         return not str(record.msg).startswith(UNCHECKED_TEST_NOTE)
 
 
-def recorded_events(events: Iterable[Any]) -> Iterator[Any]:
+def recorded_events(events: Generator[Any, None, Any]) -> Generator[Any, None, Any]:
     """dagster-dbt's events without the observations it makes for tests that are not asset checks
     (one per test and upstream model), nor its warning about each: the test ran and gates the build;
-    nobody reads the event."""
+    nobody reads the event. Returns what `events` returns."""
     note_filter = _DropUncheckedTestNotes()
     dbt_logger = dg.get_dagster_logger()  # the logger dagster-dbt's event parsing writes to
     dbt_logger.addFilter(note_filter)
     try:
-        for event in events:
+        while True:
+            try:
+                event = next(events)
+            except StopIteration as finished:
+                return finished.value
             if not isinstance(event, dg.AssetObservation):
                 yield event
     finally:
@@ -182,12 +186,9 @@ def warehouse_quarter_models(context: dg.AssetExecutionContext, dbt: WarehouseDb
         context.log.info(
             f"{quarter}: unit-grain models rebuild {len(scope.units)} changed unit(s): {scope.units[:20]}"
         )
-    invocation = dbt.run(
-        RUNTIME_BUILD, database=database, quarter=quarter, context=context, scope_prepared=True
-    )
-    yield from recorded_events(invocation.stream())
-    record_built(database, scope)  # only reached when dbt succeeded (stream raises otherwise)
-    keep_parse_cache(invocation.target_path)
+    target_path = yield from recorded_events(dbt.build(RUNTIME_BUILD, database=database, context=context))
+    record_built(database, scope)  # only reached when dbt succeeded (build raises otherwise)
+    keep_parse_cache(target_path)
 
 
 @dbt_assets(
@@ -200,9 +201,10 @@ def warehouse_quarter_models(context: dg.AssetExecutionContext, dbt: WarehouseDb
 )
 def warehouse_annual_models(context: dg.AssetExecutionContext, dbt: WarehouseDbtCli) -> Iterator[Any]:
     """Dimensions, annual results and annual compliance, rebuilt from every quarter."""
-    invocation = dbt.run(RUNTIME_BUILD, database=run_duckdb_path(context), context=context)
-    yield from recorded_events(invocation.stream())
-    keep_parse_cache(invocation.target_path)
+    target_path = yield from recorded_events(
+        dbt.build(RUNTIME_BUILD, database=run_duckdb_path(context), context=context)
+    )
+    keep_parse_cache(target_path)
 
 
 warehouse_quarter_job = dg.define_asset_job(

@@ -21,12 +21,14 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Generator, Sequence
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 from dagster_dbt import DbtCliInvocation
 
+from pipelines.defs.dbt.inprocess import plan_command, run_manifest, stream_command
 from pipelines.defs.dbt.project import dbt_executable, warehouse_project
 from pipelines.defs.dbt.scope import Scope, global_key, prepare_scope
 from pipelines.defs.dbt.startup import QuickStartDbtCli
@@ -98,6 +100,26 @@ class WarehouseDbtCli(QuickStartDbtCli):
             self.prepare_scope(database, quarter)
         dbt_vars = json.dumps(self.dbt_vars(database), ensure_ascii=False)
         return self.cli([*args, "--vars", dbt_vars], context=context, raise_on_error=raise_on_error)
+
+    def build(
+        self, args: Sequence[str], *, database: Path, context: dg.AssetExecutionContext
+    ) -> Generator[Any, None, Path]:
+        """`dbt <args>` for a @dbt_assets step, run by dbt inside this process (inprocess.py): the
+        Dagster events of its results as they come; the run's parse is made by its first dbt step and
+        reused by the next. Returns the command's target folder (its artifacts and log)."""
+        project_dir = Path(self.project_dir)
+        extra = ["--vars", json.dumps(self.dbt_vars(database), ensure_ascii=False)]
+        command = plan_command(
+            args,
+            context=context,
+            project_dir=project_dir,
+            target_root=project_dir / "target",
+            extra_args=extra,
+        )
+        context.log.info(f"Running dbt in process: `dbt {' '.join(command.args)}`")
+        manifest = run_manifest(context.run.run_id, project_dir, command.target_path, extra, context.log.info)
+        yield from stream_command(command, manifest, context)
+        return command.target_path
 
     def prepare_scope(self, database: Path, quarter: str | None, run_id: str = "") -> Scope:
         """Write the scope of the next build on `database` (scope.py): the quarter, and the units whose

@@ -1,0 +1,245 @@
+"""dbt inside the run's own process: one parse per run, no interpreter start-up per dbt step (issue 16).
+
+dagster-dbt runs every dbt command as a subprocess. Each one pays a Python start-up with dbt's imports
+(~1.5 s on the 2-core machine), reading and checking the partial-parse file (~1 s) and writing
+manifest.json again (~0.9 s) before its first model: about 3.2 s per dbt step, and a run has two (the
+quarter's models, then the annual ones after the Python findings). dbt's programmatic API, `dbtRunner`,
+can reuse a parsed manifest across commands (docs.getdbt.com/reference/programmatic-invocations,
+"Reusing objects"): the run's first dbt step parses and the second starts on its first model.
+
+dagster-dbt still decides what each step selects (`get_updated_cli_invocation_params_for_context`, the
+selection it would hand its subprocess) and turns each dbt result into Dagster events
+(`to_default_asset_events`, fed the same structured event dbt's JSON log carries), so the assets, checks
+and their metadata are the ones the subprocess path produced.
+
+Two properties of in-process dbt are handled here: dbt commands in one process must not overlap (the
+warehouse has one writer at a time: the `warehouse/writer` tag and the run lock), and dbt-duckdb keeps its
+DuckDB handle open after a command (`keep_open`), which would stop the findings and publishing from
+opening the file with other settings; it is closed when the command returns.
+"""
+
+from __future__ import annotations
+
+import gc
+import queue
+import shutil
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+from dagster_dbt import DagsterDbtTranslator
+from dagster_dbt.asset_utils import (
+    extract_runtime_selection_from_args,
+    get_updated_cli_invocation_params_for_context,
+)
+from dagster_dbt.core.dbt_cli_event import DbtCoreCliEventMessage
+from dagster_dbt.errors import DagsterDbtCliRuntimeError
+
+# dbt's structured events that carry a node's result: the ones dagster-dbt turns into Dagster events.
+RESULT_EVENTS = frozenset({"LogModelResult", "LogTestResult", "LogSeedResult", "LogSnapshotResult"})
+FAILED_STATUSES = frozenset({"error", "fail", "runtime error"})
+_DONE = object()
+# One dbt command at a time in this process (dbt's global flags and adapter registry are per process).
+_DBT_LOCK = threading.Lock()
+
+
+@dataclass(frozen=True)
+class DbtCommand:
+    """One dbt command as the subprocess path would have run it, minus the executable."""
+
+    args: list[str]
+    manifest: dict[str, Any]
+    translator: DagsterDbtTranslator
+    project: Any  # dagster_dbt.DbtProject | None
+    target_path: Path
+
+
+def plan_command(
+    args: Sequence[str],
+    *,
+    context: dg.AssetExecutionContext,
+    project_dir: Path,
+    target_root: Path,
+    extra_args: Sequence[str] = (),
+) -> DbtCommand:
+    """The argv, manifest and translator dagster-dbt would use for `args` in this step."""
+    cleaned, selects, excludes = extract_runtime_selection_from_args(list(args))
+    params = get_updated_cli_invocation_params_for_context(
+        context=context,
+        manifest={},  # taken from the step's @dbt_assets definition
+        dagster_dbt_translator=DagsterDbtTranslator(),
+        runtime_selects=selects,
+        runtime_excludes=excludes,
+    )
+    step = context.op_execution_context.op.name
+    target_path = target_root / f"{step}-{context.run.run_id[:7]}-{uuid.uuid4().hex[:7]}"
+    argv = [
+        *cleaned,
+        *params.selection_args,
+        *(["--indirect-selection", params.indirect_selection] if params.indirect_selection else []),
+        *project_args(project_dir, target_path),
+        "--no-send-anonymous-usage-stats",
+        # dbt would write manifest.json again after every command (~1 s for this project, the
+        # manifest is the run's parse, unchanged); run_results.json is written below instead
+        "--no-write-json",
+        *extra_args,
+    ]
+    return DbtCommand(
+        args=argv,
+        manifest=dict(params.manifest),
+        translator=params.dagster_dbt_translator,
+        project=params.dbt_project,
+        target_path=target_path,
+    )
+
+
+def project_args(project_dir: Path, target_path: Path) -> list[str]:
+    """Where dbt finds the project and profile and writes its artifacts and log (the subprocess path
+    set these through DBT_* environment variables)."""
+    return [
+        "--project-dir", str(project_dir),
+        "--profiles-dir", str(project_dir),
+        "--target-path", str(target_path),
+        "--log-path", str(target_path),
+    ]  # fmt: skip
+
+
+def parse_project(project_dir: Path, target_path: Path, extra_args: Sequence[str]) -> Any:
+    """dbt's parsed Manifest object (partial parse when target_path holds a valid cache)."""
+    from dbt.cli.main import dbtRunner  # dbt's imports cost ~1.5 s: paid by runs that build only
+
+    with _DBT_LOCK:
+        try:
+            # partial_parse.msgpack is still written (the next run's partial parse); manifest.json is
+            # not: Dagster's definitions read the one `make env` prepared
+            argv = ["parse", "--no-write-json", *project_args(project_dir, target_path), *extra_args]
+            outcome = dbtRunner().invoke(argv)
+        finally:
+            close_duckdb()
+    if not outcome.success:
+        raise DagsterDbtCliRuntimeError(description=f"dbt parse failed: {outcome.exception}")
+    return outcome.result
+
+
+def stream_command(command: DbtCommand, manifest: Any, context: dg.AssetExecutionContext) -> Iterator[Any]:
+    """Run the command with dbt in a worker thread and yield Dagster events as dbt reports results.
+
+    Raises DagsterDbtCliRuntimeError after the last event when dbt did not succeed (a failed test, a
+    model error), naming the failed nodes, as dagster-dbt's subprocess path does.
+    """
+    events: queue.Queue[Any] = queue.Queue()
+    outcome: dict[str, Any] = {}
+
+    def collect(event: Any) -> None:
+        # Called on dbt's threads for every event (~1,900 on a city build, SQL text included): only
+        # the results are converted, the rest is dbt's own logging.
+        if event.info.name in RESULT_EVENTS:
+            from dbt_common.events.functions import msg_to_dict
+
+            events.put(msg_to_dict(event))
+
+    def run() -> None:
+        from dbt.cli.main import dbtRunner
+
+        try:
+            with _DBT_LOCK:
+                try:
+                    result = dbtRunner(manifest=manifest, callbacks=[collect]).invoke(command.args)
+                    outcome["result"] = result
+                    write_run_results(result, command.target_path)
+                finally:
+                    close_duckdb()
+        except BaseException as error:  # handed to the consuming thread, raised there
+            outcome["error"] = error
+        finally:
+            events.put(_DONE)
+
+    worker = threading.Thread(target=run, name="dbt", daemon=True)
+    worker.start()
+    while (raw := events.get()) is not _DONE:
+        if not raw.get("data", {}).get("node_info", {}).get("unique_id"):
+            continue
+        message = DbtCoreCliEventMessage(raw_event=raw, event_history_metadata={})
+        yield from message.to_default_asset_events(
+            manifest=command.manifest,
+            dagster_dbt_translator=command.translator,
+            context=context,
+            target_path=command.target_path,
+            project=command.project,
+        )
+    worker.join()
+    if "error" in outcome:
+        raise outcome["error"]
+    raise_unless_succeeded(outcome["result"], command.args)
+
+
+def write_run_results(result: Any, target_path: Path) -> None:
+    """run_results.json in the command's target folder, as dbt writes it (what each node did and how long
+    it took: the benchmark's floor and anyone debugging a slow build read it)."""
+    if hasattr(result.result, "write"):
+        target_path.mkdir(parents=True, exist_ok=True)
+        result.result.write(str(target_path / "run_results.json"))
+
+
+def raise_unless_succeeded(result: Any, args: Sequence[str]) -> None:
+    """DagsterDbtCliRuntimeError naming every failed node, when the dbt command did not succeed."""
+    if result.success:
+        return
+    failures = [
+        f"{r.node.unique_id}: {r.status} — {r.message}"
+        for r in getattr(result.result, "results", None) or []
+        if str(r.status) in FAILED_STATUSES
+    ]
+    detail = "\n".join(failures) or str(result.exception or "dbt reported no result")
+    raise DagsterDbtCliRuntimeError(description=f"dbt {' '.join(args[:1])} failed:\n{detail}")
+
+
+def close_duckdb() -> None:
+    """Release dbt-duckdb's DuckDB instance so the file can be opened again with other settings.
+
+    dbt-duckdb keeps the instance of the last command open (`keep_open`, a speed-up for dbt's own
+    repeated connections); `close_all_connections` drops its reference and the instance closes once
+    nothing else holds it (the collection below ends any reference cycle).
+    """
+    from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+    from dbt.adapters.factory import reset_adapters
+
+    reset_adapters()
+    DuckDBConnectionManager.close_all_connections()
+    gc.collect()
+
+
+# The parse of the current run: (run id, dbt args that shape the parse) → dbt's Manifest. One entry, so a
+# long-lived process (dagster dev) never reuses a parse across runs, where the project may have changed.
+_run_parse: dict[tuple[str, str], Any] = {}
+PARTIAL_PARSE = "partial_parse.msgpack"
+
+
+PARSED_NOTE = "dbt: parsed the project for this run"
+REUSED_NOTE = "dbt: reusing this run's parse"
+
+
+def run_manifest(
+    run_id: str, project_dir: Path, target_path: Path, extra_args: Sequence[str], log: Callable[[str], None]
+) -> Any:
+    """The run's parsed manifest: parsed by its first dbt step (partial parse seeded from the shared
+    target/partial_parse.msgpack, as dagster-dbt seeds its subprocesses), reused by the others."""
+    key = (run_id, "\0".join(extra_args))
+    if key in _run_parse:
+        log(REUSED_NOTE)
+    else:
+        started = time.perf_counter()
+        shared = project_dir / "target" / PARTIAL_PARSE
+        target_path.mkdir(parents=True, exist_ok=True)
+        if shared.exists():
+            shutil.copyfile(shared, target_path / PARTIAL_PARSE)
+        manifest = parse_project(project_dir, target_path, extra_args)
+        _run_parse.clear()
+        _run_parse[key] = manifest
+        log(f"{PARSED_NOTE} in {time.perf_counter() - started:.1f} s")
+    return _run_parse[key]
