@@ -37,6 +37,7 @@ import dagster as dg
 
 from pipelines import runlock
 from pipelines.cli.errors import RunFailedError, WarehouseLockedError
+from pipelines.cli.history import history_without_syncs
 from pipelines.defs.resources import RUN_FILE_LOGGER
 from pipelines.ingest.discover import quarter_folders
 from pipelines.paths import DUCKDB_ENV, PROJECT_ROOT, data_dir, landing_dir
@@ -390,7 +391,7 @@ def run_quarters(
 ) -> Path:
     """`_run_quarters` holding the data directory's run lock throughout: a second writer is refused at
     once (runlock.RunLockedError names the running one) before anything is read or written."""
-    with runlock.hold(data_dir()):
+    with runlock.hold(data_dir()), history_without_syncs(dagster_home()):
         _refuse_if_dagster_writes()
         return _run_quarters(quarters, progress, on_stage, report_quarters, observer, log_path)
 
