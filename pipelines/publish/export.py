@@ -115,20 +115,27 @@ def export_counties(analyst_file: Path, folder: Path) -> dict[str, dict[str, int
             r[0]
             for r in con.execute("select distinct county_code from src.marts.dim_unit order by 1").fetchall()
         ]
+        # Each county's connection is made here: a DuckDB connection object is not safe to share
+        # between threads, not even to make cursors.
+        cursors = [con.cursor() for _ in codes]
         workers = min(len(codes), max(2, os.cpu_count() or 2)) or 1
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="county") as pool:
-            counts = list(pool.map(lambda code: _export_county(con, tables, code, folder), codes))
+            futures = [
+                pool.submit(_export_county, cursor, code, tables, folder)
+                for cursor, code in zip(cursors, codes, strict=True)
+            ]
+            counts = [future.result() for future in futures]
         con.execute("detach src")
     return dict(zip(codes, counts, strict=True))
 
 
 def _export_county(
-    con: duckdb.DuckDBPyConnection, tables: list[Table], code: str, folder: Path
+    cursor: duckdb.DuckDBPyConnection, code: str, tables: list[Table], folder: Path
 ) -> dict[str, int]:
     """One county's extract, on a connection of its own (`use`, the temp table and the attachment's
-    name are per connection)."""
+    name are per connection); closes it."""
     alias = quote_ident(f"county_{code}")
-    with con.cursor() as cur:
+    with cursor as cur:
         cur.execute(f"attach ? as {alias}", [str(folder / f"{code}.duckdb")])
         cur.execute(f"use {alias}")
         cur.execute(
