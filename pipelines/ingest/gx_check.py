@@ -13,18 +13,12 @@ task_assignments) is left out and named in the result.
 
 GX costs seconds to import, so submissions whose rows passed once are remembered per quarter under
 the parse cache's namespace (which hashes the suites): a re-run with nothing new does not import GX,
-and a resubmission validates only the new file's rows. When ingestion has files to parse, it calls
-`prefetch` and the import runs in a background thread while the files are parsed (in worker processes)
-and written; `check_quarter` waits for that thread before its first use of GX, so the check stays a
-blocking gate and only the part of the import ingestion did not cover is left on the critical path.
+and a resubmission validates only the new file's rows.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
-import sys
-import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -131,42 +125,9 @@ def _per_cell(sheet_name: str) -> bool:
     return all(e["type"] in PER_CELL for e in load_suites()[sheet_name]["expectations"])
 
 
-_PREFETCH: dict[str, threading.Thread] = {}
-_PREFETCH_LOCK = threading.Lock()
-
-
-def prefetch() -> None:
-    """Start importing great_expectations (and building its context) in a background thread; once per
-    process, and not at all when GX is already imported."""
-    with _PREFETCH_LOCK:
-        if _PREFETCH or "great_expectations" in sys.modules:
-            return
-        thread = threading.Thread(target=_load_gx, name="gx-import", daemon=True)
-        _PREFETCH["thread"] = thread
-        thread.start()
-
-
-def _load_gx() -> None:
-    from pipelines.ingest.validate import gx_batch_definition
-
-    # An import that fails here fails again, in the check and with its error reported, on first use.
-    with contextlib.suppress(Exception):
-        gx_batch_definition()
-
-
-def await_prefetch() -> None:
-    """Wait for a prefetch in progress: GX's shared state (validate._GX_STATE) is used by one thread at
-    a time, and a module half-imported by the other thread is never touched."""
-    with _PREFETCH_LOCK:
-        thread = _PREFETCH.get("thread")
-    if thread is not None:
-        thread.join()
-
-
 def _run_suite(sheet_name: str, frame: pl.DataFrame) -> list[SuiteFailure]:
     from pipelines.ingest.validate import gx_batch_definition, gx_suite
 
-    await_prefetch()
     suite = load_suites()[sheet_name]
     kept = [e for e in suite["expectations"] if e["kwargs"]["column"] in frame.columns]
     batch = gx_batch_definition().get_batch(batch_parameters={"dataframe": frame.to_pandas()})

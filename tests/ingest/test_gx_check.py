@@ -8,8 +8,6 @@ and blocks what is downstream.
 from __future__ import annotations
 
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import dagster as dg
@@ -107,37 +105,3 @@ def test_the_distinct_cells_hold_every_value_of_every_column_once_at_least() -> 
     small = distinct_cells(frame)
     assert small.height == 3
     assert set(small["x"].to_list()) == {"1", None, "2"} and set(small["y"].to_list()) == {5.0}
-
-
-PREFETCH_PROBE = """
-import sys
-import threading
-
-import dagster as dg
-
-from pipelines.defs.ingest.assets import progress_logger
-from pipelines.ingest import gx_check, validate
-
-on_file = progress_logger(dg.build_asset_context())
-on_file(5, 5)  # every file parsed by an earlier run: nothing new for GX
-assert "great_expectations" not in sys.modules and not gx_check._PREFETCH
-on_file(4, 5)  # one file to parse: the import starts in the background
-thread = gx_check._PREFETCH["thread"]
-assert thread.name == "gx-import" and thread.daemon
-on_file(5, 5)
-assert gx_check._PREFETCH["thread"] is thread  # once per process
-gx_check.await_prefetch()
-assert not thread.is_alive()
-assert "great_expectations" in sys.modules and "batch_definition" in validate._GX_STATE
-print("ok")
-"""
-
-
-def test_ingesting_a_new_file_starts_the_gx_import_in_the_background() -> None:
-    """In a fresh interpreter (this one may have imported GX already): the ingest step's progress
-    callback starts the import when a file is to be parsed, once, and the check waits for it."""
-    done = subprocess.run(
-        [sys.executable, "-c", PREFETCH_PROBE], capture_output=True, text=True, timeout=300, check=False
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    assert done.stdout.strip().endswith("ok")

@@ -18,7 +18,7 @@ import dagster as dg
 from pipelines.defs.partitions import partition_quarter, quarter_partitions
 from pipelines.defs.resources import PATHS_RESOURCES, AssessmentPaths
 from pipelines.domain.registry import load_active_registry
-from pipelines.ingest import audit, gx_check
+from pipelines.ingest import audit
 from pipelines.ingest.pseudonym import DEMO_WARNING, ENV_VAR
 from pipelines.ingest.run import IngestReport, IngestSettings, ingest_quarter
 from pipelines.ingest.schema import RAW_TABLES
@@ -114,17 +114,10 @@ def ingest_quarter_assets(
 
 
 def progress_logger(context: dg.AssetExecutionContext) -> Callable[[int, int], None]:
-    """ingest_quarter's per-file callback as throttled asset log lines (PROGRESS_MESSAGE).
-
-    Its first call, before parsing, says whether any file is parsed now. If one is, the GX check that
-    follows this step will have new rows to validate: great_expectations starts importing in the
-    background now (gx_check.prefetch), while the files are parsed in worker processes, instead of
-    after ingestion on the run's critical path."""
+    """ingest_quarter's per-file callback as throttled asset log lines (PROGRESS_MESSAGE)."""
     last = [0.0]
 
     def on_file(done: int, total: int) -> None:
-        if done < total:
-            gx_check.prefetch()
         now = time.monotonic()
         if done == total or now - last[0] >= PROGRESS_EVERY_S:
             last[0] = now
