@@ -37,6 +37,7 @@ import dagster as dg
 
 from pipelines import runlock
 from pipelines.cli.errors import RunFailedError, WarehouseLockedError
+from pipelines.cli.history import history_without_syncs
 from pipelines.defs.resources import RUN_FILE_LOGGER
 from pipelines.ingest.discover import quarter_folders
 from pipelines.paths import DUCKDB_ENV, PROJECT_ROOT, data_dir, landing_dir
@@ -390,17 +391,18 @@ def run_quarters(
 ) -> Path:
     """`_run_quarters` holding the data directory's run lock throughout: a second writer is refused at
     once (runlock.RunLockedError names the running one) before anything is read or written."""
-    with runlock.hold(data_dir()):
-        _refuse_if_dagster_writes()
-        return _run_quarters(quarters, progress, on_stage, report_quarters, observer, log_path)
+    with runlock.hold(data_dir()), history_without_syncs(dagster_home()):
+        instance = project_instance()  # opened once: each opening reads every storage's schema version
+        _refuse_if_dagster_writes(instance)
+        return _run_quarters(instance, quarters, progress, on_stage, report_quarters, observer, log_path)
 
 
-def _refuse_if_dagster_writes() -> None:
+def _refuse_if_dagster_writes(instance: dg.DagsterInstance) -> None:
     """A Dagster run started from the UI or the daemon holds the lock during its ingest step only: one
     past it (building, publishing) is found in the instance's run list instead."""
     from pipelines.defs.automation.sensors import running_writers
 
-    busy = running_writers(project_instance(), BUILD_TAG)
+    busy = running_writers(instance, BUILD_TAG)
     if busy:
         raise runlock.RunLockedError(
             data_dir(), None, f"{busy[0]}; if it is dead, mark it failed or terminated in the Dagster UI"
@@ -408,6 +410,7 @@ def _refuse_if_dagster_writes() -> None:
 
 
 def _run_quarters(
+    instance: dg.DagsterInstance,
     quarters: Sequence[str],
     progress: Callable[[str], None] = print,
     on_stage: StageHook | None = None,
@@ -431,7 +434,6 @@ def _run_quarters(
     observer = observer or QuietObserver()
     reports = list(quarters)[-1:] if report_quarters is None else list(report_quarters)
     log_path = log_path or new_log_path()
-    instance = project_instance()
     defs = load_defs()
     job = defs.resolve_job_def(QUARTERLY_JOB)
     index = asset_index(defs)

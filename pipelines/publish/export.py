@@ -20,7 +20,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import os
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -102,9 +104,10 @@ def export_counties(analyst_file: Path, folder: Path) -> dict[str, dict[str, int
     county column, filtered. Aliases and withheld figures are already applied there, and they depend only on a
     row's own unit and codes, so a county's rows are exactly what its analysts would see in the city
     file. The analyst file is attached once for all counties (at 16 cities, re-reading the build for
-    each of 128 counties and aliasing each extract again took most of the publish step)."""
+    each of 128 counties and aliasing each extract again took most of the publish step), and the
+    counties are written side by side, a thread per core, each on its own connection to that one
+    DuckDB instance (DuckDB releases the GIL; a county's file is written by one thread only)."""
     folder.mkdir(parents=True, exist_ok=True)
-    out: dict[str, dict[str, int]] = {}
     with duckdb.connect() as con:
         con.execute("attach ? as src (read_only)", [str(analyst_file)])
         tables = [t for t in analyst_tables(con, "src") if any(c in t.columns for c in COUNTY_FILTER_COLUMNS)]
@@ -112,21 +115,40 @@ def export_counties(analyst_file: Path, folder: Path) -> dict[str, dict[str, int
             r[0]
             for r in con.execute("select distinct county_code from src.marts.dim_unit order by 1").fetchall()
         ]
-        for code in codes:
-            con.execute("attach ? as county", [str(folder / f"{code}.duckdb")])
-            con.execute("use county")
-            con.execute(
-                "create temp table county_units as "
-                "select unit_code from src.marts.dim_unit where county_code = ?",
-                [code],
-            )
-            out[code] = _copy_tables(con, tables, where=code)
-            con.execute("drop table temp.county_units")
-            con.execute("use memory")
-            con.execute("checkpoint county")  # no WAL left beside a file analysts open read-only
-            con.execute("detach county")
+        # Each county's connection is made here: a DuckDB connection object is not safe to share
+        # between threads, not even to make cursors.
+        cursors = [con.cursor() for _ in codes]
+        workers = min(len(codes), max(2, os.cpu_count() or 2)) or 1
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="county") as pool:
+            futures = [
+                pool.submit(_export_county, cursor, code, tables, folder)
+                for cursor, code in zip(cursors, codes, strict=True)
+            ]
+            counts = [future.result() for future in futures]
         con.execute("detach src")
-    return out
+    return dict(zip(codes, counts, strict=True))
+
+
+def _export_county(
+    cursor: duckdb.DuckDBPyConnection, code: str, tables: list[Table], folder: Path
+) -> dict[str, int]:
+    """One county's extract, on a connection of its own (`use`, the temp table and the attachment's
+    name are per connection); closes it."""
+    alias = quote_ident(f"county_{code}")
+    with cursor as cur:
+        cur.execute(f"attach ? as {alias}", [str(folder / f"{code}.duckdb")])
+        cur.execute(f"use {alias}")
+        cur.execute(
+            "create temp table county_units as "
+            "select unit_code from src.marts.dim_unit where county_code = ?",
+            [code],
+        )
+        counts = _copy_tables(cur, tables, where=code)
+        cur.execute("drop table temp.county_units")
+        cur.execute("use memory")
+        cur.execute(f"checkpoint {alias}")  # no WAL left beside a file analysts open read-only
+        cur.execute(f"detach {alias}")
+    return counts
 
 
 def _copy_tables(
@@ -136,18 +158,19 @@ def _copy_tables(
     for table in tables:
         con.execute(f"create schema if not exists {quote_ident(table.schema)}")
         source = f"src.{table.ref}"
+        # `create table … as` answers with the number of rows it wrote
         if where is None:
-            con.execute(f"create table {table.ref} as select * from {source}")
+            written = con.execute(f"create table {table.ref} as select * from {source}").fetchone()
         elif "unit_code" in table.columns:
-            con.execute(
+            written = con.execute(
                 f"create table {table.ref} as select * from {source} "
                 "where unit_code in (select unit_code from county_units)"
-            )
+            ).fetchone()
         else:
-            con.execute(f"create table {table.ref} as select * from {source} where county_code = ?", [where])
-        counts[f"{table.schema}.{table.name}"] = con.execute(f"select count(*) from {table.ref}").fetchone()[
-            0
-        ]
+            written = con.execute(
+                f"create table {table.ref} as select * from {source} where county_code = ?", [where]
+            ).fetchone()
+        counts[f"{table.schema}.{table.name}"] = written[0] if written else 0
     return counts
 
 

@@ -8,9 +8,10 @@ warehouse/published switches the `published` symlink to the release (atomic) and
                     the pipeline's private warehouse (pipelines/publish/warehouse.py)
 
 Both assets and the four checks are one multi-asset, `warehouse_publish`: one Dagster step instead of
-six (issue 16), the checks run side by side on the staged files (a task per check and file, each
-reading its file read-only), and only when every check passed is the release switched in. A failed
-check fails the step before warehouse/published: analysts keep the previous release. When the build's
+six (issue 16), the checks run side by side on the staged files (a task per file, which opens it
+read-only once and runs every check that reads it), and only when every check passed is the release
+switched in. A failed check fails the step before warehouse/published: analysts keep the previous
+release. When the build's
 analyst tables are the same as the published release's (pipelines/publish/fingerprint.py) nothing is
 staged or published, and the report and deliverables, which depend on warehouse/published, are skipped.
 """
@@ -23,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import dagster as dg
+import duckdb
 
 from pipelines.defs.dbt.assets import WRITER_TAGS, warehouse_annual_models, warehouse_quarter_models
 from pipelines.defs.dbt.resources import build_id, pinned_duckdb, run_duckdb_path
@@ -77,12 +79,20 @@ def every_file(release: Path) -> list[Path]:
     return [release / PUBLISHED_NAME, *county_files(release)]
 
 
-def analyst_table_problems(path: Path) -> list[str]:
-    return audit.only_analyst_tables(path) + audit.required_tables(path)
+def analyst_table_problems(con: duckdb.DuckDBPyConnection, path: Path) -> list[str]:
+    return audit.only_analyst_tables(con) + audit.required_tables(con)
 
 
-def own_county_problems(path: Path) -> list[str]:
-    return audit.county_extract_problems(path, path.stem)
+def national_id_problems(con: duckdb.DuckDBPyConnection, path: Path) -> list[str]:
+    return audit.no_national_ids(con)
+
+
+def anonymity_problems(con: duckdb.DuckDBPyConnection, path: Path) -> list[str]:
+    return audit.rater_anonymity(con)
+
+
+def own_county_problems(con: duckdb.DuckDBPyConnection, path: Path) -> list[str]:
+    return audit.county_extract_problems(con, path.stem, path.name)
 
 
 @dataclass(frozen=True)
@@ -91,7 +101,7 @@ class ReleaseCheck:
     description: str
     what: str  # the first words of a failure's description
     files: Callable[[Path], list[Path]]  # the release's files it reads
-    problems: Callable[[Path], list[str]]  # the problems of one file
+    problems: Callable[[duckdb.DuckDBPyConnection, Path], list[str]]  # one file's, opened read-only
 
 
 RELEASE_CHECKS = (
@@ -107,14 +117,14 @@ RELEASE_CHECKS = (
         "No value shaped like a national ID.",
         "national IDs",
         every_file,
-        audit.no_national_ids,
+        national_id_problems,
     ),
     ReleaseCheck(
         "rater_anonymity",
         "No named internal rater beside a ratee; no tier mean or leniency over fewer than 3 people.",
         "rater anonymity",
         every_file,
-        audit.rater_anonymity,
+        anonymity_problems,
     ),
     ReleaseCheck(
         "county_extracts_hold_only_their_county",
@@ -127,15 +137,24 @@ RELEASE_CHECKS = (
 
 
 def check_release(release: Path, checks: tuple[ReleaseCheck, ...] = RELEASE_CHECKS) -> dict[str, list[str]]:
-    """Every check's problems, in file order. Each (check, file) pair is one task on a pool of a thread
-    per core: each opens its file read-only, and DuckDB releases the GIL while it scans (a city's small
-    tables are one scan thread each, so the files are what runs side by side)."""
-    tasks = [(check, path) for check in checks for path in check.files(release)]
+    """Every check's problems, in file order. Each file is one task on a pool of a thread per core: the
+    file is opened read-only once and every check that reads it runs on that connection (DuckDB
+    releases the GIL while it scans, so the files are what runs side by side)."""
+    checks_of: dict[Path, list[ReleaseCheck]] = {}
+    for check in checks:
+        for path in check.files(release):
+            checks_of.setdefault(path, []).append(check)
+
+    def run(path: Path) -> list[tuple[str, list[str]]]:
+        with duckdb.connect(str(path), read_only=True) as con:
+            return [(check.name, check.problems(con, path)) for check in checks_of[path]]
+
     with ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2), thread_name_prefix="check") as pool:
-        futures = [(check.name, pool.submit(check.problems, path)) for check, path in tasks]
+        futures = [pool.submit(run, path) for path in checks_of]
         found: dict[str, list[str]] = {check.name: [] for check in checks}
-        for name, future in futures:
-            found[name] += future.result()
+        for future in futures:
+            for name, problems in future.result():
+                found[name] += problems
     return found
 
 
