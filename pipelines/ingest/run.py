@@ -140,8 +140,9 @@ def ingest_quarter(
     registry = {r["unit_code"]: r for r in load_active_registry().iter_rows(named=True)}
 
     root = cache.cache_root(data_dir())
+    archive_root = archive_dir()  # once: each call resolves the data directory on disk
     done = cache.final_metas(root)
-    submitted: dict[str, int] = {}  # submission id -> its task number in the pool
+    submitted: dict[str, tuple[int, ParseRequest]] = {}  # submission id -> its task in the pool
     outcomes: list[Outcome[ParsedDelivery]] = []
     with WorkerPool(
         parse_delivery,
@@ -153,8 +154,9 @@ def ingest_quarter(
         # start (and parse) while the rest is still being copied. Nothing new: no worker starts.
         def parse_soon(record: ArchiveRecord) -> None:
             if record.submission_id not in done and record.submission_id not in submitted:
-                submitted[record.submission_id] = len(submitted)
-                pool.submit(_request(record))
+                request = _request(record, archive_root)
+                submitted[record.submission_id] = (len(submitted), request)
+                pool.submit(request)
 
         records, landed = _archive(q, report, log, set(registry), parse_soon)
         clock.lap(report, "discover_archive")
@@ -169,7 +171,7 @@ def ingest_quarter(
     if todo:
         # Taken in `todo`'s order (unit, then arrival), not the order of submission: the cache
         # batch, and so the raw tables, keep the row order they had.
-        parsed = [(_request(r), outcomes[submitted[sid]]) for sid, r in todo.items()]
+        parsed = [(submitted[sid][1], outcomes[submitted[sid][0]]) for sid in todo]
         _parse_and_cache(parsed, root, settings, log, report.timings, clock.last)
     clock.lap(report, "parse_validate")
 
@@ -242,7 +244,8 @@ def _archive(
     discovery = discover_quarter(landing_dir() / q.key, q.key, unit_codes)
     report.deliveries_in_landing = len(discovery.deliveries)
     report.skipped = list(discovery.skipped)
-    before = {(r.unit_code, r.submission_id): r for r in load_quarter(archive_dir(), q.key)}
+    archive_root = archive_dir()
+    before = {(r.unit_code, r.submission_id): r for r in load_quarter(archive_root, q.key)}
     seq = next_seq(list(before.values()))
     seen_ns = time.time_ns()
     records = dict(before)
@@ -253,7 +256,7 @@ def _archive(
     for delivery in sorted(discovery.deliveries, key=_first_sight_order):
         owner = (delivery.unit_code, delivery.submission_id)
         # The same bytes twice in one unit folder (say, also in 更正/) are one submission.
-        record = records.get(owner) or archive_delivery(delivery, archive_dir(), seen_ns, seq)
+        record = records.get(owner) or archive_delivery(delivery, archive_root, seen_ns, seq)
         if record is None:
             report.skipped.append(
                 f"{delivery.unit_code}/{delivery.file_name}: 读取时文件仍在变化，下次运行再处理 "
@@ -291,8 +294,8 @@ def _first_sight_order(delivery: Delivery) -> tuple[bool, int, int, str, str]:
 # -- parse and validate new deliveries --------------------------------------------------------------
 
 
-def _request(record: ArchiveRecord) -> ParseRequest:
-    files = tuple((name, str(path)) for name, path in record.paths(archive_dir()))
+def _request(record: ArchiveRecord, archive_root: Path) -> ParseRequest:
+    files = tuple((name, str(path)) for name, path in record.paths(archive_root))
     return ParseRequest(record.submission_id, record.format, files)
 
 
@@ -515,6 +518,7 @@ def _ledger(
 ) -> pl.DataFrame:
     rows = []
     seqs = []
+    data, receipts = data_dir(), receipts_dir()  # once: each call resolves the path on disk
     for r in records:
         meta, more = metas[r.submission_id], extra[(r.unit_code, r.submission_id)]
         seqs.append(r.seq)
@@ -533,7 +537,7 @@ def _ledger(
                 "accepted": accepted[(r.unit_code, r.submission_id)],
                 "n_errors": meta.n_errors + more_errors,
                 "n_warnings": meta.n_warnings + len(more) - more_errors,
-                "receipt_path": str(_receipt_path(q, r).relative_to(data_dir())),
+                "receipt_path": str(_receipt_path(receipts, q, r).relative_to(data)),
             }
         )
     schema = {c: t for c, t in RAW_TABLES["submissions"].items() if c != "is_current"}
@@ -545,8 +549,8 @@ def _ledger(
     return mark_current(frame).select(list(RAW_TABLES["submissions"]))
 
 
-def _receipt_path(q: Quarter, r: ArchiveRecord) -> Path:
-    return receipts_dir() / q.key / r.unit_code / receipt_file_name(r.file_name, r.submission_id, r.format)
+def _receipt_path(receipts: Path, q: Quarter, r: ArchiveRecord) -> Path:
+    return receipts / q.key / r.unit_code / receipt_file_name(r.file_name, r.submission_id, r.format)
 
 
 def _receipt_items(
@@ -630,6 +634,7 @@ def _receipts(
         for r in ledger.select("unit_code", "submission_id", "accepted", "is_current").iter_rows(named=True)
     }
     out = []
+    receipts = receipts_dir()
     for r in records:
         owner = (r.unit_code, r.submission_id)
         is_accepted, is_current = flags[owner]
@@ -644,7 +649,7 @@ def _receipts(
             accepted=is_accepted,
             is_current=is_current,
         )
-        out.append((_receipt_path(q, r), render_receipt(header, by_owner.get(owner, []))))
+        out.append((_receipt_path(receipts, q, r), render_receipt(header, by_owner.get(owner, []))))
     return out
 
 
