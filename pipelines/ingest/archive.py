@@ -132,8 +132,9 @@ def archive_delivery(delivery: Delivery, archive_root: Path, seen_ns: int, seq: 
         subfolder=delivery.subfolder,
         arrival_source=RECEIVING_LOG if delivery.received_ns is not None else FIRST_SIGHT,
     )
-    _create_once(manifest, _encode(record))
-    # Another run may have won the race; its manifest is the truth.
+    if _create_once(manifest, _encode(record)):
+        return record  # what the manifest now says (not read back: ~500 file reads on a city)
+    # Another run won the race; its manifest is the truth.
     return read_manifest(manifest)
 
 
@@ -167,15 +168,18 @@ def _encode(record: ArchiveRecord) -> bytes:
     return json.dumps(body, ensure_ascii=False, indent=1).encode("utf-8")
 
 
-def _create_once(path: Path, data: bytes) -> None:
+def _create_once(path: Path, data: bytes) -> bool:
+    """Write `path` atomically unless it exists; True when this call created it."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.partial")
     tmp.write_bytes(data)
     tmp.chmod(0o444)
     try:
-        with contextlib.suppress(FileExistsError):
-            os.link(tmp, path)
+        os.link(tmp, path)
+    except FileExistsError:
+        return False
     finally:
         tmp.unlink(missing_ok=True)
+    return True
 
 
 def read_manifest(path: Path) -> ArchiveRecord:

@@ -18,11 +18,11 @@ import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pipelines.ingest.checks import UnitFacts, check_submission, log_incident
 from pipelines.ingest.issues import Incident, Issue, file_issue, incident_id
 from pipelines.ingest.read import RawSheet, ReadError, read_csv_set, read_xlsx
 from pipelines.ingest.safety import check_xlsx
 from pipelines.ingest.sheets import ParsedSheet, parse_sheets
-from pipelines.ingest.validate import UnitFacts, check_submission, log_incident
 
 
 @dataclass(frozen=True)

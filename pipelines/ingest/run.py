@@ -67,7 +67,7 @@ from pipelines.ingest.validate import (
     validate_isolated,
 )
 from pipelines.ingest.workers import ERROR as WORKER_ERROR
-from pipelines.ingest.workers import TIMEOUT, WORKER_MEMORY_BYTES, Outcome, run_isolated
+from pipelines.ingest.workers import TIMEOUT, WORKER_MEMORY_BYTES, Outcome, WorkerPool
 from pipelines.paths import archive_dir, data_dir, landing_dir, raw_dir, receipts_dir, restricted_dir
 
 LOG = logging.getLogger(__name__)
@@ -139,19 +139,40 @@ def ingest_quarter(
         log.warning(DEMO_WARNING)
     registry = {r["unit_code"]: r for r in load_active_registry().iter_rows(named=True)}
 
-    records, landed = _archive(q, report, log, set(registry))
-    clock.lap(report, "discover_archive")
-
     root = cache.cache_root(data_dir())
+    archive_root = archive_dir()  # once: each call resolves the data directory on disk
     done = cache.final_metas(root)
-    todo = {r.submission_id: r for r in records if r.submission_id not in done}
-    report.parsed_now = len(todo)
-    cached = len(records) - len(todo)
-    if on_file is not None:
-        on_file(cached, len(records))
+    submitted: dict[str, tuple[int, ParseRequest]] = {}  # submission id -> its task in the pool
+    outcomes: list[Outcome[ParsedDelivery]] = []
+    with WorkerPool(
+        parse_delivery,
+        workers=settings.workers,
+        timeout=settings.parse_timeout_seconds,
+        memory_bytes=settings.worker_memory_bytes,
+    ) as pool:
+        # Each delivery the cache lacks goes to the workers as soon as it is in the archive: they
+        # start (and parse) while the rest is still being copied. Nothing new: no worker starts.
+        def parse_soon(record: ArchiveRecord) -> None:
+            if record.submission_id not in done and record.submission_id not in submitted:
+                request = _request(record, archive_root)
+                submitted[record.submission_id] = (len(submitted), request)
+                pool.submit(request)
+
+        records, landed = _archive(q, report, log, set(registry), parse_soon)
+        clock.lap(report, "discover_archive")
+        todo = {r.submission_id: r for r in records if r.submission_id not in done}
+        report.parsed_now = len(todo)
+        cached = len(records) - len(todo)
+        if on_file is not None:
+            on_file(cached, len(records))
+        if todo:
+            on_parsed = None if on_file is None else (lambda n: on_file(cached + n, len(records)))
+            outcomes = pool.results(on_parsed)
     if todo:
-        on_parsed = None if on_file is None else (lambda n: on_file(cached + n, len(records)))
-        _parse_and_cache(list(todo.values()), root, settings, log, report.timings, on_parsed)
+        # Taken in `todo`'s order (unit, then arrival), not the order of submission: the cache
+        # batch, and so the raw tables, keep the row order they had.
+        parsed = [(submitted[sid][1], outcomes[submitted[sid][0]]) for sid in todo]
+        _parse_and_cache(parsed, root, settings, log, report.timings, clock.last)
     clock.lap(report, "parse_validate")
 
     tables, receipts = _assemble(q, records, registry, root, key, deadline, report)
@@ -209,24 +230,33 @@ class _Clock:
 
 
 def _archive(
-    q: Quarter, report: IngestReport, log: logging.Logger, unit_codes: set[str]
+    q: Quarter,
+    report: IngestReport,
+    log: logging.Logger,
+    unit_codes: set[str],
+    on_record: Callable[[ArchiveRecord], None] | None = None,
 ) -> tuple[list[ArchiveRecord], set[tuple[str, str]]]:
     """Archive what is new in landing; return the records this run works on and what landed.
 
     The records are those archived when the run began plus those it archived itself: a delivery
-    another process archives meanwhile waits for the next run instead of joining this one halfway."""
+    another process archives meanwhile waits for the next run instead of joining this one halfway.
+    `on_record` is called with each of them as soon as it is in the archive (so it can be parsed)."""
     discovery = discover_quarter(landing_dir() / q.key, q.key, unit_codes)
     report.deliveries_in_landing = len(discovery.deliveries)
     report.skipped = list(discovery.skipped)
-    before = {(r.unit_code, r.submission_id): r for r in load_quarter(archive_dir(), q.key)}
+    archive_root = archive_dir()
+    before = {(r.unit_code, r.submission_id): r for r in load_quarter(archive_root, q.key)}
     seq = next_seq(list(before.values()))
     seen_ns = time.time_ns()
     records = dict(before)
+    if on_record is not None:
+        for record in before.values():
+            on_record(record)
     landed: set[tuple[str, str]] = set()
     for delivery in sorted(discovery.deliveries, key=_first_sight_order):
         owner = (delivery.unit_code, delivery.submission_id)
         # The same bytes twice in one unit folder (say, also in 更正/) are one submission.
-        record = records.get(owner) or archive_delivery(delivery, archive_dir(), seen_ns, seq)
+        record = records.get(owner) or archive_delivery(delivery, archive_root, seen_ns, seq)
         if record is None:
             report.skipped.append(
                 f"{delivery.unit_code}/{delivery.file_name}: 读取时文件仍在变化，下次运行再处理 "
@@ -237,6 +267,8 @@ def _archive(
         if owner not in records:
             records[owner] = record
             report.archived_now += 1
+            if on_record is not None:
+                on_record(record)
             seq = max(seq, record.seq + 1)
     report.archive_high_water = max((r.seq for r in records.values()), default=0)
     for line in report.skipped:
@@ -262,33 +294,23 @@ def _first_sight_order(delivery: Delivery) -> tuple[bool, int, int, str, str]:
 # -- parse and validate new deliveries --------------------------------------------------------------
 
 
-def _request(record: ArchiveRecord) -> ParseRequest:
-    files = tuple((name, str(path)) for name, path in record.paths(archive_dir()))
+def _request(record: ArchiveRecord, archive_root: Path) -> ParseRequest:
+    files = tuple((name, str(path)) for name, path in record.paths(archive_root))
     return ParseRequest(record.submission_id, record.format, files)
 
 
 def _parse_and_cache(
-    records: list[ArchiveRecord],
+    parsed: list[tuple[ParseRequest, Outcome[ParsedDelivery]]],
     root: Path,
     settings: IngestSettings,
     log: logging.Logger,
     timings: dict[str, float],
-    on_parsed: Callable[[int], None] | None = None,
+    started: float,
 ) -> None:
-    """Parse in isolated workers, then type and check every cell once per stacked sheet, and cache
+    """Take the workers' results, then type and check every cell once per stacked sheet, and cache
     everything as one batch. The cell rules are the suites compiled to polars expressions (rules.py);
     great-expectations itself runs the same suites as an asset check over the raw tables."""
-    started = time.perf_counter()
-    requests = [_request(r) for r in records]
-    outcomes = run_isolated(
-        parse_delivery,
-        requests,
-        workers=settings.workers,
-        timeout=settings.parse_timeout_seconds,
-        memory_bytes=settings.worker_memory_bytes,
-        on_done=on_parsed,
-    )
-    results = [_result(req, out, settings, log) for req, out in zip(requests, outcomes, strict=True)]
+    results = [_result(req, out, settings, log) for req, out in parsed]
     timings["parse.parse_workers"] = _since(started)
     by_sheet: dict[str, list[tuple[int, ParsedSheet]]] = {}
     for index, result in enumerate(results):
@@ -496,6 +518,7 @@ def _ledger(
 ) -> pl.DataFrame:
     rows = []
     seqs = []
+    data, receipts = data_dir(), receipts_dir()  # once: each call resolves the path on disk
     for r in records:
         meta, more = metas[r.submission_id], extra[(r.unit_code, r.submission_id)]
         seqs.append(r.seq)
@@ -514,7 +537,7 @@ def _ledger(
                 "accepted": accepted[(r.unit_code, r.submission_id)],
                 "n_errors": meta.n_errors + more_errors,
                 "n_warnings": meta.n_warnings + len(more) - more_errors,
-                "receipt_path": str(_receipt_path(q, r).relative_to(data_dir())),
+                "receipt_path": str(_receipt_path(receipts, q, r).relative_to(data)),
             }
         )
     schema = {c: t for c, t in RAW_TABLES["submissions"].items() if c != "is_current"}
@@ -526,8 +549,8 @@ def _ledger(
     return mark_current(frame).select(list(RAW_TABLES["submissions"]))
 
 
-def _receipt_path(q: Quarter, r: ArchiveRecord) -> Path:
-    return receipts_dir() / q.key / r.unit_code / receipt_file_name(r.file_name, r.submission_id, r.format)
+def _receipt_path(receipts: Path, q: Quarter, r: ArchiveRecord) -> Path:
+    return receipts / q.key / r.unit_code / receipt_file_name(r.file_name, r.submission_id, r.format)
 
 
 def _receipt_items(
@@ -611,6 +634,7 @@ def _receipts(
         for r in ledger.select("unit_code", "submission_id", "accepted", "is_current").iter_rows(named=True)
     }
     out = []
+    receipts = receipts_dir()
     for r in records:
         owner = (r.unit_code, r.submission_id)
         is_accepted, is_current = flags[owner]
@@ -625,7 +649,7 @@ def _receipts(
             accepted=is_accepted,
             is_current=is_current,
         )
-        out.append((_receipt_path(q, r), render_receipt(header, by_owner.get(owner, []))))
+        out.append((_receipt_path(receipts, q, r), render_receipt(header, by_owner.get(owner, []))))
     return out
 
 

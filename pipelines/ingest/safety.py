@@ -155,9 +155,9 @@ def verify_entries(
                 if seen > MAX_UNCOMPRESSED_BYTES:
                     return Refusal("zip_bomb", f"（解压后超过 {MAX_UNCOMPRESSED_BYTES / 1e6:.0f} MB）")
                 window = tail + chunk
-                # Both spellings of a declaration start "<!" (UTF-8) or "<\0!" (UTF-16 either way
-                # round): a substring test first, the regex only on a hit.
-                if (b"<!" in window or b"<\x00!" in window) and _DECLARATION.search(window):
+                # Every spelling of a declaration holds a "!", which Excel's XML almost never does:
+                # one memchr-fast test first (a tenth of a "<!" search), the regex only on a hit.
+                if b"!" in window and _DECLARATION.search(window):
                     return Refusal("unsafe_xml", "", f"DOCTYPE/ENTITY declaration in {info.filename}")
                 if formula_parts is not None and has_formula_or_error(window):
                     formula_parts.add(info.filename)
@@ -173,12 +173,28 @@ _DECLARATION = re.compile(
 )
 _TAIL = 32
 # A formula element (with or without a namespace prefix) or an error-typed cell; most workbooks have
-# neither. Plain substring tests (memchr-fast, ~10x a regex); a false hit only costs an XML pass.
+# neither. A false hit only costs an XML pass (read.note_formula_cells).
 _FORMULA_MARKS = (b"<f>", b"<f ", b"<f/", b":f>", b":f ", b":f/", b't="e"', b"t='e'")
+_FORMULA_PREFIX = frozenset(b"<:")
+_FORMULA_SUFFIX = frozenset(b"> /")
+# Past this many "f" bytes in one part, the substring tests are cheaper than looking at each "f".
+_MAX_F_VISITS = 2000
 
 
 def has_formula_or_error(data: bytes) -> bool:
-    # Every formula mark contains "<f" or ":f": two scans rule out six on almost every part.
-    if b"<f" in data or b":f" in data:
-        return any(mark in data for mark in _FORMULA_MARKS)
+    """Whether any of _FORMULA_MARKS occurs in `data`.
+
+    The element marks are found from the part's "f" bytes (a few hundred in a workbook, located at
+    memchr speed) rather than by substring searches, which step over every "<" of the XML: a third
+    of the time on a generated city's sheets. A part with more "f"s than _MAX_F_VISITS (a hostile
+    one, say) gets the plain searches, so the cost stays linear in its size."""
+    at = data.find(b"f", 1)
+    visits = 0
+    while at != -1:
+        visits += 1
+        if visits > _MAX_F_VISITS:
+            return any(mark in data for mark in _FORMULA_MARKS)
+        if data[at - 1] in _FORMULA_PREFIX and at + 1 < len(data) and data[at + 1] in _FORMULA_SUFFIX:
+            return True
+        at = data.find(b"f", at + 1)
     return b't="e"' in data or b"t='e'" in data

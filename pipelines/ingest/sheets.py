@@ -8,14 +8,15 @@ warnings, what is missing as errors; nothing here judges cell values (the suites
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
-
-import polars as pl
+from typing import TYPE_CHECKING, Any
 
 from pipelines.domain.template import SHEETS, SHEETS_BY_TITLE, Kind, Sheet
 from pipelines.ingest.issues import Issue, issue, row_ranges, shown
 from pipelines.ingest.normalise import normalise
 from pipelines.ingest.read import ERROR_PREFIX, FORMULA, TYPED_KINDS, RawSheet
+
+if TYPE_CHECKING:  # the parse workers never import polars (checks.py says why)
+    import polars as pl
 
 ROW = "_row"  # Excel row number column of every parsed frame
 
@@ -40,6 +41,8 @@ class ParsedSheet:
     @property
     def frame(self) -> pl.DataFrame:
         """The sheet as a frame (`_row` Int64, fields Utf8), for tests and inspection."""
+        import polars as pl
+
         schema = {ROW: pl.Int64, **{f: pl.Utf8 for f in self.fields}}
         return pl.DataFrame({k: self.columns[k] for k in schema}, schema=schema)
 

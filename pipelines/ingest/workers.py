@@ -98,99 +98,151 @@ def run_isolated(
 ) -> list[Outcome[R]]:
     """fn(task) for every task, results in task order. `workers=0` runs inline (no isolation).
     `on_done(n)` is called in this process each time a task ends (n tasks ended so far), for progress."""
-    if workers <= 0:
-        inline = []
-        for t in tasks:
-            inline.append(_inline(fn, t))
-            if on_done is not None:
-                on_done(len(inline))
-        return inline
-    if not tasks:
-        return []
-    ctx = mp.get_context("spawn")
-    results: list[Outcome[R] | None] = [None] * len(tasks)
-    pending = deque(range(len(tasks)))
+    with WorkerPool(fn, workers=workers, timeout=timeout, memory_bytes=memory_bytes) as pool:
+        for task in tasks:
+            pool.submit(task)
+        return pool.results(on_done)
 
-    def start() -> _Slot:
-        parent, child = ctx.Pipe(duplex=True)
-        process = ctx.Process(target=_serve, args=(child, fn, memory_bytes), daemon=True)
+
+class WorkerPool(Generic[T, R]):
+    """Isolated workers that take tasks while the caller is still producing them.
+
+    Ingestion archives a quarter's deliveries one by one; submitting each as soon as it is archived
+    lets the workers start (a fresh interpreter importing fastexcel: a few hundred milliseconds) and
+    parse while the rest are copied, instead of after. A worker is started by a submitted task, at
+    most `workers` of them, so a run with one new file starts one. `results()` waits for every task;
+    leaving the `with` block stops the workers whatever happened."""
+
+    def __init__(
+        self,
+        fn: Callable[[T], R],
+        *,
+        workers: int = 2,
+        timeout: float = 20.0,
+        memory_bytes: int | None = WORKER_MEMORY_BYTES,
+    ) -> None:
+        self._fn = fn
+        self._workers = workers
+        self._timeout = timeout
+        self._memory_bytes = memory_bytes
+        self._tasks: list[T] = []
+        self._results: list[Outcome[R] | None] = []
+        self._pending: deque[int] = deque()
+        self._slots: list[_Slot] = []
+        self._ctx = mp.get_context("spawn")
+
+    def __enter__(self) -> WorkerPool[T, R]:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        _stop_all(self._slots)
+        self._slots = []
+
+    def submit(self, task: T) -> None:
+        """Queue a task and hand what is queued to idle workers, without waiting for any."""
+        self._tasks.append(task)
+        self._results.append(None)
+        if self._workers <= 0:
+            return  # inline: run by results()
+        self._pending.append(len(self._tasks) - 1)
+        if len(self._slots) < self._workers:
+            self._slots.append(self._start())
+        self._step(0.0)
+
+    def results(self, on_done: Callable[[int], None] | None = None) -> list[Outcome[R]]:
+        """Every submitted task's outcome, in submission order, once all have ended.
+        `on_done(n)`: called each time a task ends (n ended so far), for progress."""
+        if self._workers <= 0:
+            for i, task in enumerate(self._tasks):
+                if self._results[i] is None:
+                    self._results[i] = _inline(self._fn, task)
+                    if on_done is not None:
+                        on_done(i + 1)
+            return [r for r in self._results if r is not None]
+        reported = 0
+        while (ended := len(self._tasks) - self._results.count(None)) < len(self._tasks):
+            if on_done is not None and ended != reported:
+                reported = ended
+                on_done(ended)
+            self._step(None)
+        if on_done is not None and reported != len(self._tasks):
+            on_done(len(self._tasks))
+        return [r for r in self._results if r is not None]
+
+    def _start(self) -> _Slot:
+        parent, child = self._ctx.Pipe(duplex=True)
+        process = self._ctx.Process(target=_serve, args=(child, self._fn, self._memory_bytes), daemon=True)
         process.start()
         child.close()
         return _Slot(process, parent, born=time.monotonic())
 
-    slots: list[_Slot | None] = [start() for _ in range(min(workers, len(tasks)))]
-
-    def replace(slot: _Slot, failure: str, detail: str) -> _Slot | None:
+    def _replace(self, slot: _Slot, failure: str, detail: str) -> _Slot | None:
         """Kill a worker, record its running call as failed and put the calls waiting behind it back
         in the queue; a fresh worker only if work remains."""
         if not slot.ready and not slot.queue:
             raise RuntimeError(f"a parse worker died while starting ({detail})")
         if slot.queue:
             running = slot.queue.popleft()
-            results[running] = Outcome(None, failure, detail, time.monotonic() - slot.started)
-            pending.extendleft(reversed(slot.queue))
+            self._results[running] = Outcome(None, failure, detail, time.monotonic() - slot.started)
+            self._pending.extendleft(reversed(slot.queue))
             slot.queue.clear()
         _kill(slot)
-        return start() if pending else None
+        return self._start() if self._pending else None
 
-    reported = 0
-    try:
-        while (ended := len(tasks) - results.count(None)) < len(tasks):
-            if on_done is not None and ended != reported:
-                reported = ended
-                on_done(ended)
-            slots = [s for s in slots if s is not None]
-            live: list[_Slot] = [s for s in slots if s is not None]
-            for slot in live:
-                while slot.ready and pending and len(slot.queue) < PIPELINE_DEPTH:
-                    task = pending.popleft()
-                    try:
-                        slot.conn.send((task, tasks[task]))
-                    except OSError:  # the worker died (its running call crashed it): seen below
-                        pending.appendleft(task)
-                        break
-                    if not slot.queue:
-                        slot.started = time.monotonic()
-                    slot.queue.append(task)
-            now = time.monotonic()
-            deadlines = [s.started + timeout for s in live if s.queue]
-            deadlines += [s.born + STARTUP_TIMEOUT_SECONDS for s in live if not s.ready]
-            wait_for = max(0.0, min(deadlines) - now) if deadlines else None
-            ready = set(wait([s.conn for s in live] + [s.process.sentinel for s in live], wait_for))
-            for i, slot in enumerate(live):
-                if slot.conn in ready:
-                    try:
-                        index, status, payload = slot.conn.recv()
-                    except (EOFError, OSError):
-                        slots[i] = replace(slot, CRASHED, "worker process ended")
-                        continue
-                    if index == "ready":
-                        slot.ready = True
-                        continue
-                    now = time.monotonic()
-                    elapsed = now - slot.started
-                    results[index] = (
-                        Outcome(payload, seconds=elapsed)
-                        if status == "ok"
-                        else Outcome(None, ERROR, str(payload), elapsed)
-                    )
-                    slot.queue.popleft()
-                    slot.started = now  # the next call in its pipe starts now
-                elif slot.process.sentinel in ready:
-                    slots[i] = replace(slot, CRASHED, f"exit code {slot.process.exitcode}")
-            now = time.monotonic()
-            for i, slot in enumerate(live):
-                if slots[i] is not slot:
+    def _step(self, longest: float | None) -> None:
+        """Dispatch queued tasks, then wait (at most `longest` seconds, None: until something
+        happens or a deadline passes) and take in answers, crashes and timeouts."""
+        pending, results, timeout = self._pending, self._results, self._timeout
+        live = self._slots
+        for slot in live:
+            while slot.ready and pending and len(slot.queue) < PIPELINE_DEPTH:
+                task = pending.popleft()
+                try:
+                    slot.conn.send((task, self._tasks[task]))
+                except OSError:  # the worker died (its running call crashed it): seen below
+                    pending.appendleft(task)
+                    break
+                if not slot.queue:
+                    slot.started = time.monotonic()
+                slot.queue.append(task)
+        now = time.monotonic()
+        deadlines = [s.started + timeout for s in live if s.queue]
+        deadlines += [s.born + STARTUP_TIMEOUT_SECONDS for s in live if not s.ready]
+        wait_for = max(0.0, min(deadlines) - now) if deadlines else None
+        if longest is not None:
+            wait_for = longest if wait_for is None else min(wait_for, longest)
+        ready = set(wait([s.conn for s in live] + [s.process.sentinel for s in live], wait_for))
+        slots: list[_Slot | None] = list(live)
+        for i, slot in enumerate(live):
+            if slot.conn in ready:
+                try:
+                    index, status, payload = slot.conn.recv()
+                except (EOFError, OSError):
+                    slots[i] = self._replace(slot, CRASHED, "worker process ended")
                     continue
-                if slot.queue and now - slot.started > timeout:
-                    slots[i] = replace(slot, TIMEOUT, f"no result after {timeout:g} s")
-                elif not slot.ready and now - slot.born > STARTUP_TIMEOUT_SECONDS:
-                    raise RuntimeError("a parse worker did not start within the startup timeout")
-    finally:
-        _stop_all([slot for slot in slots if slot is not None])
-    if on_done is not None and reported != len(tasks):
-        on_done(len(tasks))
-    return [r for r in results if r is not None]
+                if index == "ready":
+                    slot.ready = True
+                    continue
+                now = time.monotonic()
+                elapsed = now - slot.started
+                results[index] = (
+                    Outcome(payload, seconds=elapsed)
+                    if status == "ok"
+                    else Outcome(None, ERROR, str(payload), elapsed)
+                )
+                slot.queue.popleft()
+                slot.started = now  # the next call in its pipe starts now
+            elif slot.process.sentinel in ready:
+                slots[i] = self._replace(slot, CRASHED, f"exit code {slot.process.exitcode}")
+        now = time.monotonic()
+        for i, slot in enumerate(live):
+            if slots[i] is not slot:
+                continue
+            if slot.queue and now - slot.started > timeout:
+                slots[i] = self._replace(slot, TIMEOUT, f"no result after {timeout:g} s")
+            elif not slot.ready and now - slot.born > STARTUP_TIMEOUT_SECONDS:
+                raise RuntimeError("a parse worker did not start within the startup timeout")
+        self._slots = [s for s in slots if s is not None]
 
 
 def _kill(slot: _Slot) -> None:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import time
 
-from pipelines.ingest.workers import CRASHED, ERROR, TIMEOUT, run_isolated
+from pipelines.ingest.workers import CRASHED, ERROR, TIMEOUT, WorkerPool, run_isolated
 from tests.ingest.misbehave import square_or_misbehave
 
 
@@ -41,3 +42,30 @@ def test_each_call_has_its_own_timeout_clock() -> None:
     """Two 1.2 s calls in one worker's pipe under a 2 s timeout: neither is timed out."""
     outcomes = run_isolated(square_or_misbehave, ["slow", "slow", "slow"], workers=1, timeout=2.0)
     assert [o.value for o in outcomes] == ["slow", "slow", "slow"]
+
+
+def _our_children() -> int:
+    return len(multiprocessing.active_children())
+
+
+def test_a_pool_starts_a_worker_per_submitted_task_up_to_its_size() -> None:
+    """Ingestion submits each file as it is archived: no file, no worker; one file, one worker."""
+    before = _our_children()
+    with WorkerPool(square_or_misbehave, workers=2, timeout=30) as pool:
+        assert _our_children() == before
+        pool.submit(3)
+        assert _our_children() == before + 1
+        pool.submit(4)
+        pool.submit(5)
+        assert _our_children() == before + 2
+        assert [o.value for o in pool.results()] == [9, 16, 25]
+        pool.submit(6)  # after results: taken by the running workers
+        assert [o.value for o in pool.results()] == [9, 16, 25, 36]
+    assert _our_children() == before
+
+
+def test_an_empty_pool_returns_nothing_and_starts_nothing() -> None:
+    before = _our_children()
+    with WorkerPool(square_or_misbehave, workers=2) as pool:
+        assert pool.results() == []
+    assert _our_children() == before
