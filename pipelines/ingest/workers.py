@@ -270,3 +270,10 @@ def _inline(fn: Callable[[T], R], task: T) -> Outcome[R]:
         return Outcome(fn(task), seconds=time.monotonic() - started)
     except Exception as exc:
         return Outcome(None, ERROR, f"{type(exc).__name__}: {exc}", time.monotonic() - started)
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as exc:
+        # A panic inside a Rust parser (calamine's "TimeDelta::milliseconds out of bounds" on a hostile
+        # duration cell) arrives as pyo3's PanicException, a BaseException. It kills a worker process,
+        # which the pool reports as crashed; inline it is the same outcome, not the end of the run.
+        return Outcome(None, CRASHED, f"{type(exc).__name__}: {exc}", time.monotonic() - started)

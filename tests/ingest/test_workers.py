@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import multiprocessing
 import time
+from pathlib import Path
+
+import openpyxl
 
 from pipelines.ingest.workers import CRASHED, ERROR, TIMEOUT, WorkerPool, run_isolated
-from tests.ingest.misbehave import square_or_misbehave
+from tests.ingest.misbehave import read_as_text, square_or_misbehave
 
 
 def test_results_come_back_in_task_order() -> None:
@@ -69,3 +72,23 @@ def test_an_empty_pool_returns_nothing_and_starts_nothing() -> None:
     with WorkerPool(square_or_misbehave, workers=2) as pool:
         assert pool.results() == []
     assert _our_children() == before
+
+
+def test_a_parser_panic_is_a_crashed_call_inline_as_in_a_worker(tmp_path: Path) -> None:
+    """calamine panics on a huge negative duration ("TimeDelta::milliseconds out of bounds"); pyo3 raises
+    that as PanicException, a BaseException. A worker dies of it and is reported crashed; inline (the
+    debugging mode, and the hostile-file tests) it used to escape and end the whole run."""
+    book = tmp_path / "duration.xlsx"
+    wb = openpyxl.Workbook()
+    wb.active["A1"] = "填报时间"
+    wb.active["A2"] = -1e15
+    wb.active["A2"].number_format = "[h]:mm:ss"
+    wb.save(book)
+    fine = tmp_path / "fine.xlsx"
+    wb.active["A2"] = 1.5
+    wb.save(fine)
+    tasks = [str(book), str(fine)]
+    for workers in (0, 1):
+        outcomes = run_isolated(read_as_text, tasks, workers=workers, timeout=60)
+        assert [o.failure for o in outcomes] == [CRASHED, None], workers
+        assert outcomes[1].ok and outcomes[1].value is not None and outcomes[1].value[0] == "填报时间"
