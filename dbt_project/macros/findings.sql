@@ -154,6 +154,20 @@
     end)
 {%- endmacro %}
 
+{#- The same leave-one-out median from three order statistics instead of the list and a position:
+    the m + 1 values sorted as s, with s1, s2, s3 = s[(m + 1) // 2], the next and the one after (null past
+    the end), and `x` the value removed. Removing x shifts the j-th smallest to s[j + 1] exactly when
+    x ≤ s[j] (x sits at or before j; among equal values which one goes is moot), so a per-row position
+    (a window sort) and a list per row are not needed: a group keeps three numbers. -#}
+{% macro loo_median_from_stats(x, m, s1, s2, s3) -%}
+    (case
+        when ({{ m }}) < 1 then null
+        when ({{ m }}) % 2 = 1 then (case when {{ x }} <= {{ s1 }} then {{ s2 }} else {{ s1 }} end)
+        else ((case when {{ x }} <= {{ s1 }} then {{ s2 }} else {{ s1 }} end)
+              + (case when {{ x }} <= {{ s2 }} then {{ s3 }} else {{ s2 }} end)) / 2.0
+    end)
+{%- endmacro %}
+
 {#- P(X ≥ k) for X ~ Binomial(n, p): a relation of the tail's terms, to be summed per test. `rel` names a
     relation with the columns `k`, `n`, `p` and the key columns `keys` (comma-separated); the result has
     the keys and `p_value`. -#}

@@ -168,7 +168,7 @@ pool_within as (
             median_residual,
             unnest(residuals) as residual
         from memberships
-    )
+    ) as membership_rows
     group by code, quarter, pool
 ),
 
@@ -181,26 +181,33 @@ assigned as (
 ),
 
 -- m: the rater's residuals winsorised at 1.5 σ (its scoring pool's σ) around their median, averaged.
-winsorised as (
+clip_bounds as (
     select
         assigned.code,
         assigned.quarter,
         assigned.unit_code,
         assigned.rater_tier,
         assigned.rater_code,
-        list_avg(list_transform(
-            assigned.residuals,
-            lambda r: greatest(
-                least(r, assigned.median_residual + 1.5 * pool_within.sigma_within),
-                assigned.median_residual - 1.5 * pool_within.sigma_within
-            )
-        )) as rater_mean
+        assigned.residuals,
+        assigned.median_residual - 1.5 * pool_within.sigma_within as low,
+        assigned.median_residual + 1.5 * pool_within.sigma_within as high
     from assigned
     inner join pool_within
         on
             assigned.code = pool_within.code
             and assigned.quarter = pool_within.quarter
             and assigned.scoring_pool = pool_within.pool
+),
+
+winsorised as (
+    select
+        code,
+        quarter,
+        unit_code,
+        rater_tier,
+        rater_code,
+        list_avg(list_transform(residuals, lambda r: greatest(least(r, high), low))) as rater_mean
+    from clip_bounds
 ),
 
 located as (
