@@ -60,8 +60,10 @@ raters as (
         median(room_down) as median_room_down,
         -- the rater's residuals, kept with it: the spread and the winsorised mean below read them from
         -- here instead of joining every rating back to its rater (two joins over all ratings, one of
-        -- which DuckDB planned as ratings × pools before the rater keys: 60 % of this model's time)
-        list(residual) as residuals
+        -- which DuckDB planned as ratings × pools before the rater keys: 60 % of this model's time);
+        -- sorted, so the winsorised mean adds them in the same order on every run (the explanation prints
+        -- it to one decimal, and quarter-point scores put many means exactly on a .x5)
+        list(residual order by residual) as residuals
     from ratings
     group by quarter, rules_year, unit_code, rater_tier, rater_code
 ),
