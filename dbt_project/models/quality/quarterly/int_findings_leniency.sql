@@ -133,7 +133,6 @@ memberships as (
         rater_code,
         n_ratees,
         median_residual,
-        residuals,
         mad_scale,
         min_rater_sd,
         rater_tier as pool
@@ -147,30 +146,56 @@ memberships as (
         rater_code,
         n_ratees,
         median_residual,
-        residuals,
         mad_scale,
         min_rater_sd,
         '*' as pool
     from tested
 ),
 
--- Row spread within raters: |r − the rater's median| over the rows of the pool's raters.
+-- Row spread within raters: |r − the rater's median| over the rows of the pool's raters (each tested
+-- rater's rows, in its tier's pool and in '*'), unnested from the raters' lists.
+deviations as (
+    select
+        code,
+        quarter,
+        rater_tier,
+        mad_scale,
+        abs(residual - median_residual) as deviation
+    from (
+        select
+            code,
+            quarter,
+            rater_tier,
+            mad_scale,
+            median_residual,
+            unnest(residuals) as residual
+        from tested
+    ) as rater_rows
+),
+
 pool_within as (
     select
         code,
         quarter,
         pool,
-        any_value(mad_scale) * median(abs(residual - median_residual)) as sigma_within
+        any_value(mad_scale) * median(deviation) as sigma_within
     from (
         select
             code,
             quarter,
-            pool,
+            rater_tier as pool,
             mad_scale,
-            median_residual,
-            unnest(residuals) as residual
-        from memberships
-    ) as membership_rows
+            deviation
+        from deviations
+        union all
+        select
+            code,
+            quarter,
+            '*' as pool,
+            mad_scale,
+            deviation
+        from deviations
+    ) as pool_rows
     group by code, quarter, pool
 ),
 
@@ -280,9 +305,11 @@ pools as (
             and pool_centres.pool = pool_within.pool
 ),
 
+-- (the residual lists stop at the mean: carried on through the BH windows they held memory DuckDB
+-- cannot spill, enough that a 16-city build ran out of it at 1GB)
 scored as (
     select
-        assigned.*,
+        assigned.* exclude (assigned.residuals),
         winsorised.rater_mean,
         pools.pool,
         pools.centre,
