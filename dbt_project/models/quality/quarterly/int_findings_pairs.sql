@@ -106,6 +106,8 @@ shared_keys as (
 
 shared as (
     select
+        shared_keys.rater_key,
+        shared_keys.rater_key_2,
         a.quarter,
         a.rules_year,
         a.unit_code,
@@ -146,7 +148,9 @@ pairs_tested as (
     where shared.n_shared >= rules.q_a6_min_shared_ratees
 ),
 
-pairs_p as {{ binomial_upper_tail('pairs_tested', 'quarter, unit_code, rater_tier, rater_code, rater_tier_2, rater_code_2') }},
+-- keyed by the two integer rater keys: the tail's terms are one row per pair and possible count (millions
+-- at 16 cities), which six string keys made the model's largest memory
+pairs_p as {{ binomial_upper_tail('pairs_tested', 'rater_key, rater_key_2') }},
 
 pairs_numbered as (
     select
@@ -156,12 +160,8 @@ pairs_numbered as (
     from pairs_tested
     inner join pairs_p
         on
-            pairs_tested.quarter = pairs_p.quarter
-            and pairs_tested.unit_code = pairs_p.unit_code
-            and pairs_tested.rater_tier = pairs_p.rater_tier
-            and pairs_tested.rater_code = pairs_p.rater_code
-            and pairs_tested.rater_tier_2 = pairs_p.rater_tier_2
-            and pairs_tested.rater_code_2 = pairs_p.rater_code_2
+            pairs_tested.rater_key = pairs_p.rater_key
+            and pairs_tested.rater_key_2 = pairs_p.rater_key_2
 ),
 
 pairs_q as (
