@@ -138,19 +138,17 @@
     ) }}
 {%- endmacro %}
 
-{#- The j-th smallest of the sorted list `vals` once its element at 1-based position `pos` is removed
-    (a leave-one-out order statistic; j and pos are integer SQL expressions). -#}
-{% macro loo_order_stat(vals, pos, j) -%}
-    (case when ({{ j }}) < ({{ pos }}) then {{ vals }}[{{ j }}] else {{ vals }}[({{ j }}) + 1] end)
-{%- endmacro %}
-
-{#- Median of the m values left in `vals` when position `pos` is removed (pos beyond the end removes nothing). -#}
-{% macro loo_median(vals, pos, m) -%}
+{#- The median of m values: m + 1 values sorted as s, with the one equal to `x` removed (a leave-one-out
+    median), from three order statistics s1, s2, s3 = s[(m + 1) // 2], the next one and the one after
+    (null past the end). Removing x shifts the j-th smallest to s[j + 1] exactly when x ≤ s[j] (x sits at
+    or before j; which of several equal values goes is moot), so no per-row position (a window sort) nor
+    a list per row is needed: a group keeps three numbers. Null when m < 1. -#}
+{% macro loo_median_from_stats(x, m, s1, s2, s3) -%}
     (case
         when ({{ m }}) < 1 then null
-        when ({{ m }}) % 2 = 1 then {{ loo_order_stat(vals, pos, '(' ~ m ~ ' + 1) // 2') }}
-        else ({{ loo_order_stat(vals, pos, '(' ~ m ~ ') // 2') }}
-              + {{ loo_order_stat(vals, pos, '(' ~ m ~ ') // 2 + 1') }}) / 2.0
+        when ({{ m }}) % 2 = 1 then (case when {{ x }} <= {{ s1 }} then {{ s2 }} else {{ s1 }} end)
+        else ((case when {{ x }} <= {{ s1 }} then {{ s2 }} else {{ s1 }} end)
+              + (case when {{ x }} <= {{ s2 }} then {{ s3 }} else {{ s2 }} end)) / 2.0
     end)
 {%- endmacro %}
 

@@ -30,48 +30,43 @@ composites as (
         on {{ quarter_year('ratings.quarter') }} = rules.rules_year
 ),
 
-usable as (
+-- The trimming windows over a ratee's raters in a tier, self-rating apart: a self-rating is alone in
+-- its (…, is_self_rating) partition and is never trimmed, so the windows run on every row and no join
+-- back is needed. A rater rates a ratee once per tier (stg_ratings is unique on quarter, unit, ratee,
+-- tier, rater), so (composite, rater_code) orders the partition totally and the descending rank is the
+-- ascending one counted from the other end: one sort instead of two.
+ranked as (
     select
-        quarter,
-        unit_code,
-        ratee_code,
-        rater_tier,
-        rater_code,
-        count(*) over (partition by quarter, unit_code, ratee_code, rater_tier) as tier_raters,
-        row_number() over (
-            partition by quarter, unit_code, ratee_code, rater_tier order by composite_score asc, rater_code asc
-        ) as rank_ascending,
-        row_number() over (
-            partition by quarter, unit_code, ratee_code, rater_tier order by composite_score desc, rater_code desc
-        ) as rank_descending
+        composites.*,
+        count(*) over by_tier as tier_raters,
+        row_number() over (by_tier order by composites.composite_score asc, composites.rater_code asc)
+            as rank_ascending
     from composites
-    where not is_self_rating
+    window by_tier as (
+        partition by
+            composites.quarter, composites.unit_code, composites.ratee_code, composites.rater_tier,
+            composites.is_self_rating
+    )
 ),
 
 final as (
     select
-        composites.quarter,
-        composites.rules_year,
-        composites.unit_code,
-        composites.ratee_code,
-        composites.rater_tier,
-        composites.rater_code,
-        composites.composite_score,
-        composites.is_self_rating,
-        not composites.is_self_rating as is_usable,
+        quarter,
+        rules_year,
+        unit_code,
+        ratee_code,
+        rater_tier,
+        rater_code,
+        composite_score,
+        is_self_rating,
+        not is_self_rating as is_usable,
         coalesce(
-            usable.tier_raters >= composites.trim_min_raters
-            and (usable.rank_ascending = 1 or usable.rank_descending = 1),
+            not is_self_rating
+            and tier_raters >= trim_min_raters
+            and (rank_ascending = 1 or rank_ascending = tier_raters),
             false
         ) as is_trimmed
-    from composites
-    left join usable
-        on
-            composites.quarter = usable.quarter
-            and composites.unit_code = usable.unit_code
-            and composites.ratee_code = usable.ratee_code
-            and composites.rater_tier = usable.rater_tier
-            and composites.rater_code = usable.rater_code
+    from ranked
 )
 
 select * from final

@@ -52,10 +52,18 @@ raters as (
         unit_code,
         rater_tier,
         rater_code,
-        count(distinct ratee_code) as n_ratees,
+        -- a rater rates a ratee once (stg_ratings is unique on quarter, unit, ratee, tier, rater): rows
+        -- are ratees, and a plain count needs no set per rater
+        count(*) as n_ratees,
         median(residual) as median_residual,
         median(room_up) as median_room_up,
-        median(room_down) as median_room_down
+        median(room_down) as median_room_down,
+        -- the rater's residuals, kept with it: the spread and the winsorised mean below read them from
+        -- here instead of joining every rating back to its rater (two joins over all ratings, one of
+        -- which DuckDB planned as ratings × pools before the rater keys: 60 % of this model's time);
+        -- sorted, so the winsorised mean adds them in the same order on every run (the explanation prints
+        -- it to one decimal, and quarter-point scores put many means exactly on a .x5)
+        list(residual order by residual) as residuals
     from ratings
     group by quarter, rules_year, unit_code, rater_tier, rater_code
 ),
@@ -105,6 +113,7 @@ tested as (
         raters.rater_code,
         raters.n_ratees,
         raters.median_residual,
+        raters.residuals,
         case when configs.direction = 1 then raters.median_room_up else raters.median_room_down end as room,
         count(*) over (partition by configs.code, raters.quarter, raters.rater_tier) as n_tier_raters
     from raters
@@ -143,22 +152,51 @@ memberships as (
     from tested
 ),
 
--- Row spread within raters: |r − the rater's median| over the rows of the pool's raters.
+-- Row spread within raters: |r − the rater's median| over the rows of the pool's raters (each tested
+-- rater's rows, in its tier's pool and in '*'), unnested from the raters' lists.
+deviations as (
+    select
+        code,
+        quarter,
+        rater_tier,
+        mad_scale,
+        abs(residual - median_residual) as deviation
+    from (
+        select
+            code,
+            quarter,
+            rater_tier,
+            mad_scale,
+            median_residual,
+            unnest(residuals) as residual
+        from tested
+    ) as rater_rows
+),
+
 pool_within as (
     select
-        memberships.code,
-        memberships.quarter,
-        memberships.pool,
-        any_value(memberships.mad_scale) * median(abs(ratings.residual - memberships.median_residual))
-            as sigma_within
-    from memberships
-    inner join ratings
-        on
-            memberships.quarter = ratings.quarter
-            and memberships.unit_code = ratings.unit_code
-            and memberships.rater_tier = ratings.rater_tier
-            and memberships.rater_code = ratings.rater_code
-    group by memberships.code, memberships.quarter, memberships.pool
+        code,
+        quarter,
+        pool,
+        any_value(mad_scale) * median(deviation) as sigma_within
+    from (
+        select
+            code,
+            quarter,
+            rater_tier as pool,
+            mad_scale,
+            deviation
+        from deviations
+        union all
+        select
+            code,
+            quarter,
+            '*' as pool,
+            mad_scale,
+            deviation
+        from deviations
+    ) as pool_rows
+    group by code, quarter, pool
 ),
 
 -- The pool a rater is scored against: its tier's when that has ≥ min_pool_raters tested raters, else '*'.
@@ -170,30 +208,33 @@ assigned as (
 ),
 
 -- m: the rater's residuals winsorised at 1.5 σ (its scoring pool's σ) around their median, averaged.
-winsorised as (
+clip_bounds as (
     select
         assigned.code,
         assigned.quarter,
         assigned.unit_code,
         assigned.rater_tier,
         assigned.rater_code,
-        avg(greatest(
-            least(ratings.residual, assigned.median_residual + 1.5 * pool_within.sigma_within),
-            assigned.median_residual - 1.5 * pool_within.sigma_within
-        )) as rater_mean
+        assigned.residuals,
+        assigned.median_residual - 1.5 * pool_within.sigma_within as low,
+        assigned.median_residual + 1.5 * pool_within.sigma_within as high
     from assigned
     inner join pool_within
         on
             assigned.code = pool_within.code
             and assigned.quarter = pool_within.quarter
             and assigned.scoring_pool = pool_within.pool
-    inner join ratings
-        on
-            assigned.quarter = ratings.quarter
-            and assigned.unit_code = ratings.unit_code
-            and assigned.rater_tier = ratings.rater_tier
-            and assigned.rater_code = ratings.rater_code
-    group by assigned.code, assigned.quarter, assigned.unit_code, assigned.rater_tier, assigned.rater_code
+),
+
+winsorised as (
+    select
+        code,
+        quarter,
+        unit_code,
+        rater_tier,
+        rater_code,
+        list_avg(list_transform(residuals, lambda r: greatest(least(r, high), low))) as rater_mean
+    from clip_bounds
 ),
 
 located as (
@@ -264,9 +305,11 @@ pools as (
             and pool_centres.pool = pool_within.pool
 ),
 
+-- (the residual lists stop at the mean: carried on through the BH windows they held memory DuckDB
+-- cannot spill, enough that a 16-city build ran out of it at 1GB)
 scored as (
     select
-        assigned.*,
+        assigned.* exclude (assigned.residuals),
         winsorised.rater_mean,
         pools.pool,
         pools.centre,

@@ -54,12 +54,21 @@ tested as (
         and ratings.n_other_raters >= rules.q_a8_min_other_raters
 ),
 
+-- the raters (unit, code) of each tier: the rows grouped to raters first, then counted (a count distinct
+-- over a concatenated key kept a set of strings per tier)
 tier_sizes as (
     select
         quarter,
         rater_tier,
-        count(distinct unit_code || '|' || rater_code) as n_tier_raters
-    from tested
+        count(*) as n_tier_raters
+    from (
+        select distinct
+            quarter,
+            rater_tier,
+            unit_code,
+            rater_code
+        from tested
+    ) as tier_raters
     group by quarter, rater_tier
 ),
 

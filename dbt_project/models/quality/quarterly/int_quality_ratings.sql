@@ -65,53 +65,59 @@ rater_values as (
     group by quarter, unit_code, ratee_code, rater_code
 ),
 
+-- Per ratee, the number of raters and the three order statistics of their values that the
+-- leave-one-out medians need (loo_median_from_stats): three numbers per ratee instead of a sorted list
+-- joined onto every rating and a row number per rating.
 ratee_lists as (
     select
         quarter,
         unit_code,
         ratee_code,
-        list_sort(list(rater_value)) as sorted_values,
-        count(*) as n_raters
-    from rater_values
-    group by quarter, unit_code, ratee_code
+        n_raters,
+        sorted_values[n_raters // 2] as value_1,
+        sorted_values[n_raters // 2 + 1] as value_2,
+        sorted_values[n_raters // 2 + 2] as value_3
+    from (
+        select
+            quarter,
+            unit_code,
+            ratee_code,
+            list_sort(list(rater_value)) as sorted_values,
+            count(*) as n_raters
+        from rater_values
+        group by quarter, unit_code, ratee_code
+    ) as ratee_values
 ),
 
+-- One sort per ratee: the raters strictly below (rank) and the peers of equal value (the range frame).
 ranked as (
     select
-        rater_values.*,
-        ratee_lists.sorted_values,
-        ratee_lists.n_raters,
-        row_number() over by_value as value_position,
+        *,
         rank() over by_value - 1 as n_others_below,
-        count(*) over (
-            partition by
-                rater_values.quarter, rater_values.unit_code, rater_values.ratee_code,
-                rater_values.rater_value
-        ) - 1 as n_others_tied
+        count(*) over (by_value range between current row and current row) - 1 as n_others_tied
     from rater_values
-    inner join ratee_lists
-        on
-            rater_values.quarter = ratee_lists.quarter
-            and rater_values.unit_code = ratee_lists.unit_code
-            and rater_values.ratee_code = ratee_lists.ratee_code
-    window by_value as (
-        partition by rater_values.quarter, rater_values.unit_code, rater_values.ratee_code
-        order by rater_values.rater_value
-    )
+    window by_value as (partition by quarter, unit_code, ratee_code order by rater_value)
 ),
 
--- Ties: removing any of several equal values leaves the same list, so the position within ties is moot.
 rater_consensus as (
     select
-        quarter,
-        unit_code,
-        ratee_code,
-        rater_code,
-        cast(n_raters - 1 as integer) as n_other_raters,
-        cast(n_others_below as integer) as n_others_below,
-        cast(n_others_tied as integer) as n_others_tied,
-        {{ loo_median('sorted_values', 'value_position', 'n_raters - 1') }} as consensus_score
+        ranked.quarter,
+        ranked.unit_code,
+        ranked.ratee_code,
+        ranked.rater_code,
+        cast(ratee_lists.n_raters - 1 as integer) as n_other_raters,
+        cast(ranked.n_others_below as integer) as n_others_below,
+        cast(ranked.n_others_tied as integer) as n_others_tied,
+        {{ loo_median_from_stats(
+            'ranked.rater_value', 'ratee_lists.n_raters - 1',
+            'ratee_lists.value_1', 'ratee_lists.value_2', 'ratee_lists.value_3'
+        ) }} as consensus_score
     from ranked
+    inner join ratee_lists
+        on
+            ranked.quarter = ratee_lists.quarter
+            and ranked.unit_code = ratee_lists.unit_code
+            and ranked.ratee_code = ratee_lists.ratee_code
 ),
 
 final as (
@@ -135,7 +141,13 @@ final as (
         end as integer) as n_other_raters,
         -- A self-rating is not among the values, so its consensus is the median of all the ratee's raters.
         case
-            when joined.is_self_rating then {{ loo_median('ratee_lists.sorted_values', 'ratee_lists.n_raters + 1', 'ratee_lists.n_raters') }}
+            -- the median of all n: the middle value, or the mean of the two middle ones
+            when joined.is_self_rating
+                then
+                    case
+                        when ratee_lists.n_raters % 2 = 1 then ratee_lists.value_2
+                        else (ratee_lists.value_1 + ratee_lists.value_2) / 2.0
+                    end
             else rater_consensus.consensus_score
         end as consensus_score,
         case when not joined.is_self_rating then rater_consensus.n_others_below end as n_others_below,
