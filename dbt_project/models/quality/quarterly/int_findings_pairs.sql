@@ -17,6 +17,11 @@
 -- quarter. Reported at q ≤ max_q when each direction is also above at least min_rank_share of the
 -- partner's other raters (≥ min_other_raters of them; ties count half) and at least min_points_floor
 -- points above what the rater usually gives. Severity from q (strong_q).
+-- Built after int_findings_leniency, never beside it: the two are the heaviest quality models and, run
+-- side by side under a DuckDB memory cap, each spills and they thrash (16 cities: 100-215 s together
+-- against 3-25 s one after the other; docs/benchmark.md). It reads nothing from it.
+-- depends_on: {{ ref('int_findings_leniency') }}
+
 with rules as (
     select * from {{ ref('int_rules') }}
 ),
