@@ -64,8 +64,10 @@ def test_a_failing_build_fails_the_step_names_the_nodes_and_leaves_the_file_free
 def test_the_dagster_dbt_and_dbt_duckdb_pieces_are_still_what_inprocess_assumes() -> None:
     """An upgrade that renames or re-types them fails here rather than in a quarterly run."""
     params = inspect.signature(get_updated_cli_invocation_params_for_context).parameters
-    assert {"context", "manifest", "dagster_dbt_translator", "runtime_selects", "runtime_excludes"} <= set(params)
+    expected = {"context", "manifest", "dagster_dbt_translator", "runtime_selects", "runtime_excludes"}
+    assert expected <= set(params)
     to_events = inspect.signature(DbtCoreCliEventMessage.to_default_asset_events).parameters
     assert {"manifest", "dagster_dbt_translator", "context", "target_path", "project"} <= set(to_events)
-    assert list(inspect.signature(DbtCoreCliEventMessage).parameters) == ["raw_event", "event_history_metadata"]
+    fields = list(inspect.signature(DbtCoreCliEventMessage).parameters)
+    assert fields == ["raw_event", "event_history_metadata"]
     assert callable(DuckDBConnectionManager.close_all_connections)
