@@ -41,10 +41,13 @@
         cast({{ confidence }} as double) as confidence
 {%- endmacro %}
 
-{#- Average ranks (ties share the mean of their positions), as Spearman's rho needs. -#}
+{#- Average ranks (ties share the mean of their positions), as Spearman's rho needs. Values are ranked
+    rounded to 9 decimals: two people with the same score can differ in the last bit when DuckDB's
+    parallel sums add in another order, which changes from one build to the next, and that noise must
+    not put one before the other (it moved a unit's rho by 7e-5 between two builds of the same data). -#}
 {% macro average_rank(value, partition_by) -%}
-    (rank() over (partition by {{ partition_by }} order by {{ value }})
-     + (count(*) over (partition by {{ partition_by }}, {{ value }}) - 1) / 2.0)
+    (rank() over (partition by {{ partition_by }} order by round({{ value }}, 9))
+     + (count(*) over (partition by {{ partition_by }}, round({{ value }}, 9)) - 1) / 2.0)
 {%- endmacro %}
 
 {#- A quality analytics source written by the Python assets of pipelines/defs/quality (quality/<table>/

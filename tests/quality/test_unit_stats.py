@@ -103,3 +103,22 @@ def test_between_unit_sd_recovers_the_city_spread() -> None:
 def test_shrunk_scale_pulls_a_small_level_toward_the_city() -> None:
     assert shrunk_scale(0.5, 4, 1.5, 10) == pytest.approx(math.sqrt((4 * 0.25 + 10 * 2.25) / 14))
     assert shrunk_scale(0.0, 3, 0.0, 10) == 0.25  # a floor, never a division by zero
+
+
+def test_average_rank_ties_scores_that_differ_only_in_the_last_bit() -> None:
+    """macros/findings.sql's average_rank, rendered for one partition. A score one bit above another is
+    what DuckDB's parallel sums give from one build to the next (23 such pairs within a unit on the
+    city); it must rank as a tie, so a unit's Spearman rho is the same in two builds of the same data.
+    Real differences keep their order."""
+    text = (MACROS.parent / "findings.sql").read_text(encoding="utf-8")
+    pattern = r"{%\s*macro average_rank\(value, partition_by\)\s*-?%}(.*?){%-?\s*endmacro"
+    match = re.search(pattern, text, re.S)
+    assert match
+    expression = match.group(1).replace("{{ value }}", "v").replace("{{ partition_by }}", "g")
+    noisy = math.nextafter(80.1, 100.0)  # 80.1 one bit up: what a sum in another order can give
+    rows = [(1, 80.1), (2, noisy), (3, 79.0), (4, 80.2)]
+    con = duckdb.connect()
+    con.execute("create table t (k integer, g integer, v double)")
+    con.executemany("insert into t values (?, 0, ?)", rows)
+    ranks = dict(con.execute(f"select k, {expression} from t").fetchall())
+    assert ranks == {3: 1.0, 1: 2.5, 2: 2.5, 4: 4.0}
