@@ -50,11 +50,16 @@ def _catalog(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, str]]:
     ).fetchall()
 
 
-def _columns_by_table(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str], list[str]]:
-    """Every table's columns in one catalog query (one query per table cost more than the checks)."""
+def _columns_by_table(
+    con: duckdb.DuckDBPyConnection, data_type: str | None = None
+) -> dict[tuple[str, str], list[str]]:
+    """Every table's columns (of `data_type` only, when given) in one catalog query, tables in name
+    order (one query per table cost more than the checks)."""
     rows = con.execute(
         "select table_schema, table_name, list(column_name order by ordinal_position) "
-        "from information_schema.columns where table_catalog = current_database() group by all"
+        "from information_schema.columns where table_catalog = current_database() "
+        "and ($type::varchar is null or data_type = $type) group by all order by 1, 2",
+        {"type": data_type},
     ).fetchall()
     return {(schema, name): list(columns) for schema, name, columns in rows}
 
@@ -80,16 +85,12 @@ def no_national_ids(source: Source) -> list[str]:
     hyphenated, full-width, glued to Chinese text) over every text column of every table."""
     problems = []
     with _reading(source) as con:
-        text_columns = con.execute(
-            "select table_schema, table_name, list(column_name order by ordinal_position) "
-            "from information_schema.columns where table_catalog = current_database() "
-            "and data_type = 'VARCHAR' group by all order by 1, 2"
-        ).fetchall()
+        text_columns = _columns_by_table(con, "VARCHAR")
         # One scan of the whole file: every text column of every table as (column number, value), the
         # values that still hold 17 digits in a row once separators are removed, distinct per column;
         # only those few go through the check-character test in Python. (A query per table cost a
         # county extract's small tables far more in per-query overhead than in scanning.)
-        columns = [(schema, name, column) for schema, name, cols in text_columns for column in cols]
+        columns = [(schema, name, column) for (schema, name), cols in text_columns.items() for column in cols]
         if not columns:
             return []
         scans = " union all ".join(

@@ -28,6 +28,7 @@ from typing import Any
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtProject, dbt_assets
 
+from pipelines.defs.dbt.inprocess import PARTIAL_PARSE
 from pipelines.defs.dbt.project import DBT_PROJECT_DIR, required_manifest, warehouse_project
 from pipelines.defs.dbt.resources import WarehouseDbtCli, run_duckdb_path
 from pipelines.defs.dbt.rules_table import rules_years, write_rules_table
@@ -100,12 +101,12 @@ KEEP_RUN_TARGETS = 6
 def keep_parse_cache(run_target: Path, keep: int = KEEP_RUN_TARGETS) -> None:
     """After a dbt run: hand its parse cache to the next run and drop old per-run target folders.
 
-    dagster-dbt gives every invocation its own target folder, seeded from target/partial_parse.msgpack.
+    Every dbt step has its own target folder, seeded from target/partial_parse.msgpack (inprocess.py).
     Copying the cache of a finished run back there lets the next run with the same profile skip a full
     parse (about 10 s). Without pruning, the per-run folders (compiled SQL, ~13 MB each) pile up.
     """
-    cache = run_target / "partial_parse.msgpack"
-    shared = DBT_PROJECT_DIR / "target" / "partial_parse.msgpack"
+    cache = run_target / PARTIAL_PARSE
+    shared = DBT_PROJECT_DIR / "target" / PARTIAL_PARSE
     if cache.exists():
         tmp = shared.with_name(f".partial_parse.{os.getpid()}.tmp")
         shutil.copyfile(cache, tmp)

@@ -162,8 +162,6 @@ def stream_command(command: DbtCommand, manifest: Any, context: dg.AssetExecutio
     worker = threading.Thread(target=run, name="dbt", daemon=True)
     worker.start()
     while (raw := events.get()) is not _DONE:
-        if not raw.get("data", {}).get("node_info", {}).get("unique_id"):
-            continue
         message = DbtCoreCliEventMessage(raw_event=raw, event_history_metadata={})
         yield from message.to_default_asset_events(
             manifest=command.manifest,
@@ -218,8 +216,6 @@ def close_duckdb() -> None:
 # long-lived process (dagster dev) never reuses a parse across runs, where the project may have changed.
 _run_parse: dict[tuple[str, str], Any] = {}
 PARTIAL_PARSE = "partial_parse.msgpack"
-
-
 PARSED_NOTE = "dbt: parsed the project for this run"
 REUSED_NOTE = "dbt: reusing this run's parse"
 

@@ -87,19 +87,15 @@ class WarehouseDbtCli(QuickStartDbtCli):
         *,
         database: Path | None = None,
         quarter: str | None = None,
-        context: dg.AssetExecutionContext | None = None,
         raise_on_error: bool = True,
-        scope_prepared: bool = False,
     ) -> DbtCliInvocation:
-        """`dbt <args>` against `database` (default: pipelines.paths.duckdb_path()), rebuilding only
-        `quarter`'s rows of the quarter-grain models when given. Creates the database's folder: DuckDB
-        does not create missing parent directories."""
+        """`dbt <args>` as dagster-dbt's subprocess, outside a Dagster step (tests, dbt by hand through the
+        resource; the assets use `build`), against `database` (default: pipelines.paths.duckdb_path()),
+        rebuilding only `quarter`'s rows of the quarter-grain models when given."""
         database = database or duckdb_path()
-        database.parent.mkdir(parents=True, exist_ok=True)
-        if not scope_prepared:  # the asset prepares it itself, to record it after the build
-            self.prepare_scope(database, quarter)
+        self.prepare_scope(database, quarter)  # also makes the database's folder
         dbt_vars = json.dumps(self.dbt_vars(database), ensure_ascii=False)
-        return self.cli([*args, "--vars", dbt_vars], context=context, raise_on_error=raise_on_error)
+        return self.cli([*args, "--vars", dbt_vars], raise_on_error=raise_on_error)
 
     def build(
         self, args: Sequence[str], *, database: Path, context: dg.AssetExecutionContext
