@@ -15,6 +15,7 @@ Unit 371602-X-002 never submits.
 from __future__ import annotations
 
 import math
+import re
 import shutil
 from pathlib import Path
 
@@ -23,11 +24,14 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
+from pipelines.defs.dbt.resources import dbt_resource
 from pipelines.domain.rules import load_rules
 from pipelines.ingest.schema import empty
 from pipelines.warehouse_summary import summary
 from tests.dbt.conftest import RULES_2026_VERSION, Warehouse, build_warehouse, point_at
 from tests.dbt.raw_fixtures import U1, U3
+
+KEPT_VIEW = "view unchanged, kept"  # the result message of a kept view (macros/views.sql)
 
 TOL = 1e-9
 
@@ -297,3 +301,63 @@ def test_mart_constraints_are_enforced_on_write(tiny_warehouse: Warehouse, tmp_p
         con.register("too_high", row.with_columns(pl.lit(1.5).alias("completion_rate")))
         with pytest.raises(duckdb.ConstraintException, match="CHECK"):
             con.execute("insert into marts.fct_person_quarter select * from too_high")
+
+
+VIEW_MODELS = "staging intermediate.rules"
+
+
+def _views(database: Path) -> dict[str, tuple[str | None, str]]:
+    """Every view of those models: name → (comment, SQL as DuckDB stores it)."""
+    rows = query(
+        database,
+        "select schema_name || '.' || view_name as name, comment, sql from duckdb_views() "
+        "where not internal and schema_name in ('staging', 'intermediate')",
+    )
+    return {str(r["name"]): (r["comment"], str(r["sql"])) for r in rows}  # type: ignore[misc]
+
+
+def _build_views() -> dict[str, str]:
+    """`dbt run` of the staging and rules views: view → the message of its result."""
+    invocation = dbt_resource().run(["run", "--select", VIEW_MODELS]).wait()
+    results = invocation.get_artifact("run_results.json")["results"]
+    return {r["unique_id"].rsplit(".", 1)[1]: r["message"] for r in results}
+
+
+def test_views_are_recreated_only_when_their_sql_changed(
+    tiny_warehouse: Warehouse, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """macros/views.sql: a view is kept when the stored one carries the hash of the SQL dbt compiled now,
+    else replaced. In a copy of the data folder every staging view's SQL (its Parquet paths) differs:
+    they are replaced, the rules views are kept. Built again, every view is kept; a view whose stored
+    hash is stale is replaced.
+    (The kept view keeps whatever DuckDB stores: a hand-edited body with the right hash shows it.)"""
+    copy = tmp_path / "copy"
+    shutil.copytree(tiny_warehouse.data_dir, copy)
+    database = point_at(monkeypatch, copy)
+    first = _build_views()
+    assert len(first) >= 16, first
+    for view, message in first.items():  # the rules views read the rules table: same SQL, kept
+        assert (message == KEPT_VIEW) == view.startswith("int_rules"), first
+    views = _views(database)
+    assert {name.split(".")[1] for name in views} >= set(first)
+    for name, (comment, sql) in views.items():
+        assert comment is not None and comment.startswith("dbt-view-sql-md5:"), name
+        if name.startswith("staging."):
+            assert str(copy) in sql and str(tiny_warehouse.data_dir) not in sql, name
+
+    with duckdb.connect(str(database)) as con:
+        con.execute("create or replace view staging.stg_units as select 1 as x")
+        con.execute("comment on view staging.stg_units is 'dbt-view-sql-md5:stale'")
+        con.execute("create or replace view staging.stg_sections as select 2 as y")
+        kept_hash = str(views["staging.stg_sections"][0])
+        assert re.fullmatch("dbt-view-sql-md5:[0-9a-f]{32}", kept_hash)  # COMMENT ON takes no parameter
+        con.execute(f"comment on view staging.stg_sections is '{kept_hash}'")
+    second = _build_views()
+    assert second.pop("stg_units") != KEPT_VIEW
+    assert set(second.values()) == {KEPT_VIEW}, second
+    after = _views(database)
+    assert after["staging.stg_units"] == views["staging.stg_units"]  # replaced: the model's SQL again
+    assert after["staging.stg_sections"][1] != views["staging.stg_sections"][1]  # kept as it was
+    assert {n: v for n, v in after.items() if n != "staging.stg_sections"} == {
+        n: v for n, v in views.items() if n != "staging.stg_sections"
+    }
