@@ -14,6 +14,7 @@ Unit 371602-X-002 never submits.
 
 from __future__ import annotations
 
+import json
 import math
 import re
 import shutil
@@ -361,3 +362,47 @@ def test_views_are_recreated_only_when_their_sql_changed(
     assert {n: v for n, v in after.items() if n != "staging.stg_sections"} == {
         n: v for n, v in views.items() if n != "staging.stg_sections"
     }
+
+
+def _test_model(database: Path, model: str) -> dict[str, str]:
+    """`dbt test` of one model's data tests on `database`, with whatever build scope the file holds
+    (dagster-dbt's command, without the resource's `run`, which would write the scope itself)."""
+    resource = dbt_resource()
+    dbt_vars = json.dumps(resource.dbt_vars(database))
+    invocation = resource.cli(["test", "--select", model, "--vars", dbt_vars], raise_on_error=False).wait()
+    results = invocation.get_artifact("run_results.json")["results"]
+    return {r["unique_id"].split(".")[2]: r["status"] for r in results}
+
+
+def _set_scope(database: Path, units: list[str] | None) -> None:
+    with duckdb.connect(str(database)) as con:
+        con.execute("drop table if exists main._build_scope")
+        if units is not None:
+            con.execute("create table main._build_scope (quarter varchar, units varchar[])")
+            con.execute("insert into main._build_scope values ('2025Q2', ?)", [units])
+
+
+def test_data_tests_of_a_unit_scoped_build_look_at_the_rebuilt_units_only(
+    tiny_warehouse: Warehouse, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """macros/test_scope.sql: with a scope listing U1, a null grade of U3 (a unit the build did not
+    rewrite) is outside the row-level tests of a unit-grain model; with U3 listed, or with no unit list
+    (every other build), the same test fails on it."""
+    copy = tmp_path / "copy"
+    shutil.copytree(tiny_warehouse.data_dir, copy)
+    database = point_at(monkeypatch, copy)
+    with duckdb.connect(str(database)) as con:
+        changed = con.execute(
+            "update intermediate.int_person_quarter_scores set computed_grade = null "
+            "where quarter = '2025Q2' and unit_code = ?",
+            [U3],
+        ).fetchone()
+        assert changed and changed[0] > 0
+
+    model = "int_person_quarter_scores"
+    _set_scope(database, [U1])
+    assert set(_test_model(database, model).values()) == {"pass"}
+    for units in ([U1, U3], None):
+        _set_scope(database, units)
+        statuses = _test_model(database, model)
+        assert statuses[f"not_null_{model}_computed_grade"] == "fail", (units, statuses)
