@@ -20,9 +20,12 @@ opening the file with other settings; it is closed when the command returns.
 
 from __future__ import annotations
 
+import copyreg
+import dataclasses
 import gc
 import hashlib
 import importlib.metadata
+import io
 import os
 import pickle
 import queue
@@ -260,6 +263,30 @@ def parse_key(project_dir: Path, extra_args: Sequence[str], environ: Mapping[str
     return digest.hexdigest()
 
 
+def _manifest_fields(manifest: Any) -> dict[str, Any]:
+    """dbt's Manifest as its public dataclass fields. Its private ones are caches and lookups it rebuilds
+    on first use, and a lock. (dbt-core 1.11's own `Manifest.__reduce_ex__` passes its fields by position
+    and misses `fixtures`, so every later one lands in the wrong place: it cannot be pickled as is.)"""
+    fields = dataclasses.fields(manifest)
+    return {f.name: getattr(manifest, f.name) for f in fields if not f.name.startswith("_")}
+
+
+def _rebuild_manifest(cls: type, fields: dict[str, Any]) -> Any:
+    return cls(**fields)
+
+
+def manifest_bytes(manifest: Any) -> bytes:
+    """`manifest` pickled field by field (see _manifest_fields)."""
+    buffer = io.BytesIO()
+    pickler = pickle.Pickler(buffer, protocol=pickle.HIGHEST_PROTOCOL)
+    pickler.dispatch_table = {
+        **copyreg.dispatch_table,
+        type(manifest): lambda m: (_rebuild_manifest, (type(m), _manifest_fields(m))),
+    }
+    pickler.dump(manifest)
+    return buffer.getvalue()
+
+
 def load_cached_parse(cache_dir: Path, key: str) -> Any | None:
     """The Manifest a previous run parsed with the same key, or None (none, or unreadable)."""
     path = cache_dir / f"{PARSE_CACHE_PREFIX}{key}.pickle"
@@ -277,7 +304,7 @@ def store_parse(cache_dir: Path, key: str, manifest: Any) -> None:
     cache_dir.mkdir(parents=True, exist_ok=True)
     path = cache_dir / f"{PARSE_CACHE_PREFIX}{key}.pickle"
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:7]}.tmp")
-    tmp.write_bytes(pickle.dumps(manifest, protocol=pickle.HIGHEST_PROTOCOL))
+    tmp.write_bytes(manifest_bytes(manifest))
     tmp.replace(path)  # atomic: a run reading the cache never sees half a file
     for old in cache_dir.glob(f"{PARSE_CACHE_PREFIX}*.pickle"):
         if old != path:
