@@ -5,17 +5,30 @@
     set: every quarter present in the raw tables is rebuilt. The key is validated before it is ever put
     into SQL, and then only as a quoted literal. -#}
 
-{#- The scope row of the build (quarter, units), or none: the table exists only while Dagster builds. -#}
+{#- The scope row of the build (quarter, scoped: whether it lists units), or none: the table exists only
+    while Dagster builds. Looked up once per dbt command: every unit-grain model asks several times and
+    every scoped data test once (macros/test_scope.sql), ~2 queries each at ~20 ms on the busy machine,
+    and the table does not change while dbt runs (it is written before dbt starts). The answer is kept in
+    dbt's `graph`, the one dict every node of a command shares, under the command's invocation id (a
+    manifest reused by the run's next dbt command looks the table up again). -#}
 {% macro build_scope() -%}
+    {%- set memo = graph.setdefault('assessment_build_scope', {}) -%}
+    {%- if invocation_id in memo -%}
+        {{- return(memo[invocation_id]) -}}
+    {%- endif -%}
     {%- set found = run_query(
         "select table_name from duckdb_tables() where database_name = current_database()"
         " and schema_name = 'main' and table_name = '_build_scope'"
     ) -%}
-    {%- if found.rows | length == 0 -%}
-        {{- return(none) -}}
+    {%- set scope = none -%}
+    {%- if found.rows | length > 0 -%}
+        {%- set rows = run_query("select quarter, units is not null as scoped from main._build_scope").rows -%}
+        {%- if rows | length > 0 -%}
+            {%- set scope = [rows[0][0], rows[0][1]] -%}
+        {%- endif -%}
     {%- endif -%}
-    {%- set rows = run_query("select quarter, units is not null as scoped from main._build_scope").rows -%}
-    {{- return(rows[0] if rows | length > 0 else none) -}}
+    {%- do memo.update({invocation_id: scope}) -%}
+    {{- return(scope) -}}
 {%- endmacro %}
 
 {% macro scope_quarter() -%}
