@@ -5,6 +5,7 @@ nothing of the same raw files."""
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -14,8 +15,9 @@ import polars as pl
 import pytest
 
 from pipelines.defs.dbt.assets import rules_table, warehouse_annual_models, warehouse_quarter_models
+from pipelines.defs.dbt.project import DBT_PROJECT_DIR
 from pipelines.defs.dbt.resources import dbt_resource
-from pipelines.defs.dbt.scope import changed_units
+from pipelines.defs.dbt.scope import changed_units, global_key
 from tests.dbt.conftest import point_at
 from tests.dbt.raw_fixtures import U1, tiny_city, write_raw, write_registry
 from tests.publish.test_incremental_equals_full import _differences, _tables
@@ -75,3 +77,23 @@ def test_changed_units() -> None:
     assert changed_units({"a": "1", "b": "2"}, {"a": "1", "b": "3", "c": "4"}) == ("b", "c")
     assert changed_units({"a": "1"}, {}) == ("a",)
     assert changed_units({}, {}) == ()
+
+
+def test_the_global_key_follows_the_projects_macros(tmp_path: Path) -> None:
+    """A changed macro of the project (a generic test, the quarter scoping) forces a whole-quarter build,
+    as a changed model does; dbt's own macros are pinned with dbt and do not count."""
+    parsed = json.loads((DBT_PROJECT_DIR / "target" / "manifest.json").read_text(encoding="utf-8"))
+    manifest = tmp_path / "manifest.json"
+
+    def key() -> str:
+        manifest.write_text(json.dumps(parsed), encoding="utf-8")
+        return global_key(tmp_path / "units.csv", tmp_path / "rules", manifest)
+
+    before = key()
+    own = "macro.assessment_warehouse.test_expression_is_true"
+    parsed["macros"][own]["macro_sql"] += "\n"
+    after = key()
+    assert after != before
+    theirs = next(u for u, m in parsed["macros"].items() if m["package_name"] != "assessment_warehouse")
+    parsed["macros"][theirs]["macro_sql"] += "\n"
+    assert key() == after

@@ -14,9 +14,9 @@ Which units changed is decided from the inputs themselves, not from what ingesti
 unit, a hash of its rows in every raw table of the quarter (raw/<table>/<quarter>.parquet), compared
 with the hashes recorded when the build file's rows were last built (`main._built_units`). A unit-grain
 model reads nothing about a unit but that unit's raw rows, the registry and the rules, so those two and
-the models' own SQL (their checksums in the manifest) form a global key: when it differs from the
-recorded one, the whole quarter is rebuilt. The records are written only after dbt succeeded; a failed
-build is discarded with them.
+the models' own SQL (their checksums in the manifest, and the project's macros) form a global key: when
+it differs from the recorded one, the whole quarter is rebuilt. The records are written only after dbt
+succeeded; a failed build is discarded with them.
 """
 
 from __future__ import annotations
@@ -55,9 +55,17 @@ def global_key(registry: Path, rules_dir: Path, manifest: Path) -> str:
     _file_digest(digest, registry)
     for path in sorted(rules_dir.glob("*.parquet")) if rules_dir.exists() else []:
         _file_digest(digest, path)
-    nodes = json.loads(manifest.read_text(encoding="utf-8")).get("nodes", {}) if manifest.exists() else {}
+    parsed = json.loads(manifest.read_text(encoding="utf-8")) if manifest.exists() else {}
+    nodes = parsed.get("nodes", {})
     for unique_id in sorted(nodes):
         digest.update(f"{unique_id}={nodes[unique_id].get('checksum', {}).get('checksum', '')}".encode())
+    # The project's own macros as well (a node's checksum covers its file, not the macros it calls): the
+    # quarter and unit scoping, and the generic tests (tests/generic), which a unit-scoped build runs
+    # on the rewritten rows only, trusting that the other rows passed the same tests (test_scope.sql).
+    project = parsed.get("metadata", {}).get("project_name")
+    macros = parsed.get("macros", {})
+    for unique_id in sorted(u for u in macros if macros[u].get("package_name") == project):
+        digest.update(f"{unique_id}={hashlib.sha256(macros[unique_id]['macro_sql'].encode()).hexdigest()}".encode())
     return digest.hexdigest()
 
 
