@@ -65,7 +65,9 @@ def global_key(registry: Path, rules_dir: Path, manifest: Path) -> str:
     project = parsed.get("metadata", {}).get("project_name")
     macros = parsed.get("macros", {})
     for unique_id in sorted(u for u in macros if macros[u].get("package_name") == project):
-        digest.update(f"{unique_id}={hashlib.sha256(macros[unique_id]['macro_sql'].encode()).hexdigest()}".encode())
+        digest.update(
+            f"{unique_id}={hashlib.sha256(macros[unique_id]['macro_sql'].encode()).hexdigest()}".encode()
+        )
     return digest.hexdigest()
 
 
