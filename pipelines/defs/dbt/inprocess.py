@@ -293,9 +293,7 @@ def load_cached_parse(cache_dir: Path, key: str) -> Any | None:
     try:
         with path.open("rb") as stream:
             return pickle.load(stream)  # written by store_parse below, never from outside
-    except FileNotFoundError:
-        return None
-    except Exception:  # a half-written or older-format file: parse again and overwrite it
+    except Exception:  # none yet, or unreadable: parse, and store_parse replaces it
         return None
 
 
