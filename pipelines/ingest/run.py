@@ -50,6 +50,7 @@ from pipelines.ingest.parse import (
     failed_validation,
     log_parse_notes,
     parse_delivery,
+    prepare_worker,
     refused,
 )
 from pipelines.ingest.pseudonym import DEMO_WARNING, PseudonymKey, load_key, person_keys
@@ -149,6 +150,7 @@ def ingest_quarter(
         workers=settings.workers,
         timeout=settings.parse_timeout_seconds,
         memory_bytes=settings.worker_memory_bytes,
+        initializer=prepare_worker,
     ) as pool:
         # Each delivery the cache lacks goes to the workers as soon as it is in the archive: they
         # start (and parse) while the rest is still being copied. Nothing new: no worker starts.
