@@ -48,10 +48,11 @@ def clear_national_ids(tables: dict[str, pl.DataFrame], known_ids: Iterable[str]
                 continue
             col = pl.col(column)
             # Each distinct text is examined once and its cells counted: a column such as a person key
-            # repeats a few thousand values over hundreds of thousands of rows.
+            # repeats a few thousand values over hundreds of thousands of rows. Texts shorter than 17
+            # bytes cannot hold 17 digits: dropped before the count (most codes, tiers and scores).
+            texts = frame.get_column(column).drop_nulls()
             candidates = (
-                frame.get_column(column)
-                .drop_nulls()
+                texts.filter(texts.str.len_bytes() >= 17)
                 .value_counts(name="cells")
                 .filter(col.str.count_matches(_MANY_DIGITS) >= 17)
             )

@@ -50,6 +50,7 @@ from pipelines.ingest.parse import (
     failed_validation,
     log_parse_notes,
     parse_delivery,
+    prepare_worker,
     refused,
 )
 from pipelines.ingest.pseudonym import DEMO_WARNING, PseudonymKey, load_key, person_keys
@@ -149,6 +150,7 @@ def ingest_quarter(
         workers=settings.workers,
         timeout=settings.parse_timeout_seconds,
         memory_bytes=settings.worker_memory_bytes,
+        initializer=prepare_worker,
     ) as pool:
         # Each delivery the cache lacks goes to the workers as soon as it is in the archive: they
         # start (and parse) while the rest is still being copied. Nothing new: no worker starts.
@@ -167,6 +169,7 @@ def ingest_quarter(
             on_file(cached, len(records))
         if todo:
             on_parsed = None if on_file is None else (lambda n: on_file(cached + n, len(records)))
+            _receipt_folders(receipts_dir() / q.key, records)
             outcomes = pool.results(on_parsed)
     if todo:
         # Taken in `todo`'s order (unit, then arrival), not the order of submission: the cache
@@ -199,6 +202,17 @@ def ingest_quarter(
         report.timings["total"],
     )
     return report
+
+
+def _receipt_folders(root: Path, records: list[ArchiveRecord]) -> None:
+    """Make every unit's receipt folder now, while the workers parse and this process waits for them.
+
+    Making a folder is slow on ext4 (0.6 ms of wall time, 0.23 ms of CPU in the kernel on the
+    development machine) and a city's first run needs ~500 of them. Made when the receipts are
+    written, they would add that time after the parse, where nothing else runs. If the run fails
+    later, the folders stay, empty, until the next run writes into them."""
+    for unit in sorted({r.unit_code for r in records}):
+        (root / unit).mkdir(parents=True, exist_ok=True)
 
 
 def receive_quarter(quarter: Quarter | str, log: logging.Logger | None = None) -> IngestReport:

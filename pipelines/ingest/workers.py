@@ -46,11 +46,18 @@ class Outcome(Generic[R]):
         return self.failure is None
 
 
-def _serve(conn: Connection, fn: Callable[[Any], Any], memory_bytes: int | None) -> None:
+def _serve(
+    conn: Connection,
+    fn: Callable[[Any], Any],
+    memory_bytes: int | None,
+    initializer: Callable[[], None] | None = None,
+) -> None:
     """Worker main loop: receive (index, task), send (index, status, payload) until told to stop."""
     if memory_bytes:
         with contextlib.suppress(ValueError, OSError):
             resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
+    if initializer is not None:
+        initializer()
     conn.send(("ready", None, None))
     while True:
         message = conn.recv()
@@ -95,10 +102,14 @@ def run_isolated(
     timeout: float = 20.0,
     memory_bytes: int | None = WORKER_MEMORY_BYTES,
     on_done: Callable[[int], None] | None = None,
+    initializer: Callable[[], None] | None = None,
 ) -> list[Outcome[R]]:
     """fn(task) for every task, results in task order. `workers=0` runs inline (no isolation).
-    `on_done(n)` is called in this process each time a task ends (n tasks ended so far), for progress."""
-    with WorkerPool(fn, workers=workers, timeout=timeout, memory_bytes=memory_bytes) as pool:
+    `on_done(n)` is called in this process each time a task ends (n tasks ended so far), for progress.
+    `initializer()` runs once in each worker process before its first task (never inline)."""
+    with WorkerPool(
+        fn, workers=workers, timeout=timeout, memory_bytes=memory_bytes, initializer=initializer
+    ) as pool:
         for task in tasks:
             pool.submit(task)
         return pool.results(on_done)
@@ -120,8 +131,10 @@ class WorkerPool(Generic[T, R]):
         workers: int = 2,
         timeout: float = 20.0,
         memory_bytes: int | None = WORKER_MEMORY_BYTES,
+        initializer: Callable[[], None] | None = None,
     ) -> None:
         self._fn = fn
+        self._initializer = initializer
         self._workers = workers
         self._timeout = timeout
         self._memory_bytes = memory_bytes
@@ -171,7 +184,9 @@ class WorkerPool(Generic[T, R]):
 
     def _start(self) -> _Slot:
         parent, child = self._ctx.Pipe(duplex=True)
-        process = self._ctx.Process(target=_serve, args=(child, self._fn, self._memory_bytes), daemon=True)
+        process = self._ctx.Process(
+            target=_serve, args=(child, self._fn, self._memory_bytes, self._initializer), daemon=True
+        )
         process.start()
         child.close()
         return _Slot(process, parent, born=time.monotonic())

@@ -26,3 +26,14 @@ def read_as_text(path: str) -> list[object]:
 
     sheet = fastexcel.read_excel(path).load_sheet(0, header_row=None, dtypes="string", eager=True)
     return sheet.column(0).to_pylist()
+
+
+def parse_and_report_numpy(path: str) -> tuple[bool, int, bool]:
+    """Parse a workbook as a parse worker does: (readable, sheets found, whether NumPy got imported)."""
+    import sys
+    from types import ModuleType
+
+    from pipelines.ingest.parse import ParseRequest, parse_delivery
+
+    delivery = parse_delivery(ParseRequest("x", "xlsx", (("book.xlsx", path),)))
+    return delivery.readable, len(delivery.sheets), isinstance(sys.modules.get("numpy"), ModuleType)

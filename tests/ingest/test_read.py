@@ -85,3 +85,22 @@ def test_a_sheet_over_the_row_cap_is_refused(tmp_path: Path, monkeypatch: pytest
     with pytest.raises(ReadError) as exc:
         read_xlsx(path)
     assert exc.value.kind == "too_many_rows"
+
+
+def test_a_row_filled_only_in_a_later_column_is_data_and_a_blank_one_is_not(tmp_path: Path) -> None:
+    # Rows are found filled column by column (read._filled_rows); a row whose first cell is empty
+    # must still be found by a later column, and a row of only white space is blank wherever it is.
+    path = tmp_path / "book.xlsx"
+    book = xlsxwriter.Workbook(str(path))
+    ws = book.add_worksheet("评议打分")
+    ws.write_row(0, 0, ["被评议人编号", "强度"])
+    ws.write_row(1, 0, ["P001", 80])
+    ws.write_number(2, 1, 81)  # no code in this row
+    ws.write_row(3, 0, ["P003", 82])
+    ws.write_row(4, 0, ["\u3000 ", "\t"])  # white space only
+    book.close()
+    (sheet,) = read_xlsx(path)
+    assert sheet.excel_rows == [2, 3, 4]
+    assert sheet.blank_rows == [5]
+    assert sheet.columns == [["P001", None, "P003"], ["80", "81", "82"]]
+    assert sheet.numeric == [[False, False, False], [True, True, True]]  # a column of text: no numbers
