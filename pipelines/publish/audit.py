@@ -89,7 +89,10 @@ def no_national_ids(source: Source) -> list[str]:
         # One scan of the whole file: every text column of every table as (column number, value), the
         # values that still hold 17 digits in a row once separators are removed, distinct per column;
         # only those few go through the check-character test in Python. (A query per table cost a
-        # county extract's small tables far more in per-query overhead than in scanning.)
+        # county extract's small tables far more in per-query overhead than in scanning.) Only values
+        # of 17 bytes or more can hold 17 digits once separators are removed, and a byte length costs
+        # nothing next to two regular expressions: most values (codes, names, grades) stop there, which
+        # made the scan 3-4 times faster on the 4-city province's files.
         columns = [(schema, name, column) for (schema, name), cols in text_columns.items() for column in cols]
         if not columns:
             return []
@@ -100,7 +103,8 @@ def no_national_ids(source: Source) -> list[str]:
         found = dict(
             con.execute(
                 f"select n, list(distinct v) from ({scans}) "
-                "where regexp_matches(regexp_replace(v, $sep, '', 'g'), $digits) group by n",
+                "where strlen(v) >= 17 and regexp_matches(regexp_replace(v, $sep, '', 'g'), $digits) "
+                "group by n",
                 {"sep": ID_SEPARATORS, "digits": ID_DIGITS},
             ).fetchall()
         )
