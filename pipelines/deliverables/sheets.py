@@ -94,19 +94,7 @@ def time_text(value: Any, tz: ZoneInfo, missing: str = "无") -> str:
 
 
 def _write(sheet: Worksheet, row: int, col: int, value: Any, fmt: Any, tz: ZoneInfo, kind: str) -> int:
-    """Write one cell; return the width its column needs for it (one pass: a city writes 350,000).
-
-    Strings and plain floats and ints, nearly every cell, are told apart by their exact type first: the
-    chain of isinstance tests below was a measurable share of writing a province's workbooks."""
-    exact = type(value)
-    if exact is str:
-        sheet.write_string(row, col, neutralise(value), fmt)
-        sample = SAMPLE_WIDTH.get(kind)
-        return sample if sample is not None else display_width(value)
-    if (exact is float and value == value) or exact is int:  # (NaN is the one float unequal to itself)
-        sheet.write_number(row, col, value, fmt)
-        sample = SAMPLE_WIDTH.get(kind)
-        return sample if sample is not None else display_width(str(value))
+    """Write one cell; return the width its column needs for it (one pass: a city writes 350,000)."""
     if is_missing(value):
         sheet.write_blank(row, col, None, fmt)
         return 0
