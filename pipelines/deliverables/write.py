@@ -309,6 +309,24 @@ def write_job(job: Job) -> Path:
     return writer(path, *args)
 
 
+def balanced_shares(jobs: list[Job], n: int) -> list[list[Job]]:
+    """`jobs` dealt round-robin into `n` shares, writer by writer: each share gets its part of the unit
+    workbooks, of the notices, of the county workbooks. (The plan lists each unit's workbook and then
+    its notices, so dealing the whole list gave one process nearly every workbook, several times a
+    notice's work, and the other nearly every notice; the first finished long after the second.)
+    Within a writer, the plan's order spreads big and small units evenly."""
+    by_writer: dict[Callable[..., Path], list[Job]] = {}
+    for job in jobs:
+        by_writer.setdefault(job[1], []).append(job)
+    shares: list[list[Job]] = [[] for _ in range(n)]
+    dealt = 0
+    for group in by_writer.values():
+        for job in group:
+            shares[dealt % n].append(job)
+            dealt += 1
+    return shares
+
+
 def _write_all(staging: Path, items: list[Planned], workers: int | None) -> None:
     """Write `items` under `staging`. With many files, `workers - 1` other interpreters
     (pipelines/deliverables/worker.py) write a share each while this process writes its own:
@@ -319,7 +337,7 @@ def _write_all(staging: Path, items: list[Planned], workers: int | None) -> None
         for job in jobs:
             write_job(job)
         return
-    shares = [jobs[k::n] for k in range(n)]  # interleaved: big and small units spread evenly
+    shares = balanced_shares(jobs, n)
     folder = staging / ".jobs"
     folder.mkdir(parents=True, exist_ok=True)
     started: list[subprocess.Popen[bytes]] = []

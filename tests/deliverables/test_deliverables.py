@@ -424,3 +424,21 @@ def test_a_rerun_writes_only_the_files_whose_content_changed(
     book = openpyxl.load_workbook(workbook)
     row = next(r for r in table(book["平时考核结果"]) if r["人员编号"] == person)
     assert same_number(row["季度得分"], score)
+
+
+def test_shares_split_each_writer_evenly(tmp_path: Path) -> None:
+    """The plan lists each unit's workbook and then its notices; every process gets half of the
+    workbooks and half of the notices (dealing the whole list gave one process all the workbooks)."""
+    from pipelines.deliverables.unit import write_unit_workbook
+    from pipelines.deliverables.write import _write_notices, balanced_shares
+
+    jobs = []
+    for k in range(7):
+        jobs.append((tmp_path / f"u{k}.xlsx", write_unit_workbook, (k,)))
+        jobs.append((tmp_path / f"n{k}.html", _write_notices, (k,)))
+    shares = balanced_shares(jobs, 2)
+    assert sorted(job for share in shares for job in share) == sorted(jobs)
+    for share in shares:
+        writers = [job[1] for job in share]
+        assert writers.count(write_unit_workbook) in (3, 4) and writers.count(_write_notices) in (3, 4)
+    assert abs(len(shares[0]) - len(shares[1])) <= 1

@@ -51,3 +51,23 @@ def test_clean_text_long_numbers_and_hex_keys_pass(tmp_path: Path) -> None:
     bad_check = NID[:17] + ("0" if NID[17] != "0" else "1")
     values = ["科员", "文号2025001234", "1" + NID, "0" * 17 + "2", f"00{bad_check[2:]}", "9" * 40]
     assert no_national_ids(_file(tmp_path, values)) == []
+
+
+def test_checks_inside_shared_catalogue_list_the_file_once(tmp_path: Path) -> None:
+    """Inside audit.shared_catalogue a connection's catalogue is read once for every check (a table
+    made afterwards is not seen: the first listing is reused); outside, each call reads it again."""
+    from pipelines.publish import audit
+
+    path = _file(tmp_path, ["科员", NID])
+    with duckdb.connect(str(path)) as con:
+        with audit.shared_catalogue(con):
+            first = audit._catalog(con)
+            assert audit.no_national_ids(con) == [
+                "marts.fct_person_quarter.rank_title: 1 values hold a national ID"
+            ]
+            con.execute("create table marts.dim_extra (x varchar)")
+            assert audit._catalog(con) == first
+            assert ("marts", "dim_extra") not in audit._columns_by_table(con, "VARCHAR")
+        assert ("marts", "dim_extra", "BASE TABLE") in audit._catalog(con)
+        assert ("marts", "dim_extra") in audit._columns_by_table(con, "VARCHAR")
+        assert not audit._CATALOGUES

@@ -9,12 +9,14 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 import pytest
+import scipy.sparse as sp
 
 from pipelines.domain.quarters import Quarter
 from pipelines.domain.rules import load_rules
 from pipelines.domain.template import DIMENSIONS
 from pipelines.quality.facets import (
     RATER_KEY,
+    _solve_per_component,
     evaluation_scores,
     fair_evaluation_scores,
     fit_facets,
@@ -151,6 +153,51 @@ def test_matches_a_dense_least_squares_fit() -> None:
     )
     assert fitted.size == df.height
     np.testing.assert_allclose(fitted, x @ beta, atol=1e-8)
+
+
+def _solve_block_by_block(
+    laplacian: sp.csr_matrix, b: np.ndarray, comp: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The solve as it was written first: one dense block sliced out and inverted at a time."""
+    order = np.argsort(comp, kind="stable")
+    blocks = np.split(order, np.flatnonzero(np.diff(comp[order])) + 1)
+    permuted = laplacian[order][:, order].tocsr()
+    s, lplus_diag = np.zeros(b.size), np.zeros(b.size)
+    start = 0
+    for members in blocks:
+        m = members.size
+        if m > 1:
+            block = permuted[start : start + m, start : start + m].toarray()
+            c = float(np.trace(block)) / m
+            inv = np.linalg.inv(block + c / m)
+            s[members] = inv @ b[members]
+            lplus_diag[members] = np.diag(inv) - 1.0 / (c * m)
+        start += m
+    return s, lplus_diag
+
+
+def test_stacked_solve_gives_the_block_by_block_numbers() -> None:
+    """Blocks of equal size inverted in one stack give the very numbers of one inversion per block:
+    components of sizes 1-6, several of each size, their raters interleaved in the matrix."""
+    rng = np.random.default_rng(5)
+    sizes = [1, 3, 2, 3, 6, 1, 2, 3, 6, 4, 2]
+    comp = np.concatenate([np.full(m, k) for k, m in enumerate(sizes)])
+    shuffle = rng.permutation(comp.size)
+    comp = comp[shuffle]
+    weights = np.zeros((comp.size, comp.size))
+    for k in range(len(sizes)):
+        members = np.flatnonzero(comp == k)
+        w = rng.uniform(0.2, 2.0, (members.size, members.size))
+        weights[np.ix_(members, members)] = (w + w.T) / 2
+    np.fill_diagonal(weights, 0.0)
+    laplacian = sp.csr_matrix(np.diag(weights.sum(axis=1)) - weights)
+    b = rng.normal(size=comp.size)
+    for k in range(len(sizes)):  # 1ᵀb = 0 on every component, as the model's right-hand side has
+        b[comp == k] -= b[comp == k].mean()
+    s, lplus = _solve_per_component(laplacian, b, comp)
+    s_ref, lplus_ref = _solve_block_by_block(laplacian, b, comp)
+    assert np.array_equal(s, s_ref) and np.array_equal(lplus, lplus_ref)
+    np.testing.assert_allclose(laplacian @ s, b, atol=1e-9)
 
 
 def test_empty_input() -> None:

@@ -126,3 +126,40 @@ def test_labels_of_undelivered_unit_quarters_are_dropped(tmp_path: Path) -> None
         ("2025Q1", "U1"),
         ("2025Q2", "U2"),
     ]
+
+
+def test_one_run_of_the_three_assets_reads_the_composites_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """quality/reliability, leniency and fair_scores materialised in one run share one read of the
+    build (and write what separate reads give); a second run reads again."""
+    from pipelines.defs.quality import assets as quality_assets
+
+    database = _ratings(tmp_path)
+    monkeypatch.setenv("ASSESSMENT_DUCKDB", str(database))
+    monkeypatch.setenv("ASSESSMENT_DATA_DIR", str(tmp_path / "data"))
+    reads: list[str] = []
+    real_read = quality_assets.quarter_ratings
+
+    def counted(path: Path, quarter: str) -> pl.DataFrame:
+        reads.append(quarter)
+        return real_read(path, quarter)
+
+    monkeypatch.setattr(quality_assets, "quarter_ratings", counted)
+    selection = [
+        quality_assets.quality_reliability,
+        quality_assets.quality_leniency,
+        quality_assets.quality_fair_scores,
+    ]
+    for run in (1, 2):
+        assert dg.materialize(selection, partition_key="2025Q1").success
+        assert reads == ["2025Q1"] * run
+    assert quality_assets._SHARED.frame is None  # let go once the third asset had it
+    ratings = real_read(database, "2025Q1")
+    written = tmp_path / "data" / "quality"
+    assert pl.read_parquet(written / "reliability" / "2025Q1.parquet").equals(reliability_frame(ratings))
+    leniency = pl.read_parquet(written / "leniency" / "2025Q1.parquet")
+    assert leniency.equals(leniency_frame(ratings))
+    assert pl.read_parquet(written / "fair_scores" / "2025Q1.parquet").equals(
+        fair_scores_frame(ratings, leniency, "2025Q1")
+    )

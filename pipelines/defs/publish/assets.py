@@ -138,15 +138,16 @@ RELEASE_CHECKS = (
 
 def check_release(release: Path, checks: tuple[ReleaseCheck, ...] = RELEASE_CHECKS) -> dict[str, list[str]]:
     """Every check's problems, in file order. Each file is one task on a pool of a thread per core: the
-    file is opened read-only once and every check that reads it runs on that connection (DuckDB
-    releases the GIL while it scans, so the files are what runs side by side)."""
+    file is opened read-only once and every check that reads it runs on that connection, which
+    catalogues the file once for all of them (DuckDB releases the GIL while it scans, so the files are
+    what runs side by side)."""
     checks_of: dict[Path, list[ReleaseCheck]] = {}
     for check in checks:
         for path in check.files(release):
             checks_of.setdefault(path, []).append(check)
 
     def run(path: Path) -> list[tuple[str, list[str]]]:
-        with duckdb.connect(str(path), read_only=True) as con:
+        with duckdb.connect(str(path), read_only=True) as con, audit.shared_catalogue(con):
             return [(check.name, check.problems(con, path)) for check in checks_of[path]]
 
     with ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2), thread_name_prefix="check") as pool:
