@@ -9,6 +9,8 @@ packages `a` and `a.b`, so those edges count too. Nothing is excluded.
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
@@ -138,3 +140,27 @@ def test_the_cycle_check_sees_deferred_type_only_and_relative_imports(tmp_path: 
     graph = import_graph(tmp_path, "pkg")
     assert graph["pkg.c"] == {"pkg", "pkg.a"}
     assert cycles(graph) == [["pkg.a", "pkg.c", "pkg.sub.b"]]
+
+
+# Imported only by the steps that use them, never by loading the definitions: every run (and every
+# command that loads the definitions) would pay their import before Dagster's RUN_START otherwise.
+# great_expectations brings pandas, scipy.stats, altair and ~1 s of CPU of its own; the GX check
+# imports it only when a new row holds a value no earlier pass has seen (pipelines/ingest/gx_check.py).
+NOT_AT_DEFINITIONS = ("great_expectations", "pandas", "papermill", "openpyxl")
+
+
+def test_loading_the_definitions_imports_no_step_only_library() -> None:
+    """A real import of the definitions (the job resolved, as the runner does) in a fresh interpreter."""
+    probe = (
+        "import sys\n"
+        "from pipelines.definitions import defs\n"
+        "from pipelines.defs.automation.jobs import QUARTERLY_JOB\n"
+        "defs().resolve_job_def(QUARTERLY_JOB)\n"
+        f"print('loaded:', *[m for m in {NOT_AT_DEFINITIONS!r} if m in sys.modules])\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=False, timeout=300
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    loaded = [line for line in done.stdout.splitlines() if line.startswith("loaded:")]
+    assert loaded == ["loaded:"]

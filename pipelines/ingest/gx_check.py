@@ -11,9 +11,14 @@ booleans 是/否) with the `__value` twin for ranges; the roster's names and nat
 restricted persons table. A suite column no raw table keeps (tasks.assist_codes, exploded into
 task_assignments) is left out and named in the result.
 
-GX costs seconds to import, so submissions whose rows passed once are remembered per quarter under
-the parse cache's namespace (which hashes the suites): a re-run with nothing new does not import GX,
-and a resubmission validates only the new file's rows.
+GX costs seconds to import, so what passed once is remembered per quarter under the parse cache's
+namespace (which hashes the suites): the submissions whose rows passed, and every distinct value each
+suite column held in them. A re-run with nothing new does not import GX, and a resubmission validates
+only the new file's rows; when a sheet's suite judges one cell at a time and every value of those rows
+(per column) already passed GX under the same suite, the verdict is known without running GX again.
+A corrected workbook repeats its unit's names, codes and all but a few scores, so one unit's
+resubmission is usually decided without importing GX at all. The values hold names and national IDs,
+like the rest of the cache: restricted data (cache.py).
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ from pipelines.ingest.suites import NUMERIC_KINDS, load_suites, raise_if_expecta
 
 SUBMISSION = "submission_id"
 ROW = "_row"  # position of the row in its raw table
+VALUES_SCHEMA: dict[str, pl.DataType] = {"sheet": pl.Utf8(), "column": pl.Utf8(), "value": pl.Utf8()}
 
 
 @dataclass
@@ -54,6 +60,8 @@ class GxOutcome:
     rows: dict[str, int] = field(default_factory=dict)
     failures: list[SuiteFailure] = field(default_factory=list)
     not_checked: list[str] = field(default_factory=list)  # suite columns no raw table keeps
+    # sheets whose new rows held only values that passed GX before under the same suite
+    decided_by_earlier_passes: list[str] = field(default_factory=list)
 
     @property
     def passed(self) -> bool:
@@ -122,7 +130,29 @@ def distinct_cells(frame: pl.DataFrame) -> pl.DataFrame:
 
 
 def _per_cell(sheet_name: str) -> bool:
-    return all(e["type"] in PER_CELL for e in load_suites()[sheet_name]["expectations"])
+    # `mostly` would make a verdict depend on the share of failing cells, not on each cell alone.
+    expectations = load_suites()[sheet_name]["expectations"]
+    return all(e["type"] in PER_CELL and "mostly" not in e["kwargs"] for e in expectations)
+
+
+def column_values(sheet_name: str, frame: pl.DataFrame) -> pl.DataFrame:
+    """Every distinct (column, value) of a suite frame, values as text (null kept): what a per-cell
+    verdict depends on."""
+    parts = [
+        frame.select(
+            pl.lit(sheet_name).alias("sheet"),
+            pl.lit(c).alias("column"),
+            pl.col(c).cast(pl.Utf8).alias("value"),
+        ).unique()
+        for c in frame.columns
+        if c not in (SUBMISSION, ROW)
+    ]
+    return pl.concat(parts) if parts else pl.DataFrame(schema=VALUES_SCHEMA)
+
+
+def all_passed_before(values: pl.DataFrame, passed: pl.DataFrame) -> bool:
+    """Whether every (sheet, column, value) of `values` is among those that passed GX before."""
+    return values.join(passed, on=["sheet", "column", "value"], how="anti", nulls_equal=True).is_empty()
 
 
 def _run_suite(sheet_name: str, frame: pl.DataFrame) -> list[SuiteFailure]:
@@ -159,6 +189,17 @@ def _verified_path(cache_root: Path, quarter: str) -> Path:
     return cache_root / "gx_verified" / f"{quarter}.json"
 
 
+def _values_path(cache_root: Path, quarter: str) -> Path:
+    return cache_root / "gx_verified" / f"{quarter}.values.parquet"
+
+
+def _read_values(path: Path) -> pl.DataFrame:
+    try:
+        return pl.read_parquet(path).select(list(VALUES_SCHEMA)).cast(VALUES_SCHEMA)
+    except (OSError, pl.exceptions.PolarsError):
+        return pl.DataFrame(schema=VALUES_SCHEMA)  # none yet, or damaged: GX judges the rows
+
+
 def _read_verified(path: Path) -> set[str]:
     if not path.exists():
         return set()
@@ -175,6 +216,9 @@ def check_quarter(raw_root: Path, restricted_root: Path, cache_root: Path, quart
     path = _verified_path(cache_root, quarter)
     verified = _read_verified(path) & ids
     outcome = GxOutcome(checked_submissions=len(ids - verified), skipped_submissions=len(verified))
+    values_path = _values_path(cache_root, quarter)
+    passed_values = _read_values(values_path) if ids - verified else pl.DataFrame(schema=VALUES_SCHEMA)
+    new_values = [passed_values]
     for sheet in SHEETS:
         raw = frames[sheet.name].filter(~pl.col(SUBMISSION).is_in(list(verified)))
         frame, missing = suite_frame(sheet.name, raw)
@@ -184,11 +228,22 @@ def check_quarter(raw_root: Path, restricted_root: Path, cache_root: Path, quart
             continue
         # Expectations judging one cell at a time see every distinct value in a few thousand rows;
         # only a failing sheet (or a suite with another kind of expectation) is run row by row.
-        if _per_cell(sheet.name) and not _run_suite(sheet.name, distinct_cells(frame)):
-            continue
+        if _per_cell(sheet.name):
+            cells = distinct_cells(frame)
+            values = column_values(sheet.name, cells)
+            new_values.append(values)
+            if all_passed_before(values, passed_values):
+                outcome.decided_by_earlier_passes.append(sheet.name)
+                continue
+            if not _run_suite(sheet.name, cells):
+                continue
         outcome.failures += _run_suite(sheet.name, frame)
     if outcome.passed:
         path.parent.mkdir(parents=True, exist_ok=True)
+        if len(new_values) > 1:
+            tmp = values_path.with_name(f".{values_path.name}.partial")
+            pl.concat(new_values).unique().write_parquet(tmp)
+            tmp.replace(values_path)
         tmp = path.with_name(f".{path.name}.partial")
         tmp.write_text(json.dumps(sorted(ids)), encoding="utf-8")
         tmp.replace(path)
@@ -202,6 +257,7 @@ def describe(outcome: GxOutcome) -> dict[str, Any]:
         "submissions_verified_before": outcome.skipped_submissions,
         "rows_checked": outcome.rows,
         "columns_not_in_raw_tables": ", ".join(outcome.not_checked) or "none",
+        "sheets_of_values_passed_before": ", ".join(outcome.decided_by_earlier_passes) or "none",
         "failures": [
             f"{f.sheet}.{f.column} {f.expectation} ({f.rule}): {f.cells} cells in {len(f.submissions)} "
             f"submissions, e.g. {', '.join(s[:12] for s in f.submissions[:3])}"

@@ -12,9 +12,11 @@ from pathlib import Path
 
 import dagster as dg
 import polars as pl
+import pytest
 
 from pipelines.defs.ingest.assets import ingest_quarter_assets
 from pipelines.defs.ingest.checks import CHECK_NAME, gx_suites_on_raw_tables
+from pipelines.ingest import gx_check
 from pipelines.ingest.gx_check import check_quarter, distinct_cells
 from tests.ingest.conftest import Ingested
 from tests.ingest.hostile import QUARTER, Base, copy_base, data_dir
@@ -60,6 +62,62 @@ def test_a_raw_row_breaking_a_suite_fails_the_check(noisy_quarter: Ingested, tmp
     found = {(f.sheet, f.column, f.rule, f.cells) for f in outcome.failures}
     assert found == {("ratings", "score_effect__value", "range", 1), ("roster", "national_id", "pattern", 1)}
     assert not (tmp_path / "cache" / "gx_verified" / "2025Q2.json").exists()  # a failure is not remembered
+
+
+def _resubmit(root: Path, submission: str, copy_of: str, score_effect: float | None = None) -> None:
+    """A new submission in the raw ratings: a copy of another one's rows, one score changed if asked."""
+    ratings = root / "raw" / "ratings" / "2025Q2.parquet"
+    frame = pl.read_parquet(ratings)
+    rows = frame.filter(pl.col("submission_id") == copy_of).with_columns(
+        pl.lit(submission).alias("submission_id")
+    )
+    if score_effect is not None:
+        rows = rows.with_columns(
+            pl.when(pl.int_range(pl.len()) == 0)
+            .then(score_effect)
+            .otherwise("score_effect")
+            .alias("score_effect")
+        )
+    pl.concat([frame, rows]).write_parquet(ratings)
+
+
+def test_a_resubmission_of_values_that_passed_before_needs_no_gx(
+    noisy_quarter: Ingested, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rows whose every value passed GX before under the same suite are decided without running GX; a
+    value never seen is judged by GX, and a bad one still fails the check."""
+    root = tmp_path / "data"
+    for folder in ("raw", "restricted"):
+        shutil.copytree(noisy_quarter.root / folder, root / folder)
+    cache = tmp_path / "cache"
+    assert _check(root, "2025Q2", cache).passed
+    assert (cache / "gx_verified" / "2025Q2.values.parquet").exists()
+    copy_of = pl.read_parquet(root / "raw" / "ratings" / "2025Q2.parquet")["submission_id"][0]
+    gx_runs: list[str] = []
+    real_run_suite = gx_check._run_suite
+
+    def counted(sheet_name: str, frame: pl.DataFrame) -> list[gx_check.SuiteFailure]:
+        gx_runs.append(sheet_name)
+        return real_run_suite(sheet_name, frame)
+
+    monkeypatch.setattr(gx_check, "_run_suite", counted)
+
+    _resubmit(root, "same-values", copy_of)
+    same = _check(root, "2025Q2", cache)
+    assert same.passed and same.checked_submissions == 1 and same.rows["ratings"] > 0
+    assert same.decided_by_earlier_passes == ["ratings"] and gx_runs == []
+
+    _resubmit(root, "new-value", copy_of, score_effect=0.123)  # in range, in no earlier submission
+    new = _check(root, "2025Q2", cache)
+    assert new.passed and new.decided_by_earlier_passes == [] and gx_runs == ["ratings"]
+
+    _resubmit(root, "bad-value", copy_of, score_effect=100.5)  # out of range: GX must see it
+    bad = _check(root, "2025Q2", cache)
+    assert [(f.sheet, f.column, f.cells, f.submissions) for f in bad.failures] == [
+        ("ratings", "score_effect__value", 1, ["bad-value"])
+    ]
+    again = _check(root, "2025Q2", cache)  # a failure is not remembered: still refused
+    assert not again.passed and again.decided_by_earlier_passes == []
 
 
 def test_the_check_runs_in_dagster_and_blocks_downstream(hostile_base: Base, tmp_path: Path) -> None:
