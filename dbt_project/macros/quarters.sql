@@ -43,6 +43,12 @@
     {%- if not execute or this is none or not is_incremental() or 'unit_grain' not in model.tags -%}
         {{- return(false) -}}
     {%- endif -%}
+    {{- return(scope_lists_units()) -}}
+{%- endmacro %}
+
+{#- Whether this command's build scope lists units (the unit-grain rebuild and the scoped data tests of
+    macros/test_scope.sql both need it): never when a quarter is given by hand as a var. -#}
+{% macro scope_lists_units() -%}
     {%- set value = var('quarter', none) -%}
     {%- if value is not none and value | string | trim != '' -%}
         {{- return(false) -}}

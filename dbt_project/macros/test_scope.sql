@@ -53,14 +53,10 @@
     {%- if not (row_level or keyed_by_quarter) -%}
         {{- return(none) -}}
     {%- endif -%}
-    {%- set value = var('quarter', none) -%}
-    {%- if value is not none and value | string | trim != '' -%}
+    {%- if not scope_lists_units() -%}
         {{- return(none) -}}
     {%- endif -%}
     {%- set row = build_scope() -%}
-    {%- if row is none or row[0] is none or not row[1] -%}
-        {{- return(none) -}}
-    {%- endif -%}
     {%- if not modules.re.fullmatch('[0-9]{4}Q[1-4]', row[0]) -%}
         {{- exceptions.raise_compiler_error("the build scope's quarter must look like 2025Q3, got '" ~ row[0] ~ "'") -}}
     {%- endif -%}
