@@ -9,6 +9,11 @@ from datetime import date
 _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _CHECK = "10X98765432"
 _SHAPE = re.compile(r"^\d{17}[\dX]$")
+# What the cheap filters before find_ids look for, in Python, polars and DuckDB alike: an ID holds at
+# least ID_MIN_DIGITS digits (ASCII or full-width), and a digit takes at least one byte, so a text
+# shorter than ID_MIN_DIGITS bytes cannot hold one.
+ID_DIGIT = r"[0-9０-９]"
+ID_MIN_DIGITS = 17
 
 
 def check_character(first17: str) -> str:
@@ -50,7 +55,7 @@ _FOLD = str.maketrans({**{chr(0xFF10 + i): str(i) for i in range(10)}, "Ｘ": "X
 _TOKEN = re.compile(r"[0-9]+|X")
 # Between the groups of one ID: up to 3 spaces, dashes, dots, underscores, slashes or middle dots.
 _SEPARATOR = re.compile(r"[\s\-‐‑‒–—―－_.．·/／]{1,3}")
-_DIGITS = re.compile(r"[0-9０-９]")
+_DIGITS = re.compile(ID_DIGIT)
 _HEX_DIGEST = re.compile(r"^[0-9a-f]{32,}$")
 
 
@@ -125,8 +130,8 @@ def _looks_typed_wrong(chars: str) -> bool:
 
 
 def may_hold_id(text: str) -> bool:
-    """Cheap test: fewer than 17 digits cannot hold an ID."""
-    return len(_DIGITS.findall(text)) >= 17
+    """Cheap test: fewer than ID_MIN_DIGITS digits cannot hold an ID."""
+    return len(_DIGITS.findall(text)) >= ID_MIN_DIGITS
 
 
 def find_ids(text: str) -> list[Span]:

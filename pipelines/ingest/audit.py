@@ -7,13 +7,10 @@ from pathlib import Path
 
 import polars as pl
 
-from pipelines.domain.national_id import find_ids
+from pipelines.domain.national_id import ID_DIGIT, ID_MIN_DIGITS, find_ids
 from pipelines.ingest.load import persons_path, raw_path
 from pipelines.ingest.schema import RAW_TABLES
 
-# 17 digits (ASCII or full-width) anywhere in a cell: the cheap filter before the shared detector, which
-# also finds spaced, hyphenated and glued IDs (and skips hex person keys).
-_MANY_DIGITS = r"[0-9０-９]"
 # Paths the pipeline made (hex digests joined by separators); never published, never typed by a unit.
 PIPELINE_PATHS = frozenset({"archive_path", "receipt_path"})
 
@@ -48,13 +45,15 @@ def clear_national_ids(tables: dict[str, pl.DataFrame], known_ids: Iterable[str]
                 continue
             col = pl.col(column)
             # Each distinct text is examined once and its cells counted: a column such as a person key
-            # repeats a few thousand values over hundreds of thousands of rows. Texts shorter than 17
-            # bytes cannot hold 17 digits: dropped before the count (most codes, tiers and scores).
+            # repeats a few thousand values over hundreds of thousands of rows. Texts too short to hold
+            # an ID's digits are dropped before the count (most codes, tiers and scores), and the rest
+            # need ID_MIN_DIGITS digits anywhere before the shared detector (which also finds spaced,
+            # hyphenated and glued IDs, and skips hex person keys) looks at them.
             texts = frame.get_column(column).drop_nulls()
             candidates = (
-                texts.filter(texts.str.len_bytes() >= 17)
+                texts.filter(texts.str.len_bytes() >= ID_MIN_DIGITS)
                 .value_counts(name="cells")
-                .filter(col.str.count_matches(_MANY_DIGITS) >= 17)
+                .filter(col.str.count_matches(ID_DIGIT) >= ID_MIN_DIGITS)
             )
             if candidates.is_empty():
                 continue

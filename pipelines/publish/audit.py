@@ -15,7 +15,7 @@ from typing import Any
 
 import duckdb
 
-from pipelines.domain.national_id import find_ids
+from pipelines.domain.national_id import ID_DIGIT, ID_MIN_DIGITS, find_ids
 from pipelines.domain.template import NAMED_TIERS
 from pipelines.publish.export import (
     ANALYST_PREFIXES,
@@ -26,9 +26,9 @@ from pipelines.publish.export import (
     quote_ident,
 )
 
-# The DuckDB prefilter of the ID audit: separators out, then 17 digits in a row (ASCII or full-width).
+# The DuckDB prefilter of the ID audit: separators out, then ID_MIN_DIGITS digits in a row.
 ID_SEPARATORS = r"[\s\-‐‑‒–—―－_.．·/／]"
-ID_DIGITS = r"[0-9０-９]{17}"
+ID_DIGITS = f"{ID_DIGIT}{{{ID_MIN_DIGITS}}}"
 REQUIRED_TABLES = ("marts.fct_person_quarter", "marts.fct_unit_quarter", "marts.dim_unit")
 
 Source = Path | duckdb.DuckDBPyConnection
@@ -140,9 +140,9 @@ def no_national_ids(source: Source) -> list[str]:
         found = dict(
             con.execute(
                 f"select n, list(distinct v) from ({scans}) "
-                "where strlen(v) >= 17 and regexp_matches(regexp_replace(v, $sep, '', 'g'), $digits) "
+                "where strlen(v) >= $min_bytes and regexp_matches(regexp_replace(v, $sep, '', 'g'), $digits) "
                 "group by n",
-                {"sep": ID_SEPARATORS, "digits": ID_DIGITS},
+                {"sep": ID_SEPARATORS, "digits": ID_DIGITS, "min_bytes": ID_MIN_DIGITS},
             ).fetchall()
         )
         for i, (schema, name, column) in enumerate(columns):
