@@ -5,8 +5,10 @@
    validation, no typing, no output. It runs on as many processes as the machine has cores (the
    pipeline's ingestion has the same cores), so it is the wall time a perfect ingestion could reach.
 2. The heaviest mart's SQL alone in DuckDB: the compiled SQL of the analyst-facing model (schema marts or
-   quality, fct_/dim_) that took dbt longest in this very run (dbt's run_results.json), executed once as
-   `create temp table … as <sql>` against the run's warehouse, whose upstream tables are already built.
+   quality, fct_/dim_) that took dbt longest in this very run (dbt's run_results.json) and holds rows,
+   executed once as `create temp table … as <sql>` against the run's warehouse, whose upstream tables are
+   already built. (On a few units every mart takes milliseconds and the slowest can be an empty one,
+   e.g. the annual results of a year without a Q4: computing nothing is no floor.)
    Taking the mart dbt itself found heaviest, rather than a fixed one, keeps the floor honest when the
    models change; when no run_results are found, marts.fct_person_quarter is taken (the widest mart,
    joining every scoring step) from dbt_project/target/compiled.
@@ -114,6 +116,11 @@ class SqlFigures:
     chosen_by: str
 
 
+# The key of the dbt figures (pipeline.dbt_results) listing a run's marts with their compiled SQL,
+# slowest first.
+MARTS_BY_TIME = "marts_by_time"
+
+
 def catalog_of(sql: str) -> str | None:
     """The database name dbt wrote into fully qualified names ("build-<id>"), if any."""
     m = _CATALOG.search(sql)
@@ -145,18 +152,28 @@ def time_mart_sql(database: Path, sql: str) -> tuple[float, int]:
 
 
 def heaviest_mart_sql(database: Path, dbt: dict[str, object]) -> SqlFigures | None:
-    """Time the heaviest mart of this run's dbt results (else the fallback mart) against `database`."""
-    heaviest = dbt.get("heaviest_mart") if isinstance(dbt, dict) else None
-    if isinstance(heaviest, dict) and heaviest.get("compiled_code"):
-        sql = str(heaviest["compiled_code"])
-        name = str(heaviest["relation"]).split(".", 1)[1].replace('"', "")
-        dbt_seconds: float | None = float(heaviest["seconds"])  # type: ignore[arg-type]
-        chosen_by = "longest execution_time among marts in this run's dbt run_results.json"
-    else:
-        fallback = fallback_mart_sql()
-        if fallback is None:
-            return None
-        sql, name, dbt_seconds = fallback, f"marts.{FALLBACK_MART}", None
-        chosen_by = "fallback: no run_results for this run; the widest mart from dbt_project/target/compiled"
-    seconds, rows = time_mart_sql(database, sql.strip().rstrip(";"))
-    return SqlFigures(name, seconds, rows, dbt_seconds, chosen_by)
+    """Time the heaviest mart of this run's dbt results that holds rows (else the fallback mart)
+    against `database`. When every mart is empty, the slowest one's figures."""
+    listed = dbt.get(MARTS_BY_TIME) if isinstance(dbt, dict) else None
+    marts = [m for m in listed or [] if m.get("compiled_code")]
+    first: SqlFigures | None = None
+    for mart in marts:
+        seconds, rows = time_mart_sql(database, str(mart["compiled_code"]).strip().rstrip(";"))
+        figures = SqlFigures(
+            str(mart["relation"]).split(".", 1)[1].replace('"', ""),
+            seconds,
+            rows,
+            float(mart["seconds"]),
+            "longest execution_time among the marts with rows in this run's dbt run_results.json",
+        )
+        if rows > 0:
+            return figures
+        first = first or figures
+    if first is not None:
+        return first
+    fallback = fallback_mart_sql()
+    if fallback is None:
+        return None
+    seconds, rows = time_mart_sql(database, fallback.strip().rstrip(";"))
+    chosen_by = "fallback: no run_results for this run; the widest mart from dbt_project/target/compiled"
+    return SqlFigures(f"marts.{FALLBACK_MART}", seconds, rows, None, chosen_by)

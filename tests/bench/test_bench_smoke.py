@@ -11,7 +11,14 @@ import pytest
 
 from pipelines.bench import report
 from pipelines.bench.baseline import analyst_read, evenly_spaced, run_baseline
-from pipelines.bench.floor import catalog_of, decode_csv, read_all, read_cells
+from pipelines.bench.floor import (
+    MARTS_BY_TIME,
+    catalog_of,
+    decode_csv,
+    heaviest_mart_sql,
+    read_all,
+    read_cells,
+)
 from pipelines.bench.incremental import corrected_name
 from pipelines.bench.memory import PeakSampler
 from pipelines.bench.pipeline import is_mart
@@ -42,6 +49,30 @@ def test_marts_and_catalogs() -> None:
     sql = 'select * from "build-74745b72cd01"."intermediate"."int_quarter_persons" where 1 = 1'
     assert catalog_of(sql) == "build-74745b72cd01"
     assert catalog_of("select 1") is None
+
+
+def test_the_floor_passes_over_an_empty_slowest_mart(tmp_path: Path) -> None:
+    # On a dozen units the slowest mart can be an empty one (annual results without a Q4); the floor
+    # times the slowest that holds rows, and falls back to the slowest when every one is empty.
+    import duckdb
+
+    database = tmp_path / "work.duckdb"
+    with duckdb.connect(str(database)) as con:
+        con.execute("create schema marts")
+        con.execute("create table marts.fct_full as select range as n from range(5)")
+        con.execute("create table marts.fct_empty (n integer)")
+
+    def mart(name: str, seconds: float) -> dict[str, object]:
+        return {
+            "relation": f'"work"."marts"."{name}"',
+            "seconds": seconds,
+            "compiled_code": f"select * from marts.{name}",
+        }
+
+    chosen = heaviest_mart_sql(database, {MARTS_BY_TIME: [mart("fct_empty", 0.3), mart("fct_full", 0.1)]})
+    assert chosen is not None and (chosen.mart, chosen.rows, chosen.dbt_seconds) == ("marts.fct_full", 5, 0.1)
+    only_empty = heaviest_mart_sql(database, {MARTS_BY_TIME: [mart("fct_empty", 0.3)]})
+    assert only_empty is not None and (only_empty.mart, only_empty.rows) == ("marts.fct_empty", 0)
 
 
 def test_ratios_and_scaling() -> None:
