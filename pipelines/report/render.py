@@ -220,10 +220,13 @@ def _execute(output: Path, quarter: str, warehouse: Path, timeout: int) -> Any:
             log_output=False,
             execution_timeout=timeout,
             request_save_on_cell_execute=False,
-            # The kernel inherits the operator's terminal as stderr; at its default log level it warns
-            # there on every start that its local TCP sockets are unencrypted (ipykernel 7). Errors
-            # still show; the report's own failures come back through papermill.
-            extra_arguments=["--IPKernelApp.log_level=ERROR"],
+            # The kernel inherits the operator's terminal as stderr, and its own log is noise there:
+            # at the default level it warns on every start that its local TCP sockets are unencrypted
+            # (ipykernel 7); at ERROR it still reports "KeyboardInterrupt caught in kernel" when the
+            # interrupt jupyter_client sends before every shutdown lands while a handler is running
+            # (a race, seen after a failed cell). The report's own failures come back through
+            # papermill (cell errors with their traceback; a dead kernel as DeadKernelError).
+            extra_arguments=["--IPKernelApp.log_level=CRITICAL"],
         )
     except PapermillExecutionError as exc:
         raise ReportError(
