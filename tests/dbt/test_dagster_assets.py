@@ -87,9 +87,9 @@ def test_materialise_a_quarter_partition_then_the_annual_assets(
     assert dg.materialize([rules_table]).success
     # fct_task_quarter and what it is built from, plus the registry view its relationship test reads.
     task_chain = (
-        dg.AssetSelection.keys(dg.AssetKey(["marts", "fct_task_quarter"])).upstream()
-        | dg.AssetSelection.keys(dg.AssetKey(["staging", "stg_units"]))
-    ) - dg.AssetSelection.keys(
+        dg.AssetSelection.assets(dg.AssetKey(["marts", "fct_task_quarter"])).upstream()
+        | dg.AssetSelection.assets(dg.AssetKey(["staging", "stg_units"]))
+    ) - dg.AssetSelection.assets(
         *[dg.AssetKey(["raw", t]) for t in RAW_TABLES],
         dg.AssetKey(["raw", "rules"]),
         dg.AssetKey("unit_registry"),
@@ -112,7 +112,7 @@ def test_materialise_a_quarter_partition_then_the_annual_assets(
         scope_tables = con.execute("select count(*) from duckdb_tables() where table_name = '_build_scope'")
         assert scope_tables.fetchone() == (0,)
 
-    dimensions = dg.AssetSelection.keys(
+    dimensions = dg.AssetSelection.assets(
         dg.AssetKey(["marts", "dim_unit"]), dg.AssetKey(["marts", "dim_county"])
     )
     annual = dg.materialize([warehouse_annual_models], resources=resources, selection=dimensions)
