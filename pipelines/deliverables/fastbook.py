@@ -25,12 +25,13 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from functools import lru_cache
 from io import BytesIO
 from pathlib import Path
+from typing import Any
 from zipfile import ZIP_DEFLATED, ZipFile, ZipInfo
 from zoneinfo import ZoneInfo
 
@@ -41,10 +42,10 @@ from pipelines.deliverables.sheets import (
     DEFAULT_TIMEZONE,
     FORMATS,
     MAX_WIDTH,
+    SAMPLE_WIDTH,
     TITLE_ROWS,
     Styles,
     Table,
-    cell_width,
     local_time,
     new_workbook,
     table_sheet,
@@ -311,6 +312,22 @@ def _string_cell(ref: str, style: int, index: int) -> str:
     return f'<c r="{ref}" s="{style}" t="s"><v>{index}</v></c>'
 
 
+def _other_cell(at: str, style: int, value: Any, tz: ZoneInfo, ref: Callable[[str], int]) -> str:
+    """The cell of a value that is not missing, in sheets._write's order of checks."""
+    if isinstance(value, bool):
+        return _string_cell(at, style, ref("是" if value else "否"))
+    if isinstance(value, int | float):
+        return f'<c r="{at}" s="{style}"><v>{number_text(value)}</v></c>'
+    if isinstance(value, datetime | date):
+        moment = (
+            local_time(value, tz)
+            if isinstance(value, datetime)
+            else datetime(value.year, value.month, value.day)
+        )
+        return f'<c r="{at}" s="{style}"><v>{number_text(excel_serial(moment))}</v></c>'
+    return _string_cell(at, style, ref(str(neutralise(str(value)))))
+
+
 def sheet_document(
     parts: SheetParts, table: Table, ids: StyleIds, tz: ZoneInfo, strings: SharedStrings
 ) -> str:
@@ -334,31 +351,33 @@ def sheet_document(
     )
     rows_xml.append(f'<row r="{header}" ht="{HEADER_HEIGHT}" customHeight="1">{header_cells}</row>')
     marked = table.marked
+    samples = [SAMPLE_WIDTH.get(k) for k in kinds]
+    keys = [c.key if isinstance(c.key, str) else None for c in columns]
     for k, row in enumerate(table.rows):
         r = str(TITLE_ROWS + 2 + k)
         styles = shaded if marked is not None and marked(row) else plain
         cells = []
         for j in range(ncols):
-            value = getters[j](row)
-            style = styles[j]
+            key = keys[j]
+            value = row.get(key) if key is not None else getters[j](row)
             at = letters[j] + r
-            if is_missing(value):
-                cells.append(f'<c r="{at}" s="{style}"/>')
+            cls = value.__class__
+            # the common classes first, by identity; anything else takes _write's own isinstance chain
+            if cls is str:
+                cells.append(f'<c r="{at}" s="{styles[j]}" t="s"><v>{ref(neutralise(value))}</v></c>')
+            elif value is None or (cls is float and value != value):
+                cells.append(f'<c r="{at}" s="{styles[j]}"/>')
                 continue
-            if isinstance(value, bool):
-                cells.append(_string_cell(at, style, ref("是" if value else "否")))
-            elif isinstance(value, int | float):
-                cells.append(f'<c r="{at}" s="{style}"><v>{number_text(value)}</v></c>')
-            elif isinstance(value, datetime):
-                cells.append(
-                    f'<c r="{at}" s="{style}"><v>{number_text(excel_serial(local_time(value, tz)))}</v></c>'
-                )
-            elif isinstance(value, date):
-                serial = excel_serial(datetime(value.year, value.month, value.day))
-                cells.append(f'<c r="{at}" s="{style}"><v>{number_text(serial)}</v></c>')
+            elif cls is float or cls is int:
+                cells.append(f'<c r="{at}" s="{styles[j]}"><v>{number_text(value)}</v></c>')
+            elif is_missing(value):
+                cells.append(f'<c r="{at}" s="{styles[j]}"/>')
+                continue
             else:
-                cells.append(_string_cell(at, style, ref(str(neutralise(str(value))))))
-            width = cell_width(value, kinds[j])
+                cells.append(_other_cell(at, styles[j], value, tz, ref))
+            width = samples[j]
+            if width is None:
+                width = display_width(str(value))
             if width > widths[j]:
                 widths[j] = width
         rows_xml.append(f'<row r="{r}">{"".join(cells)}</row>')
