@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from io import BytesIO
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -49,19 +50,36 @@ class Column:
         return self.key(row) if callable(self.key) else row.get(self.key)
 
 
-def new_workbook(path: Path, title: str) -> Workbook:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    book = xlsxwriter.Workbook(
-        str(path),
-        {
-            "strings_to_formulas": False,
-            "strings_to_numbers": False,
-            "strings_to_urls": False,
-            "remove_timezone": True,
-            "in_memory": True,
-        },
-    )
-    book.set_properties({"title": title, "author": "滨州市委组织部 平时考核数据仓库"})
+@dataclass(frozen=True)
+class Table:
+    """One sheet as table_sheet draws it: what to show and its print shape."""
+
+    name: str
+    title: str
+    subtitle: str
+    columns: Sequence[Column]
+    rows: Sequence[Mapping[str, Any]]
+    marked: Callable[[Mapping[str, Any]], bool] | None = None
+    notes: Sequence[str] = ()
+    landscape: bool = True
+    freeze_columns: int = 0
+
+
+WORKBOOK_OPTIONS = {
+    "strings_to_formulas": False,
+    "strings_to_numbers": False,
+    "strings_to_urls": False,
+    "remove_timezone": True,
+    "in_memory": True,
+}
+AUTHOR = "滨州市委组织部 平时考核数据仓库"
+
+
+def new_workbook(path: Path | BytesIO, title: str) -> Workbook:
+    if isinstance(path, Path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+    book = xlsxwriter.Workbook(str(path) if isinstance(path, Path) else path, WORKBOOK_OPTIONS)
+    book.set_properties({"title": title, "author": AUTHOR})
     return book
 
 
@@ -108,6 +126,12 @@ def _write(sheet: Worksheet, row: int, col: int, value: Any, fmt: Any, tz: ZoneI
         sheet.write_datetime(row, col, datetime(value.year, value.month, value.day), fmt)
     else:
         sheet.write_string(row, col, str(neutralise(str(value))), fmt)
+    return cell_width(value, kind)
+
+
+def cell_width(value: Any, kind: str) -> int:
+    """The width a written (not missing) value needs: a fixed sample for numbers and dates, the text's
+    display width otherwise."""
     sample = SAMPLE_WIDTH.get(kind)
     return sample if sample is not None else display_width(str(value))
 
@@ -151,6 +175,21 @@ def table_sheet(
     sheet.freeze_panes(header_row + 1, freeze_columns)
     print_setup(sheet, header_row, landscape=landscape)
     return sheet
+
+
+def write_tables_xlsxwriter(
+    path: Path | BytesIO, doc_title: str, tables: Sequence[Table], timezone: str = DEFAULT_TIMEZONE
+) -> None:
+    """`tables` as one workbook through xlsxwriter, a sheet each (fastbook.py builds its template with
+    this, and the tests compare fastbook's output with it)."""
+    book = new_workbook(path, doc_title)
+    styles = Styles(book, timezone)
+    for t in tables:
+        table_sheet(
+            book, styles, t.name, t.title, t.subtitle, t.columns, t.rows,
+            marked=t.marked, notes=t.notes, landscape=t.landscape, freeze_columns=t.freeze_columns,
+        )  # fmt: skip
+    book.close()
 
 
 def print_setup(sheet: Worksheet, header_row: int, *, landscape: bool = True) -> None:

@@ -5,17 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import polars as pl
 
-from pipelines.deliverables.sheets import (
-    DEFAULT_TIMEZONE,
-    Column,
-    Styles,
-    new_workbook,
-    table_sheet,
-    time_text,
-)
+from pipelines.deliverables.fastbook import write_tables
+from pipelines.deliverables.sheets import DEFAULT_TIMEZONE, Column, Table, time_text
 from pipelines.deliverables.source import STATUS_ZH
 from pipelines.domain.quarters import parse_quarter
 
@@ -120,6 +115,86 @@ def quota_rows(unit: Mapping[str, Any], people: Sequence[Mapping[str, Any]]) -> 
     return rows
 
 
+def unit_tables(
+    quarter: str,
+    unit: Mapping[str, Any],
+    people: pl.DataFrame,
+    files: pl.DataFrame,
+    reviews: pl.DataFrame,
+    generated: str,
+    timezone: str = DEFAULT_TIMEZONE,
+) -> tuple[str, list[Table]]:
+    """The unit workbook's document title and sheets."""
+    name, code = unit["unit_name"], unit["unit_code"]
+    period = quarter_zh(quarter)
+    tz = ZoneInfo(timezone)
+    subtitle = f"单位代码 {code}　考核规则 {unit.get('rules_version') or ''}　生成于 {generated}"
+    rows = people.to_dicts()
+    tables = [
+        Table(
+            "平时考核结果",
+            f"{name}{period}平时考核结果（公示）",
+            subtitle,
+            RESULT_COLUMNS,
+            rows,
+            marked=lambda r: bool(r.get("is_reviewed")),
+            freeze_columns=2,
+            notes=(
+                "季度得分 = 基础分与评议得分按年度规则加权之和，加上限于规则区间的加减分；显示保留两位小数。",
+                "「核定等次」为按规则计算的等次；「最终等次」为复核后的等次，标※并以底色标出的行经过复核。",
+                "未参加考核的人员不计分、不定等次；无有效评议的参加人员为「未评定」。",
+            ),
+        )
+    ]
+    good = [r for r in rows if r.get("final_grade") == "好"]
+    good.sort(key=lambda r: (-(r.get("quarter_score") or 0.0), r.get("person_code") or ""))
+    tables.append(
+        Table(
+            "好等次名单",
+            f"{name}{period}「好」等次人员名单",
+            subtitle,
+            GOOD_COLUMNS,
+            [{**r, "rank": i} for i, r in enumerate(good, start=1)],
+            marked=lambda r: bool(r.get("is_reviewed")),
+            landscape=False,
+        )
+    )
+    tables.append(
+        Table(
+            "等次比例",
+            f"{name}{period}「好」等次比例使用情况",
+            subtitle + "　上限按年度规则的「好」等次比例与参与定等人数计算",
+            (Column("项目", "item"), Column("人数/结果", "value", "center")),
+            quota_rows(unit, rows),
+            landscape=False,
+        )
+    )
+    status = STATUS_ZH.get(unit.get("submission_status") or "", unit.get("submission_status") or "")
+    tables.append(
+        Table(
+            "报送回执",
+            f"{name}{period}报送与回执情况：{status}",
+            f"截止时间 {time_text(unit.get('deadline_at'), tz, '')}"
+            f"　首次受理 {time_text(unit.get('first_accepted_at'), tz)}（{timezone}）",
+            RECEIPT_COLUMNS,
+            files.to_dicts(),
+            notes=("每个文件的回执（错误与提示明细）已另行发送至单位。",),
+        )
+    )
+    if reviews.height:
+        tables.append(
+            Table(
+                "复核决定",
+                f"{name}{period}复核决定",
+                subtitle,
+                REVIEW_COLUMNS,
+                reviews.to_dicts(),
+                marked=lambda r: r.get("review_status") == "applied",
+            )
+        )
+    return f"{name}{period}平时考核结果", tables
+
+
 def write_unit_workbook(
     path: Path,
     quarter: str,
@@ -130,74 +205,7 @@ def write_unit_workbook(
     generated: str,
     timezone: str = DEFAULT_TIMEZONE,
 ) -> Path:
-    name, code = unit["unit_name"], unit["unit_code"]
-    period = quarter_zh(quarter)
-    book = new_workbook(path, f"{name}{period}平时考核结果")
-    styles = Styles(book, timezone)
-    subtitle = f"单位代码 {code}　考核规则 {unit.get('rules_version') or ''}　生成于 {generated}"
-    rows = people.to_dicts()
-    table_sheet(
-        book,
-        styles,
-        "平时考核结果",
-        f"{name}{period}平时考核结果（公示）",
-        subtitle,
-        RESULT_COLUMNS,
-        rows,
-        marked=lambda r: bool(r.get("is_reviewed")),
-        freeze_columns=2,
-        notes=(
-            "季度得分 = 基础分与评议得分按年度规则加权之和，加上限于规则区间的加减分；显示保留两位小数。",
-            "「核定等次」为按规则计算的等次；「最终等次」为复核后的等次，标※并以底色标出的行经过复核。",
-            "未参加考核的人员不计分、不定等次；无有效评议的参加人员为「未评定」。",
-        ),
-    )
-    good = [r for r in rows if r.get("final_grade") == "好"]
-    good.sort(key=lambda r: (-(r.get("quarter_score") or 0.0), r.get("person_code") or ""))
-    table_sheet(
-        book,
-        styles,
-        "好等次名单",
-        f"{name}{period}「好」等次人员名单",
-        subtitle,
-        GOOD_COLUMNS,
-        [{**r, "rank": i} for i, r in enumerate(good, start=1)],
-        marked=lambda r: bool(r.get("is_reviewed")),
-        landscape=False,
-    )
-    table_sheet(
-        book,
-        styles,
-        "等次比例",
-        f"{name}{period}「好」等次比例使用情况",
-        subtitle + "　上限按年度规则的「好」等次比例与参与定等人数计算",
-        (Column("项目", "item"), Column("人数/结果", "value", "center")),
-        quota_rows(unit, rows),
-        landscape=False,
-    )
-    status = STATUS_ZH.get(unit.get("submission_status") or "", unit.get("submission_status") or "")
-    receipt_rows = files.to_dicts()
-    table_sheet(
-        book,
-        styles,
-        "报送回执",
-        f"{name}{period}报送与回执情况：{status}",
-        f"截止时间 {time_text(unit.get('deadline_at'), styles.tz, '')}"
-        f"　首次受理 {time_text(unit.get('first_accepted_at'), styles.tz)}（{timezone}）",
-        RECEIPT_COLUMNS,
-        receipt_rows,
-        notes=("每个文件的回执（错误与提示明细）已另行发送至单位。",),
-    )
-    if reviews.height:
-        table_sheet(
-            book,
-            styles,
-            "复核决定",
-            f"{name}{period}复核决定",
-            subtitle,
-            REVIEW_COLUMNS,
-            reviews.to_dicts(),
-            marked=lambda r: r.get("review_status") == "applied",
-        )
-    book.close()
-    return path
+    """The unit's workbook. Written by fastbook: 7,870 of them at 16 cities cost xlsxwriter ~5 ms of CPU
+    each, nearly all in its per-cell Python; they all share one shape."""
+    doc_title, tables = unit_tables(quarter, unit, people, files, reviews, generated, timezone)
+    return write_tables(path, doc_title, tables, timezone)

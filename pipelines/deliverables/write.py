@@ -104,6 +104,16 @@ def _by_unit(frame: pl.DataFrame) -> dict[str, pl.DataFrame]:
     """The frame split by unit_code once (filtering it per unit would scan it 500 times)."""
     if frame.height == 0 or "unit_code" not in frame.columns:
         return {}
+    codes = frame.get_column("unit_code")
+    if codes.null_count() == 0 and codes.is_sorted():
+        # people and files come ordered by unit: each unit's rows are one run, taken as a zero-copy slice
+        # (a tenth of partition_by's time; the same rows in the same order)
+        parts: dict[str, pl.DataFrame] = {}
+        offset = 0
+        for length, code in codes.rle().struct.unnest().rows():
+            parts[str(code)] = frame.slice(offset, length)
+            offset += length
+        return parts
     return {str(k[0]): part for k, part in frame.partition_by("unit_code", as_dict=True).items()}
 
 
@@ -189,6 +199,10 @@ def _plan(q: str, sources: source.Sources, root: Path, stamp: datetime) -> Plan:
         compliance = source.compliance(con, q)
         candidates, streaks = source.cadre_lists(con, year)
         rules = source.results_use_rules(con, year)
+        counties = units.select("county_code", "county_name").unique().sort("county_code")
+        findings_of = {
+            code: source.county_findings(con, sources, code, q) for code in counties.get_column("county_code")
+        }
         unit_names = units.select("unit_code", "unit_name")
     period = quarter_zh(q)
     timezone = _calendar_timezone(year)
@@ -239,7 +253,6 @@ def _plan(q: str, sources: source.Sources, root: Path, stamp: datetime) -> Plan:
                 )
             )
     compliance_of = {r["county_code"]: r for r in compliance.to_dicts()}
-    counties = units.select("county_code", "county_name").unique().sort("county_code")
     # The county workbook shows people only as grade counts: a corrected name or score that moves no grade
     # leaves it as it is.
     graded = people.select(COUNTY_PERSON_COLUMNS)
@@ -248,7 +261,7 @@ def _plan(q: str, sources: source.Sources, root: Path, stamp: datetime) -> Plan:
         mine = units.filter(pl.col("county_code") == code)
         in_county = graded.filter(pl.col("unit_code").is_in(mine.get_column("unit_code").implode()))
         row = compliance_of.get(code)
-        summary_frame, findings = source.county_findings(sources, code, q)
+        summary_frame, findings = findings_of[code]
         plan.files.append(
             Planned(
                 "counties",
