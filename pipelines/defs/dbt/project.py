@@ -79,6 +79,7 @@ def prepare_manifest(project_dir: Path = DBT_PROJECT_DIR, *, force: bool = False
         manifest.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(dir=manifest.parent, prefix=".parse-") as scratch:
             child = [sys.executable, "-m", "pipelines.defs.dbt.project", "--parse-into", scratch]
+            # the child inherits this environment unchanged: the parse cache's key includes DBT_* variables
             completed = subprocess.run(
                 [*child, str(project_dir)],
                 cwd=PROJECT_ROOT,
