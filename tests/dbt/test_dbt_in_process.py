@@ -227,3 +227,23 @@ def test_the_parse_make_env_leaves_serves_the_first_run_of_a_fresh_clone(tmp_pat
     run_manifest("first-run", project, tmp_path / "t", default_parse_args(), notes.append)
     assert [n.startswith(CACHED_NOTE) for n in notes] == [True], notes
     assert (project / "target" / "partial_parse.msgpack").exists()  # a later real parse starts from it
+
+
+def _resource(data_dir: Path) -> WarehouseDbtCli:
+    return WarehouseDbtCli(
+        project_dir=str(DBT_PROJECT_DIR), dbt_executable=dbt_executable(), data_dir=str(data_dir)
+    )
+
+
+def test_the_parse_vars_name_no_data_folder_and_a_comma_in_it_is_refused(tmp_path: Path) -> None:
+    """The parse is given the build file's name and the registry, never a folder of the run: two data
+    folders parse alike. The data folder becomes DuckDB's file_search_path, a comma-separated list."""
+    one = _resource(tmp_path / "one")
+    two = _resource(tmp_path / "two")
+    assert one.parse_vars(tmp_path / "one" / "build.duckdb") == two.parse_vars(
+        tmp_path / "two" / "build.duckdb"
+    )
+    assert one.parse_vars(tmp_path / "x.duckdb")["duckdb_path"] == "x.duckdb"
+    assert one.dbt_vars(tmp_path / "w.duckdb")["data_dir"] == str(tmp_path / "one")
+    with pytest.raises(ValueError, match="comma"):
+        _resource(tmp_path / "a,b").dbt_vars(tmp_path / "w")
