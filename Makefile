@@ -9,8 +9,9 @@ export DAGSTER_HOME := $(CURDIR)/.dagster
 export ASSESSMENT_DATA_DIR ?= $(CURDIR)/data
 DEMO_QUARTERS ?= 2025Q1..2025Q4
 DEMO_SEED ?= 7
-# The dbt manifest the Dagster assets load (importing them never runs dbt): `dbt parse` at install time,
-# again whenever a file of the dbt project changed.
+# The dbt manifest the Dagster assets load (importing them never runs dbt): dbt parses at install time,
+# again whenever a file of the dbt project changed. The same parse is left in the runs' parse cache, so
+# the first run of a fresh clone does not parse (pipelines/defs/dbt/project.py).
 DBT_MANIFEST := dbt_project/target/manifest.json
 DBT_SOURCES := $(shell find dbt_project/models dbt_project/macros dbt_project/tests -type f) \
 	dbt_project/dbt_project.yml dbt_project/profiles.yml

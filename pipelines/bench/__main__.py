@@ -155,7 +155,7 @@ def bench_size(
 
     say(f"{tag} floor: reading every cell with fastexcel …")
     read = read_all(files)
-    mart = heaviest_mart_sql(warehouse_paths(run)["work"], full.dbt)
+    mart = heaviest_mart_sql(warehouse_paths(run)["work"], full.dbt, run)
     floor_seconds = read.seconds + (mart.seconds if mart else 0.0)
     out["floor"] = {
         "read": read.__dict__,

@@ -134,10 +134,14 @@ def fallback_mart_sql() -> str | None:
     return hits[0].read_text(encoding="utf-8") if hits else None
 
 
-def time_mart_sql(database: Path, sql: str) -> tuple[float, int]:
-    """Run `sql` once against `database` (attached read-only under the catalog name the SQL uses)."""
+def time_mart_sql(database: Path, sql: str, data_dir: Path | None = None) -> tuple[float, int]:
+    """Run `sql` once against `database` (attached read-only under the catalog name the SQL uses).
+
+    The warehouse's views over the data folder (staging, the rules) hold paths relative to it, which
+    DuckDB looks up in `file_search_path`, set here to `data_dir` as dbt sets it (dbt_project/profiles.yml).
+    """
     catalog = catalog_of(sql) or database.stem
-    con = duckdb.connect()
+    con = duckdb.connect(config={"file_search_path": str(data_dir)} if data_dir else {})
     try:
         escaped = str(database).replace("'", "''")
         con.execute(f"attach '{escaped}' as \"{catalog}\" (read_only)")
@@ -151,14 +155,16 @@ def time_mart_sql(database: Path, sql: str) -> tuple[float, int]:
         con.close()
 
 
-def heaviest_mart_sql(database: Path, dbt: dict[str, object]) -> SqlFigures | None:
+def heaviest_mart_sql(
+    database: Path, dbt: dict[str, object], data_dir: Path | None = None
+) -> SqlFigures | None:
     """Time the heaviest mart of this run's dbt results that holds rows (else the fallback mart)
-    against `database`. When every mart is empty, the slowest one's figures."""
+    against `database` of the data folder `data_dir`. When every mart is empty, the slowest one's figures."""
     listed = dbt.get(MARTS_BY_TIME) if isinstance(dbt, dict) else None
     marts = [m for m in listed or [] if m.get("compiled_code")]
     first: SqlFigures | None = None
     for mart in marts:
-        seconds, rows = time_mart_sql(database, str(mart["compiled_code"]).strip().rstrip(";"))
+        seconds, rows = time_mart_sql(database, str(mart["compiled_code"]).strip().rstrip(";"), data_dir)
         figures = SqlFigures(
             str(mart["relation"]).split(".", 1)[1].replace('"', ""),
             seconds,
@@ -174,6 +180,6 @@ def heaviest_mart_sql(database: Path, dbt: dict[str, object]) -> SqlFigures | No
     fallback = fallback_mart_sql()
     if fallback is None:
         return None
-    seconds, rows = time_mart_sql(database, fallback.strip().rstrip(";"))
+    seconds, rows = time_mart_sql(database, fallback.strip().rstrip(";"), data_dir)
     chosen_by = "fallback: no run_results for this run; the widest mart from dbt_project/target/compiled"
     return SqlFigures(f"marts.{FALLBACK_MART}", seconds, rows, None, chosen_by)

@@ -10,25 +10,30 @@ from pathlib import Path
 
 import dagster as dg
 import duckdb
+import polars as pl
 import pytest
 from dagster_dbt.asset_utils import get_updated_cli_invocation_params_for_context
 from dagster_dbt.core.dbt_cli_event import DbtCoreCliEventMessage
 from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+from polars.testing import assert_frame_equal
 
-from pipelines.defs.dbt.assets import warehouse_annual_models
+from pipelines.defs.dbt.assets import rules_table, warehouse_annual_models, warehouse_quarter_models
 from pipelines.defs.dbt.inprocess import (
     CACHED_NOTE,
     PARSE_CACHE_PREFIX,
     PARSED_NOTE,
     REUSED_NOTE,
+    RUN_TIME_ENV,
     close_duckdb,
     parse_key,
     project_args,
     run_manifest,
 )
-from pipelines.defs.dbt.project import DBT_PROJECT_DIR
-from pipelines.defs.dbt.resources import dbt_resource
+from pipelines.defs.dbt.project import DBT_PROJECT_DIR, dbt_executable, prepare_manifest
+from pipelines.defs.dbt.resources import WarehouseDbtCli, dbt_resource, default_parse_args
 from tests.conftest import pipeline_env
+from tests.dbt.conftest import point_at
+from tests.dbt.raw_fixtures import tiny_city, write_raw, write_registry
 
 
 def _messages(instance: dg.DagsterInstance, run_id: str) -> list[str]:
@@ -95,22 +100,26 @@ def _project_copy(tmp_path: Path) -> Path:
 
 def test_the_parse_key_changes_with_any_project_file_the_vars_and_the_environment(tmp_path: Path) -> None:
     project = _project_copy(tmp_path)
-    args = ["--vars", json.dumps({"duckdb_path": "/a.duckdb"})]
+    args = ["--vars", json.dumps({"duckdb_path": "a.duckdb"})]
     env = {"ASSESSMENT_DATA_DIR": "/data", "HOME": "/home/x"}
     key = parse_key(project, args, env)
     assert parse_key(project, list(args), dict(env)) == key
     # what dbt writes into the project folder does not shape a parse
     (project / "target").mkdir()
     (project / "target" / "run_results.json").write_text("{}", encoding="utf-8")
-    assert parse_key(project, args, {**env, "HOME": "/elsewhere"}) == key
+    # nor do the data folder, the DuckDB file and memory cap, or variables dbt never reads
+    for name in [*RUN_TIME_ENV, "HOME", "ASSESSMENT_DEMO"]:
+        assert parse_key(project, args, {**env, name: "/elsewhere"}) == key, name
 
-    assert parse_key(project, ["--vars", json.dumps({"duckdb_path": "/b.duckdb"})], env) != key
-    assert parse_key(project, args, {**env, "ASSESSMENT_DATA_DIR": "/other"}) != key
+    assert parse_key(project, ["--vars", json.dumps({"duckdb_path": "b.duckdb"})], env) != key
     assert parse_key(project, args, {**env, "DBT_PARTIAL_PARSE": "false"}) != key
     model = project / "models" / "staging" / "stg_units.sql"
-    model.write_text(model.read_text(encoding="utf-8") + "\n-- edited\n", encoding="utf-8")
+    reads_env = "\n-- {{ env_var('ASSESSMENT_TEST_ONLY', 'x') }}\n"
+    model.write_text(model.read_text(encoding="utf-8") + reads_env, encoding="utf-8")
     edited = parse_key(project, args, env)
     assert edited != key
+    # a variable the project reads with env_var() is part of the key, set or not
+    assert parse_key(project, args, {**env, "ASSESSMENT_TEST_ONLY": "y"}) != edited
     (project / "macros" / "new_macro.sql").write_text("{% macro m() %}1{% endmacro %}\n", encoding="utf-8")
     assert parse_key(project, args, env) != edited
 
@@ -151,3 +160,90 @@ def test_an_unchanged_project_is_not_parsed_again_and_a_changed_model_is(tmp_pat
     assert notes[2].startswith(PARSED_NOTE), notes
     assert "-- edited by the test" in third.nodes["model.assessment_warehouse.stg_units"].raw_code
     assert len(list((project / "target").glob(f"{PARSE_CACHE_PREFIX}*"))) == 1  # only the newest kept
+
+
+def _parse_notes(instance: dg.DagsterInstance, run_id: str) -> list[str]:
+    return [m for m in _messages(instance, run_id) if m.startswith((PARSED_NOTE, CACHED_NOTE))]
+
+
+def _base_tables(database: Path) -> dict[str, pl.DataFrame]:
+    """Every table of the file, rows in a fixed order."""
+    with duckdb.connect(str(database), read_only=True) as con:
+        names = con.execute(
+            "select schema_name, table_name from duckdb_tables() where not internal order by all"
+        ).fetchall()
+        return {
+            f"{schema}.{table}": pl.from_arrow(
+                con.sql(f'select * from "{schema}"."{table}" order by all').to_arrow_table()
+            )
+            for schema, table in names
+        }
+
+
+def test_a_run_in_a_new_data_folder_reuses_the_parse_and_builds_the_same_warehouse(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The parse depends on no data folder (the sources' paths are relative to it, looked up through
+    DuckDB's file_search_path): the quarter models built in a second, fresh data folder load the parse the
+    first folder's run made, read that folder's own raw files (the first folder is moved away before)
+    and build the same tables."""
+    project = _project_copy(tmp_path)  # a parse cache of its own, empty at first
+    resource = WarehouseDbtCli(project_dir=str(project), dbt_executable=dbt_executable())
+    registry = write_registry(tmp_path / "reference" / "units.csv")  # outside the data folders
+    quarters = ("2025Q1",)
+    notes: list[str] = []
+    tables: list[dict[str, pl.DataFrame]] = []
+    for name in ("first", "second"):
+        data = tmp_path / name
+        write_raw(data, tiny_city(quarters), quarters)
+        database = point_at(monkeypatch, data)
+        monkeypatch.setenv("ASSESSMENT_REGISTRY_CSV", str(registry))
+        assert dg.materialize([rules_table]).success
+        instance = dg.DagsterInstance.ephemeral()
+        built = dg.materialize(
+            [warehouse_quarter_models], partition_key="2025Q1", resources={"dbt": resource}, instance=instance
+        )
+        assert built.success
+        notes += _parse_notes(instance, built.run_id)
+        tables.append(_base_tables(database))
+        data.rename(tmp_path / f"{name}-moved")  # nothing of this folder is there for the next run
+    assert [n.split(" (")[0].split(" in ")[0] for n in notes] == [PARSED_NOTE, CACHED_NOTE]
+    first, second = tables
+    assert "marts.fct_person_quarter" in first and first["marts.fct_person_quarter"].height > 0
+    assert set(second) == set(first)
+    for table, frame in sorted(first.items()):
+        # Floats to 1e-12: DuckDB's parallel aggregates may add in another order from build to build. The
+        # build's own bookkeeping names the Dagster run that made it.
+        want, got = frame.drop("run_id", strict=False), second[table].drop("run_id", strict=False)
+        assert_frame_equal(got, want, check_exact=False, rel_tol=1e-12, abs_tol=1e-12)
+
+
+def test_the_parse_make_env_leaves_serves_the_first_run_of_a_fresh_clone(tmp_path: Path) -> None:
+    """`make env` (prepare_manifest) parses with the args a default run parses with and leaves that
+    parse in the cache: the first run of a fresh clone does not parse."""
+    project = _project_copy(tmp_path)
+    assert (project / "target" / "manifest.json") == prepare_manifest(project, force=True)
+    notes: list[str] = []
+    run_manifest("first-run", project, tmp_path / "t", default_parse_args(), notes.append)
+    assert [n.startswith(CACHED_NOTE) for n in notes] == [True], notes
+    assert (project / "target" / "partial_parse.msgpack").exists()  # a later real parse starts from it
+
+
+def _resource(data_dir: Path) -> WarehouseDbtCli:
+    return WarehouseDbtCli(
+        project_dir=str(DBT_PROJECT_DIR), dbt_executable=dbt_executable(), data_dir=str(data_dir)
+    )
+
+
+def test_the_parse_vars_name_no_data_folder_and_a_comma_in_it_is_refused(tmp_path: Path) -> None:
+    """The parse is given the build file's name and the registry, never a folder of the run: two data
+    folders parse alike. The data folder becomes DuckDB's file_search_path, a comma-separated list."""
+    one = _resource(tmp_path / "one")
+    two = _resource(tmp_path / "two")
+    assert one.parse_vars(tmp_path / "one" / "build.duckdb") == two.parse_vars(
+        tmp_path / "two" / "build.duckdb"
+    )
+    assert one.parse_vars(tmp_path / "x.duckdb")["duckdb_path"] == "x.duckdb"
+    assert one.dbt_vars(tmp_path / "w.duckdb")["data_dir"] == str(tmp_path / "one")
+    with pytest.raises(ValueError, match="comma"):
+        _resource(tmp_path / "a,b").dbt_vars(tmp_path / "w")

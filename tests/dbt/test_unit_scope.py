@@ -63,7 +63,7 @@ def test_one_changed_unit_rebuilds_that_unit_and_equals_a_full_build(
     shutil.copytree(data / "registry", fresh / "registry")
     fresh_db = point_at(monkeypatch, fresh)
     _build()
-    left, right = _tables(database), _tables(fresh_db)
+    left, right = _tables(database, data), _tables(fresh_db, fresh)
     assert left and set(left) == set(right)
     assert _differences(left, right) == []
     with duckdb.connect(str(database), read_only=True) as con:

@@ -32,10 +32,11 @@ FLOAT_TOLERANCE = 1e-9
 INGESTION_HISTORY_COLUMNS = {"first_accepted_at"}
 
 
-def _tables(path: Path) -> dict[str, list[tuple[object, ...]]]:
-    """Every table of the compared schemas, rows sorted by their text form."""
+def _tables(path: Path, data_dir: Path) -> dict[str, list[tuple[object, ...]]]:
+    """Every table and view of the compared schemas, rows sorted by their text form. The views read the
+    data folder's files by paths relative to it, found through DuckDB's file_search_path as in dbt."""
     out: dict[str, list[tuple[object, ...]]] = {}
-    with duckdb.connect(str(path), read_only=True) as con:
+    with duckdb.connect(str(path), read_only=True, config={"file_search_path": str(data_dir)}) as con:
         names = con.execute(
             "select table_schema, table_name from information_schema.tables "
             "where table_catalog = current_database() and table_schema in (select unnest(?::varchar[])) "
@@ -113,7 +114,7 @@ def test_a_one_unit_resubmission_through_the_incremental_path_equals_a_full_rebu
     with pipeline_env(full):
         run_quarters(["2025Q3", QUARTER], progress=lambda _m: None, report_quarters=[])
 
-    left, right = _tables(lay.work), _tables(layout(full / "warehouse").work)
+    left, right = _tables(lay.work, incremental), _tables(layout(full / "warehouse").work, full)
     assert left and set(left) == set(right)
     assert sum(len(rows) for rows in left.values()) > 1000
     assert _differences(left, right) == []

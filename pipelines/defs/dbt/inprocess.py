@@ -29,6 +29,7 @@ import io
 import os
 import pickle
 import queue
+import re
 import shutil
 import sys
 import threading
@@ -117,15 +118,18 @@ def project_args(project_dir: Path, target_path: Path) -> list[str]:
     ]  # fmt: skip
 
 
-def parse_project(project_dir: Path, target_path: Path, extra_args: Sequence[str]) -> Any:
+def parse_project(
+    project_dir: Path, target_path: Path, parse_args: Sequence[str], *, write_json: bool = False
+) -> Any:
     """dbt's parsed Manifest object (partial parse when target_path holds a valid cache)."""
     from dbt.cli.main import dbtRunner  # dbt's imports cost ~1.5 s: paid by runs that build only
 
     with _DBT_LOCK:
         try:
-            # partial_parse.msgpack is still written (the next run's partial parse); manifest.json is
-            # not: Dagster's definitions read the one `make env` prepared
-            argv = ["parse", "--no-write-json", *project_args(project_dir, target_path), *extra_args]
+            # partial_parse.msgpack is always written (the next partial parse); manifest.json only when
+            # asked: in a run, Dagster's definitions read the one `make env` prepared
+            json_flag = "--write-json" if write_json else "--no-write-json"
+            argv = ["parse", json_flag, *project_args(project_dir, target_path), *parse_args]
             outcome = dbtRunner().invoke(argv)
         finally:
             close_duckdb()
@@ -233,8 +237,17 @@ REUSED_NOTE = "dbt: reusing this run's parse"
 PARSE_CACHE_PREFIX = "parsed-manifest-"
 # Files dbt writes into the project folder itself; none of them shapes a parse.
 _NOT_PROJECT_SOURCES = frozenset({"target", "logs", "dbt_packages"})
-# dbt reads the environment through env_var(): the project's variables are ASSESSMENT_*, dbt's own DBT_*.
-_PARSE_ENV_PREFIXES = ("ASSESSMENT_", "DBT_")
+# dbt's own settings (DBT_*) can shape a parse, and so can whatever the project reads with env_var().
+_DBT_ENV_PREFIX = "DBT_"
+ENV_VAR_CALL = re.compile(rb"""env_var\(\s*['"]([A-Za-z_][A-Za-z0-9_]*)['"]""")
+# Variables the project reads whose values never reach a parse made for the dbt resource: each is the
+# fallback of a var the resource passes to the parse (ASSESSMENT_DUCKDB, ASSESSMENT_REGISTRY_CSV: of
+# duckdb_path, registry_csv), or fills only a connection setting or SQL run at execution (the data folder:
+# file_search_path and the macros' globs; ASSESSMENT_DUCKDB_MEMORY: memory_limit). They differ from one
+# data folder to the next, so keying on them would make every new folder parse again for nothing.
+RUN_TIME_ENV = frozenset(
+    {"ASSESSMENT_DATA_DIR", "ASSESSMENT_DUCKDB", "ASSESSMENT_REGISTRY_CSV", "ASSESSMENT_DUCKDB_MEMORY"}
+)
 
 
 def project_files(project_dir: Path) -> list[Path]:
@@ -246,20 +259,31 @@ def project_files(project_dir: Path) -> list[Path]:
     )
 
 
-def parse_key(project_dir: Path, extra_args: Sequence[str], environ: Mapping[str, str]) -> str:
+def parse_env(names: set[str], environ: Mapping[str, str]) -> dict[str, str | None]:
+    """The environment a parse can depend on: every DBT_* variable, and each of `names` (the ones the
+    project reads with env_var()) but RUN_TIME_ENV, unset ones as None."""
+    keyed = {name: environ.get(name) for name in names - RUN_TIME_ENV}
+    keyed.update({k: v for k, v in environ.items() if k.startswith(_DBT_ENV_PREFIX)})
+    return dict(sorted(keyed.items()))
+
+
+def parse_key(project_dir: Path, parse_args: Sequence[str], environ: Mapping[str, str]) -> str:
     """A hash of what a dbt parse depends on: the project's files (names and contents, profiles.yml
-    included), the args that reach the parse (the vars), the environment dbt's env_var() can read, and
+    included), the args the parse is given (the vars), the environment it can read (`parse_env`), and
     the dbt and Python versions. Any change to any of them gives another key, hence a real parse."""
     digest = hashlib.sha256()
     for name in ("dbt-core", "dbt-duckdb"):
         digest.update(f"{name}={importlib.metadata.version(name)}\0".encode())
     digest.update(f"python={sys.version}\0".encode())
-    digest.update("\0".join(extra_args).encode() + b"\1")
-    for name in sorted(k for k in environ if k.startswith(_PARSE_ENV_PREFIXES)):
-        digest.update(f"{name}={environ[name]}\0".encode())
+    digest.update("\0".join(parse_args).encode() + b"\1")
+    read_by_project: set[str] = set()
     for path in project_files(project_dir):
+        content = path.read_bytes()
+        read_by_project.update(m.decode() for m in ENV_VAR_CALL.findall(content))
         digest.update(path.relative_to(project_dir).as_posix().encode() + b"\0")
-        digest.update(hashlib.sha256(path.read_bytes()).digest())
+        digest.update(hashlib.sha256(content).digest())
+    for name, value in parse_env(read_by_project, environ).items():
+        digest.update(f"{name}={value}\0".encode() if value is not None else f"{name}\1".encode())
     return digest.hexdigest()
 
 
@@ -310,30 +334,42 @@ def store_parse(cache_dir: Path, key: str, manifest: Any) -> None:
 
 
 def run_manifest(
-    run_id: str, project_dir: Path, target_path: Path, extra_args: Sequence[str], log: Callable[[str], None]
+    run_id: str, project_dir: Path, target_path: Path, parse_args: Sequence[str], log: Callable[[str], None]
 ) -> Any:
     """The run's parsed manifest: taken from the parse cache when nothing it depends on changed, else
     parsed by the run's first dbt step (partial parse seeded from the shared target/partial_parse.msgpack,
-    as dagster-dbt seeds its subprocesses); reused by the run's other dbt steps."""
-    key = (run_id, "\0".join(extra_args))
+    as dagster-dbt seeds its subprocesses); reused by the run's other dbt steps.
+
+    `parse_args` are the args the parse is made with: only what shapes the manifest (the resource's
+    `parse_vars`), never the run's data folder or build file, so the commands may run with other vars."""
+    key = (run_id, "\0".join(parse_args))
     if key in _run_parse:
         log(REUSED_NOTE)
         return _run_parse[key]
     started = time.perf_counter()
-    cache_dir = project_dir / "target"
-    digest = parse_key(project_dir, extra_args, os.environ)
-    manifest = load_cached_parse(cache_dir, digest)
-    if manifest is not None:
-        log(f"{CACHED_NOTE} ({time.perf_counter() - started:.2f} s)")
-    else:
-        shared = cache_dir / PARTIAL_PARSE
-        target_path.mkdir(parents=True, exist_ok=True)
-        if shared.exists():
-            shutil.copyfile(shared, target_path / PARTIAL_PARSE)
-        manifest = parse_project(project_dir, target_path, extra_args)
-        # stored before any command runs: dbt fills in nodes' compiled SQL on the object as it builds
-        store_parse(cache_dir, digest, manifest)
-        log(f"{PARSED_NOTE} in {time.perf_counter() - started:.1f} s")
+    manifest, parsed = cached_or_parsed(project_dir, target_path, parse_args)
+    seconds = time.perf_counter() - started
+    log(f"{PARSED_NOTE} in {seconds:.1f} s" if parsed else f"{CACHED_NOTE} ({seconds:.2f} s)")
     _run_parse.clear()
     _run_parse[key] = manifest
     return manifest
+
+
+def cached_or_parsed(
+    project_dir: Path, target_path: Path, parse_args: Sequence[str], *, write_json: bool = False
+) -> tuple[Any, bool]:
+    """(the Manifest, whether dbt parsed it now): the parse cache's when its key matches (and no
+    manifest.json is asked for), else a parse in `target_path`, which then becomes the cache."""
+    cache_dir = project_dir / "target"
+    digest = parse_key(project_dir, parse_args, os.environ)
+    manifest = None if write_json else load_cached_parse(cache_dir, digest)
+    if manifest is not None:
+        return manifest, False
+    shared = cache_dir / PARTIAL_PARSE
+    target_path.mkdir(parents=True, exist_ok=True)
+    if shared.exists():
+        shutil.copyfile(shared, target_path / PARTIAL_PARSE)
+    manifest = parse_project(project_dir, target_path, parse_args, write_json=write_json)
+    # stored before any command runs: dbt fills in nodes' compiled SQL on the object as it builds
+    store_parse(cache_dir, digest, manifest)
+    return manifest, True

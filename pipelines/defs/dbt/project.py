@@ -8,7 +8,6 @@ by hand with `uv run python -m pipelines.defs.dbt.project`. `dagster dev` also r
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import tempfile
@@ -66,23 +65,24 @@ def manifest_is_stale(project_dir: Path = DBT_PROJECT_DIR) -> bool:
 
 
 def prepare_manifest(project_dir: Path = DBT_PROJECT_DIR, *, force: bool = False) -> Path:
-    """Run `dbt parse` if the manifest is missing or stale (or `force`); return the manifest path.
+    """Parse the dbt project if the manifest is missing or stale (or `force`); return the manifest path.
 
-    Called at install time (Makefile) and at the start of a test session, never on import. Parsing
-    connects to no database; the env defaults in profiles.yml are enough. dbt writes into a private
-    target folder and the manifest is moved into place atomically, so parallel callers never read
-    half a file.
+    Called at install time (Makefile) and at the start of a test session, never on import. The parse runs
+    in a child process (`_parse_into`: dbt's imports and global state stay out of the caller) with the
+    args a pipeline run parses with, and also leaves the run's parse cache and dbt's partial-parse file in
+    target/: the first run of a fresh clone then starts dbt without parsing. Parsing connects to no
+    database. dbt writes into a private target folder and the files are moved into place atomically, so
+    parallel callers never read half a file.
     """
     manifest = project_dir / "target" / "manifest.json"
     if force or manifest_is_stale(project_dir):
         manifest.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(dir=manifest.parent, prefix=".parse-") as scratch:
-            env = {**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
-            args = [dbt_executable(), "parse", "--quiet", "--profiles-dir", str(project_dir)]
+            child = [sys.executable, "-m", "pipelines.defs.dbt.project", "--parse-into", scratch]
+            # the child inherits this environment unchanged: the parse cache's key includes DBT_* variables
             completed = subprocess.run(
-                [*args, "--target-path", scratch],
-                cwd=project_dir,
-                env=env,
+                [*child, str(project_dir)],
+                cwd=PROJECT_ROOT,
                 capture_output=True,
                 text=True,
                 check=False,
@@ -90,9 +90,24 @@ def prepare_manifest(project_dir: Path = DBT_PROJECT_DIR, *, force: bool = False
             parsed = Path(scratch) / "manifest.json"
             if completed.returncode != 0 or not parsed.exists():
                 raise RuntimeError(f"dbt parse failed:\n{completed.stdout}\n{completed.stderr}")
+            partial = Path(scratch) / "partial_parse.msgpack"
+            if partial.exists():  # where a run that cannot use the parse cache starts its partial parse
+                partial.replace(manifest.parent / partial.name)
             parsed.replace(manifest)
     return manifest
 
 
+def _parse_into(scratch: Path, project_dir: Path) -> None:
+    """The child of prepare_manifest: dbt parses in this process, writing manifest.json into `scratch`,
+    and the parse is stored in the run's parse cache under the key a default run will look for."""
+    from pipelines.defs.dbt.inprocess import cached_or_parsed
+    from pipelines.defs.dbt.resources import default_parse_args
+
+    cached_or_parsed(project_dir, scratch, default_parse_args(), write_json=True)
+
+
 if __name__ == "__main__":
-    print(prepare_manifest(force="--force" in sys.argv))
+    if sys.argv[1:2] == ["--parse-into"]:
+        _parse_into(Path(sys.argv[2]), Path(sys.argv[3]))
+    else:
+        print(prepare_manifest(force="--force" in sys.argv))

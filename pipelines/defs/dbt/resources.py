@@ -2,10 +2,12 @@
 
 Paths reach dbt as `--vars` built from this resource's configuration (data_dir, duckdb_path,
 registry_csv), read by dbt_project/profiles.yml, models/staging/_sources.yml and the macros; nothing here
-writes os.environ. They are the same on every run of a data directory: dbt re-parses the whole project
-(~16 s against ~1 s reusing its parse) whenever its vars change, so the quarter a run rebuilds is not a
-var: it is written to the build file's scope table just before dbt starts, with the units whose inputs
-changed (pipelines/defs/dbt/scope.py, read by macros/quarters.sql at execution time).
+writes os.environ. The parse gets fewer (`parse_vars`): the data folder is DuckDB's file_search_path, a
+connection setting the sources' relative paths are looked up in, so one parse serves every data folder.
+dbt re-parses the whole project (~3.5 s on a quiet machine against ~0.05 s loading the cached parse)
+whenever what it parses with changes, so the quarter a run rebuilds is not a var: it is written to the
+build file's scope table just before dbt starts, with the units whose inputs changed
+(pipelines/defs/dbt/scope.py, read by macros/quarters.sql at execution time).
 ASSESSMENT_DUCKDB (pipelines.paths.DUCKDB_ENV) is the one
 documented environment variable behind them: dbt by hand and Dagster both fall back to it.
 
@@ -33,7 +35,7 @@ from pipelines.defs.dbt.project import dbt_executable, warehouse_project
 from pipelines.defs.dbt.scope import Scope, global_key, prepare_scope
 from pipelines.defs.dbt.startup import QuickStartDbtCli
 from pipelines.paths import DUCKDB_ENV, data_dir, duckdb_path, registry_csv
-from pipelines.publish.warehouse import BUILD_TAG, ensure_build
+from pipelines.publish.warehouse import BUILD_NAME, BUILD_TAG, ensure_build
 
 RunContext = dg.AssetExecutionContext | dg.AssetCheckExecutionContext | dg.OpExecutionContext
 
@@ -75,11 +77,25 @@ class WarehouseDbtCli(QuickStartDbtCli):
 
     def dbt_vars(self, database: Path) -> dict[str, str]:
         """Absolute paths (dbt runs inside dbt_project/), as dbt vars: stable from run to run."""
+        root = Path(self.data_dir).resolve() if self.data_dir else data_dir()
+        if "," in str(root):  # DuckDB's file_search_path is a comma-separated list (profiles.yml)
+            raise ValueError(f"the data folder's path must not contain a comma: {root}")
         return {
-            "data_dir": str(Path(self.data_dir).resolve() if self.data_dir else data_dir()),
+            "data_dir": str(root),
             "duckdb_path": str(database.resolve()),
-            "registry_csv": str(Path(self.registry_csv).resolve() if self.registry_csv else registry_csv()),
+            "registry_csv": self._registry(),
         }
+
+    def parse_vars(self, database: Path) -> dict[str, str]:
+        """The vars dbt parses with: of the paths, only what ends up in the parsed manifest. That is the
+        registry CSV (the units source holds its path) and the DuckDB file's name (dbt-duckdb names the
+        nodes' database after it), never the data folder or the file's folder, which are read only when
+        dbt runs SQL. A run in a new data folder then reuses a parse made in another one, or by `make
+        env` (inprocess.run_manifest). dbt never opens the file while parsing."""
+        return {"duckdb_path": database.name, "registry_csv": self._registry()}
+
+    def _registry(self) -> str:
+        return str(Path(self.registry_csv).resolve() if self.registry_csv else registry_csv())
 
     def run(
         self,
@@ -94,8 +110,7 @@ class WarehouseDbtCli(QuickStartDbtCli):
         rebuilding only `quarter`'s rows of the quarter-grain models when given."""
         database = database or duckdb_path()
         self.prepare_scope(database, quarter)  # also makes the database's folder
-        dbt_vars = json.dumps(self.dbt_vars(database), ensure_ascii=False)
-        return self.cli([*args, "--vars", dbt_vars], raise_on_error=raise_on_error)
+        return self.cli([*args, *vars_args(self.dbt_vars(database))], raise_on_error=raise_on_error)
 
     def build(
         self, args: Sequence[str], *, database: Path, context: dg.AssetExecutionContext
@@ -104,7 +119,7 @@ class WarehouseDbtCli(QuickStartDbtCli):
         Dagster events of its results as they come; the run's parse is made by its first dbt step and
         reused by the next. Returns the command's target folder (its artifacts and log)."""
         project_dir = Path(self.project_dir)
-        extra = ["--vars", json.dumps(self.dbt_vars(database), ensure_ascii=False)]
+        extra = vars_args(self.dbt_vars(database))
         command = plan_command(
             args,
             context=context,
@@ -113,7 +128,10 @@ class WarehouseDbtCli(QuickStartDbtCli):
             extra_args=extra,
         )
         context.log.info(f"Running dbt in process: `dbt {' '.join(command.args)}`")
-        manifest = run_manifest(context.run.run_id, project_dir, command.target_path, extra, context.log.info)
+        parse_args = vars_args(self.parse_vars(database))
+        manifest = run_manifest(
+            context.run.run_id, project_dir, command.target_path, parse_args, context.log.info
+        )
         yield from stream_command(command, manifest, context)
         return command.target_path
 
@@ -127,8 +145,19 @@ class WarehouseDbtCli(QuickStartDbtCli):
         return prepare_scope(database, checked_quarter(quarter), root / "raw", key, run_id)
 
 
+def vars_args(dbt_vars: dict[str, str]) -> list[str]:
+    return ["--vars", json.dumps(dbt_vars, ensure_ascii=False)]
+
+
 def dbt_resource() -> WarehouseDbtCli:
     return WarehouseDbtCli(project_dir=warehouse_project(), dbt_executable=dbt_executable())
+
+
+def default_parse_args() -> list[str]:
+    """The parse args of a run with the default resource in the current environment (the run's build file
+    is always named BUILD_NAME unless ASSESSMENT_DUCKDB pins another): what `make env` parses with, so
+    that the first run of a fresh clone finds its parse cached."""
+    return vars_args(dbt_resource().parse_vars(pinned_duckdb() or Path(BUILD_NAME)))
 
 
 @dg.definitions
