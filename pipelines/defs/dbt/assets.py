@@ -58,7 +58,9 @@ RUNTIME_BUILD = ["build", "--exclude-resource-type", "unit_test", "--log-level-f
 CHECKED_GROUPS = {"marts", "quality"}
 # The dbt sources whose files the unit scope's global key hashes byte for byte (scope.global_key): the
 # rules files and the unit registry.
-KEYED_SOURCES = frozenset({"source.assessment_warehouse.raw.rules", "source.assessment_warehouse.reference.units"})
+KEYED_SOURCES = frozenset(
+    {"source.assessment_warehouse.raw.rules", "source.assessment_warehouse.reference.units"}
+)
 
 
 def source_asset_key(source_name: str, table_name: str) -> dg.AssetKey:
@@ -99,7 +101,7 @@ class WarehouseTranslator(DagsterDbtTranslator):
         return super().get_asset_check_spec(asset_spec, manifest, unique_id, project)
 
 
-def tests_settled_by_the_global_key(manifest: Mapping[str, Any]) -> list[str]:
+def data_tests_settled_by_the_global_key(manifest: Mapping[str, Any]) -> list[str]:
     """Names of the dbt data tests that read, through any chain of models, nothing but KEYED_SOURCES.
 
     A build's scope lists units only while the global key (those files, every node's checksum, tests
@@ -131,7 +133,8 @@ def quarter_build_args(scoped_units: bool) -> list[str]:
     """The quarter step's dbt command: a unit-scoped build leaves out the tests the global key settles."""
     if not scoped_units:
         return list(RUNTIME_BUILD)
-    return [*RUNTIME_BUILD, "--exclude", " ".join(tests_settled_by_the_global_key(validate_manifest(_manifest)))]
+    settled = data_tests_settled_by_the_global_key(validate_manifest(_manifest))
+    return [*RUNTIME_BUILD, "--exclude", " ".join(settled)]
 
 
 KEEP_RUN_TARGETS = 6
