@@ -155,22 +155,44 @@
     end)
 {%- endmacro %}
 
-{#- P(X ≥ k) for X ~ Binomial(n, p): a relation of the tail's terms, to be summed per test. `rel` names a
-    relation with the columns `k`, `n`, `p` and the key columns `keys` (comma-separated); the result has
-    the keys and `p_value`. -#}
-{% macro binomial_upper_tail(rel, keys) -%}
+{#- P(X ≥ k) for X ~ Binomial(n, p), once per distinct (k, n, p) of `rel` (columns `k`, `n`, `p`): a
+    relation of k, n, p and `p_value`, to be joined back on the three. Every test of a quarter shares p
+    (the city-quarter's base rate) and k, n are small counts, so a few hundred tails serve every rater
+    (A2) or rater pair (A6, ~200,000 on a city, each with up to n terms); a unit-scoped build pays them
+    again in full, because p is city-wide. -#}
+{% macro binomial_upper_tails(rel) -%}
     (
-        select {{ keys }}, least(1.0, sum(term)) as p_value
+        select k, n, p, least(1.0, sum(term)) as p_value
         from (
             select
-                {{ keys }},
+                k,
+                n,
+                p,
                 exp(
                     lgamma(n + 1) - lgamma(j + 1) - lgamma(n - j + 1)
                     + j * ln(greatest(p, 1e-12)) + (n - j) * ln(greatest(1 - p, 1e-12))
                 ) as term
-            from (select {{ keys }}, k, n, p, unnest(range(greatest(k, 0), n + 1)) as j from {{ rel }})
+            from (
+                select k, n, p, unnest(range(greatest(k, 0), n + 1)) as j
+                from (select distinct k, n, p from {{ rel }}) as distinct_tests
+            )
         )
-        group by {{ keys }}
+        group by k, n, p
+    )
+{%- endmacro %}
+
+{#- The same tail per test: a relation of the key columns `keys` (comma-separated) of `rel` and `p_value`. -#}
+{% macro binomial_upper_tail(rel, keys) -%}
+    {%- set key_columns = keys.split(',') | map('trim') | list -%}
+    (
+        select
+            {% for key in key_columns %}binomial_tested.{{ key }}, {% endfor %}binomial_tails.p_value
+        from {{ rel }} as binomial_tested
+        inner join {{ binomial_upper_tails(rel) }} as binomial_tails
+            on
+                binomial_tested.k = binomial_tails.k
+                and binomial_tested.n = binomial_tails.n
+                and binomial_tested.p = binomial_tails.p
     )
 {%- endmacro %}
 

@@ -1,7 +1,7 @@
 """The unit-scoped path on the tiny city through the real dbt asset: a build of a quarter records what
 its unit-grain rows were built from; after one unit's raw ratings change, the next build of that quarter
-rebuilds that unit only (scope units = [U1]), and every marts and quality table equals a build from
-nothing of the same raw files."""
+rebuilds that unit only (scope units = [U1]), leaves out the data tests the global key settles, and every
+marts and quality table equals a build from nothing of the same raw files."""
 
 from __future__ import annotations
 
@@ -14,7 +14,15 @@ import duckdb
 import polars as pl
 import pytest
 
-from pipelines.defs.dbt.assets import rules_table, warehouse_annual_models, warehouse_quarter_models
+from pipelines.defs.dbt.assets import (
+    KEYED_SOURCES,
+    RUNTIME_BUILD,
+    data_tests_settled_by_the_global_key,
+    quarter_build_args,
+    rules_table,
+    warehouse_annual_models,
+    warehouse_quarter_models,
+)
 from pipelines.defs.dbt.project import DBT_PROJECT_DIR
 from pipelines.defs.dbt.resources import dbt_resource
 from pipelines.defs.dbt.scope import changed_units, global_key
@@ -25,11 +33,23 @@ from tests.publish.test_incremental_equals_full import _differences, _tables
 QUARTERS = ("2025Q1", "2025Q2")
 
 
-def _build(quarters: tuple[str, ...] = QUARTERS) -> None:
+def _build(quarters: tuple[str, ...] = QUARTERS) -> list[str]:
+    """Returns the quarter runs' ids."""
     resources = {"dbt": dbt_resource()}
+    run_ids = []
     for quarter in quarters:
-        assert dg.materialize([warehouse_quarter_models], resources=resources, partition_key=quarter).success
+        result = dg.materialize([warehouse_quarter_models], resources=resources, partition_key=quarter)
+        assert result.success
+        run_ids.append(result.run_id)
     assert dg.materialize([warehouse_annual_models], resources=resources).success
+    return run_ids
+
+
+def _tests_run(run_id: str) -> set[str]:
+    """The data tests the quarter step of run `run_id` ran (its run_results.json)."""
+    (target,) = DBT_PROJECT_DIR.glob(f"target/warehouse_quarter_models-{run_id[:7]}-*")
+    results = json.loads((target / "run_results.json").read_text(encoding="utf-8"))["results"]
+    return {r["unique_id"].split(".")[2] for r in results if r["unique_id"].startswith("test.")}
 
 
 def test_one_changed_unit_rebuilds_that_unit_and_equals_a_full_build(
@@ -40,7 +60,8 @@ def test_one_changed_unit_rebuilds_that_unit_and_equals_a_full_build(
     write_registry(data / "registry" / "units.csv")
     database = point_at(monkeypatch, data)
     assert dg.materialize([rules_table]).success
-    _build()  # every quarter, then the annual models: records what the unit rows were built from
+    # every quarter, then the annual models: records what the unit rows were built from
+    (_, full_run) = _build()
     with duckdb.connect(str(database), read_only=True) as con:
         recorded = dict(con.execute("select unit_code, content from main._built_units").fetchall())
     assert U1 in recorded
@@ -56,7 +77,15 @@ def test_one_changed_unit_rebuilds_that_unit_and_equals_a_full_build(
 
     scope = dbt_resource().prepare_scope(database, "2025Q2")
     assert scope.units == (U1,)
-    _build(("2025Q2",))
+    (scoped_run,) = _build(("2025Q2",))
+    settled = set(
+        data_tests_settled_by_the_global_key(
+            json.loads((DBT_PROJECT_DIR / "target" / "manifest.json").read_text(encoding="utf-8"))
+        )
+    )
+    in_full, in_scoped = _tests_run(full_run), _tests_run(scoped_run)
+    assert settled & in_full and not settled & in_scoped  # the whole-quarter build ran them
+    assert in_scoped == in_full - settled  # every other test still ran
 
     fresh = tmp_path / "fresh"
     shutil.copytree(data / "raw", fresh / "raw")
@@ -97,3 +126,32 @@ def test_the_global_key_follows_the_projects_macros(tmp_path: Path) -> None:
     theirs = next(u for u, m in parsed["macros"].items() if m["package_name"] != "assessment_warehouse")
     parsed["macros"][theirs]["macro_sql"] += "\n"
     assert key() == after
+
+
+def test_the_tests_a_unit_scoped_build_leaves_out_read_only_the_keyed_files() -> None:
+    """On the project's manifest: the tests on the rules and registry views are left out, none that reads
+    a quarter's raw rows is; on a made-up manifest, one input outside the key is enough to keep a test."""
+    parsed = json.loads((DBT_PROJECT_DIR / "target" / "manifest.json").read_text(encoding="utf-8"))
+    settled = data_tests_settled_by_the_global_key(parsed)
+    assert any(name.startswith("not_null_int_rules_tiers_") for name in settled)
+    assert any(name.startswith("unique_stg_units_") or "_stg_units_" in name for name in settled)
+    assert not [name for name in settled if "stg_ratings" in name or "fct_" in name or "int_person" in name]
+
+    rules, ratings = sorted(KEYED_SOURCES)[0], "source.assessment_warehouse.raw.ratings"
+
+    def node(kind: str, *inputs: str) -> dict[str, object]:
+        return {"resource_type": kind, "depends_on": {"nodes": list(inputs)}}
+
+    made_up = {
+        "nodes": {
+            "model.p.on_rules": node("model", rules),
+            "model.p.on_both": node("model", "model.p.on_rules", ratings),
+            "model.p.on_nothing": node("model"),
+            "test.p.a": {**node("test", "model.p.on_rules"), "name": "a"},
+            "test.p.b": {**node("test", "model.p.on_both"), "name": "b"},
+            "test.p.c": {**node("test", "model.p.on_nothing"), "name": "c"},
+        }
+    }
+    assert data_tests_settled_by_the_global_key(made_up) == ["a"]
+    assert quarter_build_args(False) == RUNTIME_BUILD
+    assert quarter_build_args(True)[-2:] == ["--exclude", " ".join(settled)]

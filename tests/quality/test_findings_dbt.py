@@ -27,6 +27,7 @@ A_UNIT_TESTS = {
     "int_findings_rating_rows::a1_self_rating_and_a8_outlier",
     "int_findings_raters::a2_straight_lining_not_at_the_ceiling",
     "int_findings_raters::a5_central_tendency_not_the_ceiling",
+    "int_quality_rater_pairs::a6_pair_counts_within_one_point_and_below_the_ceiling",
     "int_findings_pairs::a6_collusion_not_the_ceiling",
     "int_findings_pairs::a7_reciprocal_inflation_specific_to_the_pair",
 }

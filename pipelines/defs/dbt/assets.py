@@ -27,6 +27,7 @@ from typing import Any
 
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtProject, dbt_assets
+from dagster_dbt.dbt_manifest import validate_manifest
 
 from pipelines.defs.dbt.inprocess import PARTIAL_PARSE
 from pipelines.defs.dbt.project import DBT_PROJECT_DIR, required_manifest, warehouse_project
@@ -55,6 +56,11 @@ RULES_ASSET = dg.AssetKey(["raw", "rules"])
 # written while the build runs); errors and each node's start and result stay in the log.
 RUNTIME_BUILD = ["build", "--exclude-resource-type", "unit_test", "--log-level-file", "info"]
 CHECKED_GROUPS = {"marts", "quality"}
+# The dbt sources whose files the unit scope's global key hashes byte for byte (scope.global_key): the
+# rules files and the unit registry.
+KEYED_SOURCES = frozenset(
+    {"source.assessment_warehouse.raw.rules", "source.assessment_warehouse.reference.units"}
+)
 
 
 def source_asset_key(source_name: str, table_name: str) -> dg.AssetKey:
@@ -93,6 +99,42 @@ class WarehouseTranslator(DagsterDbtTranslator):
         if asset_spec.group_name not in CHECKED_GROUPS:
             return None
         return super().get_asset_check_spec(asset_spec, manifest, unique_id, project)
+
+
+def data_tests_settled_by_the_global_key(manifest: Mapping[str, Any]) -> list[str]:
+    """Names of the dbt data tests that read, through any chain of models, nothing but KEYED_SOURCES.
+
+    A build's scope lists units only while the global key (those files, every node's checksum, tests
+    included, and the project's macros) is the one recorded by the last successful build of the file,
+    and that build ran these tests on exactly the same inputs and SQL: their verdict cannot have changed.
+    A unit-scoped quarter build leaves them out (there, the 24 tests on the rules and registry views, of
+    its 123); every other build runs them.
+    """
+    nodes = manifest["nodes"]
+    reached: dict[str, frozenset[str]] = {}
+
+    def sources(unique_id: str) -> frozenset[str]:
+        if unique_id not in reached:
+            node = nodes.get(unique_id)
+            if node is None:  # a source, or anything else that is not a node: kept as itself
+                reached[unique_id] = frozenset({unique_id})
+            else:
+                reached[unique_id] = frozenset().union(*(sources(d) for d in node["depends_on"]["nodes"]))
+        return reached[unique_id]
+
+    return sorted(
+        node["name"]
+        for unique_id, node in nodes.items()
+        if node["resource_type"] == "test" and sources(unique_id) and sources(unique_id) <= KEYED_SOURCES
+    )
+
+
+def quarter_build_args(scoped_units: bool) -> list[str]:
+    """The quarter step's dbt command: a unit-scoped build leaves out the tests the global key settles."""
+    if not scoped_units:
+        return list(RUNTIME_BUILD)
+    settled = data_tests_settled_by_the_global_key(validate_manifest(_manifest))
+    return [*RUNTIME_BUILD, "--exclude", " ".join(settled)]
 
 
 KEEP_RUN_TARGETS = 6
@@ -187,7 +229,8 @@ def warehouse_quarter_models(context: dg.AssetExecutionContext, dbt: WarehouseDb
         context.log.info(
             f"{quarter}: unit-grain models rebuild {len(scope.units)} changed unit(s): {scope.units[:20]}"
         )
-    target_path = yield from recorded_events(dbt.build(RUNTIME_BUILD, database=database, context=context))
+    args = quarter_build_args(scope.units is not None)
+    target_path = yield from recorded_events(dbt.build(args, database=database, context=context))
     record_built(database, scope)  # only reached when dbt succeeded (build raises otherwise)
     keep_parse_cache(target_path)
 

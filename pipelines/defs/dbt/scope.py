@@ -5,10 +5,12 @@ dbt_project/macros/quarters.sql at execution time (not a dbt var: changing vars 
 
 - quarter null: every quarter is rebuilt (a run without a partition, or dbt by hand);
 - units null: every unit of the quarter is rebuilt;
-- units a list: the unit-grain models (tag `unit_grain` in dbt_project.yml: the quarterly intermediate
-  models and fct_person_quarter, fct_person_tier_score, fct_task_quarter) delete and rebuild only those
-  units' rows of the quarter. Everything else — unit and county facts (they carry city-wide findings
-  and ranks), quality findings, dimensions, annual models — is rebuilt as before.
+- units a list: the unit-grain models (tag `unit_grain`: in dbt_project.yml the quarterly intermediate
+  models and fct_person_quarter, fct_person_tier_score, fct_task_quarter; in their own config the quality
+  tables int_quality_ratings and int_quality_rater_pairs) delete and rebuild only those units' rows of
+  the quarter, and the quarter step leaves out the data tests the global key settles (assets.py).
+  Everything else — unit and county facts (they carry city-wide findings and ranks), the quality
+  findings (city-wide pools, base rates and q values), dimensions, annual models — is rebuilt as before.
 
 Which units changed is decided from the inputs themselves, not from what ingestion says it did: per
 unit, a hash of its rows in every raw table of the quarter (raw/<table>/<quarter>.parquet), compared

@@ -17,10 +17,11 @@
 -- quarter. Reported at q ≤ max_q when each direction is also above at least min_rank_share of the
 -- partner's other raters (≥ min_other_raters of them; ties count half) and at least min_points_floor
 -- points above what the rater usually gives. Severity from q (strong_q).
--- Built after int_findings_leniency, never beside it: the two are the heaviest quality models and, run
--- side by side under a DuckDB memory cap, each spills and they thrash (16 cities: 100-215 s together
--- against 3-25 s one after the other; docs/benchmark.md). It reads nothing from it.
--- depends_on: {{ ref('int_findings_leniency') }}
+-- The A6 counts of every rater pair come from int_quality_rater_pairs (unit-grain: a unit-scoped build
+-- rewrites only the scoped units' pairs); what needs every unit of the city is computed here: the
+-- city-quarter's rate of identical vectors, the binomial tails against it and the BH q values over every
+-- pair tested, and for A7 the tier's robust centre and spread of pair-specific excesses and the BH q
+-- values over every mutual peer pair.
 
 with rules as (
     select * from {{ ref('int_rules') }}
@@ -31,104 +32,9 @@ ratings as (
     where {{ in_selected_quarter() }} and not is_self_rating
 ),
 
--- Integer keys for the pair self-join: a rater (quarter, unit, tier, code) numbered in that order, so
--- a.rater_key < b.rater_key is exactly the pair order (tier, code) < (tier_2, code_2) within a unit, and
--- person_key says whether two raters are the same person (rated the ratee in two tiers). Joining on one
--- integer and grouping by two, instead of three and seven strings, halved the pair count's time.
-rater_keys as (
-    select
-        quarter,
-        rules_year,
-        unit_code,
-        rater_tier,
-        rater_code,
-        row_number() over (order by quarter, unit_code, rater_tier, rater_code) as rater_key,
-        dense_rank() over (order by quarter, unit_code, rater_code) as person_key
-    from ratings
-    -- a quarter has one rules year: grouping by it too keeps it for the pair rows
-    group by quarter, rules_year, unit_code, rater_tier, rater_code
-),
-
-ratee_keys as (
-    select
-        quarter,
-        unit_code,
-        ratee_code,
-        row_number() over (order by quarter, unit_code, ratee_code) as ratee_key
-    from ratings
-    group by quarter, unit_code, ratee_code
-),
-
-keyed as (
-    select
-        ratee_keys.ratee_key,
-        rater_keys.rater_key,
-        rater_keys.person_key,
-        ratings.is_ceiling_vector,
-        ratings.score_intensity,
-        ratings.score_difficulty,
-        ratings.score_quantity,
-        ratings.score_effect,
-        ratings.score_measures
-    from ratings
-    inner join rater_keys
-        on
-            ratings.quarter = rater_keys.quarter
-            and ratings.unit_code = rater_keys.unit_code
-            and ratings.rater_tier = rater_keys.rater_tier
-            and ratings.rater_code = rater_keys.rater_code
-    inner join ratee_keys
-        on
-            ratings.quarter = ratee_keys.quarter
-            and ratings.unit_code = ratee_keys.unit_code
-            and ratings.ratee_code = ratee_keys.ratee_code
-),
-
-shared_keys as (
-    select
-        a.rater_key,
-        b.rater_key as rater_key_2,
-        -- A rater rates a ratee once (stg_ratings is unique on quarter, unit, ratee, tier, rater), so
-        -- each joined row is one shared ratee: plain counts, which DuckDB can aggregate in bounded
-        -- memory (count distinct kept a set per pair: 5.6 GB for a 16-city province).
-        count(*) as n_shared,
-        count(*) filter (where not (a.is_ceiling_vector and b.is_ceiling_vector)) as n_shared_below,
-        -- "Identical" = every dimension within one point: copying and then changing a point here and
-        -- there (the smallest edit on the score scale) is still a copy. Below the ceiling = neither
-        -- vector is all-max (a copy of a 100-vector and two honest all-100 raters look the same).
-        count(*) filter (where {{ within_one_point('a', 'b') }}) as n_identical,
-        count(*) filter (
-            where {{ within_one_point('a', 'b') }} and not (a.is_ceiling_vector or b.is_ceiling_vector)
-        ) as n_identical_below
-    from keyed as a
-    inner join keyed as b
-        on
-            a.ratee_key = b.ratee_key
-            and a.rater_key < b.rater_key
-            and a.person_key <> b.person_key
-    group by a.rater_key, b.rater_key
-),
-
 shared as (
-    select
-        shared_keys.rater_key,
-        shared_keys.rater_key_2,
-        a.quarter,
-        a.rules_year,
-        a.unit_code,
-        a.rater_tier,
-        a.rater_code,
-        b.rater_tier as rater_tier_2,
-        b.rater_code as rater_code_2,
-        shared_keys.n_shared,
-        shared_keys.n_shared_below,
-        shared_keys.n_identical,
-        shared_keys.n_identical_below
-    from shared_keys
-    inner join rater_keys as a
-        on shared_keys.rater_key = a.rater_key
-    inner join rater_keys as b
-        on shared_keys.rater_key_2 = b.rater_key
+    select * from {{ ref('int_quality_rater_pairs') }}
+    where {{ in_selected_quarter() }}
 ),
 
 identical_rates as (
@@ -153,20 +59,20 @@ pairs_tested as (
     where shared.n_shared >= rules.q_a6_min_shared_ratees
 ),
 
--- keyed by the two integer rater keys: the tail's terms are one row per pair and possible count (millions
--- at 16 cities), which six string keys made the model's largest memory
-pairs_p as {{ binomial_upper_tail('pairs_tested', 'rater_key, rater_key_2') }},
+-- The tail is a function of (k, n, p): summed once per distinct triple, joined back on it.
+pairs_tails as {{ binomial_upper_tails('pairs_tested') }},
 
 pairs_numbered as (
     select
         pairs_tested.*,
-        pairs_p.p_value,
-        {{ bh_inputs('pairs_p.p_value', 'pairs_tested.quarter') }}
+        pairs_tails.p_value,
+        {{ bh_inputs('pairs_tails.p_value', 'pairs_tested.quarter') }}
     from pairs_tested
-    inner join pairs_p
+    inner join pairs_tails
         on
-            pairs_tested.rater_key = pairs_p.rater_key
-            and pairs_tested.rater_key_2 = pairs_p.rater_key_2
+            pairs_tested.k = pairs_tails.k
+            and pairs_tested.n = pairs_tails.n
+            and pairs_tested.p = pairs_tails.p
 ),
 
 pairs_q as (

@@ -3,6 +3,7 @@
     incremental_strategy='append',
     on_schema_change='append_new_columns',
     pre_hook="{{ delete_selected_quarters() }}",
+    tags=['unit_grain'],
 ) }}
 -- One row per rating (ratee, rater, tier) with its five scores, composite, whether all five scores are
 -- identical, and the ratee's robust leave-one-out consensus (quality.md, "What a definition must
@@ -11,6 +12,8 @@
 -- mean of its rows). One dishonest rater moves a median by at most one rank, where it moved the plain
 -- mean by its whole excess. Also where the rating stands among the other raters of the ratee
 -- (n_others_below strictly lower, n_others_tied equal), for the rank-based tests of A7.
+-- Unit-grain (tag unit_grain): every statistic here is within one ratee of one unit, so a unit-scoped
+-- build rewrites only the scoped units' rows.
 -- A table, not a view like its siblings: the finding views below read it, and as a view its consensus
 -- (window and join over every rating) was computed once per reader.
 with composites as (
