@@ -68,7 +68,7 @@ def prepare_manifest(project_dir: Path = DBT_PROJECT_DIR, *, force: bool = False
     """Parse the dbt project if the manifest is missing or stale (or `force`); return the manifest path.
 
     Called at install time (Makefile) and at the start of a test session, never on import. The parse runs
-    in a child process (`_parse_into`: dbt's imports and global state stay out of the caller) with the
+    in a child process (`seed_parse`: dbt's imports and global state stay out of the caller) with the
     args a pipeline run parses with, and also leaves the run's parse cache and dbt's partial-parse file in
     target/: the first run of a fresh clone then starts dbt without parsing. Parsing connects to no
     database. dbt writes into a private target folder and the files are moved into place atomically, so
@@ -78,7 +78,7 @@ def prepare_manifest(project_dir: Path = DBT_PROJECT_DIR, *, force: bool = False
     if force or manifest_is_stale(project_dir):
         manifest.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(dir=manifest.parent, prefix=".parse-") as scratch:
-            child = [sys.executable, "-m", "pipelines.defs.dbt.project", "--parse-into", scratch]
+            child = [sys.executable, "-m", "pipelines.defs.dbt.seed_parse", scratch]
             # the child inherits this environment unchanged: the parse cache's key includes DBT_* variables
             completed = subprocess.run(
                 [*child, str(project_dir)],
@@ -97,17 +97,5 @@ def prepare_manifest(project_dir: Path = DBT_PROJECT_DIR, *, force: bool = False
     return manifest
 
 
-def _parse_into(scratch: Path, project_dir: Path) -> None:
-    """The child of prepare_manifest: dbt parses in this process, writing manifest.json into `scratch`,
-    and the parse is stored in the run's parse cache under the key a default run will look for."""
-    from pipelines.defs.dbt.inprocess import cached_or_parsed
-    from pipelines.defs.dbt.resources import default_parse_args
-
-    cached_or_parsed(project_dir, scratch, default_parse_args(), write_json=True)
-
-
 if __name__ == "__main__":
-    if sys.argv[1:2] == ["--parse-into"]:
-        _parse_into(Path(sys.argv[2]), Path(sys.argv[3]))
-    else:
-        print(prepare_manifest(force="--force" in sys.argv))
+    print(prepare_manifest(force="--force" in sys.argv))
