@@ -141,45 +141,7 @@ def ingest_quarter(
     registry = {r["unit_code"]: r for r in load_active_registry().iter_rows(named=True)}
 
     root = cache.cache_root(data_dir())
-    archive_root = archive_dir()  # once: each call resolves the data directory on disk
-    done = cache.final_metas(root)
-    requests: list[ParseRequest] = []  # the pool's tasks, in the order submitted
-    submitted: set[str] = set()
-    with WorkerPool(
-        parse_delivery,
-        workers=settings.workers,
-        timeout=settings.parse_timeout_seconds,
-        memory_bytes=settings.worker_memory_bytes,
-        initializer=prepare_worker,
-        depth=PARSE_DEPTH,
-    ) as pool:
-        # Each delivery the cache lacks goes to the workers as soon as it is in the archive: they
-        # start (and parse) while the rest is still being copied. Nothing new: no worker starts.
-        def parse_soon(record: ArchiveRecord) -> None:
-            if record.submission_id not in done and record.submission_id not in submitted:
-                request = _request(record, archive_root)
-                submitted.add(record.submission_id)
-                requests.append(request)
-                pool.submit(request)
-
-        records, landed = _archive(q, report, log, set(registry), parse_soon)
-        clock.lap(report, "discover_archive")
-        todo = {r.submission_id: r for r in records if r.submission_id not in done}
-        report.parsed_now = len(todo)
-        cached = len(records) - len(todo)
-        if on_file is not None:
-            on_file(cached, len(records))
-        if todo:
-            on_parsed = None if on_file is None else (lambda n: on_file(cached + n, len(records)))
-            _receipt_folders(receipts_dir() / q.key, records)
-            chunks = _Chunks(requests, list(todo), settings, log, pool.poll)
-            pool.results(on_parsed, chunks.add)
-            report.timings["parse.parse_workers"] = _since(clock.last)
-    if todo:
-        entries, tables = chunks.finish()
-        report.timings["parse.last_chunk"] = _since(clock.last)
-        cache.write_batch(root, entries, tables)
-        report.timings["parse.cached"] = _since(clock.last)
+    records, landed = _archive_and_parse(q, report, log, set(registry), root, settings, on_file, clock)
     clock.lap(report, "parse_validate")
 
     tables, receipts = _assemble(q, records, registry, root, key, deadline, report)
@@ -206,6 +168,64 @@ def ingest_quarter(
         report.timings["total"],
     )
     return report
+
+
+def _archive_and_parse(
+    q: Quarter,
+    report: IngestReport,
+    log: logging.Logger,
+    unit_codes: set[str],
+    root: Path,
+    settings: IngestSettings,
+    on_file: Callable[[int, int], None] | None,
+    clock: _Clock,
+) -> tuple[list[ArchiveRecord], set[tuple[str, str]]]:
+    """Archive what is new, parse what the cache lacks and cache it; the records and what landed.
+
+    A function of its own so that the parse's results (every cell as Python objects, the pool's
+    outcomes, the chunks) are freed before the assembly, not kept alive beside it for the garbage
+    collector to walk."""
+    archive_root = archive_dir()  # once: each call resolves the data directory on disk
+    done = cache.final_metas(root)
+    requests: list[ParseRequest] = []  # the pool's tasks, in the order submitted
+    submitted: set[str] = set()
+    with WorkerPool(
+        parse_delivery,
+        workers=settings.workers,
+        timeout=settings.parse_timeout_seconds,
+        memory_bytes=settings.worker_memory_bytes,
+        initializer=prepare_worker,
+        depth=PARSE_DEPTH,
+    ) as pool:
+        # Each delivery the cache lacks goes to the workers as soon as it is in the archive: they
+        # start (and parse) while the rest is still being copied. Nothing new: no worker starts.
+        def parse_soon(record: ArchiveRecord) -> None:
+            if record.submission_id not in done and record.submission_id not in submitted:
+                request = _request(record, archive_root)
+                submitted.add(record.submission_id)
+                requests.append(request)
+                pool.submit(request)
+
+        records, landed = _archive(q, report, log, unit_codes, parse_soon)
+        clock.lap(report, "discover_archive")
+        # One parse per submission: the same bytes from two units are one file to parse.
+        todo = list(dict.fromkeys(r.submission_id for r in records if r.submission_id not in done))
+        report.parsed_now = len(todo)
+        cached = len(records) - len(todo)
+        if on_file is not None:
+            on_file(cached, len(records))
+        if not todo:
+            return records, landed
+        on_parsed = None if on_file is None else (lambda n: on_file(cached + n, len(records)))
+        _receipt_folders(receipts_dir() / q.key, records)
+        chunks = _Chunks(requests, todo, settings, log, pool.poll)
+        pool.results(on_parsed, chunks.add)
+        report.timings["parse.parse_workers"] = _since(clock.last)
+    entries, tables, issues = chunks.finish()
+    report.timings["parse.last_chunk"] = _since(clock.last)
+    cache.write_batch(root, entries, tables, issues)
+    report.timings["parse.cached"] = _since(clock.last)
+    return records, landed
 
 
 def _receipt_folders(root: Path, records: list[ArchiveRecord]) -> None:
@@ -352,17 +372,18 @@ class _Chunks:
         self._waiting: list[ParsedDelivery] = []
         self._entries: list[cache.Entry] = []
         self._tables: dict[str, list[pl.DataFrame]] = {}
+        self._issues: list[pl.DataFrame] = []
 
     def add(self, index: int, outcome: Outcome[ParsedDelivery]) -> None:
         self._waiting.append(_result(self._requests[index], outcome, self._settings, self._log))
         if len(self._waiting) >= CHUNK_FILES:
             self._flush()
 
-    def finish(self) -> tuple[list[cache.Entry], dict[str, pl.DataFrame]]:
-        """Every entry and typed table in the order given (unit, then arrival), as the cache batch
-        held them when the whole run was cast at once. The order is not needed for the raw tables
-        (the assembly reads the cache back in the quarter's order), but the assembly's reads, each a
-        sort, cost far less on a batch already in that order than this one sort does."""
+    def finish(self) -> tuple[list[cache.Entry], dict[str, pl.DataFrame], pl.DataFrame]:
+        """Every entry, typed table and issue in the order given (unit, then arrival), as the cache
+        batch held them when the whole run was cast at once. The order is not needed for the raw
+        tables (the assembly reads the cache back in the quarter's order), but the assembly's reads,
+        each a sort, cost far less on a batch already in that order than this one sort does."""
         self._flush()
         rank = self._rank
         entries = sorted(self._entries, key=lambda e: rank[e.submission_id])
@@ -372,7 +393,7 @@ class _Chunks:
             table: pl.concat(frames).sort(by_rank, maintain_order=True)
             for table, frames in self._tables.items()
         }
-        return entries, tables
+        return entries, tables, pl.concat(self._issues).sort(by_rank, maintain_order=True)
 
     def _flush(self) -> None:
         results, self._waiting = self._waiting, []
@@ -380,6 +401,7 @@ class _Chunks:
             return
         entries, tables = _typed_and_checked(results, self._log, self._service)
         self._entries.extend(entries)
+        self._issues.append(cache.all_issues(entries))
         for table, frame in tables.items():
             self._tables.setdefault(table, []).append(frame)
         self._service()
