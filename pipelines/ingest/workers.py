@@ -187,16 +187,17 @@ class WorkerPool(Generic[T, R]):
                     self._hand_over(on_result)
             return [r for r in self._results if r is not None]
         reported = 0
-        while (ended := self._n_ended) < len(self._tasks):
+        while True:
+            # `on_result` may poll, and so take in the last outcomes: the count is read after it,
+            # or the wait below would be for results that have all arrived (forever).
+            self._hand_over(on_result)
+            ended = self._n_ended
             if on_done is not None and ended != reported:
                 reported = ended
                 on_done(ended)
-            self._hand_over(on_result)
+            if ended >= len(self._tasks):
+                return [r for r in self._results if r is not None]
             self._step(None)
-        if on_done is not None and reported != len(self._tasks):
-            on_done(len(self._tasks))
-        self._hand_over(on_result)
-        return [r for r in self._results if r is not None]
 
     def poll(self) -> None:
         """Take in what the workers have finished and send them more, without waiting: for a caller
