@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from pipelines.ingest import run as run_module
 from tests.ingest import golden
 
 
@@ -36,6 +37,22 @@ def test_the_messy_city_ingests_to_the_golden_tables_and_receipts(tmp_path: Path
 
 def test_the_hostile_corpus_ingests_to_the_golden_tables_and_receipts(tmp_path: Path) -> None:
     _compare("hostile", golden.ingest_hostile(tmp_path / "base", tmp_path / "hostile"))
+
+
+@pytest.mark.parametrize("name", ["messy_city", "hostile"])
+def test_files_typed_and_checked_in_small_chunks_give_the_golden_tables_and_receipts(
+    name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The workers' results are cast and checked a chunk at a time while the rest are parsed
+    (run._Chunks; a city is 4 chunks, the golden inputs fit in one). In chunks of 3 files, with the
+    hostile corpus's unreadable, refused and failing files spread over many chunks, every table and
+    receipt is still the golden one."""
+    monkeypatch.setattr(run_module, "CHUNK_FILES", 3)
+    if name == "messy_city":
+        now = golden.ingest_messy_city(tmp_path / "city")
+    else:
+        now = golden.ingest_hostile(tmp_path / "base", tmp_path / "hostile")
+    _compare(name, now)
 
 
 @pytest.mark.parametrize("name", ["messy_city", "hostile"])

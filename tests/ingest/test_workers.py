@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import multiprocessing
+import threading
 import time
 from pathlib import Path
 
 import openpyxl
+import pytest
 import xlsxwriter
 
 from pipelines.ingest.parse import prepare_worker
-from pipelines.ingest.workers import CRASHED, ERROR, TIMEOUT, WorkerPool, run_isolated
+from pipelines.ingest.workers import CRASHED, ERROR, TIMEOUT, Outcome, WorkerPool, run_isolated
 from tests.ingest.misbehave import parse_and_report_numpy, read_as_text, square_or_misbehave
 
 
@@ -67,6 +69,62 @@ def test_a_pool_starts_a_worker_per_submitted_task_up_to_its_size() -> None:
         pool.submit(6)  # after results: taken by the running workers
         assert [o.value for o in pool.results()] == [9, 16, 25, 36]
     assert _our_children() == before
+
+
+@pytest.mark.parametrize(("workers", "second", "failure"), [(2, "crash", CRASHED), (0, "fail", ERROR)])
+def test_each_outcome_is_handed_over_once_as_it_ends(workers: int, second: str, failure: str) -> None:
+    """Ingestion types and checks early results while the workers parse the rest (`on_result`), and
+    from inside that work calls `poll` to keep them fed; nothing is handed over twice or lost.
+    (Inline, a "crash" would end this process: the second task fails by raising there.)"""
+    seen: list[tuple[int, object]] = []
+    with WorkerPool(square_or_misbehave, workers=workers, timeout=5.0) as pool:
+
+        def take(index: int, outcome: Outcome[object]) -> None:
+            pool.poll()
+            seen.append((index, outcome.value if outcome.ok else outcome.failure))
+
+        for task in [1, second, 2, "fail", 3]:
+            pool.submit(task)
+        assert len(pool.results(on_result=take)) == 5
+        pool.submit(4)
+        outcomes = pool.results(on_result=take)
+    # Kept without their values once handed over (the caller has them), failures still told.
+    assert [(o.value, o.failure) for o in outcomes] == [
+        (None, None),
+        (None, failure),
+        (None, None),
+        (None, ERROR),
+        (None, None),
+        (None, None),
+    ]
+    assert sorted(seen, key=lambda s: s[0]) == [(0, 1), (1, failure), (2, 4), (3, ERROR), (4, 9), (5, 16)]
+
+
+def test_results_return_when_the_last_outcomes_came_in_through_a_poll() -> None:
+    """A chunk's work in `on_result` can outlast the remaining files, and its `poll` then takes in the
+    last outcomes: `results` must see that and return, not wait for answers that have all come."""
+    handed: list[int] = []
+    with WorkerPool(square_or_misbehave, workers=2, timeout=30) as pool:
+
+        def slow_take(index: int, outcome: Outcome[object]) -> None:
+            if not handed:
+                for _ in range(50):  # 5 s of work, polling: the other three calls end meanwhile
+                    time.sleep(0.1)
+                    pool.poll()
+            handed.append(index)
+
+        for task in [1, 2, 3, 4]:
+            pool.submit(task)
+        returned: list[list[Outcome[object]]] = []
+
+        def wait_for_all() -> None:
+            returned.append(pool.results(on_result=slow_take))
+
+        waiter = threading.Thread(target=wait_for_all, daemon=True)
+        waiter.start()
+        waiter.join(timeout=30)
+        assert not waiter.is_alive(), "results() still waiting after every call ended"
+    assert len(returned[0]) == 4 and sorted(handed) == [0, 1, 2, 3]
 
 
 def test_an_empty_pool_returns_nothing_and_starts_nothing() -> None:
