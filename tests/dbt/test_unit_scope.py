@@ -150,6 +150,8 @@ def test_the_tests_a_unit_scoped_build_leaves_out_read_only_the_keyed_files() ->
             "test.p.a": {**node("test", "model.p.on_rules"), "name": "a"},
             "test.p.b": {**node("test", "model.p.on_both"), "name": "b"},
             "test.p.c": {**node("test", "model.p.on_nothing"), "name": "c"},
+            # a model with no declared input reads something dbt does not know (a file, a var): not keyed
+            "test.p.d": {**node("test", "model.p.on_rules", "model.p.on_nothing"), "name": "d"},
         }
     }
     assert data_tests_settled_by_the_global_key(made_up) == ["a"]

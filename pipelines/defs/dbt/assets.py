@@ -116,16 +116,19 @@ def data_tests_settled_by_the_global_key(manifest: Mapping[str, Any]) -> list[st
     def sources(unique_id: str) -> frozenset[str]:
         if unique_id not in reached:
             node = nodes.get(unique_id)
-            if node is None:  # a source, or anything else that is not a node: kept as itself
+            inputs = [] if node is None else node["depends_on"]["nodes"]
+            if not inputs:
+                # A source, or a node that declares no input and so reads what dbt does not see (a file
+                # path, a var): kept as itself, outside the key, so nothing that reads it is settled.
                 reached[unique_id] = frozenset({unique_id})
             else:
-                reached[unique_id] = frozenset().union(*(sources(d) for d in node["depends_on"]["nodes"]))
+                reached[unique_id] = frozenset().union(*(sources(d) for d in inputs))
         return reached[unique_id]
 
     return sorted(
         node["name"]
         for unique_id, node in nodes.items()
-        if node["resource_type"] == "test" and sources(unique_id) and sources(unique_id) <= KEYED_SOURCES
+        if node["resource_type"] == "test" and sources(unique_id) <= KEYED_SOURCES
     )
 
 
