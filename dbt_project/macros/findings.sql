@@ -59,7 +59,8 @@
     {%- set glob = var('data_dir', env_var('ASSESSMENT_DATA_DIR', '../data')) ~ '/quality/' ~ table ~ '/*.parquet' -%}
     {%- set ns = namespace(found=false) -%}
     {%- if execute -%}
-        {%- set result = run_query("select count(*) from glob(" ~ dbt.string_literal(glob) ~ ")") -%}
+        {#- quoted by hand: dbt.string_literal does not double a quote, and a folder's name may hold one -#}
+        {%- set result = run_query("select count(*) from glob('" ~ glob | replace("'", "''") ~ "')") -%}
         {%- set ns.found = result.columns[0].values()[0] > 0 -%}
     {%- endif -%}
     {%- if ns.found -%}

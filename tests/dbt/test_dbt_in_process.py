@@ -189,11 +189,12 @@ def test_a_run_in_a_new_data_folder_reuses_the_parse_and_builds_the_same_warehou
     and build the same tables."""
     project = _project_copy(tmp_path)  # a parse cache of its own, empty at first
     resource = WarehouseDbtCli(project_dir=str(project), dbt_executable=dbt_executable())
-    registry = write_registry(tmp_path / "reference" / "units.csv")  # outside the data folders
+    # outside the data folders; paths an operator may well have (a quote, a space, CJK) reach SQL intact
+    registry = write_registry(tmp_path / "名册 o'brien" / "units.csv")
     quarters = ("2025Q1",)
     notes: list[str] = []
     tables: list[dict[str, pl.DataFrame]] = []
-    for name in ("first", "second"):
+    for name in ("first", "second 数据 o'brien"):
         data = tmp_path / name
         write_raw(data, tiny_city(quarters), quarters)
         database = point_at(monkeypatch, data)
