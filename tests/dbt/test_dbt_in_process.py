@@ -121,7 +121,12 @@ def test_the_parse_key_changes_with_any_project_file_the_vars_and_the_environmen
     # a variable the project reads with env_var() is part of the key, set or not
     assert parse_key(project, args, {**env, "ASSESSMENT_TEST_ONLY": "y"}) != edited
     (project / "macros" / "new_macro.sql").write_text("{% macro m() %}1{% endmacro %}\n", encoding="utf-8")
-    assert parse_key(project, args, env) != edited
+    with_macro = parse_key(project, args, env)
+    assert with_macro != edited
+    # only the top-level folders dbt writes are left out, not a project folder of the same name
+    (project / "models" / "target").mkdir()
+    (project / "models" / "target" / "m.sql").write_text("select 1 as x\n", encoding="utf-8")
+    assert parse_key(project, args, env) != with_macro
 
 
 def _compile_with(manifest: object, project: Path, target: Path, args: list[str], select: str) -> set[str]:

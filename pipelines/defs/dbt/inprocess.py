@@ -251,12 +251,16 @@ RUN_TIME_ENV = frozenset(
 
 
 def project_files(project_dir: Path) -> list[Path]:
-    """Every file dbt could read while parsing: the project folder without the folders dbt writes."""
-    return sorted(
-        path
-        for path in project_dir.rglob("*")
-        if path.is_file() and path.relative_to(project_dir).parts[0] not in _NOT_PROJECT_SOURCES
-    )
+    """Every file dbt could read while parsing: the project folder without the folders dbt writes.
+
+    The walk never enters those folders: target/ holds every recent run's compiled SQL (thousands of
+    files), and listing them cost more than hashing the project itself."""
+    files: list[Path] = []
+    for folder, subfolders, names in os.walk(project_dir):
+        if Path(folder) == project_dir:
+            subfolders[:] = [d for d in subfolders if d not in _NOT_PROJECT_SOURCES]
+        files.extend(Path(folder, name) for name in names)
+    return sorted(files)
 
 
 def parse_env(names: set[str], environ: Mapping[str, str]) -> dict[str, str | None]:
