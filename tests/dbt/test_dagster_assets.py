@@ -3,6 +3,7 @@ quarter partition and the annual assets into a temporary DuckDB, dbt tests repor
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -20,6 +21,7 @@ from pipelines.defs.dbt.assets import (
     warehouse_quarter_job,
     warehouse_quarter_models,
 )
+from pipelines.defs.dbt.data_tests import DATA_TESTS_CHECK, summarised_tests
 from pipelines.defs.dbt.project import (
     DBT_PROJECT_DIR,
     ManifestMissingError,
@@ -61,10 +63,35 @@ def test_asset_keys_groups_and_partitions() -> None:
     } <= sources
     assert all(k.path[0] in {"raw", "quality"} or k == dg.AssetKey("unit_registry") for k in sources)
     assert rules_table.key == dg.AssetKey(["raw", "rules"])
-    # the tests on marts and quality findings are asset checks; staging and intermediate tests are not
-    checked = {key.asset_key for key in warehouse_quarter_models.check_keys}
-    assert len(list(warehouse_quarter_models.check_specs)) > 20
-    assert {quarter_specs[key].group_name for key in checked} == {"marts", "quality"}
+    # each mart and quality model with dbt tests has one check standing for all of them; staging and
+    # intermediate tests are no checks
+    manifest = json.loads(warehouse_project().manifest_path.read_text(encoding="utf-8"))
+    for assets_def, specs in (
+        (warehouse_quarter_models, quarter_specs),
+        (warehouse_annual_models, annual_specs),
+    ):
+        checks = list(assets_def.check_specs)
+        assert {spec.name for spec in checks} == {DATA_TESTS_CHECK}
+        assert {specs[spec.asset_key].group_name for spec in checks} == {"marts", "quality"}
+        for spec in checks:
+            model = specs[spec.asset_key].metadata["dagster_dbt/unique_id"]
+            attached = {t for t, node in manifest["nodes"].items() if node.get("attached_node") == model}
+            assert attached and attached <= set(summarised_tests(spec)), spec.asset_key
+        tested = {
+            specs[key].metadata["dagster_dbt/unique_id"]
+            for key in specs
+            if specs[key].group_name in {"marts", "quality"}
+        } & {node.get("attached_node") for node in manifest["nodes"].values()}
+        assert len(checks) == len(tested)
+    person = quarter_specs[dg.AssetKey(["marts", "fct_person_quarter"])]
+    assert (
+        len(
+            summarised_tests(
+                next(s for s in warehouse_quarter_models.check_specs if s.asset_key == person.key)
+            )
+        )
+        > 5
+    )
     resolved = dg.Definitions(
         assets=[warehouse_quarter_models], jobs=[warehouse_quarter_job], resources={"dbt": dbt_resource()}
     ).resolve_job_def("warehouse_quarter")
