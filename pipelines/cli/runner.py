@@ -14,9 +14,10 @@ published unless every step of every launch succeeded; a failed run discards its
 While a launch runs (in this thread), a watcher thread reads its events from the instance's event log
 (`DagsterInstance.get_records_for_run`, public API) and reports them to a `RunObserver`: step started
 and finished, the ingest asset's progress lines ("ingest progress: 12/40 files", see
-pipelines/defs/ingest/assets.py), every dbt model or test finished (materialisations and check
-evaluations of the dbt step). Dagster's own log lines go to a file under data/logs/ through the
-`run_file` logger selected in run config; library logs and warnings go there through Python logging.
+pipelines/defs/ingest/assets.py), every dbt model finished and every model's tests (materialisations
+and the summary check evaluations of the dbt step, pipelines/defs/dbt/data_tests.py). Dagster's own
+log lines go to a file under data/logs/ through the `run_file` logger selected in run config; library
+logs and warnings go there through Python logging.
 """
 
 from __future__ import annotations
@@ -332,7 +333,7 @@ class Watcher:
                 state.done += 1
                 self.observer.step_progress(stage, step, state.done, self.index.dbt_nodes[base])
             if kind == "ASSET_CHECK_EVALUATION" and not event.asset_check_evaluation_data.passed:
-                self.failed_checks.append(event.asset_check_evaluation_data.check_name)
+                self.failed_checks.extend(failed_rules(event.asset_check_evaluation_data))
         elif kind == "ASSET_CHECK_EVALUATION":
             data = event.asset_check_evaluation_data
             if not data.passed and data.severity == dg.AssetCheckSeverity.ERROR:
@@ -506,6 +507,18 @@ def _launch_all(
     finally:
         _close_run_log(log_path)
     return lay.published
+
+
+def failed_rules(evaluation: dg.AssetCheckEvaluation) -> list[str]:
+    """What a failed check of a dbt step names: the model's failed dbt tests, which its one summary check
+    lists in its metadata (pipelines/defs/dbt/data_tests.py), else the check itself."""
+    # imported here: the module loads dagster-dbt (~2 s), already loaded by the time a dbt step reports
+    from pipelines.defs.dbt.data_tests import FAILED_TESTS
+
+    failed = evaluation.metadata.get(FAILED_TESTS)
+    if isinstance(failed, dg.JsonMetadataValue) and isinstance(failed.value, list) and failed.value:
+        return [str(name) for name in failed.value]
+    return [evaluation.check_name]
 
 
 def _close_run_log(path: Path) -> None:

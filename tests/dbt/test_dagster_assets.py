@@ -3,6 +3,7 @@ quarter partition and the annual assets into a temporary DuckDB, dbt tests repor
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -20,6 +21,7 @@ from pipelines.defs.dbt.assets import (
     warehouse_quarter_job,
     warehouse_quarter_models,
 )
+from pipelines.defs.dbt.data_tests import DATA_TESTS_CHECK, FAILED_TESTS, summarised_tests
 from pipelines.defs.dbt.project import (
     DBT_PROJECT_DIR,
     ManifestMissingError,
@@ -32,7 +34,7 @@ from pipelines.defs.dbt.resources import checked_quarter, dbt_resource
 from pipelines.defs.partitions import quarter_partitions
 from pipelines.ingest.schema import RAW_TABLES
 from tests.dbt.conftest import point_at
-from tests.dbt.raw_fixtures import U1, tiny_city, write_raw, write_registry
+from tests.dbt.raw_fixtures import REGISTRY, U1, tiny_city, write_raw, write_registry
 
 
 def test_asset_keys_groups_and_partitions() -> None:
@@ -61,10 +63,35 @@ def test_asset_keys_groups_and_partitions() -> None:
     } <= sources
     assert all(k.path[0] in {"raw", "quality"} or k == dg.AssetKey("unit_registry") for k in sources)
     assert rules_table.key == dg.AssetKey(["raw", "rules"])
-    # the tests on marts and quality findings are asset checks; staging and intermediate tests are not
-    checked = {key.asset_key for key in warehouse_quarter_models.check_keys}
-    assert len(list(warehouse_quarter_models.check_specs)) > 20
-    assert {quarter_specs[key].group_name for key in checked} == {"marts", "quality"}
+    # each mart and quality model with dbt tests has one check standing for all of them; staging and
+    # intermediate tests are no checks
+    manifest = json.loads(warehouse_project().manifest_path.read_text(encoding="utf-8"))
+    for assets_def, specs in (
+        (warehouse_quarter_models, quarter_specs),
+        (warehouse_annual_models, annual_specs),
+    ):
+        checks = list(assets_def.check_specs)
+        assert {spec.name for spec in checks} == {DATA_TESTS_CHECK}
+        assert {specs[spec.asset_key].group_name for spec in checks} == {"marts", "quality"}
+        for spec in checks:
+            model = specs[spec.asset_key].metadata["dagster_dbt/unique_id"]
+            attached = {t for t, node in manifest["nodes"].items() if node.get("attached_node") == model}
+            assert attached and attached <= set(summarised_tests(spec)), spec.asset_key
+        tested = {
+            specs[key].metadata["dagster_dbt/unique_id"]
+            for key in specs
+            if specs[key].group_name in {"marts", "quality"}
+        } & {node.get("attached_node") for node in manifest["nodes"].values()}
+        assert len(checks) == len(tested)
+    person = quarter_specs[dg.AssetKey(["marts", "fct_person_quarter"])]
+    assert (
+        len(
+            summarised_tests(
+                next(s for s in warehouse_quarter_models.check_specs if s.asset_key == person.key)
+            )
+        )
+        > 5
+    )
     resolved = dg.Definitions(
         assets=[warehouse_quarter_models], jobs=[warehouse_quarter_job], resources={"dbt": dbt_resource()}
     ).resolve_job_def("warehouse_quarter")
@@ -118,6 +145,17 @@ def test_materialise_a_quarter_partition_then_the_annual_assets(
     annual = dg.materialize([warehouse_annual_models], resources=resources, selection=dimensions)
     assert annual.success
     assert all(c.passed for c in annual.get_asset_check_evaluations())
+    # a check run on its own, as the UI's "execute check" does: every test of the model runs, no model
+    check = dg.AssetCheckKey(dg.AssetKey(["marts", "dim_unit"]), DATA_TESTS_CHECK)
+    alone = dg.materialize(
+        [warehouse_annual_models], resources=resources, selection=dg.AssetSelection.checks(check)
+    )
+    assert alone.success and alone.get_asset_materialization_events() == []
+    (evaluation,) = alone.get_asset_check_evaluations()
+    spec = next(s for s in warehouse_annual_models.check_specs if s.key == check)
+    tests = evaluation.metadata["tests"].value.records
+    assert evaluation.passed and len(tests) == len(summarised_tests(spec)) > 1
+    assert "not_run" not in evaluation.metadata
 
     with duckdb.connect(str(database), read_only=True) as con:
         weights = con.execute(
@@ -185,3 +223,79 @@ def test_the_resource_hands_dbt_its_database_as_configuration(
     assert not elsewhere.exists()
     with duckdb.connect(str(chosen), read_only=True) as con:
         assert con.execute("select count(*) from staging.stg_units").fetchone()[0] == 3
+
+
+TASK_MART = dg.AssetKey(["marts", "fct_task_quarter"])
+
+
+def _task_chain() -> dg.AssetSelection:
+    """fct_task_quarter, what it is built from and the registry view its relationship test reads."""
+    return (
+        dg.AssetSelection.assets(TASK_MART).upstream()
+        | dg.AssetSelection.assets(dg.AssetKey(["staging", "stg_units"]))
+    ) - dg.AssetSelection.assets(
+        *[dg.AssetKey(["raw", t]) for t in RAW_TABLES],
+        dg.AssetKey(["raw", "rules"]),
+        dg.AssetKey("unit_registry"),
+    )
+
+
+def test_a_failing_dbt_test_on_a_mart_fails_its_summary_check_and_names_the_test(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A registry without one of the units the raw rows name: the mart's relationship test to the
+    registry fails. Its model's one check fails with ERROR severity and lists every test of the model
+    with its status and failing rows, as read back from the instance; the step fails as dbt did; and the
+    run stores one check evaluation per model, not one per test."""
+    quarters = ("2025Q1",)
+    write_raw(tmp_path, tiny_city(quarters), quarters)
+    write_registry(tmp_path / "registry" / "units.csv", [r for r in REGISTRY if r[0] != U1])
+    point_at(monkeypatch, tmp_path)
+    assert dg.materialize([rules_table]).success
+
+    with dg.instance_for_test() as instance:
+        result = dg.materialize(
+            [warehouse_quarter_models],
+            partition_key="2025Q1",
+            resources={"dbt": dbt_resource()},
+            selection=_task_chain(),
+            instance=instance,
+            raise_on_error=False,
+        )
+        assert not result.success  # dbt exited non-zero: the step failed as before
+        failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
+        assert "fail" in str(failure.step_failure_data.error)
+        records = instance.get_records_for_run(
+            result.run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION
+        ).records
+        stored = [r.event_log_entry.dagster_event.asset_check_evaluation_data for r in records]
+        every_event = instance.get_records_for_run(result.run_id).records
+
+    spec = next(s for s in warehouse_quarter_models.check_specs if s.asset_key == TASK_MART)
+    evaluation = next(e for e in stored if e.asset_key == TASK_MART)
+    assert evaluation.check_name == DATA_TESTS_CHECK
+    assert not evaluation.passed and evaluation.severity == dg.AssetCheckSeverity.ERROR
+    rows = {r.data["test"]: r.data for r in evaluation.metadata["tests"].value.records}
+    manifest = json.loads(warehouse_project().manifest_path.read_text(encoding="utf-8"))
+    assert set(rows) == {manifest["nodes"][t]["name"] for t in summarised_tests(spec)}
+    failed = evaluation.metadata[FAILED_TESTS].value
+    assert failed and all(rows[name]["status"] == "fail" and rows[name]["failures"] > 0 for name in failed)
+    assert {n for n, row in rows.items() if row["status"] == "pass"} == set(rows) - set(failed)
+    # the other checked models of the selection passed, one evaluation each
+    assert len(stored) == len({e.asset_key for e in stored}) >= 1
+    assert all(e.passed for e in stored if e.asset_key != TASK_MART)
+    # per check, one planned event, one evaluation and one step output: once per model, not per test
+    kinds = [
+        r.event_log_entry.dagster_event.event_type_value
+        for r in every_event
+        if r.event_log_entry.dagster_event
+    ]
+    tests_run = sum(
+        len(summarised_tests(s))
+        for s in warehouse_quarter_models.check_specs
+        if s.asset_key in {e.asset_key for e in stored}
+    )
+    assert (
+        kinds.count("ASSET_CHECK_EVALUATION_PLANNED") == kinds.count("ASSET_CHECK_EVALUATION") == len(stored)
+    )
+    assert tests_run >= 2 * len(stored)

@@ -49,6 +49,8 @@ from dagster_dbt.asset_utils import (
 from dagster_dbt.core.dbt_cli_event import DbtCoreCliEventMessage
 from dagster_dbt.errors import DagsterDbtCliRuntimeError
 
+from pipelines.defs.dbt.data_tests import TestSummaries, expand_check_selection, outcome_of
+
 # dbt's structured events that carry a node's result: the ones dagster-dbt turns into Dagster events.
 RESULT_EVENTS = frozenset({"LogModelResult", "LogTestResult", "LogSeedResult", "LogSnapshotResult"})
 FAILED_STATUSES = frozenset({"error", "fail", "runtime error"})
@@ -85,11 +87,12 @@ def plan_command(
         runtime_selects=selects,
         runtime_excludes=excludes,
     )
+    selection = expand_check_selection(params.selection_args, context.assets_def.check_specs, params.manifest)
     step = context.op_execution_context.op.name
     target_path = target_root / f"{step}-{context.run.run_id[:7]}-{uuid.uuid4().hex[:7]}"
     argv = [
         *cleaned,
-        *params.selection_args,
+        *selection,
         *(["--indirect-selection", params.indirect_selection] if params.indirect_selection else []),
         *project_args(project_dir, target_path),
         "--no-send-anonymous-usage-stats",
@@ -171,9 +174,16 @@ def stream_command(command: DbtCommand, manifest: Any, context: dg.AssetExecutio
         finally:
             events.put(_DONE)
 
+    summaries = TestSummaries.for_step(context, command.manifest)
     worker = threading.Thread(target=run, name="dbt", daemon=True)
     worker.start()
     while (raw := events.get()) is not _DONE:
+        if raw["info"]["name"] == "LogTestResult" and summaries.claims(raw["data"]["node_info"]["unique_id"]):
+            # one check per model: the result is summarised with the model's other tests (data_tests.py)
+            summary = summaries.add(outcome_of(raw))
+            if summary is not None:
+                yield summary
+            continue
         message = DbtCoreCliEventMessage(raw_event=raw, event_history_metadata={})
         yield from message.to_default_asset_events(
             manifest=command.manifest,
@@ -183,6 +193,7 @@ def stream_command(command: DbtCommand, manifest: Any, context: dg.AssetExecutio
             project=command.project,
         )
     worker.join()
+    yield from summaries.remaining()  # before a failed build raises: the failed tests are shown
     if "error" in outcome:
         raise outcome["error"]
     raise_unless_succeeded(outcome["result"], command.args)
