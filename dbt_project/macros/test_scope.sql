@@ -8,8 +8,9 @@
     and tests every row. So a test that judges each row on its own, or rows grouped by a key that holds
     the filtered columns, gives the same verdict on the rewritten rows alone:
 
-    - not_null, accepted_values, value_between, expression_is_true (row-level expressions only: the
-      yml has no subquery or window in them), and unique_combination_of_columns whose columns hold
+    - row_rules (tests/generic/row_rules.sql: not_null, accepted_values, value_between and
+      expression_is_true folded into one test per model), the same single-rule tests (row-level
+      expressions only: the yml has no subquery or window in them), and unique_combination_of_columns whose columns hold
       `quarter` (and `unit_code`, for the unit filter);
     - on models tagged unit_grain: quarter = the scope's quarter and unit_code in the scope's units;
       on the other incremental quarterly models (whole quarter rebuilt): quarter = the scope's quarter.
@@ -48,7 +49,7 @@
     {%- endif -%}
     {%- set name = metadata.name -%}
     {%- set columns = metadata.kwargs.get('combination_of_columns') or [] -%}
-    {%- set row_level = name in ['not_null', 'accepted_values', 'value_between', 'expression_is_true'] -%}
+    {%- set row_level = name in ['row_rules', 'not_null', 'accepted_values', 'value_between', 'expression_is_true'] -%}
     {%- set keyed_by_quarter = name == 'unique_combination_of_columns' and 'quarter' in columns -%}
     {%- if not (row_level or keyed_by_quarter) -%}
         {{- return(none) -}}
