@@ -38,6 +38,36 @@
 {% endmacro %}
 
 
+{#- The uniqueness keys of a row_rules test as dicts: rule (the single-rule test's name) and columns.
+    Refuses a key that the unit scope's filter would cut (see tests/generic/row_rules.sql). `model` here
+    is the test node (the test's own `model` argument is the relation and does not reach this macro). -#}
+{% macro row_rules_keys(unique=[], unique_combination_of_columns=[]) %}
+    {%- set keys = [] -%}
+    {%- for column in unique -%}
+        {%- do keys.append({'rule': 'unique', 'columns': [column]}) -%}
+    {%- endfor -%}
+    {%- for columns in unique_combination_of_columns -%}
+        {%- do keys.append({'rule': 'unique_combination_of_columns', 'columns': columns}) -%}
+    {%- endfor -%}
+    {%- if execute and model is not none and model.attached_node -%}
+        {%- set attached = graph.nodes.get(model.attached_node) -%}
+        {%- set scoped = attached is not none and 'quarterly' in attached.tags
+            and attached.config.materialized == 'incremental' -%}
+        {%- for key in keys -%}
+            {%- if scoped and ('quarter' not in key.columns
+                    or ('unit_grain' in attached.tags and 'unit_code' not in key.columns)) -%}
+                {{- exceptions.raise_compiler_error(
+                    "row_rules on " ~ attached.name ~ ": the key (" ~ key.columns | join(', ')
+                    ~ ") does not hold the columns a unit-scoped build filters on (quarter, and unit_code"
+                    ~ " on a unit-grain model); keep it a unique_combination_of_columns test of its own"
+                ) -}}
+            {%- endif -%}
+        {%- endfor -%}
+    {%- endif -%}
+    {{- return(keys) -}}
+{% endmacro %}
+
+
 {#- A SQL string literal (single quotes doubled: dbt.string_literal leaves them as they are). -#}
 {% macro sql_string(value) -%}
     '{{ value | string | replace("'", "''") }}'

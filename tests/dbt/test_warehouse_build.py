@@ -422,13 +422,14 @@ def test_a_row_breaking_each_kind_of_row_rule_fails_with_a_message_naming_it(
     tiny_warehouse: Warehouse, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """tests/generic/row_rules.sql: one row breaking each kind of folded rule (not_null, value_between,
-    expression_is_true on int_person_base_score; accepted_values on fct_person_quarter) fails each
-    model's row_rules test, whose message names every broken rule, its column or expression and how
-    many rows break it; the rules nobody broke are not named, and the untouched warehouse passes."""
+    expression_is_true and a composite key on int_person_base_score; accepted_values on
+    fct_person_quarter; a one-column unique on dim_unit) fails each model's row_rules test, whose
+    message names every broken rule, its column or expression and how many rows (or repeated keys)
+    break it; the rules nobody broke are not named, and the untouched warehouse passes."""
     copy = tmp_path / "copy"
     shutil.copytree(tiny_warehouse.data_dir, copy)
     database = point_at(monkeypatch, copy)
-    models = ("int_person_base_score", "fct_person_quarter")
+    models = ("int_person_base_score", "fct_person_quarter", "dim_unit")
     before = _test_results(database, *models)
     assert {before[f"row_rules_{m}"]["status"] for m in models} == {"pass"}
 
@@ -436,15 +437,22 @@ def test_a_row_breaking_each_kind_of_row_rule_fails_with_a_message_naming_it(
     with duckdb.connect(str(database)) as con:
         keys = con.execute(
             f"select quarter, unit_code, person_code from {base} where has_indicator "
-            "order by all limit 3"
+            "order by all limit 4"
         ).fetchall()
-        assert len(keys) == 3
+        assert len(keys) == 4
+        # a second row for the fourth person: its key (quarter, unit_code, person_code) repeats
+        con.execute(
+            f"insert into {base} select * from {base} "
+            "where quarter = ? and unit_code = ? and person_code = ?",
+            list(keys[3]),
+        )
+        con.execute("insert into marts.dim_unit select * from marts.dim_unit order by unit_code limit 1")
         breaks = [
             "task_score = null",  # not_null (a null passes value_between and, with an indicator, the expression)
             "task_score = 150",  # value_between 0..100
             "has_indicator = false, task_score = 5",  # expression: has_indicator or task_score = 0
         ]
-        for change, key in zip(breaks, keys, strict=True):
+        for change, key in zip(breaks, keys[:3], strict=True):
             con.execute(
                 f"update {base} set {change} where quarter = ? and unit_code = ? and person_code = ?",
                 list(key),
@@ -457,13 +465,16 @@ def test_a_row_breaking_each_kind_of_row_rule_fails_with_a_message_naming_it(
     after = _test_results(database, *models)
     base_result = after["row_rules_int_person_base_score"]
     mart_result = after["row_rules_fct_person_quarter"]
-    assert (base_result["status"], mart_result["status"]) == ("error", "error")
+    dim_result = after["row_rules_dim_unit"]
+    assert (base_result["status"], mart_result["status"], dim_result["status"]) == ("error",) * 3
     assert "broken row rules: " in str(base_result["message"])
     for named in (
         "not_null(task_score) 1 rows",
         "value_between(task_score) 1 rows",
         "expression_is_true(has_indicator or task_score = 0) 1 rows",
+        "unique_combination_of_columns(quarter, unit_code, person_code) 1 repeated keys",
     ):
         assert named in str(base_result["message"]), base_result["message"]
     assert "accepted_values(base_method) 1 rows" in str(mart_result["message"]), mart_result["message"]
     assert "not_null" not in str(mart_result["message"])
+    assert "unique(unit_code) 1 repeated keys" in str(dim_result["message"]), dim_result["message"]
