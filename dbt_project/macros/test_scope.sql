@@ -8,10 +8,12 @@
     and tests every row. So a test that judges each row on its own, or rows grouped by a key that holds
     the filtered columns, gives the same verdict on the rewritten rows alone:
 
-    - row_rules (tests/generic/row_rules.sql: not_null, accepted_values, value_between and
-      expression_is_true folded into one test per model), the same single-rule tests (row-level
-      expressions only: the yml has no subquery or window in them), and unique_combination_of_columns whose columns hold
+    - not_null, accepted_values, value_between, expression_is_true (row-level expressions only: the
+      yml has no subquery or window in them), and unique_combination_of_columns whose columns hold
       `quarter` (and `unit_code`, for the unit filter);
+    - row_rules (tests/generic/row_rules.sql), which folds those rules of one model into one test:
+      it gets the row-level filter, and refuses at compile time a key that does not hold `quarter`
+      (and `unit_code`, on a unit-grain model) of a model this filter applies to;
     - on models tagged unit_grain: quarter = the scope's quarter and unit_code in the scope's units;
       on the other incremental quarterly models (whole quarter rebuilt): quarter = the scope's quarter.
 

@@ -436,8 +436,7 @@ def test_a_row_breaking_each_kind_of_row_rule_fails_with_a_message_naming_it(
     base = "intermediate.int_person_base_score"
     with duckdb.connect(str(database)) as con:
         keys = con.execute(
-            f"select quarter, unit_code, person_code from {base} where has_indicator "
-            "order by all limit 4"
+            f"select quarter, unit_code, person_code from {base} where has_indicator order by all limit 4"
         ).fetchall()
         assert len(keys) == 4
         # a second row for the fourth person: its key (quarter, unit_code, person_code) repeats
@@ -448,7 +447,8 @@ def test_a_row_breaking_each_kind_of_row_rule_fails_with_a_message_naming_it(
         )
         con.execute("insert into marts.dim_unit select * from marts.dim_unit order by unit_code limit 1")
         breaks = [
-            "task_score = null",  # not_null (a null passes value_between and, with an indicator, the expression)
+            # not_null (a null passes value_between and, with an indicator, the expression)
+            "task_score = null",
             "task_score = 150",  # value_between 0..100
             "has_indicator = false, task_score = 5",  # expression: has_indicator or task_score = 0
         ]
