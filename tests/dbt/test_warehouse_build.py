@@ -433,30 +433,30 @@ def test_a_row_breaking_each_kind_of_row_rule_fails_with_a_message_naming_it(
     before = _test_results(database, *models)
     assert {before[f"row_rules_{m}"]["status"] for m in models} == {"pass"}
 
-    base = "intermediate.int_person_base_score"
     with duckdb.connect(str(database)) as con:
         keys = con.execute(
-            f"select quarter, unit_code, person_code from {base} where has_indicator order by all limit 4"
+            "select quarter, unit_code, person_code from intermediate.int_person_base_score "
+            "where has_indicator order by all limit 4"
         ).fetchall()
         assert len(keys) == 4
+        person = "where quarter = ? and unit_code = ? and person_code = ?"
         # a second row for the fourth person: its key (quarter, unit_code, person_code) repeats
         con.execute(
-            f"insert into {base} select * from {base} "
-            "where quarter = ? and unit_code = ? and person_code = ?",
+            "insert into intermediate.int_person_base_score "
+            "select * from intermediate.int_person_base_score " + person,
             list(keys[3]),
         )
         con.execute("insert into marts.dim_unit select * from marts.dim_unit order by unit_code limit 1")
         breaks = [
             # not_null (a null passes value_between and, with an indicator, the expression)
-            "task_score = null",
-            "task_score = 150",  # value_between 0..100
-            "has_indicator = false, task_score = 5",  # expression: has_indicator or task_score = 0
+            "update intermediate.int_person_base_score set task_score = null ",
+            # value_between 0..100
+            "update intermediate.int_person_base_score set task_score = 150 ",
+            # expression: has_indicator or task_score = 0
+            "update intermediate.int_person_base_score set has_indicator = false, task_score = 5 ",
         ]
         for change, key in zip(breaks, keys[:3], strict=True):
-            con.execute(
-                f"update {base} set {change} where quarter = ? and unit_code = ? and person_code = ?",
-                list(key),
-            )
+            con.execute(change + person, list(key))
         con.execute(
             "update marts.fct_person_quarter set base_method = 'made_up' "
             "where rowid = (select min(rowid) from marts.fct_person_quarter)"
