@@ -11,6 +11,9 @@
     - not_null, accepted_values, value_between, expression_is_true (row-level expressions only: the
       yml has no subquery or window in them), and unique_combination_of_columns whose columns hold
       `quarter` (and `unit_code`, for the unit filter);
+    - row_rules (tests/generic/row_rules.sql), which folds those rules of one model into one test:
+      it gets the row-level filter, and refuses at compile time a key that does not hold `quarter`
+      (and `unit_code`, on a unit-grain model) of a model this filter applies to;
     - on models tagged unit_grain: quarter = the scope's quarter and unit_code in the scope's units;
       on the other incremental quarterly models (whole quarter rebuilt): quarter = the scope's quarter.
 
@@ -48,7 +51,7 @@
     {%- endif -%}
     {%- set name = metadata.name -%}
     {%- set columns = metadata.kwargs.get('combination_of_columns') or [] -%}
-    {%- set row_level = name in ['not_null', 'accepted_values', 'value_between', 'expression_is_true'] -%}
+    {%- set row_level = name in ['row_rules', 'not_null', 'accepted_values', 'value_between', 'expression_is_true'] -%}
     {%- set keyed_by_quarter = name == 'unique_combination_of_columns' and 'quarter' in columns -%}
     {%- if not (row_level or keyed_by_quarter) -%}
         {{- return(none) -}}

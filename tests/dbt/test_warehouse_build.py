@@ -367,14 +367,21 @@ def test_views_are_recreated_only_when_their_sql_changed(
     }
 
 
-def _test_model(database: Path, model: str) -> dict[str, str]:
-    """`dbt test` of one model's data tests on `database`, with whatever build scope the file holds
-    (dagster-dbt's command, without the resource's `run`, which would write the scope itself)."""
+def _test_results(database: Path, *models: str) -> dict[str, dict[str, object]]:
+    """`dbt test` of the models' data tests on `database`, with whatever build scope the file holds
+    (dagster-dbt's command, without the resource's `run`, which would write the scope itself): each
+    test's run result by test name."""
     resource = dbt_resource()
     dbt_vars = json.dumps(resource.dbt_vars(database))
-    invocation = resource.cli(["test", "--select", model, "--vars", dbt_vars], raise_on_error=False).wait()
+    invocation = resource.cli(
+        ["test", "--select", " ".join(models), "--vars", dbt_vars], raise_on_error=False
+    ).wait()
     results = invocation.get_artifact("run_results.json")["results"]
-    return {r["unique_id"].split(".")[2]: r["status"] for r in results}
+    return {r["unique_id"].split(".")[2]: r for r in results}
+
+
+def _test_model(database: Path, model: str) -> dict[str, str]:
+    return {name: str(r["status"]) for name, r in _test_results(database, model).items()}
 
 
 def _set_scope(database: Path, units: list[str] | None) -> None:
@@ -389,8 +396,8 @@ def test_data_tests_of_a_unit_scoped_build_look_at_the_rebuilt_units_only(
     tiny_warehouse: Warehouse, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """macros/test_scope.sql: with a scope listing U1, a null grade of U3 (a unit the build did not
-    rewrite) is outside the row-level tests of a unit-grain model; with U3 listed, or with no unit list
-    (every other build), the same test fails on it."""
+    rewrite) is outside the row-level tests of a unit-grain model (its row_rules test); with U3 listed,
+    or with no unit list (every other build), the same test fails on it."""
     copy = tmp_path / "copy"
     shutil.copytree(tiny_warehouse.data_dir, copy)
     database = point_at(monkeypatch, copy)
@@ -408,4 +415,66 @@ def test_data_tests_of_a_unit_scoped_build_look_at_the_rebuilt_units_only(
     for units in ([U1, U3], None):
         _set_scope(database, units)
         statuses = _test_model(database, model)
-        assert statuses[f"not_null_{model}_computed_grade"] == "fail", (units, statuses)
+        assert statuses[f"row_rules_{model}"] == "error", (units, statuses)
+
+
+def test_a_row_breaking_each_kind_of_row_rule_fails_with_a_message_naming_it(
+    tiny_warehouse: Warehouse, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """tests/generic/row_rules.sql: one row breaking each kind of folded rule (not_null, value_between,
+    expression_is_true and a composite key on int_person_base_score; accepted_values on
+    fct_person_quarter; a one-column unique on dim_unit) fails each model's row_rules test, whose
+    message names every broken rule, its column or expression and how many rows (or repeated keys)
+    break it; the rules nobody broke are not named, and the untouched warehouse passes."""
+    copy = tmp_path / "copy"
+    shutil.copytree(tiny_warehouse.data_dir, copy)
+    database = point_at(monkeypatch, copy)
+    models = ("int_person_base_score", "fct_person_quarter", "dim_unit")
+    before = _test_results(database, *models)
+    assert {before[f"row_rules_{m}"]["status"] for m in models} == {"pass"}
+
+    with duckdb.connect(str(database)) as con:
+        keys = con.execute(
+            "select quarter, unit_code, person_code from intermediate.int_person_base_score "
+            "where has_indicator order by all limit 4"
+        ).fetchall()
+        assert len(keys) == 4
+        person = "where quarter = ? and unit_code = ? and person_code = ?"
+        # a second row for the fourth person: its key (quarter, unit_code, person_code) repeats
+        con.execute(
+            "insert into intermediate.int_person_base_score "
+            "select * from intermediate.int_person_base_score " + person,
+            list(keys[3]),
+        )
+        con.execute("insert into marts.dim_unit select * from marts.dim_unit order by unit_code limit 1")
+        breaks = [
+            # not_null (a null passes value_between and, with an indicator, the expression)
+            "update intermediate.int_person_base_score set task_score = null ",
+            # value_between 0..100
+            "update intermediate.int_person_base_score set task_score = 150 ",
+            # expression: has_indicator or task_score = 0
+            "update intermediate.int_person_base_score set has_indicator = false, task_score = 5 ",
+        ]
+        for change, key in zip(breaks, keys[:3], strict=True):
+            con.execute(change + person, list(key))
+        con.execute(
+            "update marts.fct_person_quarter set base_method = 'made_up' "
+            "where rowid = (select min(rowid) from marts.fct_person_quarter)"
+        )
+
+    after = _test_results(database, *models)
+    base_result = after["row_rules_int_person_base_score"]
+    mart_result = after["row_rules_fct_person_quarter"]
+    dim_result = after["row_rules_dim_unit"]
+    assert (base_result["status"], mart_result["status"], dim_result["status"]) == ("error",) * 3
+    assert "broken row rules: " in str(base_result["message"])
+    for named in (
+        "not_null(task_score) 1 rows",
+        "value_between(task_score) 1 rows",
+        "expression_is_true(has_indicator or task_score = 0) 1 rows",
+        "unique_combination_of_columns(quarter, unit_code, person_code) 1 repeated keys",
+    ):
+        assert named in str(base_result["message"]), base_result["message"]
+    assert "accepted_values(base_method) 1 rows" in str(mart_result["message"]), mart_result["message"]
+    assert "not_null" not in str(mart_result["message"])
+    assert "unique(unit_code) 1 repeated keys" in str(dim_result["message"]), dim_result["message"]

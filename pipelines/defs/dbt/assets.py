@@ -120,8 +120,8 @@ def data_tests_settled_by_the_global_key(manifest: Mapping[str, Any]) -> list[st
     A build's scope lists units only while the global key (those files, every node's checksum, tests
     included, and the project's macros) is the one recorded by the last successful build of the file,
     and that build ran these tests on exactly the same inputs and SQL: their verdict cannot have changed.
-    A unit-scoped quarter build leaves them out (there, the 24 tests on the rules and registry views, of
-    its 123); every other build runs them.
+    A unit-scoped quarter build leaves them out (there, the 5 tests on the rules and registry views, of
+    its 40); every other build runs them.
     """
     nodes = manifest["nodes"]
     reached: dict[str, frozenset[str]] = {}
