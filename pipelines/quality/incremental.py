@@ -71,8 +71,11 @@ def recorded_inputs(path: Path) -> tuple[str, dict[str, str]] | None:
         return None
     if entry is None:
         return None
-    parsed = json.loads(entry)
-    return str(parsed["key"]), {str(u): str(f) for u, f in parsed["units"].items()}
+    try:
+        parsed = json.loads(entry)
+        return str(parsed["key"]), {str(u): str(f) for u, f in parsed["units"].items()}
+    except (ValueError, KeyError, TypeError, AttributeError):  # not an entry this module wrote
+        return None
 
 
 def reusable_units(

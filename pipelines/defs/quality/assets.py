@@ -168,6 +168,7 @@ def _materialize(
         table_path(name, quarter), key, fingerprints, lambda units: compute(ratings, units), order
     )
     path = _write(table, name, quarter, incremental.inputs_metadata(key, fingerprints))
+    context.log.info(f"quality/{name} {quarter}: {recomputed} of {len(fingerprints)} unit(s) recomputed")
     return dg.MaterializeResult(
         metadata={"path": str(path), "rows": table.height, "units_recomputed": recomputed}
     )
