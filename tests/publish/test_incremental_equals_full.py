@@ -18,9 +18,12 @@ import shutil
 from pathlib import Path
 
 import duckdb
+import polars as pl
 import pytest
+from polars.testing import assert_frame_equal
 
 from pipelines.publish.warehouse import layout, releases
+from pipelines.quality.incremental import recorded_inputs
 from tests.conftest import copy_data_dir, pipeline_env
 from tests.publish.test_pipeline_runs import QUARTER, _correct_one_rating
 
@@ -30,6 +33,7 @@ FLOAT_TOLERANCE = 1e-9
 # When ingestion first accepted a unit's file: the second folder's ingestion saw the corrected file at a
 # later wall-clock time than the first did (a copy cannot carry that history). Not a dbt result.
 INGESTION_HISTORY_COLUMNS = {"first_accepted_at"}
+QUALITY_TABLES = ("reliability", "leniency", "fair_scores")
 
 
 def _tables(path: Path, data_dir: Path) -> dict[str, list[tuple[object, ...]]]:
@@ -102,10 +106,13 @@ def test_a_one_unit_resubmission_through_the_incremental_path_equals_a_full_rebu
             [QUARTER, unit],
         ).fetchone()
     logs = sorted((incremental / "logs").glob("*.log"))
-    scoped = [line for line in logs[-1].read_text(encoding="utf-8").splitlines() if "unit-grain" in line]
+    log_lines = logs[-1].read_text(encoding="utf-8").splitlines()
+    scoped = [line for line in log_lines if "unit-grain" in line]
     assert before is not None and after is not None, (before, after, unit_rows, scoped, messages[-5:])
     assert after[0] < before[0] - 10  # the correction reached the published release
     assert scoped and unit in scoped[-1]  # ... through the unit-scoped path
+    for name in QUALITY_TABLES:  # the Python quality tables recomputed the corrected unit only
+        assert any(f"quality/{name} {QUARTER}: 1 of " in line for line in log_lines), name
 
     full = tmp_path / "full"
     for folder in ("landing", "registry"):  # the inputs only; copytree keeps the arrival times
@@ -118,6 +125,16 @@ def test_a_one_unit_resubmission_through_the_incremental_path_equals_a_full_rebu
     assert left and set(left) == set(right)
     assert sum(len(rows) for rows in left.values()) > 1000
     assert _differences(left, right) == []
+    for name in QUALITY_TABLES:  # the files themselves: rows in the same order, the same inputs recorded
+        scoped, whole = (d / "quality" / name / f"{QUARTER}.parquet" for d in (incremental, full))
+        assert_frame_equal(
+            pl.read_parquet(scoped),
+            pl.read_parquet(whole),
+            check_exact=False,
+            rel_tol=0,
+            abs_tol=FLOAT_TOLERANCE,
+        )
+        assert recorded_inputs(scoped) == recorded_inputs(whole) is not None
 
 
 def test_a_run_with_nothing_new_publishes_nothing(published_city: Path, tmp_path: Path) -> None:

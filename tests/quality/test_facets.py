@@ -338,3 +338,65 @@ def test_evaluation_score_matches_the_generators_own_scoring(
     # Adjusting for leniency moves scores by a point or two, not more, in an honest clean city.
     shift = ours["fair_minus_official"].abs()
     assert 0.2 < float(shift.mean()) < 2.0  # type: ignore[arg-type]
+
+
+def _reference_score(values_by_tier: dict[str, list[float]], weights: dict[str, float], trim: int) -> float:
+    """rules §3 by hand: drop one lowest and one highest of a tier of ≥ trim, mean, weighted over tiers."""
+    total = weight = 0.0
+    for tier, values in values_by_tier.items():
+        kept = sorted(values)[1:-1] if len(values) >= trim else values
+        weight += weights[tier]
+        total += weights[tier] * sum(kept) / len(kept)
+    return total / weight
+
+
+def test_trimmed_scores_match_the_rule_by_hand_with_ties() -> None:
+    """Sum less minimum and maximum is the trimmed mean whichever of tied values is dropped."""
+    rng = np.random.default_rng(11)
+    rows = []
+    by_ratee: dict[str, dict[str, list[float]]] = {}
+    for p in range(40):
+        for tier in (PEER, LEADER):
+            for r in range(int(rng.integers(1, 9))):
+                value = float(rng.choice([70.0, 80.0, 85.5, 90.0]))  # few values: many ties
+                rows.append(("U1", f"P{p}", tier, f"{tier}{r}", value))
+                by_ratee.setdefault(f"P{p}", {}).setdefault(tier, []).append(value)
+    weights = {PEER: 0.2, LEADER: 0.3}
+    out = evaluation_scores(ratings_frame(rows), weights, trim_min_raters=5)
+    expected = [_reference_score(by_ratee[p], weights, 5) for p in out["ratee_code"]]
+    np.testing.assert_allclose(out["s_eval"], expected, rtol=0, atol=1e-9)
+
+
+def test_a_tier_trimmed_to_nothing_has_no_score() -> None:
+    rows = [("U1", "P1", PEER, "R1", 80.0), ("U1", "P1", PEER, "R2", 90.0), ("U1", "P1", LEADER, "L", 70.0)]
+    out = evaluation_scores(ratings_frame(rows), {PEER: 0.5, LEADER: 0.5}, trim_min_raters=2)
+    # the peer tier keeps nothing: its weight stays in the denominator and its score adds nothing
+    assert out["s_eval"][0] == pytest.approx(0.5 * 70.0 / 1.0)
+
+
+def test_fair_scores_leave_out_a_rating_without_a_leniency() -> None:
+    """A rater missing from the leniency table has no fair value: S_eval_fair is the rule over the
+    other ratings, S_eval over all of them (one grouping computes both)."""
+    rows = [("U1", "P1", PEER, f"R{i}", v) for i, v in enumerate([80.0, 90.0, 85.0, 70.0, 100.0, 75.0])]
+    rows += [("U1", "P1", LEADER, "L1", 88.0), ("U1", "P2", LEADER, "L1", 60.0)]
+    ratings = ratings_frame(rows)
+    lenient = {f"R{i}": float(i) for i in range(5)} | {"L1": -1.0}  # R5 has none
+    leniency = (
+        ratings.select(*RATER_KEY)
+        .unique()
+        .with_columns(
+            pl.col("rater_code")
+            .replace_strict(lenient, default=None, return_dtype=pl.Float64)
+            .alias("leniency")
+        )
+    )
+    out = fair_evaluation_scores(ratings, TIER_WEIGHTS, leniency=leniency).sort("ratee_code")
+    p1 = out.row(0, named=True)
+    peers_fair = [v - lenient[f"R{i}"] for i, v in enumerate([80.0, 90.0, 85.0, 70.0, 100.0])]
+    expected_fair = _reference_score(
+        {PEER: peers_fair, LEADER: [88.0 + 1.0]}, {PEER: TIER_WEIGHTS[PEER], LEADER: TIER_WEIGHTS[LEADER]}, 5
+    )
+    assert p1["s_eval_fair"] == pytest.approx(expected_fair)
+    official = evaluation_scores(ratings, TIER_WEIGHTS)
+    assert out["s_eval"].to_list() == pytest.approx(official.sort("ratee_code")["s_eval"].to_list())
+    assert out.row(1, named=True)["s_eval_fair"] == pytest.approx(61.0)

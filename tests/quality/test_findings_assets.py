@@ -163,3 +163,110 @@ def test_one_run_of_the_three_assets_reads_the_composites_once(
     assert pl.read_parquet(written / "fair_scores" / "2025Q1.parquet").equals(
         fair_scores_frame(ratings, leniency, "2025Q1")
     )
+
+
+def _unit_ratings(database: Path, rows: list[tuple[str, str, str, str, float]]) -> None:
+    """Write (unit, ratee, tier, rater, composite) rows of 2025Q1 as dbt's int_rating_composites."""
+    with duckdb.connect(str(database)) as con:
+        con.execute("create schema if not exists intermediate")
+        con.execute(
+            """create or replace table intermediate.int_rating_composites (quarter varchar,
+            unit_code varchar, ratee_code varchar, rater_tier varchar, rater_code varchar,
+            composite_score double, is_usable boolean)"""
+        )
+        con.executemany(
+            "insert into intermediate.int_rating_composites values ('2025Q1', ?, ?, ?, ?, ?, true)", rows
+        )
+
+
+def _city_rows(units: list[str], seed: int) -> list[tuple[str, str, str, str, float]]:
+    """Each unit: 8 ratees rated by 6 peers and a leader, two disconnected rater groups in unit 0."""
+    import random
+
+    rng = random.Random(seed)
+    rows = []
+    for u, unit in enumerate(units):
+        for p in range(8):
+            raters = range(3) if (u == 0 and p < 4) else range(3, 9) if u == 0 else range(6)
+            for r in raters:
+                rows.append((unit, f"P{p}", "科室工作人员", f"R{r}", round(rng.uniform(70, 100), 1)))
+            rows.append((unit, f"P{p}", "分管领导", "L", round(rng.uniform(75, 95), 1)))
+    return rows
+
+
+def _materialized(data: Path, database: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
+    from pipelines.defs.quality import assets as quality_assets
+
+    monkeypatch.setenv("ASSESSMENT_DUCKDB", str(database))
+    monkeypatch.setenv("ASSESSMENT_DATA_DIR", str(data))
+    selection = [
+        quality_assets.quality_reliability,
+        quality_assets.quality_leniency,
+        quality_assets.quality_fair_scores,
+    ]
+    result = dg.materialize(selection, partition_key="2025Q1")
+    assert result.success
+    return {
+        event.asset_key.path[-1]: int(event.materialization.metadata["units_recomputed"].value)  # type: ignore[union-attr,arg-type]
+        for event in result.get_asset_materialization_events()
+        if event.asset_key is not None
+    }
+
+
+def test_a_changed_unit_is_recomputed_alone_and_the_tables_equal_a_full_recompute(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After a first run, one unit's ratings change, one unit withdraws and one is new: the second
+    run recomputes those (the others' rows come from the files) and writes what a run on an empty
+    data folder writes, row for row in the same order."""
+    from polars.testing import assert_frame_equal
+
+    database, data = tmp_path / "build.duckdb", tmp_path / "incremental"
+    units = ["U1", "U2", "U3", "U4"]
+    first = _city_rows(units, seed=1)
+    _unit_ratings(database, first)
+    assert _materialized(data, database, monkeypatch) == dict.fromkeys(
+        ("reliability", "leniency", "fair_scores"), 4
+    )
+    before = {
+        n: pl.read_parquet(data / "quality" / n / "2025Q1.parquet") for n in ("leniency", "reliability")
+    }
+
+    changed = [(u, p, t, r, v + 7.5 if (u, p, r) == ("U2", "P3", "R1") else v) for u, p, t, r, v in first]
+    changed = [row for row in changed if row[0] != "U3"] + _city_rows(["U5"], seed=2)
+    _unit_ratings(database, changed)
+    assert _materialized(data, database, monkeypatch) == dict.fromkeys(
+        ("reliability", "leniency", "fair_scores"),
+        2,  # U2 and U5; U3 only loses its rows
+    )
+    full = tmp_path / "full"
+    assert _materialized(full, database, monkeypatch) == dict.fromkeys(
+        ("reliability", "leniency", "fair_scores"), 4
+    )
+    for name in ("reliability", "leniency", "fair_scores"):
+        scoped = pl.read_parquet(data / "quality" / name / "2025Q1.parquet")
+        whole = pl.read_parquet(full / "quality" / name / "2025Q1.parquet")
+        assert_frame_equal(scoped, whole, check_exact=False, rel_tol=0, abs_tol=1e-12)
+        assert set(scoped["unit_code"]) == {"U1", "U2", "U4", "U5"}
+    # U2's change moved its leniencies and reliability; U1's rows are the first run's, untouched
+    for name, table in before.items():
+        scoped = pl.read_parquet(data / "quality" / name / "2025Q1.parquet")
+        assert scoped.filter(pl.col("unit_code") == "U1").equals(table.filter(pl.col("unit_code") == "U1"))
+        assert not scoped.filter(pl.col("unit_code") == "U2").equals(
+            table.filter(pl.col("unit_code") == "U2")
+        )
+
+
+def test_rows_are_reused_only_under_the_same_key_and_fingerprint() -> None:
+    from pipelines.quality.incremental import reusable_units, unit_fingerprints
+
+    rows = pl.DataFrame(
+        {"unit_code": ["U1", "U1", "U2"], "rater_code": ["R1", "R2", "R1"], "composite": [80.0, 90.0, 70.0]}
+    )
+    prints = unit_fingerprints(rows)
+    assert unit_fingerprints(rows.reverse()) == prints  # row order does not matter
+    moved = unit_fingerprints(rows.with_columns(pl.Series("composite", [80.0, 90.0, 70.5])))
+    assert moved["U1"] == prints["U1"] and moved["U2"] != prints["U2"]
+    assert reusable_units(("k", prints), "k", moved) == {"U1"}
+    assert reusable_units(("other code", prints), "k", prints) == set()
+    assert reusable_units(None, "k", prints) == set()

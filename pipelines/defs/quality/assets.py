@@ -14,10 +14,15 @@ runs the dbt multi-asset twice for the partition, once on each side):
   leniencies quality/leniency wrote (the facets model is fitted once per quarter, by quality/leniency).
 
 Self-ratings are excluded throughout. Analytics only: these never change official scores.
+
+Each table is rebuilt per unit (pipelines/quality/incremental.py): the rows of units whose ratings and
+code are those the existing file records are kept, the other units recomputed, so a one-unit
+resubmission recomputes one unit.
 """
 
 # No `from __future__ import annotations`: Dagster reads the context parameter's real annotation.
 import threading
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,8 +37,9 @@ from pipelines.domain.constants import ALL_TIERS
 from pipelines.domain.quarters import parse_quarter
 from pipelines.domain.rules import load_rules
 from pipelines.paths import data_dir
-from pipelines.quality.facets import fair_evaluation_scores, fit_facets
-from pipelines.quality.reliability import reliability_table
+from pipelines.quality import facets, incremental, reliability
+from pipelines.quality.facets import RATEE_KEY, RATER_KEY, UNIT_KEY, fair_evaluation_scores, fit_facets
+from pipelines.quality.reliability import RELIABILITY_GROUP, reliability_table
 
 GROUP = "quality"
 COMPOSITES_KEY = dg.AssetKey(["intermediate", "int_rating_composites"])
@@ -73,6 +79,7 @@ def quarter_ratings(database: Path, quarter: str) -> pl.DataFrame:
 class _Shared:
     key: tuple[object, ...] | None = None
     frame: pl.DataFrame | None = None
+    fingerprints: dict[str, str] | None = None
     readers_left: int = 0
 
 
@@ -89,45 +96,105 @@ def _file_state(path: Path) -> tuple[int, int] | None:
     return stat.st_mtime_ns, stat.st_size
 
 
-def shared_quarter_ratings(database: Path, quarter: str, run_id: str) -> pl.DataFrame:
-    """quarter_ratings read once for the three assets of one run, which run one after the other in
-    its process: each read the same composites before (~0.3 s each on the 4-city province). The frame
-    is let go when the third asset has it, so it never outlives the quality step; a run that
+def shared_quarter_inputs(database: Path, quarter: str, run_id: str) -> tuple[pl.DataFrame, dict[str, str]]:
+    """quarter_ratings and its per-unit fingerprints (incremental.unit_fingerprints), read once for
+    the three assets of one run, which run one after the other in its process: each read the same
+    composites before (~0.3 s each on the 4-city province). The frame is let go when the third asset
+    has it, so it never outlives the quality step; a run that
     materialises fewer of them keeps it until its process ends or asks for another file or quarter.
     The key holds the file's (and its WAL's) modification time and size: a build written in between
     is read again."""
     key = (run_id, str(database), quarter, _file_state(database), _file_state(Path(f"{database}.wal")))
     with _SHARED_LOCK:  # an executor running the assets in threads would otherwise read twice
         if _SHARED.key != key or _SHARED.frame is None:
-            _SHARED.key, _SHARED.frame = key, quarter_ratings(database, quarter)
+            frame = quarter_ratings(database, quarter)
+            _SHARED.key, _SHARED.frame = key, frame
+            _SHARED.fingerprints = incremental.unit_fingerprints(frame)
             _SHARED.readers_left = READERS
-        frame = _SHARED.frame
+        frame, fingerprints = _SHARED.frame, _SHARED.fingerprints
         _SHARED.readers_left -= 1
         if _SHARED.readers_left <= 0:
-            _SHARED.key, _SHARED.frame = None, None
-    return frame
+            _SHARED.key, _SHARED.frame, _SHARED.fingerprints = None, None, None
+    assert fingerprints is not None  # set with the frame
+    return frame, fingerprints
 
 
-def _ratings(context: dg.AssetExecutionContext) -> pl.DataFrame:
-    return shared_quarter_ratings(run_duckdb_path(context), context.partition_key, context.run.run_id)
+def _inputs(context: dg.AssetExecutionContext) -> tuple[pl.DataFrame, dict[str, str]]:
+    return shared_quarter_inputs(run_duckdb_path(context), context.partition_key, context.run.run_id)
 
 
-def _write(frame: pl.DataFrame, name: str, quarter: str) -> Path:
-    folder = quality_dir() / name
-    folder.mkdir(parents=True, exist_ok=True)
-    target = folder / f"{quarter}.parquet"
-    tmp = folder / f".{quarter}.parquet.tmp"
-    frame.write_parquet(tmp)
+def table_path(name: str, quarter: str) -> Path:
+    return quality_dir() / name / f"{quarter}.parquet"
+
+
+def _write(frame: pl.DataFrame, name: str, quarter: str, metadata: dict[str, str]) -> Path:
+    target = table_path(name, quarter)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.parent / f".{quarter}.parquet.tmp"
+    frame.write_parquet(tmp, metadata=metadata)
     tmp.replace(target)
     return target
 
 
-def reliability_frame(ratings: pl.DataFrame) -> pl.DataFrame:
-    by_tier = reliability_table(ratings, by=("quarter", "unit_code", "rater_tier"))
-    overall = reliability_table(ratings, by=("quarter", "unit_code")).with_columns(
-        pl.lit(ALL_TIERS).alias("rater_tier")
+# What every table's rows depend on besides the unit's ratings: the code that computes them (this
+# module holds the composites' query) and, for fair scores, the rules (table_key).
+SOURCES = (*(Path(str(module.__file__)) for module in (facets, reliability, incremental)), Path(__file__))
+
+
+def table_key(name: str, quarter: str) -> str:
+    extra: dict[str, object] = {"table": name}
+    if name == "fair_scores":
+        evaluation = load_rules(parse_quarter(quarter).year).evaluation
+        extra["tier_weights"] = dict(evaluation.tier_weights)
+        extra["trim_min_raters"] = evaluation.trim_min_raters
+    return incremental.code_key(SOURCES, extra)
+
+
+def _only(ratings: pl.DataFrame, units: Sequence[str] | None) -> pl.DataFrame:
+    return ratings if units is None else ratings.filter(pl.col("unit_code").is_in(list(units)))
+
+
+def _materialize(
+    context: dg.AssetExecutionContext,
+    name: str,
+    compute: Callable[[pl.DataFrame, Sequence[str] | None], pl.DataFrame],
+    order: Callable[[pl.DataFrame], pl.DataFrame],
+) -> dg.MaterializeResult:
+    """Write quality/<name>/<quarter>.parquet, recomputing only the units whose inputs changed."""
+    quarter = context.partition_key
+    ratings, fingerprints = _inputs(context)
+    key = table_key(name, quarter)
+    table, recomputed = incremental.rebuild(
+        table_path(name, quarter), key, fingerprints, lambda units: compute(ratings, units), order
     )
+    path = _write(table, name, quarter, incremental.inputs_metadata(key, fingerprints))
+    context.log.info(f"quality/{name} {quarter}: {recomputed} of {len(fingerprints)} unit(s) recomputed")
+    return dg.MaterializeResult(
+        metadata={"path": str(path), "rows": table.height, "units_recomputed": recomputed}
+    )
+
+
+def reliability_frame(ratings: pl.DataFrame) -> pl.DataFrame:
+    by_tier = reliability_table(ratings, by=RELIABILITY_GROUP)
+    overall = reliability_table(ratings, by=UNIT_KEY).with_columns(pl.lit(ALL_TIERS).alias("rater_tier"))
     return pl.concat([by_tier, overall.select(by_tier.columns)], how="vertical_relaxed")
+
+
+def reliability_order(table: pl.DataFrame) -> pl.DataFrame:
+    """reliability_frame's order: the per-tier rows by unit and tier, then the all-tier rows by unit."""
+    overall = pl.col("rater_tier") == ALL_TIERS
+    return pl.concat(
+        [table.filter(~overall).sort(RELIABILITY_GROUP), table.filter(overall).sort(UNIT_KEY)],
+        how="vertical",
+    )
+
+
+def leniency_order(table: pl.DataFrame) -> pl.DataFrame:
+    return table.sort(RATER_KEY)
+
+
+def fair_scores_order(table: pl.DataFrame) -> pl.DataFrame:
+    return table.sort(RATEE_KEY)
 
 
 # Every quality asset reads one quarter's composites (and the rules), and writes one Parquet file.
@@ -145,9 +212,12 @@ QUARTER_ASSET: dict = {
 )
 def quality_reliability(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     """ICC(1,k) and Krippendorff's alpha per unit, quarter and rater tier (and all tiers together)."""
-    table = reliability_frame(_ratings(context))
-    path = _write(table, "reliability", context.partition_key)
-    return dg.MaterializeResult(metadata={"path": str(path), "rows": table.height})
+    return _materialize(
+        context,
+        "reliability",
+        lambda ratings, units: reliability_frame(_only(ratings, units)),
+        reliability_order,
+    )
 
 
 @dg.asset(
@@ -156,9 +226,9 @@ def quality_reliability(context: dg.AssetExecutionContext) -> dg.MaterializeResu
 )
 def quality_leniency(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     """Each rater's leniency s_r from the additive facets model, per unit and quarter."""
-    raters = leniency_frame(_ratings(context))
-    path = _write(raters, "leniency", context.partition_key)
-    return dg.MaterializeResult(metadata={"path": str(path), "rows": raters.height})
+    return _materialize(
+        context, "leniency", lambda ratings, units: leniency_frame(_only(ratings, units)), leniency_order
+    )
 
 
 def leniency_frame(ratings: pl.DataFrame) -> pl.DataFrame:
@@ -188,12 +258,14 @@ def quality_fair_scores(context: dg.AssetExecutionContext) -> dg.MaterializeResu
     second time; fits it only when that file is missing (the asset materialised on its own).
     """
     quarter = context.partition_key
-    ratings = _ratings(context)
-    path = quality_dir() / "leniency" / f"{quarter}.parquet"
-    leniency = pl.read_parquet(path) if path.exists() else leniency_frame(ratings)
-    fair = fair_scores_frame(ratings, leniency, quarter)
-    path = _write(fair, "fair_scores", quarter)
-    return dg.MaterializeResult(metadata={"path": str(path), "rows": fair.height})
+
+    def compute(ratings: pl.DataFrame, units: Sequence[str] | None) -> pl.DataFrame:
+        mine = _only(ratings, units)
+        path = table_path("leniency", quarter)
+        leniency = _only(pl.read_parquet(path), units) if path.exists() else leniency_frame(mine)
+        return fair_scores_frame(mine, leniency, quarter)
+
+    return _materialize(context, "fair_scores", compute, fair_scores_order)
 
 
 QUALITY_ASSETS = dg.AssetSelection.assets(quality_reliability, quality_leniency, quality_fair_scores)
