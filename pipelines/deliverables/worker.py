@@ -4,8 +4,8 @@ The parent (pipelines/deliverables/write.py) starts one interpreter per extra sh
 has planned anything: the worker imports what the writers need (~1 s of CPU: polars, xlsxwriter,
 Jinja2) while the parent reads the warehouse, then waits for one line on its standard input, the path
 of its share. The share is a pickle the parent wrote in its private staging area: (path, writer,
-arguments) triples, with writers named by module and function and the arguments' frames packed
-(`pack_jobs`). An empty line means there is nothing to write (the plan was small, or failed).
+arguments) triples, with writers named by module and function. An empty line means there is nothing
+to write (the plan was small, or failed).
 A plain subprocess rather than a multiprocessing pool: a pool's children import the parent's
 `__main__` again (a script without a main guard would run twice), and forking a process that holds
 DuckDB's and polars' thread pools can deadlock the child.
@@ -20,7 +20,7 @@ from pathlib import Path
 
 def main(argv: list[str]) -> int:
     # Imported before waiting: this is the start-up the parent overlaps with its planning.
-    from pipelines.deliverables.write import unpack_jobs, write_job
+    from pipelines.deliverables.write import write_job
 
     if argv:
         print("usage: python -m pipelines.deliverables.worker  (the share's path on stdin)", file=sys.stderr)
@@ -29,7 +29,7 @@ def main(argv: list[str]) -> int:
     if not line:
         return 0
     # The file is the parent's own, written a moment ago in its private staging area.
-    for job in unpack_jobs(pickle.loads(Path(line).read_bytes())):
+    for job in pickle.loads(Path(line).read_bytes()):
         write_job(job)
     return 0
 

@@ -344,54 +344,6 @@ def balanced_shares(jobs: list[Job], n: int) -> list[list[Job]]:
     return shares
 
 
-@dataclass(frozen=True)
-class _Part:
-    """Stands for a frame in a packed share: rows offset..offset+length of the share's frame `group`."""
-
-    group: int
-    offset: int
-    length: int
-
-
-def pack_jobs(jobs: list[Job]) -> dict[str, Any]:
-    """`jobs` ready to pickle, with their frames gathered into one frame per schema. A share holds
-    thousands of small frames (a unit's people, files, participants); pickling and loading them one by
-    one cost ~0.3 ms each, more than the worker's start-up at 16 cities, and the loading is on the
-    worker's critical path. Packed, the share loads in milliseconds and `unpack_jobs` gives back the
-    same rows, in the same order, with the same types."""
-    groups: dict[tuple[tuple[str, pl.DataType], ...], list[pl.DataFrame]] = {}
-    sizes: dict[tuple[tuple[str, pl.DataType], ...], int] = {}
-    index: dict[tuple[tuple[str, pl.DataType], ...], int] = {}
-    packed: list[Job] = []
-    for path, writer, args in jobs:
-        out: list[Any] = []
-        for arg in args:
-            if isinstance(arg, pl.DataFrame) and arg.height and arg.width:
-                key = tuple(arg.schema.items())
-                group = index.setdefault(key, len(index))
-                offset = sizes.get(key, 0)
-                groups.setdefault(key, []).append(arg)
-                sizes[key] = offset + arg.height
-                out.append(_Part(group, offset, arg.height))
-            else:
-                out.append(arg)  # an empty frame is kept as it is: its columns are all it says
-        packed.append((path, writer, tuple(out)))
-    frames = [pl.concat(groups[key], rechunk=True) for key in index]
-    return {"frames": frames, "jobs": packed}
-
-
-def unpack_jobs(payload: dict[str, Any]) -> list[Job]:
-    frames: list[pl.DataFrame] = payload["frames"]
-    return [
-        (
-            path,
-            writer,
-            tuple(frames[a.group].slice(a.offset, a.length) if isinstance(a, _Part) else a for a in args),
-        )
-        for path, writer, args in payload["jobs"]
-    ]
-
-
 class _Helpers:
     """The other interpreters that write a share each (worker.py), started up front when asked to.
     Each waits for one line on its standard input: its share's path, or nothing (no share). Leaving the
@@ -446,7 +398,7 @@ def _write_all(staging: Path, items: list[Planned], n: int, helpers: _Helpers) -
     try:
         for k, share in enumerate(shares[1:]):
             payload = folder / f"share-{k + 1}.pickle"
-            payload.write_bytes(pickle.dumps(pack_jobs(share), protocol=pickle.HIGHEST_PROTOCOL))
+            payload.write_bytes(pickle.dumps(share, protocol=pickle.HIGHEST_PROTOCOL))
             helpers.send(k, str(payload))
         for job in shares[0]:
             write_job(job)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import polars as pl
 import pytest
@@ -32,53 +31,6 @@ def test_the_split_is_partition_by_unit(codes: list[str | None]) -> None:
 def test_an_empty_frame_or_one_without_units_has_no_parts() -> None:
     assert _by_unit(pl.DataFrame({"unit_code": []}, schema={"unit_code": pl.Utf8})) == {}
     assert _by_unit(pl.DataFrame({"file_name": ["a"]})) == {}
-
-
-def _frames_of(jobs: list[Any]) -> list[pl.DataFrame]:
-    return [a for _, _, args in jobs for a in args if isinstance(a, pl.DataFrame)]
-
-
-def test_a_packed_share_gives_back_the_same_frames_and_arguments(tmp_path: Path) -> None:
-    """A worker's share travels as one frame per schema; unpacked, every job has its own rows again,
-    in order, with their types, and every other argument as it was."""
-    import pickle
-    from datetime import date
-
-    from pipelines.deliverables.write import pack_jobs, unpack_jobs, write_job
-
-    people = pl.DataFrame(
-        {
-            "unit_code": ["U1", "U1", "U2", "U3"],
-            "score": [1.5, None, 2.25, 3.0],
-            "day": [date(2025, 7, 1)] * 4,
-        }
-    )
-    files = pl.DataFrame({"unit_code": ["U1", "U3"], "accepted": [True, False]})
-    jobs = [
-        (
-            tmp_path / "u1.xlsx",
-            write_job,
-            ("2025Q3", {"unit_code": "U1"}, people.slice(0, 2), files.slice(0, 1)),
-        ),
-        (tmp_path / "u2.xlsx", write_job, ("2025Q3", {"unit_code": "U2"}, people.slice(2, 1), files.clear())),
-        (
-            tmp_path / "u3.xlsx",
-            write_job,
-            ("2025Q3", None, people.slice(3, 1), files.slice(1, 1), pl.DataFrame()),
-        ),
-    ]
-    payload = pickle.loads(pickle.dumps(pack_jobs(jobs)))
-    assert len(payload["frames"]) == 2  # people's and files' schema; empty frames travel as they are
-    back = unpack_jobs(payload)
-    assert [(p, w) for p, w, _ in back] == [(p, w) for p, w, _ in jobs]
-    for (_, _, before), (_, _, after) in zip(jobs, back, strict=True):
-        assert len(before) == len(after)
-        for x, y in zip(before, after, strict=True):
-            if isinstance(x, pl.DataFrame):
-                assert x.schema == y.schema and x.equals(y)
-            else:
-                assert x == y
-    assert sum(f.height for f in _frames_of(back)) == people.height + files.height
 
 
 def test_helpers_without_a_share_stop_and_a_failed_share_is_reported(tmp_path: Path) -> None:
