@@ -16,6 +16,7 @@ shared with a worker interpreter (worker.py).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pickle
 import shutil
@@ -362,9 +363,13 @@ class _Helpers:
     def send(self, k: int, line: str) -> None:
         stdin = self.processes[k].stdin
         assert stdin is not None
-        stdin.write(line.encode() + b"\n")
-        stdin.close()
         self.told.add(k)
+        # a worker that has already died breaks the pipe: its exit code says so when it is waited for
+        with contextlib.suppress(BrokenPipeError):
+            try:
+                stdin.write(line.encode() + b"\n")
+            finally:
+                stdin.close()
 
     def __enter__(self) -> _Helpers:
         return self
@@ -373,9 +378,10 @@ class _Helpers:
         if error is not None:
             for process in self.processes:
                 process.kill()
-        for k in range(len(self.processes)):
-            if k not in self.told:
-                self.send(k, "")
+        else:
+            for k in range(len(self.processes)):
+                if k not in self.told:
+                    self.send(k, "")
         codes = [process.wait() for process in self.processes]
         if error is None and any(codes):
             raise RuntimeError(f"a deliverables worker failed (exit codes {codes}); its error is above")
