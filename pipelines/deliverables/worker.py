@@ -1,8 +1,12 @@
-"""`python -m pipelines.deliverables.worker JOBS`: write a share of the files write_deliverables planned.
+"""`python -m pipelines.deliverables.worker`: write a share of the files write_deliverables planned.
 
-The parent (pipelines/deliverables/write.py) pickles each share — (path, writer, arguments) triples, with
-writers named by module and function — into a file of its own staging area and starts one interpreter
-per share. A plain subprocess rather than a multiprocessing pool: a pool's children import the parent's
+The parent (pipelines/deliverables/write.py) starts one interpreter per extra share, often before it
+has planned anything: the worker imports what the writers need (~1 s of CPU: polars, xlsxwriter,
+Jinja2) while the parent reads the warehouse, then waits for one line on its standard input, the path
+of its share. The share is a pickle the parent wrote in its private staging area: (path, writer,
+arguments) triples, with writers named by module and function. An empty line means there is nothing
+to write (the plan was small, or failed).
+A plain subprocess rather than a multiprocessing pool: a pool's children import the parent's
 `__main__` again (a script without a main guard would run twice), and forking a process that holds
 DuckDB's and polars' thread pools can deadlock the child.
 """
@@ -15,14 +19,17 @@ from pathlib import Path
 
 
 def main(argv: list[str]) -> int:
+    # Imported before waiting: this is the start-up the parent overlaps with its planning.
     from pipelines.deliverables.write import write_job
 
-    if len(argv) != 1:
-        print("usage: python -m pipelines.deliverables.worker JOBS", file=sys.stderr)
+    if argv:
+        print("usage: python -m pipelines.deliverables.worker  (the share's path on stdin)", file=sys.stderr)
         return 2
+    line = sys.stdin.readline().strip()
+    if not line:
+        return 0
     # The file is the parent's own, written a moment ago in its private staging area.
-    jobs = pickle.loads(Path(argv[0]).read_bytes())
-    for job in jobs:
+    for job in pickle.loads(Path(line).read_bytes()):
         write_job(job)
     return 0
 

@@ -16,6 +16,7 @@ shared with a worker interpreter (worker.py).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pickle
 import shutil
@@ -145,20 +146,24 @@ def write_deliverables(
     final_dir = deliverables_dir(root) / q
     staging = final_dir.with_name(f".{q}.writing")
     shutil.rmtree(staging, ignore_errors=True)
-    plan = _plan(q, sources, root, stamp)
-    summary = DeliverablesSummary(q, final_dir)
     previous = {} if force else read_manifest(final_dir)
-    fingerprints: dict[str, str] = {}
-    to_write: list[Planned] = []
-    for item in plan.files:
-        value = fingerprint(item.kind, *item.inputs)
-        fingerprints[item.rel] = value
-        if unchanged(previous, final_dir, item.rel, value):
-            carry(final_dir / item.rel, staging / item.rel)
-            summary.unchanged += 1
-        else:
-            to_write.append(item)
-    _write_all(staging, to_write, workers)
+    n = workers if workers is not None else min(MAX_WORKERS, os.cpu_count() or 1)
+    # With nothing to carry over every file is written: the other interpreters start now and import
+    # while this one plans (a quarter's first set; a rerun usually writes a few files, and starts none).
+    with _Helpers(n - 1 if not previous else 0) as helpers:
+        plan = _plan(q, sources, root, stamp)
+        summary = DeliverablesSummary(q, final_dir)
+        fingerprints: dict[str, str] = {}
+        to_write: list[Planned] = []
+        for item in plan.files:
+            value = fingerprint(item.kind, *item.inputs)
+            fingerprints[item.rel] = value
+            if unchanged(previous, final_dir, item.rel, value):
+                carry(final_dir / item.rel, staging / item.rel)
+                summary.unchanged += 1
+            else:
+                to_write.append(item)
+        _write_all(staging, to_write, n, helpers)
     summary.written = len(to_write)
     write_manifest(staging, fingerprints)
     _swap(staging, final_dir)
@@ -340,37 +345,73 @@ def balanced_shares(jobs: list[Job], n: int) -> list[list[Job]]:
     return shares
 
 
-def _write_all(staging: Path, items: list[Planned], workers: int | None) -> None:
-    """Write `items` under `staging`. With many files, `workers - 1` other interpreters
+class _Helpers:
+    """The other interpreters that write a share each (worker.py), started up front when asked to.
+    Each waits for one line on its standard input: its share's path, or nothing (no share). Leaving the
+    block tells the ones without a share to stop and waits for every one; an error kills them."""
+
+    def __init__(self, n: int) -> None:
+        self.processes: list[subprocess.Popen[bytes]] = []
+        self.told: set[int] = set()
+        self.ensure(n)
+
+    def ensure(self, n: int) -> None:
+        while len(self.processes) < n:
+            command = [sys.executable, "-m", "pipelines.deliverables.worker"]
+            self.processes.append(subprocess.Popen(command, stdin=subprocess.PIPE))
+
+    def send(self, k: int, line: str) -> None:
+        stdin = self.processes[k].stdin
+        assert stdin is not None
+        self.told.add(k)
+        # a worker that has already died breaks the pipe: its exit code says so when it is waited for
+        with contextlib.suppress(BrokenPipeError):
+            try:
+                stdin.write(line.encode() + b"\n")
+            finally:
+                stdin.close()
+
+    def __enter__(self) -> _Helpers:
+        return self
+
+    def __exit__(self, kind: object, error: object, trace: object) -> None:
+        if error is not None:
+            for process in self.processes:
+                process.kill()
+        else:
+            for k in range(len(self.processes)):
+                if k not in self.told:
+                    self.send(k, "")
+        codes = [process.wait() for process in self.processes]
+        if error is None and any(codes):
+            raise RuntimeError(f"a deliverables worker failed (exit codes {codes}); its error is above")
+
+
+def _write_all(staging: Path, items: list[Planned], n: int, helpers: _Helpers) -> None:
+    """Write `items` under `staging`. With many files, `n - 1` other interpreters
     (pipelines/deliverables/worker.py) write a share each while this process writes its own:
-    xlsxwriter and Jinja2 are pure Python, so the writing is CPU bound and threads would not help."""
+    xlsxwriter and Jinja2 are pure Python, so the writing is CPU bound and threads would not help.
+    The helpers' exit codes are checked when the caller leaves `helpers`' block."""
     jobs: list[Job] = [(staging / item.rel, item.writer, item.args) for item in items]
-    n = workers if workers is not None else min(MAX_WORKERS, os.cpu_count() or 1)
     if n <= 1 or len(jobs) < POOL_MIN_FILES:
         for job in jobs:
             write_job(job)
         return
     shares = balanced_shares(jobs, n)
+    helpers.ensure(n - 1)
     folder = staging / ".jobs"
     folder.mkdir(parents=True, exist_ok=True)
-    started: list[subprocess.Popen[bytes]] = []
     try:
-        for k, share in enumerate(shares[1:], start=1):
-            payload = folder / f"share-{k}.pickle"
+        for k, share in enumerate(shares[1:]):
+            payload = folder / f"share-{k + 1}.pickle"
             payload.write_bytes(pickle.dumps(share, protocol=pickle.HIGHEST_PROTOCOL))
-            command = [sys.executable, "-m", "pipelines.deliverables.worker", str(payload)]
-            started.append(subprocess.Popen(command))
+            helpers.send(k, str(payload))
         for job in shares[0]:
             write_job(job)
-    except BaseException:
-        for process in started:
-            process.kill()
-        raise
+        for process in helpers.processes:  # the payloads are read once every helper is done
+            process.wait()
     finally:
-        codes = [process.wait() for process in started]
         shutil.rmtree(folder, ignore_errors=True)
-    if any(codes):
-        raise RuntimeError(f"a deliverables worker failed (exit codes {codes}); its error is printed above")
 
 
 def _calendar_timezone(year: int) -> str:

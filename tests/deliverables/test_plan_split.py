@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import polars as pl
 import pytest
 
@@ -29,3 +31,13 @@ def test_the_split_is_partition_by_unit(codes: list[str | None]) -> None:
 def test_an_empty_frame_or_one_without_units_has_no_parts() -> None:
     assert _by_unit(pl.DataFrame({"unit_code": []}, schema={"unit_code": pl.Utf8})) == {}
     assert _by_unit(pl.DataFrame({"file_name": ["a"]})) == {}
+
+
+def test_helpers_without_a_share_stop_and_a_failed_share_is_reported(tmp_path: Path) -> None:
+    from pipelines.deliverables.write import _Helpers
+
+    with _Helpers(1) as idle:  # started ahead of a plan that gave it nothing to write
+        pass
+    assert [p.returncode for p in idle.processes] == [0]
+    with pytest.raises(RuntimeError, match="worker failed"), _Helpers(1) as helpers:
+        helpers.send(0, str(tmp_path / "no-such-share.pickle"))

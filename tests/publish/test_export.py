@@ -180,3 +180,33 @@ def test_the_export_adds_complementary_suppression(build: Path, tmp_path: Path) 
     assert "marts.fct_person_tier_score: 1 withheld tier means follow from a published score" in (
         audit.rater_anonymity(build)
     )
+
+
+def test_the_blocking_checks_read_each_staged_file_as_itself(build: Path, tmp_path: Path) -> None:
+    """check_release attaches every file to one DuckDB and runs the checks there: a leak planted in one
+    county extract is reported for that file only, and the analyst file's own problems for it."""
+    from pipelines.defs.publish.assets import check_release
+
+    with duckdb.connect(str(build)) as con:  # the last table a release requires
+        con.execute("create table marts.fct_unit_quarter as select unit_code, 'x' as q from marts.dim_unit")
+    release = stage_release(build, layout(tmp_path / "warehouse"), label="abc", alias_key=KEY)
+    assert check_release(release) == {
+        "only_analyst_tables": [],
+        "no_national_ids_published": [],
+        "rater_anonymity": [],
+        "county_extracts_hold_only_their_county": [],
+    }
+    with duckdb.connect(str(release / COUNTIES_NAME / "371621.duckdb")) as con:
+        con.execute("insert into marts.dim_unit values ('371602-X-009', '371602')")
+        con.execute("update marts.fct_person_quarter set person_code = '37160219900307123X'")
+    with duckdb.connect(str(release / PUBLISHED_NAME)) as con:
+        con.execute("create view marts.fct_leak as select * from marts.dim_unit")
+    found = check_release(release)
+    assert found["county_extracts_hold_only_their_county"] == [
+        "371621.duckdb: 1 units of another county in dim_unit"
+    ]
+    assert found["no_national_ids_published"] == [
+        "marts.fct_person_quarter.person_code: 1 values hold a national ID"
+    ]
+    assert found["only_analyst_tables"] == ["marts.fct_leak (VIEW) is not an analyst table"]
+    assert found["rater_anonymity"] == []

@@ -138,24 +138,43 @@ RELEASE_CHECKS = (
 
 def check_release(release: Path, checks: tuple[ReleaseCheck, ...] = RELEASE_CHECKS) -> dict[str, list[str]]:
     """Every check's problems, in file order. Each file is one task on a pool of a thread per core: the
-    file is opened read-only once and every check that reads it runs on that connection, which
+    file is attached read-only once and every check that reads it runs on that attachment, which
     catalogues the file once for all of them (DuckDB releases the GIL while it scans, so the files are
-    what runs side by side)."""
+    what runs side by side). The files are attached to one in-memory DuckDB, each on a connection of its
+    own that `use`s it, so the checks' unqualified names and `current_database()` mean that file:
+    opening each file as a database of its own cost ~60 ms of wall time (~20 ms of CPU) a file, against
+    ~8 ms to attach, and a 16-city province's release has 129 files."""
     checks_of: dict[Path, list[ReleaseCheck]] = {}
     for check in checks:
         for path in check.files(release):
             checks_of.setdefault(path, []).append(check)
 
-    def run(path: Path) -> list[tuple[str, list[str]]]:
-        with duckdb.connect(str(path), read_only=True) as con, audit.shared_catalogue(con):
-            return [(check.name, check.problems(con, path)) for check in checks_of[path]]
+    def run(cursor: duckdb.DuckDBPyConnection, k: int, path: Path) -> list[tuple[str, list[str]]]:
+        # the alias is ours and never a schema's name, so `marts.x` keeps meaning the file's schema marts
+        alias = f"release_file_{k}"
+        with cursor as con:
+            con.execute(f"attach ? as {alias} (read_only)", [str(path)])
+            con.execute(f"use {alias}")
+            try:
+                with audit.shared_catalogue(con):
+                    return [(check.name, check.problems(con, path)) for check in checks_of[path]]
+            finally:
+                con.execute("use memory")
+                con.execute(f"detach {alias}")
 
-    with ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2), thread_name_prefix="check") as pool:
-        futures = [pool.submit(run, path) for path in checks_of]
-        found: dict[str, list[str]] = {check.name: [] for check in checks}
-        for future in futures:
-            for name, problems in future.result():
-                found[name] += problems
+    with duckdb.connect() as instance:
+        # made here, one per file: a DuckDB connection object is not safe to share between threads,
+        # not even to make cursors
+        cursors = [instance.cursor() for _ in checks_of]
+        with ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2), thread_name_prefix="check") as pool:
+            futures = [
+                pool.submit(run, cursor, k, path)
+                for k, (cursor, path) in enumerate(zip(cursors, checks_of, strict=True))
+            ]
+            found: dict[str, list[str]] = {check.name: [] for check in checks}
+            for future in futures:
+                for name, problems in future.result():
+                    found[name] += problems
     return found
 
 
