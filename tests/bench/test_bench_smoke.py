@@ -22,6 +22,8 @@ from pipelines.bench.floor import (
 from pipelines.bench.incremental import corrected_name
 from pipelines.bench.memory import PeakSampler
 from pipelines.bench.pipeline import is_mart
+from pipelines.bench.resub import main as resub_main
+from pipelines.bench.resub import step_seconds
 from pipelines.bench.sizes import SIZES, Size, parse_sizes
 
 # -- pure helpers --------------------------------------------------------------------------------------
@@ -116,6 +118,24 @@ def test_evenly_spaced_sample() -> None:
     assert evenly_spaced(items, 20) == items
     assert evenly_spaced(items, 5) == [items[0], items[2], items[4], items[6], items[8]]
     assert evenly_spaced(items, 0) == []
+
+
+def test_resub_reads_step_times_from_a_run_log_and_refuses_a_folder_never_built(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    prefix = "INFO assessment.run_file.x.log - quarterly_pipeline - 41f4ef7e - 123 -"
+    lines = [
+        f"2026-12-06 21:42:08,500 {prefix} ingest_quarter - STEP_START - Started execution",
+        f"2026-12-06 21:42:09,760 {prefix} ingest_quarter - STEP_SUCCESS - Finished execution",
+        f"2026-12-06 21:42:09,800 {prefix} warehouse_publish - STEP_START - Started execution",
+        "[0m21:42:09  1 of 75 START sql view model staging.stg_adjustments ....... [RUN]",
+        f"2026-12-06 21:42:09,900 {prefix} report - STEP_SUCCESS - a step that never started",
+    ]
+    assert step_seconds(lines) == {"ingest_quarter": 1.26}
+    with pytest.raises(SystemExit) as refused:
+        resub_main([str(tmp_path)])
+    assert refused.value.code == 2
+    assert "not a data folder after a full run" in capsys.readouterr().err
 
 
 def test_corrected_names_never_overwrite(tmp_path: Path) -> None:
