@@ -96,7 +96,7 @@ class WarehouseTranslator(DagsterDbtTranslator):
         """One asset check, `dbt_data_tests`, per model analysts read (marts and quality findings),
         standing for all its dbt tests (data_tests.py): every test of the model maps to the same spec.
 
-        The ~95 tests on staging views and intermediate models still run in every `dbt build` and
+        The tests on staging views, intermediate and results-use models still run in every `dbt build` and
         still fail the step when they fail (dbt exits non-zero); they just are not recorded in Dagster's
         event log, whose events cost seconds per run (issue 16).
         """
