@@ -342,19 +342,11 @@ tailed as (
     from scored) as scored
 ),
 
-numbered as (
-    select
-        tailed.*,
-        {{ bh_inputs('p_value', 'code, quarter') }}
-    from tailed
-),
-
 q_valued as (
     select
         numbered.*,
-        {{ bh_q('p_value', 'code, quarter') }} as q_value,
         least(numbered.min_effect, numbered.min_headroom_share * numbered.room) as min_points
-    from numbered
+    from {{ bh_q_values('tailed', 'p_value', ['code', 'quarter']) }} as numbered
 ),
 
 final as (
