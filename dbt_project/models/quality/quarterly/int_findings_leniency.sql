@@ -198,7 +198,7 @@ clip_bounds as (
 -- cannot spill, enough that a 16-city build ran out of it at 1GB)
 winsorised as (
     select
-        clip_bounds.* exclude (residuals, low, high),
+        * exclude (residuals, low, high),
         list_avg(list_transform(residuals, lambda r: greatest(least(r, high), low))) as rater_mean
     from clip_bounds
 ),

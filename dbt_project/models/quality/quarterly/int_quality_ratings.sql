@@ -95,27 +95,33 @@ ratee_lists as (
     ) as ratee_values
 ),
 
-rater_consensus as (
+rater_places as (
     select
-        rater_values.quarter,
-        rater_values.unit_code,
-        rater_values.ratee_code,
-        rater_values.rater_code,
-        cast(ratee_lists.n_raters - 1 as integer) as n_other_raters,
-        cast(len(list_filter(ratee_lists.sorted_values, lambda v: v < rater_values.rater_value)) as integer)
-            as n_others_below,
-        cast(len(list_filter(ratee_lists.sorted_values, lambda v: v = rater_values.rater_value)) - 1 as integer)
-            as n_others_tied,
-        {{ loo_median_from_stats(
-            'rater_values.rater_value', 'ratee_lists.n_raters - 1',
-            'ratee_lists.value_1', 'ratee_lists.value_2', 'ratee_lists.value_3'
-        ) }} as consensus_score
+        rater_values.*,
+        ratee_lists.n_raters,
+        ratee_lists.value_1,
+        ratee_lists.value_2,
+        ratee_lists.value_3,
+        ratee_lists.sorted_values
     from rater_values
     inner join ratee_lists
         on
             rater_values.quarter = ratee_lists.quarter
             and rater_values.unit_code = ratee_lists.unit_code
             and rater_values.ratee_code = ratee_lists.ratee_code
+),
+
+rater_consensus as (
+    select
+        quarter,
+        unit_code,
+        ratee_code,
+        rater_code,
+        cast(n_raters - 1 as integer) as n_other_raters,
+        cast(len(list_filter(sorted_values, lambda v: v < rater_value)) as integer) as n_others_below,
+        cast(len(list_filter(sorted_values, lambda v: v = rater_value)) - 1 as integer) as n_others_tied,
+        {{ loo_median_from_stats('rater_value', 'n_raters - 1', 'value_1', 'value_2', 'value_3') }} as consensus_score
+    from rater_places
 ),
 
 final as (
