@@ -88,9 +88,10 @@
 {%- endmacro %}
 
 {#- Benjamini–Hochberg q values over a family of tests (e.g. all raters tested for A4 in one quarter):
-    q_(i) = min over j ≥ i of p_(j) · m / j, the p values sorted ascending (nulls last, their q null), capped
-    at 1. Reporting at q ≤ q_max keeps the expected share of false findings among those reported at most
-    q_max, whatever the number of tests. `rel` (a relation name) with every column plus q_value; `p` an
+    q_(i) = min over j ≥ i of p_(j) · m / j, the p values sorted ascending (nulls last), capped at 1
+    (least() ignores a null, so a null p gets q 1, as the row-by-row windows gave it). Reporting at
+    q ≤ q_max keeps the expected share of false findings among those reported at most q_max, whatever the
+    number of tests. `rel` (a relation name) with every column plus q_value; `p` an
     expression over its columns, `partition_by` the list of columns naming a family.
     Tied p values share one q: for a run of equal p, p · m / j is smallest at the run's last position J (the
     count of p values ≤ p), and the minimum over j ≥ i takes it for every row of the run. So the q values
