@@ -87,19 +87,70 @@
      + {{ t }} * (1.48851587 + {{ t }} * (-0.82215223 + {{ t }} * 0.17087277))))))))))
 {%- endmacro %}
 
-{#- Benjamini–Hochberg q values over a family of tests (e.g. all raters tested for A4 in one quarter), in two
-    steps because windows do not nest: bh_inputs() numbers the p values of the family, bh_q() then takes
-    q_(i) = min over j ≥ i of p_(j) · m / j, capped at 1. Reporting at q ≤ q_max keeps the expected share of
-    false findings among those reported at most q_max, whatever the number of tests. -#}
-{% macro bh_inputs(p, partition_by) -%}
-        row_number() over (partition by {{ partition_by }} order by {{ p }}) as bh_rank,
-        count(*) over (partition by {{ partition_by }}) as bh_m
-{%- endmacro %}
+{#- Benjamini–Hochberg q values over a family of tests (e.g. all raters tested for A4 in one quarter):
+    q_(i) = min over j ≥ i of p_(j) · m / j, the p values sorted ascending (nulls last), capped at 1
+    (least() ignores a null, so a null p gets q 1, as the row-by-row windows gave it). Reporting at
+    q ≤ q_max keeps the expected share of false findings among those reported at most q_max, whatever the
+    number of tests. `rel` (a relation name) with every column plus q_value; `p` an
+    expression over its columns, `partition_by` the list of columns naming a family.
+    Tied p values share one q: for a run of equal p, p · m / j is smallest at the run's last position J (the
+    count of p values ≤ p), and the minimum over j ≥ i takes it for every row of the run. So the q values
+    come from the family's distinct p values (rank J = the running count, the same double p · m / J as a
+    row-by-row sort computes) and are joined back on p. Two row-by-row window sorts over every row tested,
+    every column carried and one partition per quarter (so one thread), were most of the A8 model's time and
+    a large part of the pair and rater models'. The rows are materialized once so that the p they are
+    grouped by and the p they are joined back on are the same computed doubles. -#}
+{% macro bh_q_values(rel, p, partition_by) -%}
+    {%- set keys = partition_by | join(', ') -%}
+    (
+        with bh_tested as materialized (
+            select
+                *,
+                {{ p }} as bh_p
+            from {{ rel }}
+        ),
 
-{% macro bh_q(p, partition_by) -%}
-    least(1.0, min({{ p }} * bh_m / bh_rank) over (
-        partition by {{ partition_by }} order by bh_rank desc rows between unbounded preceding and current row
-    ))
+        bh_ranked as (
+            select
+                {{ keys }},
+                bh_p,
+                cast(sum(bh_n) over (
+                    partition by {{ keys }} order by bh_p asc nulls last
+                    rows between unbounded preceding and current row
+                ) as bigint) as bh_rank,
+                cast(sum(bh_n) over (partition by {{ keys }}) as bigint) as bh_m
+            from (
+                select
+                    {{ keys }},
+                    bh_p,
+                    count(*) as bh_n
+                from bh_tested
+                group by {{ keys }}, bh_p
+            ) as bh_levels
+        ),
+
+        bh_valued as (
+            select
+                {{ keys }},
+                bh_p,
+                least(1.0, min(bh_p * bh_m / bh_rank) over (
+                    partition by {{ keys }} order by bh_p desc nulls first
+                    rows between unbounded preceding and current row
+                )) as q_value
+            from bh_ranked
+        )
+
+        select
+            bh_tested.* exclude (bh_p),
+            bh_valued.q_value
+        from bh_tested
+        inner join bh_valued
+            on
+                {% for key in partition_by -%}
+                bh_tested.{{ key }} = bh_valued.{{ key }}
+                and {% endfor -%}
+                bh_tested.bh_p is not distinct from bh_valued.bh_p
+    )
 {%- endmacro %}
 
 {#- The severity of a finding from how sure it is: the rules file's severity for the type when the q value is

@@ -62,11 +62,10 @@ pairs_tested as (
 -- The tail is a function of (k, n, p): summed once per distinct triple, joined back on it.
 pairs_tails as {{ binomial_upper_tails('pairs_tested') }},
 
-pairs_numbered as (
+pairs_p as (
     select
         pairs_tested.*,
-        pairs_tails.p_value,
-        {{ bh_inputs('pairs_tails.p_value', 'pairs_tested.quarter') }}
+        pairs_tails.p_value
     from pairs_tested
     inner join pairs_tails
         on
@@ -76,10 +75,7 @@ pairs_numbered as (
 ),
 
 pairs_q as (
-    select
-        pairs_numbered.*,
-        {{ bh_q('p_value', 'quarter') }} as q_value
-    from pairs_numbered
+    select * from {{ bh_q_values('pairs_p', 'p_value', ['quarter']) }} as pairs_numbered
 ),
 
 collusion as (
@@ -269,19 +265,15 @@ mutual as (
             and a.rater_code < b.rater_code
 ),
 
-mutual_numbered as (
+mutual_p as (
     select
         mutual.*,
-        least(1.0, mutual.t * (1 - ln(mutual.t))) as p_value,
-        {{ bh_inputs('least(1.0, t * (1 - ln(t)))', 'quarter') }}
+        least(1.0, mutual.t * (1 - ln(mutual.t))) as p_value
     from mutual
 ),
 
 mutual_q as (
-    select
-        mutual_numbered.*,
-        {{ bh_q('p_value', 'quarter') }} as q_value
-    from mutual_numbered
+    select * from {{ bh_q_values('mutual_p', 'p_value', ['quarter']) }} as mutual_numbered
 ),
 
 reciprocal_inflation as (

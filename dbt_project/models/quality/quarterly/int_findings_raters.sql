@@ -85,8 +85,7 @@ straight_p as {{ binomial_upper_tail('straight_tested', 'quarter, unit_code, rat
 straight_numbered as (
     select
         straight_tested.*,
-        straight_p.p_value,
-        {{ bh_inputs('straight_p.p_value', 'straight_tested.quarter') }}
+        straight_p.p_value
     from straight_tested
     inner join straight_p
         on
@@ -97,10 +96,7 @@ straight_numbered as (
 ),
 
 straight_q as (
-    select
-        straight_numbered.*,
-        {{ bh_q('p_value', 'quarter') }} as q_value
-    from straight_numbered
+    select * from {{ bh_q_values('straight_numbered', 'p_value', ['quarter']) }} as straight_valued
 ),
 
 straight_lining as (
@@ -149,8 +145,7 @@ flat_p as {{ chi_square_lower_tail('flat_tested', 'quarter, unit_code, rater_tie
 flat_numbered as (
     select
         flat_tested.*,
-        flat_p.p_value,
-        {{ bh_inputs('flat_p.p_value', 'flat_tested.quarter') }}
+        flat_p.p_value
     from flat_tested
     inner join flat_p
         on
@@ -161,10 +156,7 @@ flat_numbered as (
 ),
 
 flat_q as (
-    select
-        flat_numbered.*,
-        {{ bh_q('p_value', 'quarter') }} as q_value
-    from flat_numbered
+    select * from {{ bh_q_values('flat_numbered', 'p_value', ['quarter']) }} as flat_valued
 ),
 
 no_discrimination as (

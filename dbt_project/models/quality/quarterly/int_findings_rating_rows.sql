@@ -131,18 +131,8 @@ tailed as (
     ) as pooled
 ),
 
-numbered as (
-    select
-        tailed.*,
-        {{ bh_inputs('coalesce(p_value, 0)', 'quarter') }}
-    from tailed
-),
-
 q_valued as (
-    select
-        numbered.*,
-        {{ bh_q('coalesce(p_value, 0)', 'quarter') }} as q_value
-    from numbered
+    select * from {{ bh_q_values('tailed', 'coalesce(p_value, 0)', ['quarter']) }} as numbered
 ),
 
 outliers as (

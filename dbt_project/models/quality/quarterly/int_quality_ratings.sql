@@ -68,9 +68,11 @@ rater_values as (
     group by quarter, unit_code, ratee_code, rater_code
 ),
 
--- Per ratee, the number of raters and the three order statistics of their values that the
--- leave-one-out medians need (loo_median_from_stats): three numbers per ratee instead of a sorted list
--- joined onto every rating and a row number per rating.
+-- Per ratee, the number of raters, the three order statistics of their values that the leave-one-out
+-- medians need (loo_median_from_stats) and the sorted values themselves, which place each rater among the
+-- others: strictly below (what rank() − 1 counts) and equal (the peers of a range frame, less itself).
+-- Counted in the ratee's list (~12 values), joined once per rater of the ratee, instead of a window sort
+-- over every rater partitioned by ratee and a second join of its result with these statistics.
 ratee_lists as (
     select
         quarter,
@@ -79,7 +81,8 @@ ratee_lists as (
         n_raters,
         sorted_values[n_raters // 2] as value_1,
         sorted_values[n_raters // 2 + 1] as value_2,
-        sorted_values[n_raters // 2 + 2] as value_3
+        sorted_values[n_raters // 2 + 2] as value_3,
+        sorted_values
     from (
         select
             quarter,
@@ -92,35 +95,33 @@ ratee_lists as (
     ) as ratee_values
 ),
 
--- One sort per ratee: the raters strictly below (rank) and the peers of equal value (the range frame).
-ranked as (
+rater_places as (
     select
-        *,
-        rank() over by_value - 1 as n_others_below,
-        count(*) over (by_value range between current row and current row) - 1 as n_others_tied
+        rater_values.*,
+        ratee_lists.n_raters,
+        ratee_lists.value_1,
+        ratee_lists.value_2,
+        ratee_lists.value_3,
+        ratee_lists.sorted_values
     from rater_values
-    window by_value as (partition by quarter, unit_code, ratee_code order by rater_value)
+    inner join ratee_lists
+        on
+            rater_values.quarter = ratee_lists.quarter
+            and rater_values.unit_code = ratee_lists.unit_code
+            and rater_values.ratee_code = ratee_lists.ratee_code
 ),
 
 rater_consensus as (
     select
-        ranked.quarter,
-        ranked.unit_code,
-        ranked.ratee_code,
-        ranked.rater_code,
-        cast(ratee_lists.n_raters - 1 as integer) as n_other_raters,
-        cast(ranked.n_others_below as integer) as n_others_below,
-        cast(ranked.n_others_tied as integer) as n_others_tied,
-        {{ loo_median_from_stats(
-            'ranked.rater_value', 'ratee_lists.n_raters - 1',
-            'ratee_lists.value_1', 'ratee_lists.value_2', 'ratee_lists.value_3'
-        ) }} as consensus_score
-    from ranked
-    inner join ratee_lists
-        on
-            ranked.quarter = ratee_lists.quarter
-            and ranked.unit_code = ratee_lists.unit_code
-            and ranked.ratee_code = ratee_lists.ratee_code
+        quarter,
+        unit_code,
+        ratee_code,
+        rater_code,
+        cast(n_raters - 1 as integer) as n_other_raters,
+        cast(len(list_filter(sorted_values, lambda v: v < rater_value)) as integer) as n_others_below,
+        cast(len(list_filter(sorted_values, lambda v: v = rater_value)) - 1 as integer) as n_others_tied,
+        {{ loo_median_from_stats('rater_value', 'n_raters - 1', 'value_1', 'value_2', 'value_3') }} as consensus_score
+    from rater_places
 ),
 
 final as (

@@ -14,9 +14,32 @@
 --   level's median residual). Scale: the level's robust spread of residuals shrunk toward the city's
 --   (weight: rules prior_units), at least 0.25 points. p = 1 − Φ(excess / scale). Effect floor:
 --   min_excess_points, or min_headroom_share of the room between the expectation and 100 if less.
+--
+-- The persons are fct_person_quarter's rows (int_quarter_persons with a rules year) and the three columns
+-- these tests use, read from the models fct_person_quarter copies them from: read from the mart, this view
+-- and the quarter's findings (int_findings_units → fct_rating_findings_quarterly) waited for
+-- int_person_quarter_scores, fct_person_quarter and both models' data tests, which decide nothing here.
 with persons as (
-    select * from {{ ref('fct_person_quarter') }}
-    where {{ in_selected_quarter() }}
+    select
+        quarter_persons.quarter,
+        quarter_persons.unit_code,
+        quarter_persons.is_participant,
+        base_scores.task_score,
+        eval_scores.eval_score
+    from {{ ref('int_quarter_persons') }} as quarter_persons
+    inner join {{ ref('int_rules') }} as person_rules
+        on quarter_persons.rules_year = person_rules.rules_year
+    left join {{ ref('int_person_base_score') }} as base_scores
+        on
+            quarter_persons.quarter = base_scores.quarter
+            and quarter_persons.unit_code = base_scores.unit_code
+            and quarter_persons.person_code = base_scores.person_code
+    left join {{ ref('int_person_eval_score') }} as eval_scores
+        on
+            quarter_persons.quarter = eval_scores.quarter
+            and quarter_persons.unit_code = eval_scores.unit_code
+            and quarter_persons.person_code = eval_scores.person_code
+    where {{ in_selected_quarter('quarter_persons.quarter') }}
 ),
 
 units as (
