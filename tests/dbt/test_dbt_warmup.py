@@ -12,7 +12,9 @@ from pathlib import Path
 import dagster as dg
 
 from pipelines.defs.dbt import resources, warmup
-from pipelines.defs.dbt.resources import WarehouseDbtCli, dbt_resource
+from pipelines.defs.dbt.inprocess import cached_or_parsed
+from pipelines.defs.dbt.project import DBT_PROJECT_DIR
+from pipelines.defs.dbt.resources import WarehouseDbtCli, dbt_resource, default_parse_args
 from pipelines.paths import PROJECT_ROOT
 
 
@@ -50,6 +52,18 @@ WARMED_THEN_DBT = textwrap.dedent(
     from pipelines.defs.dbt.warmup import warm_dbt
 
     assert warm_dbt() == []
+    from dbt.cli.main import dbtRunner
+
+    from pipelines.defs.dbt.inprocess import cached_or_parsed, close_duckdb, project_args
+    from pipelines.defs.dbt.project import DBT_PROJECT_DIR
+    from pipelines.defs.dbt.resources import dbt_resource, default_parse_args
+
+    scratch = Path(sys.argv[1])
+    database = scratch / "w.duckdb"
+    duckdb.connect(str(database)).close()
+    # from the parse cache the test made for this environment: a real parse would build the schemas
+    manifest, parsed = cached_or_parsed(DBT_PROJECT_DIR, scratch / "parse", default_parse_args())
+    assert not parsed
     import dbt_common.dataclass_schema as schemas
 
     built = []
@@ -60,16 +74,6 @@ WARMED_THEN_DBT = textwrap.dedent(
         return original(cls, *args, **kwargs)
 
     schemas.build_json_schema = recording
-    from dbt.cli.main import dbtRunner
-
-    from pipelines.defs.dbt.inprocess import cached_or_parsed, close_duckdb, project_args
-    from pipelines.defs.dbt.project import DBT_PROJECT_DIR
-    from pipelines.defs.dbt.resources import dbt_resource, default_parse_args
-
-    scratch = Path(sys.argv[1])
-    database = scratch / "w.duckdb"
-    duckdb.connect(str(database)).close()
-    manifest, _ = cached_or_parsed(DBT_PROJECT_DIR, scratch / "parse", default_parse_args())
     argv = [
         "build", "--select", "tag:no_such_tag",
         *project_args(DBT_PROJECT_DIR, scratch / "target"),
@@ -88,6 +92,7 @@ def test_after_the_warmup_a_dbt_command_builds_no_schema_of_its_own(tmp_path: Pa
     the project (a build that selects nothing: it still loads and validates the project, flags,
     profile and DuckDB credentials and makes the adapter); every schema they need was built by the
     warm-up."""
+    cached_or_parsed(DBT_PROJECT_DIR, tmp_path / "parse", default_parse_args())  # the child's cache
     script = tmp_path / "warmed.py"
     script.write_text(WARMED_THEN_DBT, encoding="utf-8")
     done = subprocess.run(

@@ -4,7 +4,7 @@ The first dbt command in a process pays for work that every later command reuses
 tasks and the DuckDB adapter (modules whose dataclasses mashumaro compiles on import), building the JSON
 schemas dbt validates the project, profile and credentials against (each cached per class), and
 `inspect`'s module-by-file table, which dbt fills when it names the caller of each adapter behaviour flag
-(`inspect.stack()` on every adapter it makes). Measured in a fresh process on the 2-core machine: ~0.25 s
+(`inspect.stack()` on every adapter it makes). Measured in a fresh process on the 2-core machine: 0.1-0.25 s
 of imports, ~0.27 s of schemas, ~0.1 s of inspect, all of it in the quarter step before dbt's first node.
 
 A run that builds the warehouse initialises the `dbt` resource before its first step (resources.py,
