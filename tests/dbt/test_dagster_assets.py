@@ -15,6 +15,7 @@ import pytest
 from dagster_dbt import DbtProject
 
 from pipelines.defs.dbt.assets import (
+    keep_parse_cache,
     rules_table,
     warehouse_annual_job,
     warehouse_annual_models,
@@ -297,3 +298,25 @@ def test_a_failing_dbt_test_on_a_mart_fails_its_summary_check_and_names_the_test
         kinds.count("ASSET_CHECK_EVALUATION_PLANNED") == kinds.count("ASSET_CHECK_EVALUATION") == len(stored)
     )
     assert tests_run >= 2 * len(stored)
+
+
+def test_old_run_targets_are_pruned_in_the_background_keeping_the_newest(tmp_path: Path) -> None:
+    """Real folders with dbt's files: the `keep` newest per-run folders stay, the others are removed by
+    the returned thread; other folders of target/ are never touched; nothing old, no thread."""
+    folders = []
+    for i in range(5):
+        folder = tmp_path / f"warehouse_quarter_models-run{i}-abc"
+        (folder / "compiled" / "m").mkdir(parents=True)
+        (folder / "compiled" / "m" / "a.sql").write_text("select 1\n", encoding="utf-8")
+        (folder / "dbt.log").write_text("log\n", encoding="utf-8")
+        os.utime(folder, (1_000_000 + i, 1_000_000 + i))
+        folders.append(folder)
+    other = tmp_path / "parse-cache-elsewhere"
+    other.mkdir()
+    pruning = keep_parse_cache(folders[-1], keep=2)
+    assert pruning is not None
+    pruning.join(timeout=60)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        [folders[3].name, folders[4].name, other.name]
+    )
+    assert keep_parse_cache(folders[-1], keep=2) is None

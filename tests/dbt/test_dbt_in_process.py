@@ -24,7 +24,9 @@ from pipelines.defs.dbt.inprocess import (
     PARSED_NOTE,
     REUSED_NOTE,
     RUN_TIME_ENV,
+    cached_or_parsed,
     close_duckdb,
+    current_duckdb_environment,
     parse_key,
     project_args,
     run_manifest,
@@ -79,6 +81,32 @@ def test_a_failing_build_fails_the_step_names_the_nodes_and_leaves_the_file_free
         assert reopened.execute("select 1").fetchone() == (1,)
 
 
+def test_after_a_successful_command_the_file_opens_again_with_other_settings(tmp_path: Path) -> None:
+    """dbt-duckdb keeps its environment (and its DuckDB instance) for the next command; close_duckdb
+    closes that connection without a garbage collection, and the file opens read-only in this process,
+    which DuckDB refuses while an instance with other settings holds it."""
+    from dbt.cli.main import dbtRunner
+
+    close_duckdb()  # nothing open yet: nothing to close
+    database = tmp_path / "w.duckdb"
+    with duckdb.connect(str(database)) as con:
+        con.execute("create table t as select 42 as x")
+    resource = dbt_resource()
+    manifest, _ = cached_or_parsed(DBT_PROJECT_DIR, tmp_path / "parse", default_parse_args())
+    argv = [
+        "show", "--inline", "select x from main.t",
+        *project_args(DBT_PROJECT_DIR, tmp_path / "target"),
+        "--vars", json.dumps(resource.dbt_vars(database)),
+    ]  # fmt: skip
+    result = dbtRunner(manifest=manifest).invoke(argv)
+    assert result.success, result.exception
+    assert current_duckdb_environment() is not None  # dbt-duckdb kept it for its next command
+    close_duckdb()
+    assert current_duckdb_environment() is None
+    with duckdb.connect(str(database), read_only=True) as reopened:
+        assert reopened.execute("select x from main.t").fetchone() == (42,)
+
+
 def test_the_dagster_dbt_and_dbt_duckdb_pieces_are_still_what_inprocess_assumes() -> None:
     """An upgrade that renames or re-types them fails here rather than in a quarterly run."""
     params = inspect.signature(get_updated_cli_invocation_params_for_context).parameters
@@ -89,6 +117,7 @@ def test_the_dagster_dbt_and_dbt_duckdb_pieces_are_still_what_inprocess_assumes(
     fields = list(inspect.signature(DbtCoreCliEventMessage).parameters)
     assert fields == ["raw_event", "event_history_metadata"]
     assert callable(DuckDBConnectionManager.close_all_connections)
+    assert callable(DuckDBConnectionManager.env)
 
 
 def _project_copy(tmp_path: Path) -> Path:

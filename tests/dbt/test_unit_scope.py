@@ -25,7 +25,15 @@ from pipelines.defs.dbt.assets import (
 )
 from pipelines.defs.dbt.project import DBT_PROJECT_DIR
 from pipelines.defs.dbt.resources import dbt_resource
-from pipelines.defs.dbt.scope import changed_units, global_key
+from pipelines.defs.dbt.scope import (
+    BUILT_GLOBAL,
+    BUILT_UNITS,
+    Scope,
+    changed_units,
+    global_key,
+    hash_columns,
+    record_built,
+)
 from tests.dbt.conftest import point_at
 from tests.dbt.raw_fixtures import U1, tiny_city, write_raw, write_registry
 from tests.publish.test_incremental_equals_full import _differences, _tables
@@ -106,6 +114,34 @@ def test_changed_units() -> None:
     assert changed_units({"a": "1", "b": "2"}, {"a": "1", "b": "3", "c": "4"}) == ("b", "c")
     assert changed_units({"a": "1"}, {}) == ("a",)
     assert changed_units({}, {}) == ()
+
+
+def test_hash_columns_keeps_each_unit_with_its_hash_in_unit_order() -> None:
+    assert hash_columns({"b": "2", "a": "1", "c": "3"}) == (["a", "b", "c"], ["1", "2", "3"])
+    assert hash_columns({}) == ([], [])
+
+
+def test_record_built_keeps_every_units_hash_of_the_quarter_and_the_other_quarters(tmp_path: Path) -> None:
+    """On a real DuckDB file: a quarter's record replaces that quarter's rows only (same global key), each
+    unit with its own hash; a quarter with no units records none; another global key drops every quarter."""
+    database = tmp_path / "w.duckdb"
+    record_built(database, Scope("2025Q1", None, {"u2": "h2", "u1": "h1"}, "key"))
+    record_built(database, Scope("2025Q2", ("u1",), {"u1": "x1", "u3": "x3"}, "key"))
+    record_built(database, Scope("2025Q3", None, {}, "key"))
+
+    def recorded() -> tuple[list[tuple[str, str, str]], list[tuple[str]]]:
+        with duckdb.connect(str(database)) as con:
+            rows = con.execute(f"select * from {BUILT_UNITS} order by all").fetchall()
+            return rows, con.execute(f"select * from {BUILT_GLOBAL}").fetchall()
+
+    assert recorded() == (
+        [("2025Q1", "u1", "h1"), ("2025Q1", "u2", "h2"), ("2025Q2", "u1", "x1"), ("2025Q2", "u3", "x3")],
+        [("key",)],
+    )
+    record_built(database, Scope("2025Q1", None, {"u1": "n1"}, "key"))
+    assert recorded()[0] == [("2025Q1", "u1", "n1"), ("2025Q2", "u1", "x1"), ("2025Q2", "u3", "x3")]
+    record_built(database, Scope("2025Q2", None, {"u4": "y4"}, "other"))
+    assert recorded() == ([("2025Q2", "u4", "y4")], [("other",)])
 
 
 def test_the_global_key_follows_the_projects_macros(tmp_path: Path) -> None:

@@ -148,6 +148,12 @@ def prepare_scope(database: Path, quarter: str | None, raw_dir: Path, key: str, 
     return Scope(quarter, units, hashes, key, run_id)
 
 
+def hash_columns(unit_hashes: dict[str, str]) -> tuple[list[str], list[str]]:
+    """The units and their hashes as two parallel lists, in unit order."""
+    ordered = sorted(unit_hashes.items())
+    return [unit for unit, _ in ordered], [content for _, content in ordered]
+
+
 def record_built(database: Path, scope: Scope) -> None:
     """After a successful build: what its unit-grain rows were built from; the scope is cleared, so dbt
     by hand on this file rebuilds everything again."""
@@ -168,9 +174,13 @@ def record_built(database: Path, scope: Scope) -> None:
             con.execute(f"delete from {BUILT_UNITS}")
         if scope.quarter is not None:
             con.execute(f"delete from {BUILT_UNITS} where quarter = ?", [scope.quarter])
-            con.executemany(
-                f"insert into {BUILT_UNITS} values (?, ?, ?)",
-                [(scope.quarter, unit, content) for unit, content in sorted(scope.unit_hashes.items())],
+            # One statement for every unit: `executemany` runs the insert once per row, each its own
+            # commit (8,000 on the 16-city province: 16-24 s on the loaded machine against 0.1-0.2 s);
+            # two unnests in one select list are zipped row by row.
+            units, contents = hash_columns(scope.unit_hashes)
+            con.execute(
+                f"insert into {BUILT_UNITS} select ?, unnest(?::varchar[]), unnest(?::varchar[])",
+                [scope.quarter, units, contents],
             )
         con.execute(f"insert into {BUILT_GLOBAL} values (?)", [scope.global_key])
         con.execute(
