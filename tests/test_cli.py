@@ -286,8 +286,7 @@ class _Cycle:
 
 def test_the_collector_leaves_what_the_run_inherited_alone_and_only_while_it_runs() -> None:
     """runner.gc_frozen: what existed before is not walked (a cycle already garbage then stays until the
-    end); what the run makes is still collected (dbt-duckdb's handle is released by a collection,
-    inprocess.close_duckdb); afterwards everything is collectable again."""
+    end); what the run makes is still collected; afterwards everything is collectable again."""
     import gc
     import weakref
 

@@ -450,9 +450,9 @@ def gc_frozen() -> Iterator[None]:
     By now the process holds Dagster, dbt and the definitions: ~340,000 objects that live as long as the
     process. Every full collection during the run walked them again (~11 in one city resubmission,
     2.7-4.5 s of CPU at the machine's usual load); frozen, a collection walks only what the run made
-    (docs/benchmark.md, fourth pass). Garbage the run makes is collected as before (inprocess.close_duckdb
-    relies on it). Unfrozen afterwards, so a caller that runs many commands in one process (tests) gets
-    everything collectable again, including any garbage cycle that already existed at the freeze.
+    (docs/benchmark.md, fourth pass). Garbage the run makes is collected as before. Unfrozen afterwards,
+    so a caller that runs many commands in one process (tests) gets everything collectable again,
+    including any garbage cycle that already existed at the freeze.
     """
     gc.freeze()
     try:

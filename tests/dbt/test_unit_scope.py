@@ -23,6 +23,7 @@ from pipelines.defs.dbt.assets import (
     warehouse_annual_models,
     warehouse_quarter_models,
 )
+from pipelines.defs.dbt.inprocess import project_files
 from pipelines.defs.dbt.project import DBT_PROJECT_DIR
 from pipelines.defs.dbt.resources import dbt_resource
 from pipelines.defs.dbt.scope import (
@@ -144,24 +145,35 @@ def test_record_built_keeps_every_units_hash_of_the_quarter_and_the_other_quarte
     assert recorded() == ([("2025Q2", "u4", "y4")], [("other",)])
 
 
-def test_the_global_key_follows_the_projects_macros(tmp_path: Path) -> None:
-    """A changed macro of the project (a generic test, the quarter scoping) forces a whole-quarter build,
-    as a changed model does; dbt's own macros are pinned with dbt and do not count."""
-    parsed = json.loads((DBT_PROJECT_DIR / "target" / "manifest.json").read_text(encoding="utf-8"))
-    manifest = tmp_path / "manifest.json"
+def test_the_global_key_follows_the_project_files_not_the_prepared_manifest(tmp_path: Path) -> None:
+    """Any edit of the dbt project (a model, a macro of the project, a YAML config) forces a whole-quarter
+    build. The key reads the files the run parses, not target/manifest.json, which a model edited after
+    `make env` leaves stale: the run would build that model from the new SQL for the changed units only.
+    Nothing dbt writes into target/ counts."""
+    project = tmp_path / "dbt_project"
+    shutil.copytree(DBT_PROJECT_DIR, project, ignore=shutil.ignore_patterns("target", "logs", "dbt_packages"))
+    (project / "target").mkdir()
+    manifest = project / "target" / "manifest.json"
+    manifest.write_text("{}", encoding="utf-8")
 
     def key() -> str:
-        manifest.write_text(json.dumps(parsed), encoding="utf-8")
-        return global_key(tmp_path / "units.csv", tmp_path / "rules", manifest)
+        return global_key(tmp_path / "units.csv", tmp_path / "rules", project, project_files(project))
 
     before = key()
-    own = "macro.assessment_warehouse.test_expression_is_true"
-    parsed["macros"][own]["macro_sql"] += "\n"
-    after = key()
-    assert after != before
-    theirs = next(u for u, m in parsed["macros"].items() if m["package_name"] != "assessment_warehouse")
-    parsed["macros"][theirs]["macro_sql"] += "\n"
-    assert key() == after
+    manifest.write_text('{"nodes": {}}', encoding="utf-8")
+    (project / "target" / "run_results.json").write_text("{}", encoding="utf-8")
+    assert key() == before
+    keys = {before}
+    for edited in (
+        project / "models" / "marts" / "quarterly" / "fct_person_quarter.sql",
+        project / "macros" / "quarters.sql",
+        project / "tests" / "generic" / "row_rules.sql",
+        project / "dbt_project.yml",
+    ):
+        assert edited.exists(), edited
+        edited.write_text(edited.read_text(encoding="utf-8") + "\n", encoding="utf-8")
+        keys.add(key())
+    assert len(keys) == 5
 
 
 def test_the_tests_a_unit_scoped_build_leaves_out_read_only_the_keyed_files() -> None:

@@ -118,8 +118,8 @@ class WarehouseTranslator(DagsterDbtTranslator):
 def data_tests_settled_by_the_global_key(manifest: Mapping[str, Any]) -> list[str]:
     """Names of the dbt data tests that read, through any chain of models, nothing but KEYED_SOURCES.
 
-    A build's scope lists units only while the global key (those files, every node's checksum, tests
-    included, and the project's macros) is the one recorded by the last successful build of the file,
+    A build's scope lists units only while the global key (those files and every file of the dbt
+    project, tests included) is the one recorded by the last successful build of the file,
     and that build ran these tests on exactly the same inputs and SQL: their verdict cannot have changed.
     A unit-scoped quarter build leaves them out (there, the 5 tests on the rules and registry views, of
     its 40); every other build runs them.

@@ -16,7 +16,7 @@ Which units changed is decided from the inputs themselves, not from what ingesti
 unit, a hash of its rows in every raw table of the quarter (raw/<table>/<quarter>.parquet), compared
 with the hashes recorded when the build file's rows were last built (`main._built_units`). A unit-grain
 model reads nothing about a unit but that unit's raw rows, the registry and the rules, so those two and
-the models' own SQL (their checksums in the manifest, and the project's macros) form a global key: when
+the dbt project's files (its SQL, macros and configs, as the run parses them) form a global key: when
 it differs from the recorded one, the whole quarter is rebuilt. The records are written only after dbt
 succeeded; a failed build is discarded with them.
 """
@@ -24,7 +24,8 @@ succeeded; a failed build is discarded with them.
 from __future__ import annotations
 
 import hashlib
-import json
+import importlib.metadata
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,6 +35,8 @@ SCOPE_TABLE = "main._build_scope"
 LAST_SCOPE = "main._last_scope"  # the scope a run decided, kept for that run's later dbt steps
 BUILT_UNITS = "main._built_units"
 BUILT_GLOBAL = "main._built_global"
+# dbt's own macros (materializations, the adapter's) come with these packages: an upgrade rebuilds.
+DBT_PACKAGES = ("dbt-core", "dbt-duckdb")
 
 
 @dataclass(frozen=True)
@@ -51,25 +54,25 @@ def _file_digest(digest: hashlib._Hash, path: Path) -> None:
         digest.update(path.read_bytes())
 
 
-def global_key(registry: Path, rules_dir: Path, manifest: Path) -> str:
-    """A hash of everything a unit-grain model reads besides the unit's own raw rows."""
+def global_key(registry: Path, rules_dir: Path, project_dir: Path, project_files: Iterable[Path]) -> str:
+    """A hash of everything a unit-grain model reads besides the unit's own raw rows: the registry, the
+    rules files, and the dbt project as it is on disk (`project_files`: every file dbt reads when it
+    parses, i.e. the models, the project's macros and generic tests, whose scoping a unit-scoped build
+    trusts, test_scope.sql, and the YAML configs) with the versions of the dbt that interprets them.
+
+    Taken from the files, not from target/manifest.json: that manifest is what `make env` last parsed,
+    while a run builds from its own parse of the files. A model edited without `make env` left the old
+    key in place, and a unit-scoped build then wrote the changed units with the new SQL next to the
+    other units' rows made by the old. Any edit, a comment included, rebuilds the quarter once."""
     digest = hashlib.sha256()
     _file_digest(digest, registry)
     for path in sorted(rules_dir.glob("*.parquet")) if rules_dir.exists() else []:
         _file_digest(digest, path)
-    parsed = json.loads(manifest.read_text(encoding="utf-8")) if manifest.exists() else {}
-    nodes = parsed.get("nodes", {})
-    for unique_id in sorted(nodes):
-        digest.update(f"{unique_id}={nodes[unique_id].get('checksum', {}).get('checksum', '')}".encode())
-    # The project's own macros as well (a node's checksum covers its file, not the macros it calls): the
-    # quarter and unit scoping, and the generic tests (tests/generic), which a unit-scoped build runs
-    # on the rewritten rows only, trusting that the other rows passed the same tests (test_scope.sql).
-    project = parsed.get("metadata", {}).get("project_name")
-    macros = parsed.get("macros", {})
-    for unique_id in sorted(u for u in macros if macros[u].get("package_name") == project):
-        digest.update(
-            f"{unique_id}={hashlib.sha256(macros[unique_id]['macro_sql'].encode()).hexdigest()}".encode()
-        )
+    for name in DBT_PACKAGES:
+        digest.update(f"{name}={importlib.metadata.version(name)}\0".encode())
+    for path in sorted(project_files):
+        digest.update(path.relative_to(project_dir).as_posix().encode() + b"\0")
+        digest.update(hashlib.sha256(path.read_bytes()).digest())
     return digest.hexdigest()
 
 
