@@ -4,6 +4,8 @@
                                                                  counts, facts
     ingest_cache/<namespace>/batches/<batch>/issues.parquet      every content error and warning
     ingest_cache/<namespace>/batches/<batch>/<table>.parquet     typed tables (content-valid only)
+    ingest_cache/<namespace>/batches/<batch>/free_text.parquet   national IDs typed outside the ID
+                                                                 column (free_text.py), found once
     ingest_cache/<namespace>/entries/<sha256>.transient.json    a timeout or crash, retried next run
 
 A re-run reads these instead of parsing: an unchanged file is never parsed twice. The results of
@@ -27,6 +29,7 @@ import hashlib
 import json
 import os
 import uuid
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -147,15 +150,32 @@ def all_issues(entries: list[Entry]) -> pl.DataFrame:
 COMPRESSION = "lz4"
 
 
+# The warnings free_text.py finds in a batch's typed tables, as Issue fields in the order found.
+FREE_TEXT = "free_text"
+FREE_TEXT_SCHEMA: dict[str, pl.DataType] = {
+    "submission_id": pl.Utf8,
+    "kind": pl.Utf8,
+    "message": pl.Utf8,
+    "sheet": pl.Utf8,
+    "excel_row": pl.Int64,
+    "header": pl.Utf8,
+    "value": pl.Utf8,
+}
+FindInTables = Callable[[dict[str, pl.DataFrame]], dict[str, list[Issue]]]
+
+
 def write_batch(
     root: Path,
     entries: list[Entry],
     tables: dict[str, pl.DataFrame],
     issues: pl.DataFrame | None = None,
+    find: FindInTables | None = None,
 ) -> str:
     """Cache the results of one run; returns the batch id. `tables`: the typed tables of the run's
     deliveries (tables.typed_batch), of which those of content-valid entries are kept. `issues`:
-    all_issues(entries), when the caller has it already."""
+    all_issues(entries), when the caller has it already. `find`: what finds the free-text warnings
+    in the kept tables (free_text.find_in_tables), kept beside them so that no later run looks for
+    them again; a batch without them (written before) has them found at each assembly."""
     batch = f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
     folder = root / "batches" / batch
     tmp = root / "batches" / f".tmp-{batch}"
@@ -163,13 +183,16 @@ def write_batch(
     issues = all_issues(entries) if issues is None else issues
     issues.write_parquet(tmp / "issues.parquet", compression=COMPRESSION)
     valid = [e.submission_id for e in entries if e.content_ok]
+    kept: dict[str, pl.DataFrame] = {}
     for table in TABLES:
         schema = cache_schema(table)
         frame = tables.get(table, pl.DataFrame(schema=schema))
         frame = frame.filter(pl.col("submission_id").is_in(valid))
-        frame.select([pl.col(c).cast(t) for c, t in schema.items()]).write_parquet(
-            tmp / f"{table}.parquet", compression=COMPRESSION
-        )
+        kept[table] = frame.select([pl.col(c).cast(t) for c, t in schema.items()])
+        kept[table].write_parquet(tmp / f"{table}.parquet", compression=COMPRESSION)
+    if find is not None:
+        _free_text_frame(find(kept)).write_parquet(tmp / f"{FREE_TEXT}.parquet", compression=COMPRESSION)
+    del kept
     metas = [
         CachedMeta(
             submission_id=e.submission_id,
@@ -194,6 +217,40 @@ def write_batch(
         else:
             _transient_path(root, e.submission_id).unlink(missing_ok=True)
     return batch
+
+
+def _free_text_frame(found: dict[str, list[Issue]]) -> pl.DataFrame:
+    rows = [
+        (sha, i.kind, i.message, i.sheet, i.excel_row, i.header, i.value)
+        for sha, issues in found.items()
+        for i in issues
+    ]
+    return pl.DataFrame(rows, schema=FREE_TEXT_SCHEMA, orient="row")
+
+
+def read_free_text(
+    root: Path, metas: list[CachedMeta], held: Held | None = None
+) -> tuple[dict[str, list[Issue]], set[str]]:
+    """The free-text warnings cached for these submissions, and which submissions that answers for:
+    every one whose batch keeps them (with or without a warning), none of an older batch's."""
+    batches: dict[str, set[str]] = {}
+    for m in metas:
+        batches.setdefault(m.batch, set()).add(m.submission_id)
+    found: dict[str, list[Issue]] = {}
+    covered: set[str] = set()
+    for batch, ids in sorted(batches.items()):
+        path = root / "batches" / batch / f"{FREE_TEXT}.parquet"
+        frame = None if held is None else held.get(path)
+        if frame is None:
+            if not path.exists():
+                continue
+            frame = pl.read_parquet(path)
+        covered |= ids
+        for sha, kind, message, sheet, row, header, value in frame.filter(
+            pl.col("submission_id").is_in(list(ids))
+        ).iter_rows():
+            found.setdefault(sha, []).append(Issue(kind, message, sheet, row, header, value))
+    return found, covered
 
 
 def _write_transient(path: Path, meta: CachedMeta) -> None:
@@ -226,14 +283,44 @@ def read_meta(root: Path, submission_id: str) -> CachedMeta:
     return read_metas(root, [submission_id])[submission_id]
 
 
-def _read(root: Path, name: str, metas: list[CachedMeta], schema: dict[str, pl.DataType]) -> pl.DataFrame:
+# Batch files held in memory by path, for one run's assembly (`hold`): each is read from disk once.
+Held = dict[Path, pl.DataFrame]
+# What `hold` keeps at most, as bytes on disk (a city's whole cache is ~5 MB, a 16-city province's
+# ~70 MB): beyond it the assembly reads the remaining batches from disk as it would without.
+HOLD_BUDGET_BYTES = 32 * 1024**2
+
+
+def hold(root: Path, batches: set[str], service: Callable[[], None] | None = None) -> Held:
+    """Read every file of these batches into memory, up to HOLD_BUDGET_BYTES on disk, calling
+    `service()` after each file. For the wait while a run's few new files are parsed: the assembly
+    then finds the earlier batches read (batches are immutable, so it reads the same rows)."""
+    held: Held = {}
+    budget = HOLD_BUDGET_BYTES
+    for batch in sorted(batches):
+        for name in ("issues", FREE_TEXT, *TABLES):
+            path = root / "batches" / batch / f"{name}.parquet"
+            if name == FREE_TEXT and not path.exists():  # a batch written before they were kept
+                continue
+            size = path.stat().st_size
+            if size > budget:
+                return held
+            budget -= size
+            held[path] = pl.read_parquet(path)
+            if service is not None:
+                service()
+    return held
+
+
+def _read(
+    root: Path, name: str, metas: list[CachedMeta], schema: dict[str, pl.DataType], held: Held | None = None
+) -> pl.DataFrame:
     """Rows of the given submissions from their batches, in the order of `metas`, then file order."""
     order = {m.submission_id: i for i, m in enumerate(metas)}
     batches: dict[str, list[str]] = {}
     for m in metas:
         batches.setdefault(m.batch, []).append(m.submission_id)
     frames = [
-        pl.read_parquet(root / "batches" / batch / f"{name}.parquet").filter(
+        _batch_file(root / "batches" / batch / f"{name}.parquet", held).filter(
             pl.col("submission_id").is_in(ids)
         )
         for batch, ids in sorted(batches.items())
@@ -245,10 +332,15 @@ def _read(root: Path, name: str, metas: list[CachedMeta], schema: dict[str, pl.D
     return stacked.sort(rank, maintain_order=True)
 
 
-def read_issues(root: Path, metas: list[CachedMeta]) -> pl.DataFrame:
-    return _read(root, "issues", metas, ISSUE_SCHEMA)
+def _batch_file(path: Path, held: Held | None) -> pl.DataFrame:
+    frame = None if held is None else held.get(path)
+    return pl.read_parquet(path) if frame is None else frame
 
 
-def read_table(root: Path, table: str, metas: list[CachedMeta]) -> pl.DataFrame:
+def read_issues(root: Path, metas: list[CachedMeta], held: Held | None = None) -> pl.DataFrame:
+    return _read(root, "issues", metas, ISSUE_SCHEMA, held)
+
+
+def read_table(root: Path, table: str, metas: list[CachedMeta], held: Held | None = None) -> pl.DataFrame:
     """One typed table of cached, content-valid submissions."""
-    return _read(root, table, [m for m in metas if m.content_ok], cache_schema(table))
+    return _read(root, table, [m for m in metas if m.content_ok], cache_schema(table), held)

@@ -45,6 +45,8 @@ _LOCATORS: dict[str, tuple[tuple[str, str], ...]] = {
     "adjustments": (("person_code", "人员编号"), ("item_no", "第{}条")),
     "year_end": (("person_code", "人员编号"),),
 }
+# task_assignments is made from the tasks sheet, warned there.
+WARNED_TABLES = tuple(t for t in TABLES if t != "task_assignments")
 
 
 def _text_columns(frame: pl.DataFrame) -> list[str]:
@@ -63,30 +65,49 @@ def _candidates(frame: pl.DataFrame, column: str) -> pl.DataFrame:
 
 
 def add_warnings(
-    extra: dict[tuple[str, str], list[Issue]], root: Path, metas: dict[str, cache.CachedMeta]
+    extra: dict[tuple[str, str], list[Issue]],
+    root: Path,
+    metas: dict[str, cache.CachedMeta],
+    held: cache.Held | None = None,
 ) -> None:
-    """Append a warning to `extra[(unit, submission)]` for every cell of that submission holding an ID."""
-    wanted = sorted({sha for _, sha in extra})
-    found = find_in_submissions(root, [metas[s] for s in wanted])
+    """Append a warning to `extra[(unit, submission)]` for every cell of that submission holding an ID.
+    Found once per submission, when its batch is cached (cache.write_batch with find_in_tables), and
+    read from there; looked for here only in batches cached before they were kept."""
+    wanted = [metas[s] for s in sorted({sha for _, sha in extra})]
+    found, covered = cache.read_free_text(root, wanted, held)
+    found.update(find_in_submissions(root, [m for m in wanted if m.submission_id not in covered], held))
     for key in extra:
         if found.get(key[1]):
             extra[key] = extra[key] + found[key[1]]
 
 
-def find_in_submissions(root: Path, metas: list[cache.CachedMeta]) -> dict[str, list[Issue]]:
+def find_in_submissions(
+    root: Path, metas: list[cache.CachedMeta], held: cache.Held | None = None
+) -> dict[str, list[Issue]]:
     """Warnings per submission id, from the cached typed tables of readable submissions."""
     out: dict[str, list[Issue]] = {}
-    for table in TABLES:
-        if table == "task_assignments":  # made from the tasks sheet, warned there
-            continue
-        frame = cache.read_table(root, table, metas)
-        for column in _text_columns(frame):
-            hits = _candidates(frame, column)
-            for row in hits.iter_rows(named=True):
-                n = mask_ids(row[column])[1]
-                if n:
-                    out.setdefault(row["submission_id"], []).append(_warning(table, column, row, n))
+    for table in WARNED_TABLES:
+        _find_in_table(table, cache.read_table(root, table, metas, held), out)
     return out
+
+
+def find_in_tables(tables: dict[str, pl.DataFrame]) -> dict[str, list[Issue]]:
+    """Warnings per submission id in typed tables as cached (tables.cache_schema), each submission's
+    rows together in file order: by table, then column, then row, as find_in_submissions lists them."""
+    out: dict[str, list[Issue]] = {}
+    for table in WARNED_TABLES:
+        if table in tables:
+            _find_in_table(table, tables[table], out)
+    return out
+
+
+def _find_in_table(table: str, frame: pl.DataFrame, out: dict[str, list[Issue]]) -> None:
+    for column in _text_columns(frame):
+        hits = _candidates(frame, column)
+        for row in hits.iter_rows(named=True):
+            n = mask_ids(row[column])[1]
+            if n:
+                out.setdefault(row["submission_id"], []).append(_warning(table, column, row, n))
 
 
 def _warning(table: str, column: str, row: dict[str, object], n: int) -> Issue:
