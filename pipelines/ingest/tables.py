@@ -13,6 +13,7 @@ from __future__ import annotations
 import polars as pl
 
 from pipelines.domain.template import SHEETS_BY_NAME
+from pipelines.ingest.frames import row_tuples
 from pipelines.ingest.issues import Issue, issue
 from pipelines.ingest.normalise import CANONICAL_PATTERNS, NO, YES, split_codes
 from pipelines.ingest.schema import RAW_TABLES
@@ -111,7 +112,7 @@ def _task_assignments(tasks: pl.DataFrame | None, names: list[str]) -> pl.DataFr
         return pl.DataFrame(schema=schema)
     rows: list[tuple[str, str, str, str]] = []
     seen: set[tuple[int, str, str, str]] = set()
-    columns = tasks.select(FILE, "task_code", "lead_code", "assist_codes").iter_rows()
+    columns = row_tuples(tasks.select(FILE, "task_code", "lead_code", "assist_codes"))
     for file, task, lead, assist in columns:
         if task is None:
             continue
