@@ -182,7 +182,9 @@ def write_batch(
     tmp.mkdir(parents=True)
     issues = all_issues(entries) if issues is None else issues
     issues.write_parquet(tmp / "issues.parquet", compression=COMPRESSION)
-    valid = [e.submission_id for e in entries if e.content_ok]
+    # Counted once per entry: each count walks every issue of the file (a province's 100,000s).
+    errors = [e.n_errors for e in entries]
+    valid = [e.submission_id for e, n in zip(entries, errors, strict=True) if e.readable and n == 0]
     kept: dict[str, pl.DataFrame] = {}
     for table in TABLES:
         schema = cache_schema(table)
@@ -198,14 +200,14 @@ def write_batch(
             submission_id=e.submission_id,
             batch=batch,
             readable=e.readable,
-            content_ok=e.content_ok,
+            content_ok=e.readable and n == 0,
             encoding=e.encoding,
             facts=e.facts,
-            n_errors=e.n_errors,
-            n_warnings=len(e.issues) - e.n_errors,
+            n_errors=n,
+            n_warnings=len(e.issues) - n,
             parse_seconds=round(e.parse_seconds, 4),
         )
-        for e in entries
+        for e, n in zip(entries, errors, strict=True)
     ]
     final = [asdict(m) for m, e in zip(metas, entries, strict=True) if not e.transient]
     (tmp / ENTRIES).write_text(json.dumps(final, ensure_ascii=False), encoding="utf-8")
