@@ -9,7 +9,6 @@ from pathlib import Path
 import polars as pl
 
 from pipelines.domain.national_id import ID_DIGIT, ID_MIN_DIGITS, find_ids
-from pipelines.ingest.frames import row_tuples
 from pipelines.ingest.load import persons_path, raw_path
 from pipelines.ingest.schema import RAW_TABLES
 
@@ -67,7 +66,7 @@ def clear_national_ids(tables: dict[str, pl.DataFrame], known_ids: Iterable[str]
                 continue
             n = sum(
                 cells
-                for v, cells, hex_digest in row_tuples(candidates)
+                for v, cells, hex_digest in candidates.iter_rows()
                 if (not hex_digest and find_ids(v)) or _holds_known(v, known, lengths, runs)
             )
             if n:

@@ -40,7 +40,6 @@ from pipelines.domain.template import SHEETS
 from pipelines.ingest import cache, conflicts, free_text
 from pipelines.ingest.archive import ArchiveRecord, archive_delivery, load_quarter, next_seq
 from pipelines.ingest.discover import Delivery, discover_quarter
-from pipelines.ingest.frames import row_dicts, row_tuples
 from pipelines.ingest.issues import Incident, Issue
 from pipelines.ingest.ledger import mark_current, unit_status
 from pipelines.ingest.load import write_quarter
@@ -636,7 +635,7 @@ def _reject_shared_people(
     ids = sorted({sha for (_, sha), ok in accepted.items() if ok})
     rosters = cache.read_table(root, "roster", [metas[i] for i in ids], held)
     persons: dict[str, list[tuple[str, int | None]]] = {}
-    for sha, nid, row in row_tuples(rosters.select("submission_id", "national_id", "excel_row")):
+    for sha, nid, row in rosters.select("submission_id", "national_id", "excel_row").iter_rows():
         if nid is not None:
             persons.setdefault(sha, []).append((nid, row))
     names = {code: unit["unit_name"] for code, unit in registry.items()}
@@ -772,11 +771,11 @@ def _receipts(
     registry: dict[str, dict[str, str]],
 ) -> list[tuple[Path, str]]:
     by_owner: dict[tuple[str, str], list[dict[str, object]]] = {}
-    for row in row_dicts(items):
+    for row in items.iter_rows(named=True):
         by_owner.setdefault((row["unit_code"], row["submission_id"]), []).append(row)
     flags = {
         (r["unit_code"], r["submission_id"]): (r["accepted"], r["is_current"])
-        for r in row_dicts(ledger.select("unit_code", "submission_id", "accepted", "is_current"))
+        for r in ledger.select("unit_code", "submission_id", "accepted", "is_current").iter_rows(named=True)
     }
     out = []
     receipts = receipts_dir()

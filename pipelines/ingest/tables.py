@@ -13,7 +13,6 @@ from __future__ import annotations
 import polars as pl
 
 from pipelines.domain.template import SHEETS_BY_NAME
-from pipelines.ingest.frames import row_tuples
 from pipelines.ingest.issues import Issue, issue
 from pipelines.ingest.normalise import CANONICAL_PATTERNS, NO, YES, split_codes
 from pipelines.ingest.schema import RAW_TABLES
@@ -112,7 +111,7 @@ def _task_assignments(tasks: pl.DataFrame | None, names: list[str]) -> pl.DataFr
         return pl.DataFrame(schema=schema)
     rows: list[tuple[str, str, str, str]] = []
     seen: set[tuple[int, str, str, str]] = set()
-    columns = row_tuples(tasks.select(FILE, "task_code", "lead_code", "assist_codes"))
+    columns = tasks.select(FILE, "task_code", "lead_code", "assist_codes").iter_rows()
     for file, task, lead, assist in columns:
         if task is None:
             continue
