@@ -287,8 +287,9 @@ def read_meta(root: Path, submission_id: str) -> CachedMeta:
 
 # Batch files held in memory by path, for one run's assembly (`hold`): each is read from disk once.
 Held = dict[Path, pl.DataFrame]
-# What `hold` keeps at most, as bytes on disk (a city's whole cache is ~5 MB, a 16-city province's
-# ~70 MB): beyond it the assembly reads the remaining batches from disk as it would without.
+# What `hold` keeps at most, as bytes on disk (a city's whole cache is ~5 MB, a 4-city province's ~18
+# MB): beyond it the assembly reads the remaining batches from disk as it would without. Held frames
+# take a few times their size on disk in memory, beside the run's own parse.
 HOLD_BUDGET_BYTES = 32 * 1024**2
 
 
