@@ -161,7 +161,8 @@ FREE_TEXT_SCHEMA: dict[str, pl.DataType] = {
     "header": pl.Utf8,
     "value": pl.Utf8,
 }
-FindInTables = Callable[[dict[str, pl.DataFrame]], dict[str, list[Issue]]]
+# free_text.find_in_table: (table, its kept rows, the warnings found so far by submission id).
+FindInTable = Callable[[str, pl.DataFrame, dict[str, list[Issue]]], None]
 
 
 def write_batch(
@@ -169,12 +170,12 @@ def write_batch(
     entries: list[Entry],
     tables: dict[str, pl.DataFrame],
     issues: pl.DataFrame | None = None,
-    find: FindInTables | None = None,
+    find: FindInTable | None = None,
 ) -> str:
     """Cache the results of one run; returns the batch id. `tables`: the typed tables of the run's
     deliveries (tables.typed_batch), of which those of content-valid entries are kept. `issues`:
     all_issues(entries), when the caller has it already. `find`: what finds the free-text warnings
-    in the kept tables (free_text.find_in_tables), kept beside them so that no later run looks for
+    in each kept table (free_text.find_in_table), kept beside them so that no later run looks for
     them again; a batch without them (written before) has them found at each assembly."""
     batch = f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
     folder = root / "batches" / batch
@@ -185,16 +186,17 @@ def write_batch(
     # Counted once per entry: each count walks every issue of the file (a province's 100,000s).
     errors = [e.n_errors for e in entries]
     valid = [e.submission_id for e, n in zip(entries, errors, strict=True) if e.readable and n == 0]
-    kept: dict[str, pl.DataFrame] = {}
-    for table in TABLES:
+    found: dict[str, list[Issue]] = {}
+    for table in TABLES:  # one kept table at a time: a province's are hundreds of MB together
         schema = cache_schema(table)
         frame = tables.get(table, pl.DataFrame(schema=schema))
         frame = frame.filter(pl.col("submission_id").is_in(valid))
-        kept[table] = frame.select([pl.col(c).cast(t) for c, t in schema.items()])
-        kept[table].write_parquet(tmp / f"{table}.parquet", compression=COMPRESSION)
+        kept = frame.select([pl.col(c).cast(t) for c, t in schema.items()])
+        kept.write_parquet(tmp / f"{table}.parquet", compression=COMPRESSION)
+        if find is not None:
+            find(table, kept, found)
     if find is not None:
-        _free_text_frame(find(kept)).write_parquet(tmp / f"{FREE_TEXT}.parquet", compression=COMPRESSION)
-    del kept
+        _free_text_frame(found).write_parquet(tmp / f"{FREE_TEXT}.parquet", compression=COMPRESSION)
     metas = [
         CachedMeta(
             submission_id=e.submission_id,

@@ -71,7 +71,7 @@ def add_warnings(
     held: cache.Held | None = None,
 ) -> None:
     """Append a warning to `extra[(unit, submission)]` for every cell of that submission holding an ID.
-    Found once per submission, when its batch is cached (cache.write_batch with find_in_tables), and
+    Found once per submission, when its batch is cached (cache.write_batch with find_in_table), and
     read from there; looked for here only in batches cached before they were kept."""
     wanted = [metas[s] for s in sorted({sha for _, sha in extra})]
     found, covered = cache.read_free_text(root, wanted, held)
@@ -87,21 +87,16 @@ def find_in_submissions(
     """Warnings per submission id, from the cached typed tables of readable submissions."""
     out: dict[str, list[Issue]] = {}
     for table in WARNED_TABLES:
-        _find_in_table(table, cache.read_table(root, table, metas, held), out)
+        find_in_table(table, cache.read_table(root, table, metas, held), out)
     return out
 
 
-def find_in_tables(tables: dict[str, pl.DataFrame]) -> dict[str, list[Issue]]:
-    """Warnings per submission id in typed tables as cached (tables.cache_schema), each submission's
-    rows together in file order: by table, then column, then row, as find_in_submissions lists them."""
-    out: dict[str, list[Issue]] = {}
-    for table in WARNED_TABLES:
-        if table in tables:
-            _find_in_table(table, tables[table], out)
-    return out
-
-
-def _find_in_table(table: str, frame: pl.DataFrame, out: dict[str, list[Issue]]) -> None:
+def find_in_table(table: str, frame: pl.DataFrame, out: dict[str, list[Issue]]) -> None:
+    """Add to `out` the warnings of one typed table as cached (tables.cache_schema), each submission's
+    rows together in file order. Called on every table in TABLES order, it lists them as
+    find_in_submissions does: by table, then column, then row."""
+    if table not in WARNED_TABLES:
+        return
     for column in _text_columns(frame):
         hits = _candidates(frame, column)
         for row in hits.iter_rows(named=True):

@@ -230,14 +230,15 @@ def _archive_and_parse(
             return _Ready(records, landed)
         on_parsed = None if on_file is None else (lambda n: on_file(cached + n, len(records)))
         _receipt_folders(receipts_dir() / q.key, records)
+        started = time.perf_counter()
         ready = _read_ahead(records, landed, done, root, pool.poll)
-        report.timings["parse.read_ahead"] = _since(clock.last)
+        report.timings["parse.read_ahead"] = _since(started)
         chunks = _Chunks(requests, todo, settings, log, pool.poll)
         pool.results(on_parsed, chunks.add)
         report.timings["parse.parse_workers"] = _since(clock.last)
     entries, tables, issues = chunks.finish()
     report.timings["parse.last_chunk"] = _since(clock.last)
-    cache.write_batch(root, entries, tables, issues, free_text.find_in_tables)
+    cache.write_batch(root, entries, tables, issues, free_text.find_in_table)
     report.timings["parse.cached"] = _since(clock.last)
     return ready
 
