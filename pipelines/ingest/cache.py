@@ -304,13 +304,16 @@ def hold(root: Path, batches: set[str], service: Callable[[], None] | None = Non
     for batch in sorted(batches):
         for name in ("issues", FREE_TEXT, *TABLES):
             path = root / "batches" / batch / f"{name}.parquet"
-            if name == FREE_TEXT and not path.exists():  # a batch written before they were kept
+            # Missing (free_text.parquet of a batch written before it was kept) or unreadable: left
+            # to the assembly, which reads it, or fails on it, as it would without this.
+            try:
+                size = path.stat().st_size
+                if size > budget:
+                    return held
+                held[path] = pl.read_parquet(path)
+            except (OSError, pl.exceptions.PolarsError):
                 continue
-            size = path.stat().st_size
-            if size > budget:
-                return held
             budget -= size
-            held[path] = pl.read_parquet(path)
             if service is not None:
                 service()
     return held
