@@ -232,9 +232,7 @@ def _free_text_frame(found: dict[str, list[Issue]]) -> pl.DataFrame:
     return pl.DataFrame(rows, schema=FREE_TEXT_SCHEMA, orient="row")
 
 
-def read_free_text(
-    root: Path, metas: list[CachedMeta], held: Held | None = None
-) -> tuple[dict[str, list[Issue]], set[str]]:
+def read_free_text(root: Path, metas: list[CachedMeta]) -> tuple[dict[str, list[Issue]], set[str]]:
     """The free-text warnings cached for these submissions, and which submissions that answers for:
     every one whose batch keeps them (with or without a warning), none of an older batch's."""
     batches: dict[str, set[str]] = {}
@@ -244,11 +242,9 @@ def read_free_text(
     covered: set[str] = set()
     for batch, ids in sorted(batches.items()):
         path = root / "batches" / batch / f"{FREE_TEXT}.parquet"
-        frame = None if held is None else held.get(path)
-        if frame is None:
-            if not path.exists():
-                continue
-            frame = pl.read_parquet(path)
+        if not path.exists():  # a batch written before the warnings were kept
+            continue
+        frame = pl.read_parquet(path)
         covered |= ids
         for sha, kind, message, sheet, row, header, value in frame.filter(
             pl.col("submission_id").is_in(list(ids))
@@ -287,48 +283,14 @@ def read_meta(root: Path, submission_id: str) -> CachedMeta:
     return read_metas(root, [submission_id])[submission_id]
 
 
-# Batch files held in memory by path, for one run's assembly (`hold`): each is read from disk once.
-Held = dict[Path, pl.DataFrame]
-# What `hold` keeps at most, as bytes on disk (a city's whole cache is ~5 MB, a 4-city province's ~18
-# MB): beyond it the assembly reads the remaining batches from disk as it would without. Held frames
-# take a few times their size on disk in memory, beside the run's own parse.
-HOLD_BUDGET_BYTES = 32 * 1024**2
-
-
-def hold(root: Path, batches: set[str], service: Callable[[], None] | None = None) -> Held:
-    """Read every file of these batches into memory, up to HOLD_BUDGET_BYTES on disk, calling
-    `service()` after each file. For the wait while a run's few new files are parsed: the assembly
-    then finds the earlier batches read (batches are immutable, so it reads the same rows)."""
-    held: Held = {}
-    budget = HOLD_BUDGET_BYTES
-    for batch in sorted(batches):
-        for name in ("issues", FREE_TEXT, *TABLES):
-            path = root / "batches" / batch / f"{name}.parquet"
-            # Missing (free_text.parquet of a batch written before it was kept) or unreadable: left
-            # to the assembly, which reads it, or fails on it, as it would without this.
-            try:
-                size = path.stat().st_size
-                if size > budget:
-                    return held
-                held[path] = pl.read_parquet(path)
-            except (OSError, pl.exceptions.PolarsError):
-                continue
-            budget -= size
-            if service is not None:
-                service()
-    return held
-
-
-def _read(
-    root: Path, name: str, metas: list[CachedMeta], schema: dict[str, pl.DataType], held: Held | None = None
-) -> pl.DataFrame:
+def _read(root: Path, name: str, metas: list[CachedMeta], schema: dict[str, pl.DataType]) -> pl.DataFrame:
     """Rows of the given submissions from their batches, in the order of `metas`, then file order."""
     order = {m.submission_id: i for i, m in enumerate(metas)}
     batches: dict[str, list[str]] = {}
     for m in metas:
         batches.setdefault(m.batch, []).append(m.submission_id)
     frames = [
-        _batch_file(root / "batches" / batch / f"{name}.parquet", held).filter(
+        pl.read_parquet(root / "batches" / batch / f"{name}.parquet").filter(
             pl.col("submission_id").is_in(ids)
         )
         for batch, ids in sorted(batches.items())
@@ -340,15 +302,10 @@ def _read(
     return stacked.sort(rank, maintain_order=True)
 
 
-def _batch_file(path: Path, held: Held | None) -> pl.DataFrame:
-    frame = None if held is None else held.get(path)
-    return pl.read_parquet(path) if frame is None else frame
+def read_issues(root: Path, metas: list[CachedMeta]) -> pl.DataFrame:
+    return _read(root, "issues", metas, ISSUE_SCHEMA)
 
 
-def read_issues(root: Path, metas: list[CachedMeta], held: Held | None = None) -> pl.DataFrame:
-    return _read(root, "issues", metas, ISSUE_SCHEMA, held)
-
-
-def read_table(root: Path, table: str, metas: list[CachedMeta], held: Held | None = None) -> pl.DataFrame:
+def read_table(root: Path, table: str, metas: list[CachedMeta]) -> pl.DataFrame:
     """One typed table of cached, content-valid submissions."""
-    return _read(root, table, [m for m in metas if m.content_ok], cache_schema(table), held)
+    return _read(root, table, [m for m in metas if m.content_ok], cache_schema(table))

@@ -68,26 +68,23 @@ def add_warnings(
     extra: dict[tuple[str, str], list[Issue]],
     root: Path,
     metas: dict[str, cache.CachedMeta],
-    held: cache.Held | None = None,
 ) -> None:
     """Append a warning to `extra[(unit, submission)]` for every cell of that submission holding an ID.
     Found once per submission, when its batch is cached (cache.write_batch with find_in_table), and
     read from there; looked for here only in batches cached before they were kept."""
     wanted = [metas[s] for s in sorted({sha for _, sha in extra})]
-    found, covered = cache.read_free_text(root, wanted, held)
-    found.update(find_in_submissions(root, [m for m in wanted if m.submission_id not in covered], held))
+    found, covered = cache.read_free_text(root, wanted)
+    found.update(find_in_submissions(root, [m for m in wanted if m.submission_id not in covered]))
     for key in extra:
         if found.get(key[1]):
             extra[key] = extra[key] + found[key[1]]
 
 
-def find_in_submissions(
-    root: Path, metas: list[cache.CachedMeta], held: cache.Held | None = None
-) -> dict[str, list[Issue]]:
+def find_in_submissions(root: Path, metas: list[cache.CachedMeta]) -> dict[str, list[Issue]]:
     """Warnings per submission id, from the cached typed tables of readable submissions."""
     out: dict[str, list[Issue]] = {}
     for table in WARNED_TABLES:
-        find_in_table(table, cache.read_table(root, table, metas, held), out)
+        find_in_table(table, cache.read_table(root, table, metas), out)
     return out
 
 

@@ -141,13 +141,11 @@ def ingest_quarter(
     registry = {r["unit_code"]: r for r in load_active_registry().iter_rows(named=True)}
 
     root = cache.cache_root(data_dir())
-    ready = _archive_and_parse(q, report, log, set(registry), root, settings, on_file, clock)
+    records, landed = _archive_and_parse(q, report, log, set(registry), root, settings, on_file, clock)
     clock.lap(report, "parse_validate")
 
-    records = ready.records
-    tables, receipts = _assemble(q, records, registry, root, key, deadline, report, ready)
-    report.unaccounted = len(ready.landed - {(r.unit_code, r.submission_id) for r in records})
-    del ready  # the batch files held for the assembly
+    tables, receipts = _assemble(q, records, registry, root, key, deadline, report)
+    report.unaccounted = len(landed - {(r.unit_code, r.submission_id) for r in records})
     clock.lap(report, "assemble")
 
     persons = tables.pop("_persons")
@@ -172,16 +170,6 @@ def ingest_quarter(
     return report
 
 
-@dataclass
-class _Ready:
-    """What the assembly starts from: the records the run works on, what landed, and what was read
-    ahead while the new files were parsed (`_read_ahead`)."""
-
-    records: list[ArchiveRecord]
-    landed: set[tuple[str, str]]
-    held: cache.Held = field(default_factory=dict)
-
-
 def _archive_and_parse(
     q: Quarter,
     report: IngestReport,
@@ -191,7 +179,7 @@ def _archive_and_parse(
     settings: IngestSettings,
     on_file: Callable[[int, int], None] | None,
     clock: _Clock,
-) -> _Ready:
+) -> tuple[list[ArchiveRecord], set[tuple[str, str]]]:
     """Archive what is new, parse what the cache lacks and cache it; the records and what landed.
 
     A function of its own so that the parse's results (every cell as Python objects, the pool's
@@ -227,12 +215,9 @@ def _archive_and_parse(
         if on_file is not None:
             on_file(cached, len(records))
         if not todo:
-            return _Ready(records, landed)
+            return records, landed
         on_parsed = None if on_file is None else (lambda n: on_file(cached + n, len(records)))
         _receipt_folders(receipts_dir() / q.key, records)
-        started = time.perf_counter()
-        ready = _read_ahead(records, landed, done, root, pool.poll)
-        report.timings["parse.read_ahead"] = _since(started)
         chunks = _Chunks(requests, todo, settings, log, pool.poll)
         pool.results(on_parsed, chunks.add)
         report.timings["parse.parse_workers"] = _since(clock.last)
@@ -240,25 +225,7 @@ def _archive_and_parse(
     report.timings["parse.last_chunk"] = _since(clock.last)
     cache.write_batch(root, entries, tables, issues, free_text.find_in_table)
     report.timings["parse.cached"] = _since(clock.last)
-    return ready
-
-
-def _read_ahead(
-    records: list[ArchiveRecord],
-    landed: set[tuple[str, str]],
-    done: dict[str, cache.CachedMeta],
-    root: Path,
-    service: Callable[[], None],
-) -> _Ready:
-    """What the assembly needs of the cached submissions, read while the workers start and parse.
-
-    A resubmission parses one file: a worker starts (a fresh interpreter) and parses it in ~0.2 s
-    while this process has nothing to do but wait. The earlier batches' files and the ID warnings of
-    their submissions do not depend on the new files, so they are read and found now instead of
-    after. `service()` (the pool's poll) runs between the steps, so the workers are never kept
-    waiting for their next file or for their answer to be taken."""
-    batches = {done[r.submission_id].batch for r in records if r.submission_id in done}
-    return _Ready(records, landed, cache.hold(root, batches, service))
+    return records, landed
 
 
 def _receipt_folders(root: Path, records: list[ArchiveRecord]) -> None:
@@ -573,9 +540,7 @@ def _assemble(
     key: PseudonymKey,
     deadline: datetime,
     report: IngestReport,
-    ready: _Ready,
 ) -> tuple[dict[str, pl.DataFrame], list[tuple[Path, str]]]:
-    held = ready.held
     metas = cache.read_metas(root, [r.submission_id for r in records])
     unique = list(metas.values())
     extra: dict[tuple[str, str], list[Issue]] = {}
@@ -594,15 +559,14 @@ def _assemble(
         accepted[(r.unit_code, r.submission_id)] = meta.content_ok and not any(
             i.severity == "error" for i in context
         )
-    report.conflicts = _reject_shared_people(q, records, registry, root, metas, accepted, extra, key, held)
-    # IDs typed outside the ID column: warned, masked below
-    free_text.add_warnings(extra, root, metas, held)
+    report.conflicts = _reject_shared_people(q, records, registry, root, metas, accepted, extra, key)
+    free_text.add_warnings(extra, root, metas)  # IDs typed outside the ID column: warned, masked below
 
     ledger = _ledger(q, records, metas, accepted, extra)
-    items = _receipt_items(q, records, root, unique, extra, held)
+    items = _receipt_items(q, records, root, unique, extra)
     current = ledger.filter(pl.col("is_current")).select("unit_code", "submission_id").sort("unit_code")
     report.current_submissions = dict(current.iter_rows())
-    tables = _current_tables(q, current, root, metas, key, held)
+    tables = _current_tables(q, current, root, metas, key)
     tables["submissions"] = ledger
     tables["unit_status"] = unit_status(ledger, sorted(registry), q.key, deadline)
     tables["receipt_items"] = items
@@ -629,12 +593,11 @@ def _reject_shared_people(
     accepted: dict[tuple[str, str], bool],
     extra: dict[tuple[str, str], list[Issue]],
     key: PseudonymKey,
-    held: cache.Held,
 ) -> list[conflicts.Conflict]:
     """Refuse each accepted submission that lists a person another unit's current file already holds
     (the later arrival); the holder keeps its data (conflicts.py)."""
     ids = sorted({sha for (_, sha), ok in accepted.items() if ok})
-    rosters = cache.read_table(root, "roster", [metas[i] for i in ids], held)
+    rosters = cache.read_table(root, "roster", [metas[i] for i in ids])
     persons: dict[str, list[tuple[str, int | None]]] = {}
     for sha, nid, row in rosters.select("submission_id", "national_id", "excel_row").iter_rows():
         if nid is not None:
@@ -698,7 +661,6 @@ def _receipt_items(
     root: Path,
     metas: list[cache.CachedMeta],
     extra: dict[tuple[str, str], list[Issue]],
-    held: cache.Held,
 ) -> pl.DataFrame:
     owners = pl.DataFrame(
         {
@@ -708,7 +670,7 @@ def _receipt_items(
         },
         schema={"unit_code": pl.Utf8, "submission_id": pl.Utf8, "_order": pl.Int64},
     )
-    content = cache.read_issues(root, metas, held).join(owners, on="submission_id")
+    content = cache.read_issues(root, metas).join(owners, on="submission_id")
     added = []
     for i, r in enumerate(records):
         for k, issue in enumerate(extra[(r.unit_code, r.submission_id)]):
@@ -737,18 +699,13 @@ def _receipt_items(
 
 
 def _current_tables(
-    q: Quarter,
-    current: pl.DataFrame,
-    root: Path,
-    metas: dict[str, cache.CachedMeta],
-    key: PseudonymKey,
-    held: cache.Held,
+    q: Quarter, current: pl.DataFrame, root: Path, metas: dict[str, cache.CachedMeta], key: PseudonymKey
 ) -> dict[str, pl.DataFrame]:
     """Each unit's current submission, typed, with folder context and pseudonymous person keys."""
     chosen = [metas[i] for i in current.get_column("submission_id").to_list()]
     out: dict[str, pl.DataFrame] = {}
     for table in TABLES:
-        frame = cache.read_table(root, table, chosen, held).join(
+        frame = cache.read_table(root, table, chosen).join(
             current, on="submission_id", how="inner", maintain_order="left"
         )
         out[table] = frame.with_columns(pl.lit(q.key).alias("quarter"))

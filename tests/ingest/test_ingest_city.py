@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
-
 import polars as pl
 import pytest
 
-from pipelines.ingest import audit, cache
+from pipelines.ingest import audit
 from pipelines.ingest.schema import RAW_TABLES
-from pipelines.ingest.tables import TABLES
 from tests.ingest.conftest import MESSY_QUARTERS, Ingested, data_dir
 from tests.ingest.helpers import checks, materialize
 
@@ -182,28 +178,3 @@ def test_asset_checks_report_counts_and_top_error_kinds(messy_city: Ingested) ->
     top = validated.metadata["top_error_kinds"].data
     items = messy_city.raw("receipt_items", "2025Q3").filter(pl.col("severity") == "error")
     assert sum(top.values()) <= items.height and set(top) <= set(items["kind"])
-
-
-def test_the_batches_read_ahead_are_what_the_assembly_reads_from_disk(
-    messy_city: Ingested, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # A run with new files holds the earlier batches in memory (cache.hold) while its workers parse;
-    # every read of the assembly must give what it gives from disk, and a batch file that cannot be
-    # read is left to the assembly instead of failing the read-ahead.
-    root = tmp_path / "cache"
-    shutil.copytree(cache.cache_root(messy_city.root), root)
-    metas = list(cache.final_metas(root).values())
-    batches = {m.batch for m in metas}
-    assert len(batches) >= 2
-    gone = root / "batches" / sorted(batches)[0] / "ratings.parquet"
-    gone.unlink()
-    held = cache.hold(root, batches)
-    assert gone not in held and len(held) == 10 * len(batches) - 1  # issues, free text, 8 tables
-    for path, frame in held.items():
-        assert frame.equals(pl.read_parquet(path)), path
-    kept = [m for m in metas if m.batch != sorted(batches)[0]]
-    for table in TABLES:
-        assert cache.read_table(root, table, kept, held).equals(cache.read_table(root, table, kept)), table
-    assert cache.read_issues(root, metas, held).equals(cache.read_issues(root, metas))
-    monkeypatch.setattr(cache, "HOLD_BUDGET_BYTES", 0)
-    assert cache.hold(root, batches) == {}
