@@ -4,6 +4,8 @@
                                                                  counts, facts
     ingest_cache/<namespace>/batches/<batch>/issues.parquet      every content error and warning
     ingest_cache/<namespace>/batches/<batch>/<table>.parquet     typed tables (content-valid only)
+    ingest_cache/<namespace>/batches/<batch>/free_text.parquet   national IDs typed outside the ID
+                                                                 column (free_text.py), found once
     ingest_cache/<namespace>/entries/<sha256>.transient.json    a timeout or crash, retried next run
 
 A re-run reads these instead of parsing: an unchanged file is never parsed twice. The results of
@@ -27,6 +29,7 @@ import hashlib
 import json
 import os
 import uuid
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -147,42 +150,66 @@ def all_issues(entries: list[Entry]) -> pl.DataFrame:
 COMPRESSION = "lz4"
 
 
+# The warnings free_text.py finds in a batch's typed tables, as Issue fields in the order found.
+FREE_TEXT = "free_text"
+FREE_TEXT_SCHEMA: dict[str, pl.DataType] = {
+    "submission_id": pl.Utf8,
+    "kind": pl.Utf8,
+    "message": pl.Utf8,
+    "sheet": pl.Utf8,
+    "excel_row": pl.Int64,
+    "header": pl.Utf8,
+    "value": pl.Utf8,
+}
+# free_text.find_in_table: (table, its kept rows, the warnings found so far by submission id).
+FindInTable = Callable[[str, pl.DataFrame, dict[str, list[Issue]]], None]
+
+
 def write_batch(
     root: Path,
     entries: list[Entry],
     tables: dict[str, pl.DataFrame],
     issues: pl.DataFrame | None = None,
+    find: FindInTable | None = None,
 ) -> str:
     """Cache the results of one run; returns the batch id. `tables`: the typed tables of the run's
     deliveries (tables.typed_batch), of which those of content-valid entries are kept. `issues`:
-    all_issues(entries), when the caller has it already."""
+    all_issues(entries), when the caller has it already. `find`: what finds the free-text warnings
+    in each kept table (free_text.find_in_table), kept beside them so that no later run looks for
+    them again; a batch without them (written before) has them found at each assembly."""
     batch = f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
     folder = root / "batches" / batch
     tmp = root / "batches" / f".tmp-{batch}"
     tmp.mkdir(parents=True)
     issues = all_issues(entries) if issues is None else issues
     issues.write_parquet(tmp / "issues.parquet", compression=COMPRESSION)
-    valid = [e.submission_id for e in entries if e.content_ok]
-    for table in TABLES:
+    # Counted once per entry: each count walks every issue of the file (a province's 100,000s).
+    errors = [e.n_errors for e in entries]
+    valid = [e.submission_id for e, n in zip(entries, errors, strict=True) if e.readable and n == 0]
+    found: dict[str, list[Issue]] = {}
+    for table in TABLES:  # one kept table at a time: a province's are hundreds of MB together
         schema = cache_schema(table)
         frame = tables.get(table, pl.DataFrame(schema=schema))
         frame = frame.filter(pl.col("submission_id").is_in(valid))
-        frame.select([pl.col(c).cast(t) for c, t in schema.items()]).write_parquet(
-            tmp / f"{table}.parquet", compression=COMPRESSION
-        )
+        kept = frame.select([pl.col(c).cast(t) for c, t in schema.items()])
+        kept.write_parquet(tmp / f"{table}.parquet", compression=COMPRESSION)
+        if find is not None:
+            find(table, kept, found)
+    if find is not None:
+        _free_text_frame(found).write_parquet(tmp / f"{FREE_TEXT}.parquet", compression=COMPRESSION)
     metas = [
         CachedMeta(
             submission_id=e.submission_id,
             batch=batch,
             readable=e.readable,
-            content_ok=e.content_ok,
+            content_ok=e.readable and n == 0,
             encoding=e.encoding,
             facts=e.facts,
-            n_errors=e.n_errors,
-            n_warnings=len(e.issues) - e.n_errors,
+            n_errors=n,
+            n_warnings=len(e.issues) - n,
             parse_seconds=round(e.parse_seconds, 4),
         )
-        for e in entries
+        for e, n in zip(entries, errors, strict=True)
     ]
     final = [asdict(m) for m, e in zip(metas, entries, strict=True) if not e.transient]
     (tmp / ENTRIES).write_text(json.dumps(final, ensure_ascii=False), encoding="utf-8")
@@ -194,6 +221,36 @@ def write_batch(
         else:
             _transient_path(root, e.submission_id).unlink(missing_ok=True)
     return batch
+
+
+def _free_text_frame(found: dict[str, list[Issue]]) -> pl.DataFrame:
+    rows = [
+        (sha, i.kind, i.message, i.sheet, i.excel_row, i.header, i.value)
+        for sha, issues in found.items()
+        for i in issues
+    ]
+    return pl.DataFrame(rows, schema=FREE_TEXT_SCHEMA, orient="row")
+
+
+def read_free_text(root: Path, metas: list[CachedMeta]) -> tuple[dict[str, list[Issue]], set[str]]:
+    """The free-text warnings cached for these submissions, and which submissions that answers for:
+    every one whose batch keeps them (with or without a warning), none of an older batch's."""
+    batches: dict[str, set[str]] = {}
+    for m in metas:
+        batches.setdefault(m.batch, set()).add(m.submission_id)
+    found: dict[str, list[Issue]] = {}
+    covered: set[str] = set()
+    for batch, ids in sorted(batches.items()):
+        path = root / "batches" / batch / f"{FREE_TEXT}.parquet"
+        if not path.exists():  # a batch written before the warnings were kept
+            continue
+        frame = pl.read_parquet(path)
+        covered |= ids
+        for sha, kind, message, sheet, row, header, value in frame.filter(
+            pl.col("submission_id").is_in(list(ids))
+        ).iter_rows():
+            found.setdefault(sha, []).append(Issue(kind, message, sheet, row, header, value))
+    return found, covered
 
 
 def _write_transient(path: Path, meta: CachedMeta) -> None:

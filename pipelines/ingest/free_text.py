@@ -45,6 +45,8 @@ _LOCATORS: dict[str, tuple[tuple[str, str], ...]] = {
     "adjustments": (("person_code", "人员编号"), ("item_no", "第{}条")),
     "year_end": (("person_code", "人员编号"),),
 }
+# task_assignments is made from the tasks sheet, warned there.
+WARNED_TABLES = tuple(t for t in TABLES if t != "task_assignments")
 
 
 def _text_columns(frame: pl.DataFrame) -> list[str]:
@@ -63,11 +65,16 @@ def _candidates(frame: pl.DataFrame, column: str) -> pl.DataFrame:
 
 
 def add_warnings(
-    extra: dict[tuple[str, str], list[Issue]], root: Path, metas: dict[str, cache.CachedMeta]
+    extra: dict[tuple[str, str], list[Issue]],
+    root: Path,
+    metas: dict[str, cache.CachedMeta],
 ) -> None:
-    """Append a warning to `extra[(unit, submission)]` for every cell of that submission holding an ID."""
-    wanted = sorted({sha for _, sha in extra})
-    found = find_in_submissions(root, [metas[s] for s in wanted])
+    """Append a warning to `extra[(unit, submission)]` for every cell of that submission holding an ID.
+    Found once per submission, when its batch is cached (cache.write_batch with find_in_table), and
+    read from there; looked for here only in batches cached before they were kept."""
+    wanted = [metas[s] for s in sorted({sha for _, sha in extra})]
+    found, covered = cache.read_free_text(root, wanted)
+    found.update(find_in_submissions(root, [m for m in wanted if m.submission_id not in covered]))
     for key in extra:
         if found.get(key[1]):
             extra[key] = extra[key] + found[key[1]]
@@ -76,17 +83,23 @@ def add_warnings(
 def find_in_submissions(root: Path, metas: list[cache.CachedMeta]) -> dict[str, list[Issue]]:
     """Warnings per submission id, from the cached typed tables of readable submissions."""
     out: dict[str, list[Issue]] = {}
-    for table in TABLES:
-        if table == "task_assignments":  # made from the tasks sheet, warned there
-            continue
-        frame = cache.read_table(root, table, metas)
-        for column in _text_columns(frame):
-            hits = _candidates(frame, column)
-            for row in hits.iter_rows(named=True):
-                n = mask_ids(row[column])[1]
-                if n:
-                    out.setdefault(row["submission_id"], []).append(_warning(table, column, row, n))
+    for table in WARNED_TABLES:
+        find_in_table(table, cache.read_table(root, table, metas), out)
     return out
+
+
+def find_in_table(table: str, frame: pl.DataFrame, out: dict[str, list[Issue]]) -> None:
+    """Add to `out` the warnings of one typed table as cached (tables.cache_schema), each submission's
+    rows together in file order. Called on every table in TABLES order, it lists them as
+    find_in_submissions does: by table, then column, then row."""
+    if table not in WARNED_TABLES:
+        return
+    for column in _text_columns(frame):
+        hits = _candidates(frame, column)
+        for row in hits.iter_rows(named=True):
+            n = mask_ids(row[column])[1]
+            if n:
+                out.setdefault(row["submission_id"], []).append(_warning(table, column, row, n))
 
 
 def _warning(table: str, column: str, row: dict[str, object], n: int) -> Issue:

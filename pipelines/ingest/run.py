@@ -223,7 +223,7 @@ def _archive_and_parse(
         report.timings["parse.parse_workers"] = _since(clock.last)
     entries, tables, issues = chunks.finish()
     report.timings["parse.last_chunk"] = _since(clock.last)
-    cache.write_batch(root, entries, tables, issues)
+    cache.write_batch(root, entries, tables, issues, free_text.find_in_table)
     report.timings["parse.cached"] = _since(clock.last)
     return records, landed
 

@@ -23,3 +23,19 @@ def test_every_cell_holding_an_id_is_counted_and_person_keys_are_not() -> None:
     }
     assert clear_national_ids(tables, ["371623199001014702"]) == {"tasks.target": 3, "ratings.rater_code": 1}
     assert clear_national_ids({"tasks": tables["tasks"].slice(2, 2)}, []) == {}
+
+
+def test_a_known_id_inside_a_hex_digest_is_still_counted() -> None:
+    # The detector skips a whole lower-case hex digest; the known-ID lookup must not, wherever the ID
+    # sits in it (only the runs of ID characters are searched, so the edges matter).
+    known = "371623199001014702"
+    texts = [
+        "ab" + known + "cdef0123456789abcdef0123456789abcdef0123",  # inside
+        known + "abcdef0123456789abcdef",  # at the start
+        "abcdef0123456789abcdef" + known,  # at the end
+        "1" + known + "2abcdef0123456789abcdef",  # inside a longer run of digits
+        "ab37162319900101470cdef0123456789abcdef0123456789abcdef0123",  # one digit short
+    ]
+    tables = {"ratings": pl.DataFrame({"rater_key": texts})}
+    assert clear_national_ids(tables, [known]) == {"ratings.rater_key": 4}
+    assert clear_national_ids(tables, []) == {}

@@ -10,6 +10,7 @@ import pytest
 
 from pipelines.domain.national_id import MASK, find_ids
 from pipelines.domain.quarters import quarter_range
+from pipelines.ingest import cache, free_text
 from pipelines.ingest.free_text import CODE_TOKEN, mask_tables
 from pipelines.ingest.pseudonym import ENV_VAR, load_key
 from tests.conftest import make_city
@@ -99,3 +100,15 @@ def test_an_id_typed_as_a_code_becomes_the_same_keyed_token_everywhere() -> None
         == tables["ratings"].get_column("rater_code")[1]
     )
     assert tables["roster"].get_column("rank").to_list() == ["科员", f"备注{MASK}"]
+
+
+def test_the_warnings_kept_with_the_cache_batch_are_those_found_in_its_tables(planted_quarter: tuple) -> None:
+    # A run finds the warnings once, as it caches a batch; a batch cached before that has them found
+    # from its typed tables at each assembly. Both must say the same, in the same order.
+    root, _, _ = planted_quarter
+    cache_root = cache.cache_root(root)
+    metas = list(cache.final_metas(cache_root).values())
+    kept, covered = cache.read_free_text(cache_root, metas)
+    assert covered == {m.submission_id for m in metas}
+    assert len(kept) == 1 and len(next(iter(kept.values()))) >= 3
+    assert kept == free_text.find_in_submissions(cache_root, metas)

@@ -13,9 +13,11 @@ from pipelines.ingest.pseudonym import (
     DEMO_KEY,
     ENV_VAR,
     KeyRefusedError,
+    PseudonymKey,
     estimated_bits,
     load_key,
     person_key,
+    person_keys,
 )
 from pipelines.ops import main as ops_main
 
@@ -95,3 +97,11 @@ def test_the_cli_refuses_a_real_run_with_one_line_chinese_and_english(
         err = capsys.readouterr().err.strip()
         assert len(err.splitlines()) == 1 and ENV_VAR in err and ("拒绝" in err or "不足" in err)
     assert not (tmp_path / "raw").exists()  # type: ignore[operator]
+
+
+def test_person_keys_are_each_ids_person_key_whatever_the_key_length() -> None:
+    # person_keys copies one HMAC state per key; a key longer than SHA-256's block is hashed first.
+    ids = ["37162319900101470X", None, "110105194912310029", ""]
+    for secret in (b"k" * 32, b"k" * 64, b"k" * 65, b"\x00" + b"k" * 200):
+        key = PseudonymKey(secret, is_demo=False)
+        assert person_keys(key, ids) == [None if n is None else person_key(key, n) for n in ids]
