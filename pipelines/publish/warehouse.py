@@ -133,8 +133,12 @@ def publish_release(release: Path, build: Path | None = None, lay: WarehouseLayo
     for db in [release / PUBLISHED_NAME, *sorted((release / COUNTIES_NAME).glob("*.duckdb"))]:
         if db.with_name(db.name + ".wal").exists():
             raise RuntimeError(f"{db} still has a write-ahead log; close every connection before publishing")
-        with db.open("rb") as fh:  # the data must be on disk before a name points at it
+        # The data must be on disk before a name points at it. This is the only sync a staged file gets:
+        # it is written without DuckDB's own (pipelines/publish/export.py, STAGING_CONFIG).
+        with db.open("rb") as fh:
             os.fsync(fh.fileno())
+    for folder in (release / COUNTIES_NAME, release):  # and so must the files' names
+        _fsync_dir(folder)
     _ensure_stable_links(lay)
     _mark_published(release)
     tmp = lay.root / f".published-{release.name}"
@@ -145,6 +149,14 @@ def publish_release(release: Path, build: Path | None = None, lay: WarehouseLayo
         promote_build(build, lay)
     prune(lay)
     return lay.published
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def promote_build(build: Path, lay: WarehouseLayout | None = None) -> None:
