@@ -9,7 +9,8 @@ warehouse/published switches the `published` symlink to the release (atomic) and
 
 Both assets and the four checks are one multi-asset, `warehouse_publish`: one Dagster step instead of
 six (issue 16), the checks run side by side on the staged files (a task per file, which opens it
-read-only once and runs every check that reads it), and only when every check passed is the release
+read-only once and runs every check that reads it) and with the staging itself (each file is checked as
+soon as it is written, while the next ones are), and only when every check passed is the release
 switched in. A failed check fails the step before warehouse/published: analysts keep the previous
 release. When the build's
 analyst tables are the same as the published release's (pipelines/publish/fingerprint.py) nothing is
