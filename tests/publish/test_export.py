@@ -241,9 +241,10 @@ def test_release_checks_cover_the_files_no_one_handed_over(build: Path, tmp_path
         checks.written(release / PUBLISHED_NAME)  # the only file handed over
         found = checks.problems(release)
     # the ID is in all three files, each reported once; the foreign unit in the county nobody handed over
-    assert found["no_national_ids_published"] == [
-        "marts.fct_person_quarter.person_code: 1 values hold a national ID"
-    ] * 3
+    assert (
+        found["no_national_ids_published"]
+        == ["marts.fct_person_quarter.person_code: 1 values hold a national ID"] * 3
+    )
     assert found["county_extracts_hold_only_their_county"] == [
         "371621.duckdb: 1 units of another county in dim_unit"
     ]
