@@ -16,11 +16,12 @@ writing. The files under `data/warehouse/`:
 
 A run: `ensure_build` copies work.duckdb to the run's build file (incremental models then redo only the
 quarter that changed); dbt and the findings write the build; `stage_release` exports the analyst file and
-the county extracts from it into a new release folder nobody reads yet; the blocking checks look at that
-release; `publish_release` points `published` at it with one rename (a reader sees the old or the new
-release, never a mix; a notebook that already has the old file open keeps reading the old inode, which
-stays on disk) and promotes the build to be the new work.duckdb. A run that fails before that leaves the
-published release and work.duckdb untouched; its build file is removed by the next run.
+the county extracts from it into a new release folder nobody reads yet; the blocking checks look at each
+of its files; `publish_release` syncs them to disk and points `published` at the release with one rename
+(a reader sees the old or the new release, never a mix; a notebook that already has the old file open
+keeps reading the old inode, which stays on disk) and promotes the build to be the new work.duckdb. A run
+that fails before that leaves the published release and work.duckdb untouched; its build file is removed
+by the next run.
 """
 
 from __future__ import annotations
