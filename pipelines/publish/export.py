@@ -115,18 +115,14 @@ def export_analyst_file(build: Path, target: Path, alias_key: str) -> dict[str, 
     return counts
 
 
-def export_counties(
-    analyst_file: Path, folder: Path, written: Callable[[Path], None] | None = None
-) -> dict[str, dict[str, int]]:
+def export_counties(analyst_file: Path, folder: Path) -> dict[str, dict[str, int]]:
     """One extract per county of dim_unit, cut from the finished analyst file: every table with a unit or
     county column, filtered. Aliases and withheld figures are already applied there, and they depend only on a
     row's own unit and codes, so a county's rows are exactly what its analysts would see in the city
     file. The analyst file is attached once for all counties (at 16 cities, re-reading the build for
     each of 128 counties and aliasing each extract again took most of the publish step), and the
     counties are written side by side, a thread per core, each on its own connection to that one
-    DuckDB instance (DuckDB releases the GIL; a county's file is written by one thread only). `written`
-    is called with each county's file as soon as it is complete and closed, from the thread that wrote
-    it."""
+    DuckDB instance (DuckDB releases the GIL; a county's file is written by one thread only)."""
     folder.mkdir(parents=True, exist_ok=True)
     with duckdb.connect(config=STAGING_CONFIG) as con:
         con.execute("attach ? as src (read_only)", [str(analyst_file)])
@@ -141,7 +137,7 @@ def export_counties(
         workers = min(len(codes), max(2, os.cpu_count() or 2)) or 1
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="county") as pool:
             futures = [
-                pool.submit(_export_county, cursor, code, tables, folder, written)
+                pool.submit(_export_county, cursor, code, tables, folder)
                 for cursor, code in zip(cursors, codes, strict=True)
             ]
             counts = [future.result() for future in futures]
@@ -150,18 +146,13 @@ def export_counties(
 
 
 def _export_county(
-    cursor: duckdb.DuckDBPyConnection,
-    code: str,
-    tables: list[Table],
-    folder: Path,
-    written: Callable[[Path], None] | None = None,
+    cursor: duckdb.DuckDBPyConnection, code: str, tables: list[Table], folder: Path
 ) -> dict[str, int]:
     """One county's extract, on a connection of its own (`use`, the temp table and the attachment's
     name are per connection); closes it."""
     alias = quote_ident(f"county_{code}")
-    path = folder / f"{code}.duckdb"
     with cursor as cur:
-        cur.execute(f"attach ? as {alias}", [str(path)])
+        cur.execute(f"attach ? as {alias}", [str(folder / f"{code}.duckdb")])
         cur.execute(f"use {alias}")
         cur.execute(
             "create temp table county_units as "
@@ -177,8 +168,6 @@ def _export_county(
         cur.execute("use memory")
         cur.execute(f"checkpoint {alias}")  # no WAL left beside a file analysts open read-only
         cur.execute(f"detach {alias}")
-    if written:
-        written(path)
     return counts
 
 
@@ -269,20 +258,14 @@ def stage_release(
     alias_key: str | None = None,
     progress: Callable[[str], None] | None = None,
     facts: dict[str, object] | None = None,
-    written: Callable[[Path], None] | None = None,
 ) -> Path:
-    """A complete, not yet published release folder made from `build`. `written` is called with each of
-    its DuckDB files as soon as that file is complete and closed (the analyst file first, then each
-    county extract from the thread that wrote it), so that checks can read it while the others are
-    still being written."""
+    """A complete, not yet published release folder made from `build`."""
     lay = lay or layout()
     pseudonym_key = load_key()  # refuses a missing, weak or demo key outside demo mode
     key = alias_key if alias_key is not None else rater_alias_key(pseudonym_key)
     release = new_release(lay, label)
     tables = export_analyst_file(build, release / PUBLISHED_NAME, key)
-    if written:
-        written(release / PUBLISHED_NAME)
-    extracts = export_counties(release / PUBLISHED_NAME, release / COUNTIES_NAME, written)
+    extracts = export_counties(release / PUBLISHED_NAME, release / COUNTIES_NAME)
     counties = {code: rows.get("marts.fct_person_quarter", 0) for code, rows in extracts.items()}
     if progress:
         progress(f"{len(counties)} county extracts: {sum(counties.values())} person-quarters")

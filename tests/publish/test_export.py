@@ -156,6 +156,12 @@ def test_stage_release_writes_every_county_and_a_manifest(build: Path, tmp_path:
     assert (release / PUBLISHED_NAME).exists()
     assert sorted(p.name for p in (release / COUNTIES_NAME).iterdir()) == ["371602.duckdb", "371621.duckdb"]
     assert not lay.published.exists()  # staged, not published
+    # written without DuckDB's syncs, but every file complete with no log beside it: publish_release refuses
+    # a file with a log, and analysts open these read-only
+    assert list(release.rglob("*.wal")) == []
+    assert _rows(
+        release / COUNTIES_NAME / "371602.duckdb", "select count(*) from marts.fct_person_quarter"
+    ) == [(2,)]
 
 
 def test_the_export_adds_complementary_suppression(build: Path, tmp_path: Path) -> None:
@@ -210,41 +216,3 @@ def test_the_blocking_checks_read_each_staged_file_as_itself(build: Path, tmp_pa
     ]
     assert found["only_analyst_tables"] == ["marts.fct_leak (VIEW) is not an analyst table"]
     assert found["rater_anonymity"] == []
-
-
-def test_stage_release_hands_over_each_file_once_it_is_complete(build: Path, tmp_path: Path) -> None:
-    """The publish step checks each staged file as soon as `written` names it: by then the file must
-    hold all its rows on disk, with no log left beside it (it is opened read-only, from elsewhere)."""
-    seen: list[tuple[str, int, bool]] = []
-
-    def written(path: Path) -> None:
-        rows = _rows(path, "select count(*) from marts.fct_person_quarter")[0][0]
-        seen.append((path.name, rows, path.with_name(path.name + ".wal").exists()))
-
-    stage_release(build, layout(tmp_path / "warehouse"), label="abc", alias_key=KEY, written=written)
-    assert seen[0] == (PUBLISHED_NAME, 3, False)  # the analyst file first: the counties are cut from it
-    assert sorted(seen[1:]) == [("371602.duckdb", 2, False), ("371621.duckdb", 1, False)]
-
-
-def test_release_checks_cover_the_files_no_one_handed_over(build: Path, tmp_path: Path) -> None:
-    """ReleaseChecks checks a file when `written` names it, and at the end every file of the finished
-    folder it has not checked yet: each check reads each file exactly once."""
-    from pipelines.defs.publish.assets import ReleaseChecks
-
-    with duckdb.connect(str(build)) as con:
-        con.execute("create table marts.fct_unit_quarter as select unit_code, 'x' as q from marts.dim_unit")
-        con.execute("update marts.fct_person_quarter set person_code = '37160219900307123X'")
-    release = stage_release(build, layout(tmp_path / "warehouse"), label="abc", alias_key=KEY)
-    with duckdb.connect(str(release / COUNTIES_NAME / "371621.duckdb")) as con:
-        con.execute("insert into marts.dim_unit values ('371602-X-009', '371602')")
-    with ReleaseChecks() as checks:
-        checks.written(release / PUBLISHED_NAME)  # the only file handed over
-        found = checks.problems(release)
-    # the ID is in all three files, each reported once; the foreign unit in the county nobody handed over
-    assert (
-        found["no_national_ids_published"]
-        == ["marts.fct_person_quarter.person_code: 1 values hold a national ID"] * 3
-    )
-    assert found["county_extracts_hold_only_their_county"] == [
-        "371621.duckdb: 1 units of another county in dim_unit"
-    ]

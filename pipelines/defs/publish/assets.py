@@ -9,8 +9,7 @@ warehouse/published switches the `published` symlink to the release (atomic) and
 
 Both assets and the four checks are one multi-asset, `warehouse_publish`: one Dagster step instead of
 six (issue 16), the checks run side by side on the staged files (a task per file, which opens it
-read-only once and runs every check that reads it) and with the staging itself (each file is checked as
-soon as it is written, while the next ones are), and only when every check passed is the release
+read-only once and runs every check that reads it), and only when every check passed is the release
 switched in. A failed check fails the step before warehouse/published: analysts keep the previous
 release. When the build's
 analyst tables are the same as the published release's (pipelines/publish/fingerprint.py) nothing is
@@ -19,9 +18,8 @@ staged or published, and the report and deliverables, which depend on warehouse/
 
 # No `from __future__ import annotations`: Dagster reads the context parameter's real annotation.
 import os
-import threading
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -138,94 +136,46 @@ RELEASE_CHECKS = (
 )
 
 
-def release_of(path: Path) -> Path:
-    """The release folder a staged file belongs to (the analyst file or a county extract)."""
-    return path.parent.parent if path.parent.name == COUNTIES_NAME else path.parent
-
-
-class ReleaseChecks:
-    """The blocking checks of a release, run on each file as soon as it is written (`written`, which
-    `stage_release` calls), so that the analyst file is checked while the counties are cut from it and
-    each county while the next ones are written: side by side with the writing rather than after it.
-
-    Each file is one task on a pool of a thread per core: the file is attached read-only once and every
-    check that reads it runs on that attachment, which catalogues the file once for all of them (DuckDB
-    releases the GIL while it scans). The files are attached to one in-memory DuckDB, each on a
-    connection of its own that `use`s it, so the checks' unqualified names and `current_database()`
-    mean that file: opening each file as a database of its own cost ~60 ms of wall time (~20 ms of CPU)
-    a file, against ~8 ms to attach, and a 16-city province's release has 129 files. `problems` then
-    takes the files from the finished folder and checks whatever no `written` call covered, so a release
-    is checked in full however it was staged."""
-
-    def __init__(self, checks: tuple[ReleaseCheck, ...] = RELEASE_CHECKS) -> None:
-        self.checks = checks
-        self._lock = threading.Lock()
-        self._instance = duckdb.connect()
-        self._pool = ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2), thread_name_prefix="check")
-        self._futures: list[tuple[Path, Future[list[tuple[str, list[str]]]]]] = []
-        self._checked: dict[Path, set[str]] = {}
-
-    def __enter__(self) -> "ReleaseChecks":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        # the tasks use the instance's connections: they end (or are cancelled) before it closes
-        self._pool.shutdown(wait=True, cancel_futures=True)
-        self._instance.close()
-
-    def written(self, path: Path) -> None:
-        """Check `path` now, a complete file of the release nobody writes any more (thread-safe)."""
-        release = release_of(path)
-        self._submit(path, [check for check in self.checks if path in check.files(release)])
-
-    def problems(self, release: Path) -> dict[str, list[str]]:
-        """Every check's problems over every file of the finished `release`, in file order."""
-        planned: dict[Path, list[ReleaseCheck]] = {}
-        for check in self.checks:
-            for path in check.files(release):
-                planned.setdefault(path, []).append(check)
-        for path, checks in planned.items():
-            done = self._checked.get(path, set())
-            self._submit(path, [check for check in checks if check.name not in done])
-        order = {path: k for k, path in enumerate(planned)}
-        found: dict[str, list[str]] = {check.name: [] for check in self.checks}
-        with self._lock:
-            futures = sorted(self._futures, key=lambda item: order.get(item[0], len(order)))
-        for _path, future in futures:
-            for name, problems in future.result():
-                found[name] += problems
-        return found
-
-    def _submit(self, path: Path, checks: list[ReleaseCheck]) -> None:
-        if not checks:
-            return
-        with self._lock:  # a DuckDB connection is not safe to share between threads, not even to make cursors
-            cursor = self._instance.cursor()
-            alias = f"release_file_{len(self._futures)}"
-            self._checked.setdefault(path, set()).update(check.name for check in checks)
-            self._futures.append((path, self._pool.submit(_check_file, cursor, alias, path, checks)))
-
-
-def _check_file(
-    cursor: duckdb.DuckDBPyConnection, alias: str, path: Path, checks: list[ReleaseCheck]
-) -> list[tuple[str, list[str]]]:
-    """`checks` on `path`, attached read-only as `alias` (ours, never a schema's name, so `marts.x` keeps
-    meaning the file's schema marts); closes the cursor."""
-    with cursor as con:
-        con.execute(f"attach ? as {alias} (read_only)", [str(path)])
-        con.execute(f"use {alias}")
-        try:
-            with audit.shared_catalogue(con):
-                return [(check.name, check.problems(con, path)) for check in checks]
-        finally:
-            con.execute("use memory")
-            con.execute(f"detach {alias}")
-
-
 def check_release(release: Path, checks: tuple[ReleaseCheck, ...] = RELEASE_CHECKS) -> dict[str, list[str]]:
-    """Every check's problems over a staged release's files, in file order."""
-    with ReleaseChecks(checks) as release_checks:
-        return release_checks.problems(release)
+    """Every check's problems, in file order. Each file is one task on a pool of a thread per core: the
+    file is attached read-only once and every check that reads it runs on that attachment, which
+    catalogues the file once for all of them (DuckDB releases the GIL while it scans, so the files are
+    what runs side by side). The files are attached to one in-memory DuckDB, each on a connection of its
+    own that `use`s it, so the checks' unqualified names and `current_database()` mean that file:
+    opening each file as a database of its own cost ~60 ms of wall time (~20 ms of CPU) a file, against
+    ~8 ms to attach, and a 16-city province's release has 129 files."""
+    checks_of: dict[Path, list[ReleaseCheck]] = {}
+    for check in checks:
+        for path in check.files(release):
+            checks_of.setdefault(path, []).append(check)
+
+    def run(cursor: duckdb.DuckDBPyConnection, k: int, path: Path) -> list[tuple[str, list[str]]]:
+        # the alias is ours and never a schema's name, so `marts.x` keeps meaning the file's schema marts
+        alias = f"release_file_{k}"
+        with cursor as con:
+            con.execute(f"attach ? as {alias} (read_only)", [str(path)])
+            con.execute(f"use {alias}")
+            try:
+                with audit.shared_catalogue(con):
+                    return [(check.name, check.problems(con, path)) for check in checks_of[path]]
+            finally:
+                con.execute("use memory")
+                con.execute(f"detach {alias}")
+
+    with duckdb.connect() as instance:
+        # made here, one per file: a DuckDB connection object is not safe to share between threads,
+        # not even to make cursors
+        cursors = [instance.cursor() for _ in checks_of]
+        with ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2), thread_name_prefix="check") as pool:
+            futures = [
+                pool.submit(run, cursor, k, path)
+                for k, (cursor, path) in enumerate(zip(cursors, checks_of, strict=True))
+            ]
+            found: dict[str, list[str]] = {check.name: [] for check in checks}
+            for future in futures:
+                for name, problems in future.result():
+                    found[name] += problems
+    return found
 
 
 def _result(check: ReleaseCheck, problems: list[str]) -> dg.AssetCheckResult:
@@ -291,17 +241,13 @@ def _stage_check_publish(context: dg.AssetExecutionContext) -> Iterator[object]:
         return
     if RELEASE_KEY not in context.selected_asset_keys:  # publishing needs this run's release
         raise dg.Failure(description="warehouse/published needs warehouse/release in the same run")
-    # every check runs, on each file as soon as it is written: a failed one blocks publishing even unselected
-    with ReleaseChecks() as release_checks:
-        release = stage_release(
-            build,
-            label=build_id(context)[:12],
-            alias_key=alias_key,
-            progress=context.log.info,
-            facts={"run_id": context.run.run_id, "build": build.name, FINGERPRINT_FACT: fingerprint},
-            written=release_checks.written,
-        )
-        problems = release_checks.problems(release)
+    release = stage_release(
+        build,
+        label=build_id(context)[:12],
+        alias_key=alias_key,
+        progress=context.log.info,
+        facts={"run_id": context.run.run_id, "build": build.name, FINGERPRINT_FACT: fingerprint},
+    )
     yield dg.MaterializeResult(
         asset_key=RELEASE_KEY,
         metadata={
@@ -311,6 +257,7 @@ def _stage_check_publish(context: dg.AssetExecutionContext) -> Iterator[object]:
             "fingerprint": fingerprint,
         },
     )
+    problems = check_release(release)  # every check runs: a failed one blocks publishing even unselected
     selected = {key.name for key in context.selected_asset_check_keys}
     for check in RELEASE_CHECKS:
         if check.name in selected:
