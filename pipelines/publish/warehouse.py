@@ -139,7 +139,8 @@ def publish_release(release: Path, build: Path | None = None, lay: WarehouseLayo
         with db.open("rb") as fh:
             os.fsync(fh.fileno())
     for folder in (release / COUNTIES_NAME, release):  # and so must the files' names
-        _fsync_dir(folder)
+        if folder.is_dir():
+            _fsync_dir(folder)
     _ensure_stable_links(lay)
     _mark_published(release)
     tmp = lay.root / f".published-{release.name}"
