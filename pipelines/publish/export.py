@@ -47,6 +47,18 @@ MIN_RATEES_FOR_LENIENCY = 3
 # Tables a county may not see at all: they describe other counties only by rank and are rebuilt from
 # every county's figures (a county's own row is kept in the compliance tables instead).
 COUNTY_FILTER_COLUMNS = ("unit_code", "county_code")
+# The DuckDB settings a release's files are written with. Nobody opens a staged file before
+# `publish_release` has fsynced it and switched the link to its folder (a crash before that leaves an
+# unpublished folder, which the next publication prunes), so DuckDB's own syncs of each file at commit
+# and at checkpoint only made the step wait on the disk. A checkpoint threshold of 0 makes each commit
+# checkpoint at once, which writes the rows into the file only, not into the log first and into the
+# file again at the checkpoint. With both, a city's analyst file took 17 % less wall time to write and
+# its 8 county extracts 21 % less (10 % less CPU); publishing's one fsync a file costs ~20 ms for all.
+STAGING_CONFIG = {
+    "fsync_mode": "NONE",
+    "checkpoint_threshold": "0b",
+    "auto_checkpoint_skip_wal_threshold": "0",
+}
 
 
 @dataclass(frozen=True)
@@ -89,7 +101,7 @@ def analyst_tables(con: duckdb.DuckDBPyConnection, catalog: str) -> list[Table]:
 
 def export_analyst_file(build: Path, target: Path, alias_key: str) -> dict[str, int]:
     """Copy the analyst tables of `build` into the new file `target`; returns rows per table."""
-    with duckdb.connect(str(target)) as con:
+    with duckdb.connect(str(target), config=STAGING_CONFIG) as con:
         con.execute("attach ? as src (read_only)", [str(build)])
         tables = analyst_tables(con, "src")
         # One transaction for the whole file: a commit per table made DuckDB write and sync its log
@@ -112,7 +124,7 @@ def export_counties(analyst_file: Path, folder: Path) -> dict[str, dict[str, int
     counties are written side by side, a thread per core, each on its own connection to that one
     DuckDB instance (DuckDB releases the GIL; a county's file is written by one thread only)."""
     folder.mkdir(parents=True, exist_ok=True)
-    with duckdb.connect() as con:
+    with duckdb.connect(config=STAGING_CONFIG) as con:
         con.execute("attach ? as src (read_only)", [str(analyst_file)])
         tables = [t for t in analyst_tables(con, "src") if any(c in t.columns for c in COUNTY_FILTER_COLUMNS)]
         codes = [

@@ -16,11 +16,12 @@ writing. The files under `data/warehouse/`:
 
 A run: `ensure_build` copies work.duckdb to the run's build file (incremental models then redo only the
 quarter that changed); dbt and the findings write the build; `stage_release` exports the analyst file and
-the county extracts from it into a new release folder nobody reads yet; the blocking checks look at that
-release; `publish_release` points `published` at it with one rename (a reader sees the old or the new
-release, never a mix; a notebook that already has the old file open keeps reading the old inode, which
-stays on disk) and promotes the build to be the new work.duckdb. A run that fails before that leaves the
-published release and work.duckdb untouched; its build file is removed by the next run.
+the county extracts from it into a new release folder nobody reads yet; the blocking checks look at each
+of its files; `publish_release` syncs them to disk and points `published` at the release with one rename
+(a reader sees the old or the new release, never a mix; a notebook that already has the old file open
+keeps reading the old inode, which stays on disk) and promotes the build to be the new work.duckdb. A run
+that fails before that leaves the published release and work.duckdb untouched; its build file is removed
+by the next run.
 """
 
 from __future__ import annotations
@@ -133,8 +134,13 @@ def publish_release(release: Path, build: Path | None = None, lay: WarehouseLayo
     for db in [release / PUBLISHED_NAME, *sorted((release / COUNTIES_NAME).glob("*.duckdb"))]:
         if db.with_name(db.name + ".wal").exists():
             raise RuntimeError(f"{db} still has a write-ahead log; close every connection before publishing")
-        with db.open("rb") as fh:  # the data must be on disk before a name points at it
+        # The data must be on disk before a name points at it. This is the only sync a staged file gets:
+        # it is written without DuckDB's own (pipelines/publish/export.py, STAGING_CONFIG).
+        with db.open("rb") as fh:
             os.fsync(fh.fileno())
+    for folder in (release / COUNTIES_NAME, release):  # and so must the files' names
+        if folder.is_dir():
+            _fsync_dir(folder)
     _ensure_stable_links(lay)
     _mark_published(release)
     tmp = lay.root / f".published-{release.name}"
@@ -145,6 +151,14 @@ def publish_release(release: Path, build: Path | None = None, lay: WarehouseLayo
         promote_build(build, lay)
     prune(lay)
     return lay.published
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def promote_build(build: Path, lay: WarehouseLayout | None = None) -> None:

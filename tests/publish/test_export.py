@@ -156,6 +156,12 @@ def test_stage_release_writes_every_county_and_a_manifest(build: Path, tmp_path:
     assert (release / PUBLISHED_NAME).exists()
     assert sorted(p.name for p in (release / COUNTIES_NAME).iterdir()) == ["371602.duckdb", "371621.duckdb"]
     assert not lay.published.exists()  # staged, not published
+    # written without DuckDB's syncs, but every file complete with no log beside it: publish_release refuses
+    # a file with a log, and analysts open these read-only
+    assert list(release.rglob("*.wal")) == []
+    assert _rows(
+        release / COUNTIES_NAME / "371602.duckdb", "select count(*) from marts.fct_person_quarter"
+    ) == [(2,)]
 
 
 def test_the_export_adds_complementary_suppression(build: Path, tmp_path: Path) -> None:
