@@ -12,7 +12,7 @@ from pathlib import Path
 import dagster as dg
 
 from pipelines.defs.dbt import resources, warmup
-from pipelines.defs.dbt.inprocess import cached_or_parsed
+from pipelines.defs.dbt.inprocess import cached_or_parsed, store_parse
 from pipelines.defs.dbt.project import DBT_PROJECT_DIR
 from pipelines.defs.dbt.resources import WarehouseDbtCli, dbt_resource, default_parse_args
 from pipelines.paths import PROJECT_ROOT
@@ -54,16 +54,16 @@ WARMED_THEN_DBT = textwrap.dedent(
     assert warm_dbt() == []
     from dbt.cli.main import dbtRunner
 
-    from pipelines.defs.dbt.inprocess import cached_or_parsed, close_duckdb, project_args
+    from pipelines.defs.dbt.inprocess import close_duckdb, load_cached_parse, project_args
     from pipelines.defs.dbt.project import DBT_PROJECT_DIR
-    from pipelines.defs.dbt.resources import dbt_resource, default_parse_args
+    from pipelines.defs.dbt.resources import dbt_resource
 
     scratch = Path(sys.argv[1])
     database = scratch / "w.duckdb"
     duckdb.connect(str(database)).close()
-    # from the parse cache the test made for this environment: a real parse would build the schemas
-    manifest, parsed = cached_or_parsed(DBT_PROJECT_DIR, scratch / "parse", default_parse_args())
-    assert not parsed
+    # the parse the test stored for this child: a real parse would build the schemas itself
+    manifest = load_cached_parse(scratch / "parse-cache", "child")
+    assert manifest is not None
     import dbt_common.dataclass_schema as schemas
 
     built = []
@@ -92,7 +92,10 @@ def test_after_the_warmup_a_dbt_command_builds_no_schema_of_its_own(tmp_path: Pa
     the project (a build that selects nothing: it still loads and validates the project, flags,
     profile and DuckDB credentials and makes the adapter); every schema they need was built by the
     warm-up."""
-    cached_or_parsed(DBT_PROJECT_DIR, tmp_path / "parse", default_parse_args())  # the child's cache
+    # The child's parse, kept in this test's own folder: the project's shared cache holds one parse, and
+    # another test running beside this one may replace it with a parse made from other vars.
+    manifest, _ = cached_or_parsed(DBT_PROJECT_DIR, tmp_path / "parse", default_parse_args())
+    store_parse(tmp_path / "parse-cache", "child", manifest)
     script = tmp_path / "warmed.py"
     script.write_text(WARMED_THEN_DBT, encoding="utf-8")
     done = subprocess.run(
