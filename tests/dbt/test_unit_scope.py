@@ -23,7 +23,7 @@ from pipelines.defs.dbt.assets import (
     warehouse_annual_models,
     warehouse_quarter_models,
 )
-from pipelines.defs.dbt.inprocess import project_files
+from pipelines.defs.dbt.inprocess import parse_key
 from pipelines.defs.dbt.project import DBT_PROJECT_DIR
 from pipelines.defs.dbt.resources import dbt_resource
 from pipelines.defs.dbt.scope import (
@@ -157,7 +157,7 @@ def test_the_global_key_follows_the_project_files_not_the_prepared_manifest(tmp_
     manifest.write_text("{}", encoding="utf-8")
 
     def key() -> str:
-        return global_key(tmp_path / "units.csv", tmp_path / "rules", project, project_files(project))
+        return global_key(tmp_path / "units.csv", tmp_path / "rules", parse_key(project, [], {}))
 
     before = key()
     manifest.write_text('{"nodes": {}}', encoding="utf-8")

@@ -30,7 +30,7 @@ from typing import Any
 import dagster as dg
 from dagster_dbt import DbtCliInvocation
 
-from pipelines.defs.dbt.inprocess import plan_command, project_files, run_manifest, stream_command
+from pipelines.defs.dbt.inprocess import parse_key, plan_command, run_manifest, stream_command
 from pipelines.defs.dbt.project import dbt_executable, warehouse_project
 from pipelines.defs.dbt.scope import Scope, global_key, prepare_scope
 from pipelines.defs.dbt.startup import QuickStartDbtCli
@@ -148,8 +148,9 @@ class WarehouseDbtCli(QuickStartDbtCli):
         database.parent.mkdir(parents=True, exist_ok=True)  # DuckDB does not create missing folders
         root = Path(self.data_dir).resolve() if self.data_dir else data_dir()
         registry = Path(self.registry_csv).resolve() if self.registry_csv else registry_csv()
-        project_dir = Path(self.project_dir)
-        key = global_key(registry, root / "raw" / "rules", project_dir, project_files(project_dir))
+        # keyed by the parse this build runs with (run_manifest's key), never by a manifest made earlier
+        project_key = parse_key(Path(self.project_dir), vars_args(self.parse_vars(database)), os.environ)
+        key = global_key(registry, root / "raw" / "rules", project_key)
         return prepare_scope(database, checked_quarter(quarter), root / "raw", key, run_id)
 
 

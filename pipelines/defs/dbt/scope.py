@@ -24,8 +24,6 @@ succeeded; a failed build is discarded with them.
 from __future__ import annotations
 
 import hashlib
-import importlib.metadata
-from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,8 +33,6 @@ SCOPE_TABLE = "main._build_scope"
 LAST_SCOPE = "main._last_scope"  # the scope a run decided, kept for that run's later dbt steps
 BUILT_UNITS = "main._built_units"
 BUILT_GLOBAL = "main._built_global"
-# dbt's own macros (materializations, the adapter's) come with these packages: an upgrade rebuilds.
-DBT_PACKAGES = ("dbt-core", "dbt-duckdb")
 
 
 @dataclass(frozen=True)
@@ -54,25 +50,22 @@ def _file_digest(digest: hashlib._Hash, path: Path) -> None:
         digest.update(path.read_bytes())
 
 
-def global_key(registry: Path, rules_dir: Path, project_dir: Path, project_files: Iterable[Path]) -> str:
+def global_key(registry: Path, rules_dir: Path, project_key: str) -> str:
     """A hash of everything a unit-grain model reads besides the unit's own raw rows: the registry, the
-    rules files, and the dbt project as it is on disk (`project_files`: every file dbt reads when it
-    parses, i.e. the models, the project's macros and generic tests, whose scoping a unit-scoped build
-    trusts, test_scope.sql, and the YAML configs) with the versions of the dbt that interprets them.
+    rules files, and `project_key`, the key of the dbt parse the run builds from (inprocess.parse_key:
+    every file of the dbt project, i.e. the models, the project's macros and generic tests, whose
+    scoping a unit-scoped build trusts, test_scope.sql, and the YAML configs; the parse's vars and
+    environment; the dbt and Python versions).
 
-    Taken from the files, not from target/manifest.json: that manifest is what `make env` last parsed,
-    while a run builds from its own parse of the files. A model edited without `make env` left the old
-    key in place, and a unit-scoped build then wrote the changed units with the new SQL next to the
-    other units' rows made by the old. Any edit, a comment included, rebuilds the quarter once."""
+    Not from target/manifest.json: that manifest is what `make env` last parsed, while a run builds
+    from its own parse of the files. A model edited without `make env` left the old key in place, and a
+    unit-scoped build then wrote the changed units with the new SQL next to the other units' rows made
+    by the old. Any edit, a comment included, rebuilds the quarter once."""
     digest = hashlib.sha256()
     _file_digest(digest, registry)
     for path in sorted(rules_dir.glob("*.parquet")) if rules_dir.exists() else []:
         _file_digest(digest, path)
-    for name in DBT_PACKAGES:
-        digest.update(f"{name}={importlib.metadata.version(name)}\0".encode())
-    for path in sorted(project_files):
-        digest.update(path.relative_to(project_dir).as_posix().encode() + b"\0")
-        digest.update(hashlib.sha256(path.read_bytes()).digest())
+    digest.update(project_key.encode())
     return digest.hexdigest()
 
 
