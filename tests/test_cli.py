@@ -306,36 +306,3 @@ def test_the_collector_leaves_what_the_run_inherited_alone_and_only_while_it_run
     assert gc.get_freeze_count() == 0
     gc.collect()
     assert inherited_ref() is None
-
-
-def test_no_automatic_collection_while_a_command_starts_and_the_collector_as_it_was_after() -> None:
-    """runner.gc_paused: allocations that would trigger collections trigger none inside; the collector's
-    state (on, or off when a caller had turned it off) is restored after, also on an error."""
-    import gc
-
-    from pipelines.cli.runner import gc_paused
-
-    collections: list[int] = []
-
-    def count(phase: str, info: dict[str, int]) -> None:
-        if phase == "start":
-            collections.append(info["generation"])
-
-    gc.callbacks.append(count)
-    try:
-        with gc_paused():
-            cycles = [_Cycle() for _ in range(20 * gc.get_threshold()[0])]
-            assert collections == []
-        assert gc.isenabled()
-        del cycles
-        _ = [_Cycle() for _ in range(2 * gc.get_threshold()[0])]
-        assert collections  # and back on afterwards
-        gc.disable()
-        try:
-            with pytest.raises(RuntimeError), gc_paused():
-                raise RuntimeError("fails while starting")
-            assert not gc.isenabled()
-        finally:
-            gc.enable()
-    finally:
-        gc.callbacks.remove(count)
