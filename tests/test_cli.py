@@ -275,34 +275,3 @@ def test_parse_workers_report_each_finished_file() -> None:
     inline: list[int] = []
     run_isolated(abs, [-1, -2], workers=0, on_done=inline.append)
     assert inline == [1, 2]
-
-
-class _Cycle:
-    """An object in a reference cycle with itself: only the cyclic collector frees it."""
-
-    def __init__(self) -> None:
-        self.me = self
-
-
-def test_the_collector_leaves_what_the_run_inherited_alone_and_only_while_it_runs() -> None:
-    """runner.gc_frozen: what existed before is not walked (a cycle already garbage then stays until the
-    end); what the run makes is still collected; afterwards everything is collectable again."""
-    import gc
-    import weakref
-
-    from pipelines.cli.runner import gc_frozen
-
-    inherited = _Cycle()
-    inherited_ref = weakref.ref(inherited)
-    del inherited
-    with gc_frozen():
-        assert gc.get_freeze_count() > 0
-        made = _Cycle()
-        made_ref = weakref.ref(made)
-        del made
-        gc.collect()
-        assert made_ref() is None
-        assert inherited_ref() is not None
-    assert gc.get_freeze_count() == 0
-    gc.collect()
-    assert inherited_ref() is None

@@ -4,13 +4,16 @@ hook (real Dagster runs on an ephemeral instance)."""
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import uuid
+import weakref
+from collections.abc import Iterator
 
 import dagster as dg
 import pytest
 
-from pipelines.cli.runner import AssetIndex, QuietObserver, Watcher, gc_paused
+from pipelines.cli.runner import AssetIndex, QuietObserver, Watcher, command_collector
 
 
 class _Cycle:
@@ -20,9 +23,9 @@ class _Cycle:
         self.me = self
 
 
-def test_no_automatic_collection_while_a_command_starts_and_the_collector_as_it_was_after() -> None:
-    """runner.gc_paused: allocations that would trigger collections trigger none inside; the collector's
-    state (on, or off when a caller had turned it off) is restored after, also on an error."""
+@contextlib.contextmanager
+def _collections() -> Iterator[list[int]]:
+    """The generation of every collection the collector starts meanwhile."""
     collections: list[int] = []
 
     def count(phase: str, info: dict[str, int]) -> None:
@@ -31,22 +34,45 @@ def test_no_automatic_collection_while_a_command_starts_and_the_collector_as_it_
 
     gc.callbacks.append(count)
     try:
-        with gc_paused():
-            cycles = [_Cycle() for _ in range(20 * gc.get_threshold()[0])]
-            assert collections == []
-        assert gc.isenabled()
-        del cycles
-        _ = [_Cycle() for _ in range(2 * gc.get_threshold()[0])]
-        assert collections  # and back on afterwards
-        gc.disable()
-        try:
-            with pytest.raises(RuntimeError), gc_paused():
-                raise RuntimeError("fails while starting")
-            assert not gc.isenabled()
-        finally:
-            gc.enable()
+        yield collections
     finally:
         gc.callbacks.remove(count)
+
+
+def test_the_collector_is_off_while_a_command_starts_then_walks_only_what_the_run_makes() -> None:
+    """runner.command_collector: no collection before `settle` however much is allocated; after it,
+    what existed before is not walked (a cycle already garbage then stays until the end) while what
+    the run makes is collected; afterwards everything is collectable again."""
+    with _collections() as collections:
+        with command_collector() as settle:
+            inherited = [_Cycle() for _ in range(20 * gc.get_threshold()[0])]
+            assert collections == []
+            inherited_ref = weakref.ref(inherited[0])
+            del inherited
+            settle()
+            assert gc.isenabled() and gc.get_freeze_count() > 0
+            made_ref = weakref.ref(_Cycle())
+            gc.collect()
+            assert made_ref() is None
+            assert inherited_ref() is not None
+        assert gc.get_freeze_count() == 0
+        gc.collect()
+        assert inherited_ref() is None
+
+
+def test_the_collector_is_left_as_the_caller_had_it_also_when_the_start_fails() -> None:
+    gc.disable()
+    try:
+        with pytest.raises(RuntimeError), command_collector():
+            raise RuntimeError("fails while starting")
+        assert not gc.isenabled()
+        assert gc.get_freeze_count() == 0
+    finally:
+        gc.enable()
+    with pytest.raises(RuntimeError), command_collector() as settle:
+        settle()
+        raise RuntimeError("fails during the run")
+    assert gc.isenabled() and gc.get_freeze_count() == 0
 
 
 def test_the_watcher_hears_each_step_as_it_ends_while_the_run_goes_on() -> None:

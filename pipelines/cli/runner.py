@@ -387,11 +387,12 @@ def run_quarters(
 ) -> Path:
     """`_run_quarters` holding the data directory's run lock throughout: a second writer is refused at
     once (runlock.RunLockedError names the running one) before anything is read or written."""
-    with runlock.hold(data_dir()), history_without_syncs(dagster_home()):
-        with gc_paused():  # Dagster's storages, then dbt and the definitions are imported
-            instance = project_instance()  # opened once: each opening reads every storage's schema version
-            _refuse_if_dagster_writes(instance)
-        return _run_quarters(instance, quarters, progress, on_stage, report_quarters, observer, log_path)
+    with runlock.hold(data_dir()), history_without_syncs(dagster_home()), command_collector() as settle:
+        instance = project_instance()  # opened once: each opening reads every storage's schema version
+        _refuse_if_dagster_writes(instance)  # imports dbt, dagster-dbt and the definitions' modules
+        return _run_quarters(
+            instance, settle, quarters, progress, on_stage, report_quarters, observer, log_path
+        )
 
 
 def _refuse_if_dagster_writes(instance: dg.DagsterInstance) -> None:
@@ -408,6 +409,7 @@ def _refuse_if_dagster_writes(instance: dg.DagsterInstance) -> None:
 
 def _run_quarters(
     instance: dg.DagsterInstance,
+    settle: Callable[[], None],
     quarters: Sequence[str],
     progress: Callable[[str], None] = print,
     on_stage: StageHook | None = None,
@@ -431,46 +433,42 @@ def _run_quarters(
     observer = observer or QuietObserver()
     reports = list(quarters)[-1:] if report_quarters is None else list(report_quarters)
     log_path = log_path or new_log_path()
-    with gc_paused():
-        defs = load_defs()
-        job = defs.resolve_job_def(QUARTERLY_JOB)
-        index = asset_index(defs)
-    with gc_frozen():
-        return _launch_all(instance, job, index, quarters, progress, on_stage, reports, observer, log_path)
+    defs = load_defs()
+    job = defs.resolve_job_def(QUARTERLY_JOB)
+    index = asset_index(defs)
+    settle()
+    return _launch_all(instance, job, index, quarters, progress, on_stage, reports, observer, log_path)
 
 
 @contextlib.contextmanager
-def gc_paused() -> Iterator[None]:
-    """No cyclic garbage collection for the duration: for the start of a command, which imports Dagster's
-    storages, dbt and dagster-dbt and builds the definitions (~500,000 objects, most of them alive for
-    the whole process). Python's collector ran ~4 full collections over them meanwhile, 0.4 s of the
-    city resubmission's 2 s start (docs/benchmark.md, eighth session). What the start leaves as garbage
-    (~190,000 objects, tens of MB) is frozen with the rest by gc_frozen and collectable again after it.
+def command_collector() -> Iterator[Callable[[], None]]:
+    """Python's cyclic garbage collector for one command: off while it starts, then leaving alone what
+    the start made; yields `settle`, to call once the definitions are built.
+
+    The start imports Dagster's storages, dbt and dagster-dbt and builds the definitions: ~500,000
+    objects, most of them alive as long as the process. With the collector on, ~4 full collections
+    walked them meanwhile, 0.4 s of a city resubmission's 2 s start (docs/benchmark.md, eighth session).
+    `settle` freezes everything that exists then, the start's ~190,000 garbage objects (tens of MB)
+    included, and turns the collector back on: during the run a collection walks only what the run made
+    (before the freeze, ~11 full collections walked dbt and Dagster again and again, 2.7-4.5 s of CPU;
+    fourth session). Freezing before turning it back on also spares the run one young-generation pass
+    over all the start's objects. Garbage the run makes is collected as usual. At the end everything is
+    unfrozen, and the collector is as the caller had it, so a process running many commands (tests)
+    gets all of it collectable again.
     """
     enabled = gc.isenabled()
     gc.disable()
-    try:
-        yield
-    finally:
+
+    def settle() -> None:
+        gc.freeze()
         if enabled:
             gc.enable()
 
-
-@contextlib.contextmanager
-def gc_frozen() -> Iterator[None]:
-    """Python's cyclic garbage collector leaves alone what exists now, for the duration.
-
-    By now the process holds Dagster, dbt and the definitions: ~340,000 objects that live as long as the
-    process. Every full collection during the run walked them again (~11 in one city resubmission,
-    2.7-4.5 s of CPU at the machine's usual load); frozen, a collection walks only what the run made
-    (docs/benchmark.md, fourth pass). Garbage the run makes is collected as before. Unfrozen afterwards,
-    so a caller that runs many commands in one process (tests) gets everything collectable again,
-    including any garbage cycle that already existed at the freeze.
-    """
-    gc.freeze()
     try:
-        yield
+        yield settle
     finally:
+        if enabled:
+            gc.enable()
         gc.unfreeze()
 
 
