@@ -59,10 +59,6 @@ STAGING_CONFIG = {
     "checkpoint_threshold": "0b",
     "auto_checkpoint_skip_wal_threshold": "0",
 }
-# The county extracts are written a county per thread, as many threads as cores, and a county's tables
-# are far too small for DuckDB to split a query between its own threads: those only added scheduling
-# (the city's 8 extracts took ~10 % less CPU with one thread per query).
-COUNTY_CONFIG = {**STAGING_CONFIG, "threads": 1}
 
 
 @dataclass(frozen=True)
@@ -128,7 +124,7 @@ def export_counties(analyst_file: Path, folder: Path) -> dict[str, dict[str, int
     counties are written side by side, a thread per core, each on its own connection to that one
     DuckDB instance (DuckDB releases the GIL; a county's file is written by one thread only)."""
     folder.mkdir(parents=True, exist_ok=True)
-    with duckdb.connect(config=COUNTY_CONFIG) as con:
+    with duckdb.connect(config=STAGING_CONFIG) as con:
         con.execute("attach ? as src (read_only)", [str(analyst_file)])
         tables = [t for t in analyst_tables(con, "src") if any(c in t.columns for c in COUNTY_FILTER_COLUMNS)]
         codes = [
