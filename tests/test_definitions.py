@@ -8,8 +8,11 @@ import sys
 from pathlib import Path
 
 import dagster as dg
+import polars as pl
+import pytest
 
-from pipelines.defs.reference.assets import assessment_rules, unit_registry, unit_registry_matches_the_city
+from pipelines.defs.reference.assets import REGISTRY_KEY, RULES_KEY, reference_data
+from pipelines.paths import REFERENCE_DIR
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -33,15 +36,54 @@ def test_definitions_validate(tmp_path: Path) -> None:
 
 
 def test_reference_assets_materialise() -> None:
-    result = dg.materialize([unit_registry, assessment_rules, unit_registry_matches_the_city])
+    result = dg.materialize([reference_data])
     assert result.success
-    registry = result.asset_materializations_for_node("unit_registry")[0]
+    # one step for both assets and the registry's check
+    assert {e.step_key for e in result.get_step_success_events()} == {"reference_data"}
+    by_key = {m.asset_key: m for m in result.asset_materializations_for_node("reference_data")}
+    registry = by_key[REGISTRY_KEY]
     assert registry.metadata["units"].value == 500
     assert registry.metadata["by_level"].data == {"乡镇": 92, "县直": 339, "市直": 69}
-    rules = result.asset_materializations_for_node("assessment_rules")[0]
+    rules = by_key[RULES_KEY]
     assert rules.metadata["years"].value == [2025, 2026]
     checks = result.get_asset_check_evaluations()
     assert [c.passed for c in checks] == [True]
+
+
+def test_a_registry_off_the_city_structure_blocks_what_depends_on_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The registry check shares the reference assets' step and still blocks: one 县直 unit recorded as
+    a 乡镇 (a valid registry, but not Binzhou's 69/339/92) fails the step, and an asset downstream of the
+    registry does not run."""
+    units = pl.read_csv(REFERENCE_DIR / "units.csv", infer_schema=False)
+    moved = units.filter(pl.col("level") == "县直").row(0, named=True)
+    units = units.with_columns(
+        pl.when(pl.col("unit_code") == moved["unit_code"])
+        .then(pl.lit(f"{moved['county_code']}-Z-999"))
+        .otherwise(pl.col("unit_code"))
+        .alias("unit_code"),
+        pl.when(pl.col("unit_code") == moved["unit_code"])
+        .then(pl.lit("乡镇"))
+        .otherwise(pl.col("level"))
+        .alias("level"),
+    )
+    (tmp_path / "registry").mkdir()
+    units.write_csv(tmp_path / "registry" / "units.csv")
+    monkeypatch.setenv("ASSESSMENT_DATA_DIR", str(tmp_path))
+
+    @dg.asset(deps=[REGISTRY_KEY])
+    def downstream() -> None:
+        raise AssertionError("ran although the blocking registry check failed")
+
+    result = dg.materialize([reference_data, downstream], raise_on_error=False)
+    assert not result.success
+    (evaluation,) = result.get_asset_check_evaluations()
+    assert not evaluation.passed
+    assert evaluation.metadata["cities_off_structure"].data == {"3716": {"市直": 69, "县直": 338, "乡镇": 93}}
+    assert "downstream" not in {e.step_key for e in result.all_events if e.is_step_start}
+    # both reference assets were recorded before the check failed the step
+    assert {m.asset_key for m in result.get_asset_materialization_events()} == {REGISTRY_KEY, RULES_KEY}
 
 
 def test_the_asset_graph_has_the_architecture_groups_and_the_publish_checks() -> None:

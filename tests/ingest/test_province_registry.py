@@ -17,8 +17,7 @@ from pipelines.defs.reference.assets import (
     EXPECTED_UNITS_BY_LEVEL,
     cities_off_structure,
     levels_by_city,
-    unit_registry,
-    unit_registry_matches_the_city,
+    reference_data,
 )
 from pipelines.domain.quarters import quarter_range
 from pipelines.domain.registry import load_registry, province_registry, registry_source
@@ -81,7 +80,7 @@ def test_units_of_the_second_city_are_accepted(province: Path) -> None:
 
 def test_registry_check_passes_per_city_on_a_province(province: Path) -> None:
     with data_dir(province):
-        result = dg.materialize([unit_registry, unit_registry_matches_the_city])
+        result = dg.materialize([reference_data])
     assert result.success
     (evaluation,) = result.get_asset_check_evaluations()
     assert evaluation.passed

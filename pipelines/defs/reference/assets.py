@@ -4,7 +4,9 @@ Both are committed files; materialising them validates them and records what the
 broken registry or rules file stops the pipeline before any submission is scored against it.
 """
 
-from __future__ import annotations
+# No `from __future__ import annotations`: Dagster reads the context parameter's real annotation.
+from collections.abc import Iterator
+from pathlib import Path
 
 import dagster as dg
 import polars as pl
@@ -14,6 +16,10 @@ from pipelines.domain.rules import load_rules
 from pipelines.paths import rules_years as partition_rules_years
 
 EXPECTED_UNITS_BY_LEVEL = {"市直": 69, "县直": 339, "乡镇": 92}
+GROUP = "reference"
+REGISTRY_KEY = dg.AssetKey("unit_registry")
+RULES_KEY = dg.AssetKey("assessment_rules")
+REGISTRY_CHECK = "unit_registry_matches_the_city"
 
 
 def rules_years() -> list[int]:
@@ -27,29 +33,6 @@ def registry_summary(registry: pl.DataFrame) -> dict[str, dict[str, int]]:
         col: dict(sorted(registry.group_by(col).len().iter_rows()))
         for col in ("level", "county", "base_method")
     }
-
-
-@dg.asset(group_name="reference", kinds={"csv"})
-def unit_registry() -> dg.MaterializeResult:
-    """单位名册: the reporting units (500 per city), their level, county and base-score method.
-
-    The registry is the one every stage reads (pipelines.paths.registry_csv): $ASSESSMENT_REGISTRY_CSV,
-    else a generated province registry in the data directory, else the committed Binzhou registry.
-    """
-    path, source = registry_source()
-    registry = load_active_registry()
-    summary = registry_summary(registry)
-    return dg.MaterializeResult(
-        metadata={
-            "units": registry.height,
-            "cities": len(levels_by_city(registry)),
-            "source": source,
-            "path": str(path),
-            "by_level": summary["level"],
-            "by_county": summary["county"],
-            "by_base_method": summary["base_method"],
-        }
-    )
 
 
 def levels_by_city(registry: pl.DataFrame) -> dict[str, dict[str, int]]:
@@ -71,8 +54,21 @@ def cities_off_structure(by_city: dict[str, dict[str, int]]) -> dict[str, dict[s
     return {city: levels for city, levels in by_city.items() if levels != EXPECTED_UNITS_BY_LEVEL}
 
 
-@dg.asset_check(asset=unit_registry, blocking=True)
-def unit_registry_matches_the_city() -> dg.AssetCheckResult:
+def registry_metadata(registry: pl.DataFrame, path: Path, source: str) -> dict[str, object]:
+    """What the unit_registry asset records about the (validated) registry the pipeline runs on."""
+    summary = registry_summary(registry)
+    return {
+        "units": registry.height,
+        "cities": len(levels_by_city(registry)),
+        "source": source,
+        "path": str(path),
+        "by_level": summary["level"],
+        "by_county": summary["county"],
+        "by_base_method": summary["base_method"],
+    }
+
+
+def registry_check(registry: pl.DataFrame, path: Path, source: str) -> dg.AssetCheckResult:
     """Every city of the registry holds exactly 69 市直, 339 县直 and 92 乡镇 units, as Binzhou reports.
 
     Checked per city because a generated province (python -m pipelines.synthetic --cities N) repeats
@@ -81,8 +77,7 @@ def unit_registry_matches_the_city() -> dg.AssetCheckResult:
     other structures, so there the counts are reported but not enforced (load_registry has already
     enforced the structural rules: 500 units per city, codes, levels, counties).
     """
-    path, source = registry_source()
-    by_city = levels_by_city(load_active_registry())
+    by_city = levels_by_city(registry)
     off = cities_off_structure(by_city)
     enforced = source != "configured"
     metadata: dict[str, object] = {
@@ -99,19 +94,71 @@ def unit_registry_matches_the_city() -> dg.AssetCheckResult:
         metadata["reason"] = (
             "registry configured by $ASSESSMENT_REGISTRY_CSV: its cities need not follow Binzhou's structure"
         )
-    return dg.AssetCheckResult(passed=not off or not enforced, metadata=metadata)
-
-
-@dg.asset(group_name="reference", kinds={"toml"})
-def assessment_rules() -> dg.MaterializeResult:
-    """考核规则: every committed year's rules file, validated against the hard constraints."""
-    loaded = {year: load_rules(year) for year in rules_years()}
-    return dg.MaterializeResult(
-        metadata={
-            "years": list(loaded),
-            "fingerprints": {str(y): r.fingerprint for y, r in loaded.items()},
-        }
+    return dg.AssetCheckResult(
+        asset_key=REGISTRY_KEY, check_name=REGISTRY_CHECK, passed=not off or not enforced, metadata=metadata
     )
+
+
+def rules_metadata() -> dict[str, object]:
+    """What the assessment_rules asset records: every committed year's rules file, validated."""
+    loaded = {year: load_rules(year) for year in rules_years()}
+    return {"years": list(loaded), "fingerprints": {str(y): r.fingerprint for y, r in loaded.items()}}
+
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(
+            REGISTRY_KEY,
+            group_name=GROUP,
+            kinds={"csv"},
+            description=(
+                "单位名册: the reporting units (500 per city), their level, county and base-score method. "
+                "The registry is the one every stage reads (pipelines.paths.registry_csv): "
+                "$ASSESSMENT_REGISTRY_CSV, else a generated province registry in the data directory, else "
+                "the committed Binzhou registry."
+            ),
+        ),
+        dg.AssetSpec(
+            RULES_KEY,
+            group_name=GROUP,
+            kinds={"toml"},
+            description="考核规则: every committed year's rules file, validated against the hard rules.",
+        ),
+    ],
+    check_specs=[
+        dg.AssetCheckSpec(
+            REGISTRY_CHECK,
+            asset=REGISTRY_KEY,
+            blocking=True,
+            description=(
+                "Every city of the registry holds exactly 69 市直, 339 县直 and 92 乡镇 units, as Binzhou "
+                "reports (reported, not enforced, for a registry set by $ASSESSMENT_REGISTRY_CSV)."
+            ),
+        )
+    ],
+    name="reference_data",
+    can_subset=True,  # either asset, and the check, can be materialised alone
+)
+def reference_data(context: dg.AssetExecutionContext) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
+    """Validate the rules files and the unit registry, and check the registry's structure.
+
+    One Dagster step for both reference assets and the registry's blocking check: they were three steps
+    before the quarter's ingestion, each paying Dagster's per-step overhead (issue 16). The check still
+    blocks: when it fails, the step fails after recording both assets and nothing downstream of either
+    runs (with separate steps, the rules table could still be written; the run failed all the same)."""
+    selected = context.selected_asset_keys
+    checked = dg.AssetCheckKey(REGISTRY_KEY, REGISTRY_CHECK) in context.selected_asset_check_keys
+    if RULES_KEY in selected:
+        yield dg.MaterializeResult(asset_key=RULES_KEY, metadata=rules_metadata())
+    if REGISTRY_KEY not in selected and not checked:
+        return
+    # read and validated once for the asset and its check (as two steps, each read it)
+    path, source = registry_source()
+    registry = load_active_registry()
+    if REGISTRY_KEY in selected:
+        yield dg.MaterializeResult(asset_key=REGISTRY_KEY, metadata=registry_metadata(registry, path, source))
+    if checked:
+        yield registry_check(registry, path, source)
 
 
 reference_job = dg.define_asset_job(
