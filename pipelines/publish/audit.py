@@ -26,8 +26,17 @@ from pipelines.publish.export import (
     quote_ident,
 )
 
-# The DuckDB prefilter of the ID audit: separators out, then ID_MIN_DIGITS digits in a row.
-ID_SEPARATORS = r"[\s\-‐‑‒–—―－_.．·/／]"
+# The DuckDB prefilter of the ID audit: separators out, then ID_MIN_DIGITS digits in a row. It must let
+# through everything the detector (find_ids) can find, so its separators are a superset of the
+# detector's. The detector's `\s` is Python's: every character str.isspace() accepts (the ideographic
+# space U+3000, no-break spaces, …); DuckDB's RE2 reads `\s` as ASCII whitespace only, which let an ID
+# split by ideographic spaces through this check. Hence the list (tests compare it with str.isspace()).
+PYTHON_WHITESPACE = (
+    "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680"
+    "\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a"
+    "\u2028\u2029\u202f\u205f\u3000"
+)
+ID_SEPARATORS = "[" + "".join(f"\\x{{{ord(c):04x}}}" for c in PYTHON_WHITESPACE) + r"\-‐‑‒–—―－_.．·/／]"
 ID_DIGITS = f"{ID_DIGIT}{{{ID_MIN_DIGITS}}}"
 REQUIRED_TABLES = ("marts.fct_person_quarter", "marts.fct_unit_quarter", "marts.dim_unit")
 
