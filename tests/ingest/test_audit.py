@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pipelines.domain import national_id
-from pipelines.ingest.audit import _holds_known, _runs_of, clear_national_ids
+from pipelines.ingest.audit import _holds_known, _polars_runs, _runs_of, clear_national_ids
 
 VALID = "11010519491231002X"  # the standard's worked example: a valid check character
 
@@ -54,3 +54,20 @@ def test_the_known_id_lookup_agrees_with_a_plain_substring_search(known: set[str
     finds exactly what a substring search for each known ID finds."""
     lengths = sorted({len(k) for k in known})
     assert _holds_known(text, known, lengths, _runs_of(known, lengths)) == any(k in text for k in known)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    known=st.sets(st.text(alphabet="0123456789Xx-]^\\a.*[{}$联\n", min_size=1, max_size=6), max_size=5),
+    texts=st.lists(st.text(alphabet="0123456789Xx-]^\\abc .*[{}$联\n", max_size=40), max_size=8),
+)
+def test_polars_picks_the_texts_python_finds_runs_in(known: set[str], texts: list[str]) -> None:
+    """The audit asks polars which texts hold a run before looking up known IDs in Python: it must pick
+    exactly the texts in which _runs_of finds one (a text it wrongly left out would hide a clear ID)."""
+    lengths = sorted({len(k) for k in known})
+    runs, pattern = _runs_of(known, lengths), _polars_runs(known, lengths)
+    assert (runs is None) == (pattern is None)
+    if runs is None or pattern is None:
+        return
+    found = pl.Series(texts, dtype=pl.Utf8).str.contains(pattern).to_list()
+    assert found == [runs.search(t) is not None for t in texts]
