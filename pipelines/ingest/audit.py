@@ -9,6 +9,7 @@ from pathlib import Path
 import polars as pl
 
 from pipelines.domain.national_id import ID_DIGIT, ID_MIN_DIGITS, find_ids
+from pipelines.ingest.free_text import ID_SPAN_HINT
 from pipelines.ingest.load import persons_path, raw_path
 from pipelines.ingest.schema import RAW_TABLES
 
@@ -61,7 +62,8 @@ def clear_national_ids(tables: dict[str, pl.DataFrame], known_ids: Iterable[str]
             # repeats a few thousand values over hundreds of thousands of rows. Texts too short to hold
             # an ID's digits are dropped before the count (most codes, tiers and scores), and the rest
             # need ID_MIN_DIGITS digits anywhere before the shared detector (which also finds spaced,
-            # hyphenated and glued IDs, and skips hex person keys) looks at them. The known-ID lookup
+            # hyphenated and glued IDs, and skips hex person keys) looks at them, and only where polars
+            # finds the 17 closely spaced digits it needs (free_text.ID_SPAN_HINT). The known-ID lookup
             # runs only on the texts that hold a run of the known IDs' characters long enough for one
             # (found by polars, as _runs_of would find it): a hex person key rarely does.
             texts = frame.get_column(column).drop_nulls()
@@ -70,16 +72,17 @@ def clear_national_ids(tables: dict[str, pl.DataFrame], known_ids: Iterable[str]
                 .value_counts(name="cells")
                 .filter(col.str.count_matches(ID_DIGIT) >= ID_MIN_DIGITS)
                 .with_columns(
-                    col.str.contains(HEX_DIGEST).alias("_hex"),
+                    (~col.str.contains(HEX_DIGEST) & col.str.contains(ID_SPAN_HINT)).alias("_detect"),
                     (pl.lit(True) if run_pattern is None else col.str.contains(run_pattern)).alias("_run"),
                 )
+                .filter(pl.col("_detect") | pl.col("_run"))
             )
             if candidates.is_empty():
                 continue
             n = sum(
                 cells
-                for v, cells, hex_digest, has_run in candidates.iter_rows()
-                if (not hex_digest and find_ids(v)) or (has_run and _holds_known(v, known, lengths, runs))
+                for v, cells, detect, has_run in candidates.iter_rows()
+                if (detect and find_ids(v)) or (has_run and _holds_known(v, known, lengths, runs))
             )
             if n:
                 hits[f"{table}.{column}"] = int(n)
