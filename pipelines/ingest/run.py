@@ -231,7 +231,7 @@ def _archive_and_parse(
         _receipt_folders(receipts_dir() / q.key, records)
         # While the workers start and parse, read what the assembly will read of the cached files.
         cache.read_ahead(root, [done[r.submission_id] for r in records if r.submission_id in done])
-        report.timings["parse.read_ahead"] = _since(clock.last)
+        report.timings["parse.folders_read_ahead"] = _since(clock.last)
         chunks = _Chunks(requests, todo, settings, log, pool.poll)
         pool.results(on_parsed, chunks.add)
         report.timings["parse.parse_workers"] = _since(clock.last)
