@@ -25,7 +25,6 @@ data like the archive: it never feeds analysts directly, only the quarter assemb
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
@@ -243,55 +242,15 @@ def read_free_text(root: Path, metas: list[CachedMeta]) -> tuple[dict[str, list[
     covered: set[str] = set()
     for batch, ids in sorted(batches.items()):
         path = root / "batches" / batch / f"{FREE_TEXT}.parquet"
-        if path not in _AHEAD and not path.exists():  # a batch written before the warnings were kept
+        if not path.exists():  # a batch written before the warnings were kept
             continue
-        frame = _parquet(path)
+        frame = pl.read_parquet(path)
         covered |= ids
         for sha, kind, message, sheet, row, header, value in frame.filter(
             pl.col("submission_id").is_in(list(ids))
         ).iter_rows():
             found.setdefault(sha, []).append(Issue(kind, message, sheet, row, header, value))
     return found, covered
-
-
-# Batch files read ahead by read_ahead, by path, until forget_ahead: batches are immutable, so a frame
-# read early is what the file holds when the assembly wants it.
-_AHEAD: dict[Path, pl.DataFrame] = {}
-# Read ahead only this many bytes of files: a city's batch is ~5 MB; a large province's cached tables,
-# held in memory through the whole assembly, would raise its peak (they are read one at a time then).
-READ_AHEAD_MAX_BYTES = 64 * 1024 * 1024
-AHEAD_NAMES = ("issues", FREE_TEXT, *TABLES)  # what the assembly reads from a batch
-
-
-def read_ahead(root: Path, metas: list[CachedMeta]) -> int:
-    """Read now the batch files the assembly will read for these submissions, and keep them until
-    forget_ahead: called while the parse workers start and parse the new files, when this process
-    would otherwise only wait. Nothing when they are larger than READ_AHEAD_MAX_BYTES together; a
-    file that cannot be read is left to the assembly (which reads as before). Returns the files read."""
-    paths = [
-        root / "batches" / batch / f"{name}.parquet"
-        for batch in sorted({m.batch for m in metas})
-        for name in AHEAD_NAMES
-    ]
-    sizes = {}
-    for path in paths:
-        with contextlib.suppress(OSError):
-            sizes[path] = path.stat().st_size
-    if sum(sizes.values()) > READ_AHEAD_MAX_BYTES:
-        return 0
-    for path in sizes:
-        with contextlib.suppress(OSError, pl.exceptions.PolarsError):
-            _AHEAD[path] = pl.read_parquet(path)
-    return len(sizes)
-
-
-def forget_ahead() -> None:
-    _AHEAD.clear()
-
-
-def _parquet(path: Path) -> pl.DataFrame:
-    frame = _AHEAD.get(path)
-    return pl.read_parquet(path) if frame is None else frame
 
 
 def _write_transient(path: Path, meta: CachedMeta) -> None:
@@ -331,7 +290,9 @@ def _read(root: Path, name: str, metas: list[CachedMeta], schema: dict[str, pl.D
     for m in metas:
         batches.setdefault(m.batch, []).append(m.submission_id)
     frames = [
-        _parquet(root / "batches" / batch / f"{name}.parquet").filter(pl.col("submission_id").is_in(ids))
+        pl.read_parquet(root / "batches" / batch / f"{name}.parquet").filter(
+            pl.col("submission_id").is_in(ids)
+        )
         for batch, ids in sorted(batches.items())
     ]
     if not frames:

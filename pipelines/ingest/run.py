@@ -149,12 +149,10 @@ def ingest_quarter(
     registry = {r["unit_code"]: r for r in load_active_registry().iter_rows(named=True)}
 
     root = cache.cache_root(data_dir())
-    try:
-        records, landed = _archive_and_parse(q, report, log, set(registry), root, settings, on_file, clock)
-        clock.lap(report, "parse_validate")
-        tables, (receipts, memo) = _assemble(q, records, registry, root, key, deadline, report)
-    finally:
-        cache.forget_ahead()
+    records, landed = _archive_and_parse(q, report, log, set(registry), root, settings, on_file, clock)
+    clock.lap(report, "parse_validate")
+
+    tables, (receipts, memo) = _assemble(q, records, registry, root, key, deadline, report)
     report.unaccounted = len(landed - {(r.unit_code, r.submission_id) for r in records})
     clock.lap(report, "assemble")
 
@@ -229,9 +227,6 @@ def _archive_and_parse(
             return records, landed
         on_parsed = None if on_file is None else (lambda n: on_file(cached + n, len(records)))
         _receipt_folders(receipts_dir() / q.key, records)
-        # While the workers start and parse, read what the assembly will read of the cached files.
-        cache.read_ahead(root, [done[r.submission_id] for r in records if r.submission_id in done])
-        report.timings["parse.folders_read_ahead"] = _since(clock.last)
         chunks = _Chunks(requests, todo, settings, log, pool.poll)
         pool.results(on_parsed, chunks.add)
         report.timings["parse.parse_workers"] = _since(clock.last)
