@@ -58,7 +58,7 @@ from pipelines.ingest.receipt import ReceiptHeader, receipt_file_name, render_re
 from pipelines.ingest.receipt_memo import (
     ReceiptMemo,
     input_key,
-    items_texts,
+    items_digests,
     load_memo,
     output_hash,
     save_memo,
@@ -744,7 +744,7 @@ def _receipts(
         (r["unit_code"], r["submission_id"]): (r["accepted"], r["is_current"])
         for r in ledger.select("unit_code", "submission_id", "accepted", "is_current").iter_rows(named=True)
     }
-    texts = items_texts(items)
+    digests = items_digests(items)
     previous = load_memo(root, q.key)
     memo = ReceiptMemo(previous.path)
     receipts = receipts_dir()
@@ -768,7 +768,7 @@ def _receipts(
             is_current=is_current,
         )
         relpath = path.relative_to(receipts).as_posix()
-        key = input_key(header, texts.get(owner, ""))
+        key = input_key(header, digests.get(owner, ""))
         if path not in shared and previous.unchanged(relpath, key, path):
             memo.entries[relpath] = previous.entries[relpath]
         else:

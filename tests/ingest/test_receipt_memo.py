@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import polars as pl
 import pytest
 
 from pipelines.bench.incremental import resubmit
@@ -102,3 +103,32 @@ def test_a_change_of_renderer_renders_every_receipt_again(
 
     assert len(rendered) == len(before)
     assert _receipts(root) == before
+
+
+def test_an_owners_digest_follows_every_value_and_the_order_of_its_rows() -> None:
+    items = pl.DataFrame(
+        {
+            "unit_code": ["U1", "U1", "U2"],
+            "submission_id": ["a", "a", "b"],
+            "value": ["x", None, "y|z"],
+            "excel_row": [3, 4, None],
+        }
+    )
+    base = receipt_memo.items_digests(items)
+    assert set(base) == {("U1", "a"), ("U2", "b")}
+    variants = [
+        items.with_columns(pl.Series("value", ["x", "", "y|z"])),  # null is not ""
+        pl.concat([items.slice(1, 1), items.slice(0, 1), items.slice(2, 1)]),  # U1's rows swapped
+        items.with_columns(pl.Series("excel_row", [3, 5, None])),  # one value changed
+    ]
+    for changed in variants:
+        digests = receipt_memo.items_digests(changed)
+        assert digests[("U1", "a")] != base[("U1", "a")]
+        assert digests[("U2", "b")] == base[("U2", "b")]
+
+
+def test_encoding_a_slice_at_a_time_gives_the_digests_of_one_pass(monkeypatch: pytest.MonkeyPatch) -> None:
+    items = pl.DataFrame({"unit_code": ["U1", "U2", "U1"], "submission_id": ["a", "b", "a"], "v": [1, 2, 3]})
+    whole = receipt_memo.items_digests(items)
+    monkeypatch.setattr(receipt_memo, "ROWS_PER_SLICE", 1)
+    assert receipt_memo.items_digests(items) == whole
