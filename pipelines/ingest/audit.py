@@ -9,6 +9,7 @@ from pathlib import Path
 import polars as pl
 
 from pipelines.domain.national_id import ID_DIGIT, ID_MIN_DIGITS, find_ids
+from pipelines.ingest.free_text import ID_SPAN_HINT
 from pipelines.ingest.load import persons_path, raw_path
 from pipelines.ingest.schema import RAW_TABLES
 
@@ -44,34 +45,57 @@ def clear_national_ids(tables: dict[str, pl.DataFrame], known_ids: Iterable[str]
     known = set(known_ids)
     lengths = sorted({len(k) for k in known})
     runs = _runs_of(known, lengths)
+    run_pattern = _polars_runs(known, lengths)
     hits: dict[str, int] = {}
     for table, frame in tables.items():
-        for column, dtype in frame.schema.items():
-            if dtype != pl.Utf8 or frame.height == 0 or column in PIPELINE_PATHS:
+        if frame.height == 0:
+            continue
+        names = [c for c, t in frame.schema.items() if t == pl.Utf8 and c not in PIPELINE_PATHS]
+        # One pass over the table for its longest text per column: a column whose texts are all too
+        # short to hold an ID's digits (most codes, tiers, statuses) is not examined further.
+        longest = frame.select(pl.col(c).str.len_bytes().max() for c in names).row(0) if names else ()
+        for column, size in zip(names, longest, strict=True):
+            if size is None or size < ID_MIN_DIGITS:
                 continue
             col = pl.col(column)
             # Each distinct text is examined once and its cells counted: a column such as a person key
             # repeats a few thousand values over hundreds of thousands of rows. Texts too short to hold
             # an ID's digits are dropped before the count (most codes, tiers and scores), and the rest
             # need ID_MIN_DIGITS digits anywhere before the shared detector (which also finds spaced,
-            # hyphenated and glued IDs, and skips hex person keys) looks at them.
+            # hyphenated and glued IDs, and skips hex person keys) looks at them, and only where polars
+            # finds the 17 closely spaced digits it needs (free_text.ID_SPAN_HINT). The known-ID lookup
+            # runs only on the texts that hold a run of the known IDs' characters long enough for one
+            # (found by polars, as _runs_of would find it): a hex person key rarely does.
             texts = frame.get_column(column).drop_nulls()
             candidates = (
                 texts.filter(texts.str.len_bytes() >= ID_MIN_DIGITS)
                 .value_counts(name="cells")
                 .filter(col.str.count_matches(ID_DIGIT) >= ID_MIN_DIGITS)
-                .with_columns(col.str.contains(HEX_DIGEST).alias("_hex"))
+                .with_columns(
+                    (~col.str.contains(HEX_DIGEST) & col.str.contains(ID_SPAN_HINT)).alias("_detect"),
+                    (pl.lit(True) if run_pattern is None else col.str.contains(run_pattern)).alias("_run"),
+                )
+                .filter(pl.col("_detect") | pl.col("_run"))
             )
             if candidates.is_empty():
                 continue
             n = sum(
                 cells
-                for v, cells, hex_digest in candidates.iter_rows()
-                if (not hex_digest and find_ids(v)) or _holds_known(v, known, lengths, runs)
+                for v, cells, detect, has_run in candidates.iter_rows()
+                if (detect and find_ids(v)) or (has_run and _holds_known(v, known, lengths, runs))
             )
             if n:
                 hits[f"{table}.{column}"] = int(n)
     return hits
+
+
+def _polars_runs(known: set[str], lengths: list[int]) -> str | None:
+    """_runs_of's pattern for polars (Rust regex): every character written as a code point escape, so
+    no character of a roster's IDs can mean anything but itself. None where _runs_of gives None."""
+    if not known or lengths[0] == 0:
+        return None
+    alphabet = "".join(f"\\x{{{ord(c):X}}}" for c in sorted(set("".join(known))))
+    return f"[{alphabet}]{{{lengths[0]},}}"
 
 
 def _runs_of(known: set[str], lengths: list[int]) -> re.Pattern[str] | None:

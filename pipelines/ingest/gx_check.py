@@ -99,9 +99,29 @@ def suite_frame(sheet_name: str, raw: pl.DataFrame) -> tuple[pl.DataFrame, list[
     return pl.DataFrame(columns), missing
 
 
-def quarter_frames(raw_root: Path, restricted_root: Path, quarter: str) -> dict[str, pl.DataFrame]:
-    """Each template sheet's raw table of the quarter; the roster with its restricted columns back."""
-    frames = {s.name: pl.read_parquet(raw_path(raw_root, s.name, quarter)) for s in SHEETS}
+def quarter_ids(raw_root: Path, quarter: str) -> set[str]:
+    """Every submission id in the quarter's sheet tables (their id column alone is read)."""
+    ids: set[str] = set()
+    for s in SHEETS:
+        column = pl.read_parquet(raw_path(raw_root, s.name, quarter), columns=[SUBMISSION])
+        # Distinct in polars first: a city's ratings alone hold ~200,000 copies of ~500 ids.
+        ids.update(column.get_column(SUBMISSION).unique().to_list())
+    return ids
+
+
+def quarter_frames(
+    raw_root: Path, restricted_root: Path, quarter: str, skip: set[str] | None = None
+) -> dict[str, pl.DataFrame]:
+    """Each template sheet's raw table of the quarter, without the rows of the submissions in `skip`
+    (left out as the file is read: a resubmission's check decodes one unit's rows, not the city's);
+    the roster with its restricted columns back."""
+    skipped = sorted(skip or ())
+    frames = {
+        s.name: pl.scan_parquet(raw_path(raw_root, s.name, quarter))
+        .filter(~pl.col(SUBMISSION).is_in(skipped))
+        .collect()
+        for s in SHEETS
+    }
     persons = persons_path(restricted_root, quarter)
     if persons.exists():
         clear = pl.read_parquet(persons, columns=["unit_code", "person_code", "national_id", "name"])
@@ -211,18 +231,16 @@ def _read_verified(path: Path) -> set[str]:
 
 def check_quarter(raw_root: Path, restricted_root: Path, cache_root: Path, quarter: str) -> GxOutcome:
     """Run every suite over the quarter's raw rows not verified before; remember them when they pass."""
-    frames = quarter_frames(raw_root, restricted_root, quarter)
-    # Distinct in polars first: a city's ratings alone hold ~200,000 copies of ~500 ids.
-    ids = set().union(*(set(f.get_column(SUBMISSION).unique().to_list()) for f in frames.values()))
+    ids = quarter_ids(raw_root, quarter)
     path = _verified_path(cache_root, quarter)
     verified = _read_verified(path) & ids
+    frames = quarter_frames(raw_root, restricted_root, quarter, verified)
     outcome = GxOutcome(checked_submissions=len(ids - verified), skipped_submissions=len(verified))
     values_path = _values_path(cache_root, quarter)
     passed_values = _read_values(values_path) if ids - verified else pl.DataFrame(schema=VALUES_SCHEMA)
     new_values = [passed_values]
     for sheet in SHEETS:
-        raw = frames[sheet.name].filter(~pl.col(SUBMISSION).is_in(list(verified)))
-        frame, missing = suite_frame(sheet.name, raw)
+        frame, missing = suite_frame(sheet.name, frames[sheet.name])
         outcome.not_checked += missing
         outcome.rows[sheet.name] = frame.height
         if not frame.height:

@@ -55,6 +55,14 @@ from pipelines.ingest.parse import (
 )
 from pipelines.ingest.pseudonym import DEMO_WARNING, PseudonymKey, load_key, person_keys
 from pipelines.ingest.receipt import ReceiptHeader, receipt_file_name, render_receipt, write_if_changed
+from pipelines.ingest.receipt_memo import (
+    ReceiptMemo,
+    input_key,
+    items_digests,
+    load_memo,
+    output_hash,
+    save_memo,
+)
 from pipelines.ingest.schema import RAW_TABLES, TZ_TIMESTAMP
 from pipelines.ingest.sheets import ParsedSheet
 from pipelines.ingest.tables import TABLES, typed_batch
@@ -144,7 +152,7 @@ def ingest_quarter(
     records, landed = _archive_and_parse(q, report, log, set(registry), root, settings, on_file, clock)
     clock.lap(report, "parse_validate")
 
-    tables, receipts = _assemble(q, records, registry, root, key, deadline, report)
+    tables, (receipts, memo) = _assemble(q, records, registry, root, key, deadline, report)
     report.unaccounted = len(landed - {(r.unit_code, r.submission_id) for r in records})
     clock.lap(report, "assemble")
 
@@ -153,6 +161,7 @@ def ingest_quarter(
     report.paths = {t: str(p) for t, p in written.items()}
     for path, text in receipts:
         write_if_changed(path, text)
+    save_memo(memo)
     conflict_report = conflicts.report_path(receipts_dir(), q.key)
     conflict_report.parent.mkdir(parents=True, exist_ok=True)
     write_if_changed(conflict_report, conflicts.render_csv(report.conflicts))
@@ -540,7 +549,7 @@ def _assemble(
     key: PseudonymKey,
     deadline: datetime,
     report: IngestReport,
-) -> tuple[dict[str, pl.DataFrame], list[tuple[Path, str]]]:
+) -> tuple[dict[str, pl.DataFrame], tuple[list[tuple[Path, str]], ReceiptMemo]]:
     metas = cache.read_metas(root, [r.submission_id for r in records])
     unique = list(metas.values())
     extra: dict[tuple[str, str], list[Issue]] = {}
@@ -570,7 +579,7 @@ def _assemble(
     tables["submissions"] = ledger
     tables["unit_status"] = unit_status(ledger, sorted(registry), q.key, deadline)
     tables["receipt_items"] = items
-    receipts = _receipts(q, records, ledger, items, registry)
+    receipts = _receipts(q, records, ledger, items, registry, root)
     free_text.mask_tables(tables, key)
 
     report.submissions = ledger.height
@@ -727,17 +736,24 @@ def _receipts(
     ledger: pl.DataFrame,
     items: pl.DataFrame,
     registry: dict[str, dict[str, str]],
-) -> list[tuple[Path, str]]:
-    by_owner: dict[tuple[str, str], list[dict[str, object]]] = {}
-    for row in items.iter_rows(named=True):
-        by_owner.setdefault((row["unit_code"], row["submission_id"]), []).append(row)
+    root: Path,
+) -> tuple[list[tuple[Path, str]], ReceiptMemo]:
+    """The receipts to write (those whose inputs or file changed since the last run, receipt_memo.py)
+    and the memo to save once they are written."""
     flags = {
         (r["unit_code"], r["submission_id"]): (r["accepted"], r["is_current"])
         for r in ledger.select("unit_code", "submission_id", "accepted", "is_current").iter_rows(named=True)
     }
-    out = []
+    digests = items_digests(items)
+    previous = load_memo(root, q.key)
+    memo = ReceiptMemo(previous.path)
     receipts = receipts_dir()
-    for r in records:
+    paths = [_receipt_path(receipts, q, r) for r in records]
+    # Two records with one receipt path (never seen; the hash is in the name) keep the old behaviour:
+    # both rendered and written in order, the later one last.
+    shared = {p for p, n in Counter(paths).items() if n > 1}
+    todo: list[tuple[Path, ReceiptHeader, str]] = []
+    for r, path in zip(records, paths, strict=True):
         owner = (r.unit_code, r.submission_id)
         is_accepted, is_current = flags[owner]
         unit = registry.get(r.unit_code)
@@ -751,8 +767,28 @@ def _receipts(
             accepted=is_accepted,
             is_current=is_current,
         )
-        out.append((_receipt_path(receipts, q, r), render_receipt(header, by_owner.get(owner, []))))
-    return out
+        relpath = path.relative_to(receipts).as_posix()
+        key = input_key(header, digests.get(owner, ""))
+        if path not in shared and previous.unchanged(relpath, key, path):
+            memo.entries[relpath] = previous.entries[relpath]
+        else:
+            todo.append((path, header, key))
+    # Only the rows of the receipts rendered are turned into Python objects.
+    wanted = pl.DataFrame(
+        [(h.unit_code, h.submission_id) for _, h, _ in todo],
+        schema={"unit_code": pl.Utf8, "submission_id": pl.Utf8},
+        orient="row",
+    ).unique()
+    by_owner: dict[tuple[str, str], list[dict[str, object]]] = {}
+    rendered = items.join(wanted, on=["unit_code", "submission_id"], maintain_order="left")
+    for row in rendered.iter_rows(named=True):
+        by_owner.setdefault((row["unit_code"], row["submission_id"]), []).append(row)
+    out = []
+    for path, header, key in todo:
+        text = render_receipt(header, by_owner.get((header.unit_code, header.submission_id), []))
+        memo.entries[path.relative_to(receipts).as_posix()] = [key, output_hash(text)]
+        out.append((path, text))
+    return out, memo
 
 
 def _top(items: pl.DataFrame, severity: str) -> dict[str, int]:

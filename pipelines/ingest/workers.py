@@ -15,10 +15,12 @@ from __future__ import annotations
 import contextlib
 import multiprocessing as mp
 import os
+import pickle
 import resource
+import sys
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from multiprocessing.connection import Connection, wait
 from typing import Any, Generic, TypeVar
@@ -231,7 +233,8 @@ class WorkerPool(Generic[T, R]):
         process = self._ctx.Process(
             target=_serve, args=(child, self._fn, self._memory_bytes, self._initializer), daemon=True
         )
-        process.start()
+        with _main_left_out(self._fn, self._initializer):
+            process.start()
         child.close()
         return _Slot(process, parent, born=time.monotonic())
 
@@ -304,6 +307,39 @@ class WorkerPool(Generic[T, R]):
             elif not slot.ready and now - slot.born > STARTUP_TIMEOUT_SECONDS:
                 raise RuntimeError("a parse worker did not start within the startup timeout")
         self._slots = [s for s in slots if s is not None]
+
+
+@contextlib.contextmanager
+def _main_left_out(*functions: Callable[..., Any] | None) -> Iterator[None]:
+    """While a worker is started: a spawned child imports the parent's main module first (as
+    __mp_main__) unless that module is a package's __main__, so that functions defined in it can be
+    unpickled. A worker needs none of it when every function it is given lives in an importable
+    module, yet paid for it: the benchmark's child (`python -m pipelines.bench.pipeline`) imports
+    DuckDB, the `assessment` script the whole CLI with polars, ~0.2 s of CPU before each worker could
+    parse, on the critical path of a one-unit resubmission. multiprocessing decides from the main
+    module's __spec__ and __file__ as the process starts (spawn.get_preparation_data, in start()), so
+    they are hidden for that moment only."""
+    main = sys.modules.get("__main__")
+    if main is None or _refers_to_main(functions):
+        yield
+        return
+    saved = {k: main.__dict__[k] for k in ("__spec__", "__file__") if k in main.__dict__}
+    main.__spec__ = None
+    main.__dict__.pop("__file__", None)
+    try:
+        yield
+    finally:
+        main.__dict__.pop("__spec__", None)
+        main.__dict__.update(saved)
+
+
+def _refers_to_main(objects: object) -> bool:
+    """Whether unpickling `objects` needs the main module (a function defined there, or wrapped in
+    a partial): pickle names a function by its module. Unpicklable: yes, and start() will say why."""
+    try:
+        return b"__main__" in pickle.dumps(objects)
+    except Exception:
+        return True
 
 
 def _kill(slot: _Slot) -> None:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import multiprocessing
+import os
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -171,3 +174,48 @@ def test_a_parse_worker_reads_workbooks_without_importing_numpy(tmp_path: Path) 
     assert plain.value[2]  # pyarrow does import NumPy when it may: else prepare_worker is pointless
     assert prepared.value == (plain.value[0], plain.value[1], False)
     assert prepared.value[:2] == (True, 1)
+
+
+_MAIN_SCRIPT = """
+import sys
+from pathlib import Path
+
+with Path(sys.argv[1]).open("a") as marker:  # every process that imports this module says so
+    marker.write(__name__ + "\\n")
+
+
+def cube(x):
+    return x * x * x
+
+
+if __name__ == "__main__":
+    from pipelines.ingest.workers import run_isolated
+    from tests.ingest.misbehave import square_or_misbehave
+
+    fn = cube if sys.argv[2] == "own" else square_or_misbehave
+    print([o.value for o in run_isolated(fn, [2, 3], workers=1, timeout=60)])
+"""
+
+
+@pytest.mark.parametrize(
+    ("task", "imports", "values"), [("module", [], "[4, 9]"), ("own", ["__mp_main__"], "[8, 27]")]
+)
+def test_a_worker_imports_the_parents_main_module_only_for_a_function_defined_there(
+    tmp_path: Path, task: str, imports: list[str], values: str
+) -> None:
+    """The parent's main module (the CLI, the benchmark's child: DuckDB, polars) is not imported
+    again by each worker, unless the worker's function is defined in it."""
+    script, marker = tmp_path / "main.py", tmp_path / "imported.txt"
+    script.write_text(_MAIN_SCRIPT, encoding="utf-8")
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run(
+        [sys.executable, str(script), str(marker), task],
+        cwd=root,
+        env={**os.environ, "PYTHONPATH": str(root)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    assert done.stdout.strip() == values
+    assert marker.read_text().split() == ["__main__", *imports]
