@@ -25,12 +25,13 @@ from typing import Any
 
 import polars as pl
 
-from pipelines.ingest import issues, receipt
+from pipelines.ingest import issues, normalise, receipt
 from pipelines.ingest.receipt import ReceiptHeader
 
 MEMO_VERSION = 1
-# The modules whose code decides a receipt's text: a change in either renders every receipt again.
-RENDERER_MODULES = (receipt, issues)
+# The modules whose code decides a receipt's text (the renderer, its issue texts, and the invisible
+# characters those strip): a change in any renders every receipt again.
+RENDERER_MODULES = (receipt, issues, normalise)
 Owner = tuple[str, str]  # (unit_code, submission_id)
 
 
