@@ -9,7 +9,7 @@ from pathlib import Path
 import polars as pl
 
 from pipelines.domain.national_id import ID_DIGIT, ID_MIN_DIGITS, find_ids
-from pipelines.ingest.free_text import ID_SPAN_HINT
+from pipelines.ingest.free_text import ID_SPAN_HINT, long_enough_columns
 from pipelines.ingest.load import persons_path, raw_path
 from pipelines.ingest.schema import RAW_TABLES
 
@@ -51,12 +51,9 @@ def clear_national_ids(tables: dict[str, pl.DataFrame], known_ids: Iterable[str]
         if frame.height == 0:
             continue
         names = [c for c, t in frame.schema.items() if t == pl.Utf8 and c not in PIPELINE_PATHS]
-        # One pass over the table for its longest text per column: a column whose texts are all too
-        # short to hold an ID's digits (most codes, tiers, statuses) is not examined further.
-        longest = frame.select(pl.col(c).str.len_bytes().max() for c in names).row(0) if names else ()
-        for column, size in zip(names, longest, strict=True):
-            if size is None or size < ID_MIN_DIGITS:
-                continue
+        # A column whose texts are all too short to hold an ID's digits (most codes, tiers, statuses) is
+        # not examined further.
+        for column in long_enough_columns(frame, names):
             col = pl.col(column)
             # Each distinct text is examined once and its cells counted: a column such as a person key
             # repeats a few thousand values over hundreds of thousands of rows. Texts too short to hold

@@ -138,7 +138,7 @@ def mask_tables(tables: dict[str, pl.DataFrame], key: PseudonymKey) -> int:
         if not columns or frame.height == 0:
             continue
         replacements: dict[str, pl.Expr] = {}
-        for column in _long_enough(frame, columns):
+        for column in long_enough_columns(frame, columns):
             values = _candidates(frame, column).get_column(column).unique().to_list()
             mapping = {v: _masked(v, column, key) for v in values}
             mapping = {v: m for v, m in mapping.items() if m != v}
@@ -150,9 +150,11 @@ def mask_tables(tables: dict[str, pl.DataFrame], key: PseudonymKey) -> int:
     return changed
 
 
-def _long_enough(frame: pl.DataFrame, columns: list[str]) -> list[str]:
+def long_enough_columns(frame: pl.DataFrame, columns: list[str]) -> list[str]:
     """The columns holding a text long enough for an ID's digits, found in one pass over the frame:
     _candidates of any other column is empty, and most (codes, tiers, statuses) are."""
+    if not columns or frame.height == 0:
+        return []
     longest = frame.select(pl.col(c).str.len_bytes().max() for c in columns).row(0)
     return [c for c, n in zip(columns, longest, strict=True) if n is not None and n >= ID_MIN_DIGITS]
 
