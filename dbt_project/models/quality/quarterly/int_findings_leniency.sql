@@ -213,17 +213,7 @@ located as (
         mad_scale,
         min_rater_sd,
         rater_mean,
-        rater_tier as pool
-    from winsorised
-    union all
-    select
-        code,
-        quarter,
-        n_ratees,
-        mad_scale,
-        min_rater_sd,
-        rater_mean,
-        '*' as pool
+        unnest([rater_tier, '*']) as pool
     from winsorised
 ),
 
