@@ -40,6 +40,7 @@ from pipelines import runlock
 from pipelines.cli.errors import RunFailedError, WarehouseLockedError
 from pipelines.cli.history import history_without_syncs
 from pipelines.defs.resources import RUN_FILE_LOGGER
+from pipelines.ingest import prefetch
 from pipelines.ingest.discover import quarter_folders
 from pipelines.paths import DUCKDB_ENV, PROJECT_ROOT, data_dir, landing_dir
 from pipelines.publish.warehouse import BUILD_TAG, build_path, discard, layout
@@ -388,11 +389,23 @@ def run_quarters(
     """`_run_quarters` holding the data directory's run lock throughout: a second writer is refused at
     once (runlock.RunLockedError names the running one) before anything is read or written."""
     with runlock.hold(data_dir()), history_without_syncs(dagster_home()), command_collector() as settle:
-        instance = project_instance()  # opened once: each opening reads every storage's schema version
-        _refuse_if_dagster_writes(instance)  # imports dbt, dagster-dbt and the definitions' modules
-        return _run_quarters(
-            instance, settle, quarters, progress, on_stage, report_quarters, observer, log_path
-        )
+        log_path = log_path or new_log_path()
+        # Archiving and parsing need neither Dagster's instance nor dbt: they start now, in a process of
+        # their own, on the core the next 2-3 s of loading leave idle (pipelines/ingest/prefetch.py).
+        head_start = prefetch.start(quarters, data_dir(), log_path) if _may_publish(quarters) else None
+        try:
+            instance = project_instance()  # opened once: each opening reads every storage's schema version
+            _refuse_if_dagster_writes(instance)  # imports dbt, dagster-dbt and the definitions' modules
+            return _run_quarters(
+                instance, settle, quarters, progress, on_stage, report_quarters, observer, log_path
+            )
+        finally:
+            prefetch.stop(head_start)
+
+
+def _may_publish(quarters: Sequence[str]) -> bool:
+    """What `_run_quarters` refuses at once is not prefetched."""
+    return bool(quarters) and not os.environ.get(DUCKDB_ENV)
 
 
 def _refuse_if_dagster_writes(instance: dg.DagsterInstance) -> None:

@@ -53,6 +53,7 @@ from pipelines.ingest.parse import (
     prepare_worker,
     refused,
 )
+from pipelines.ingest.prefetch import Prefetched
 from pipelines.ingest.pseudonym import DEMO_WARNING, PseudonymKey, load_key, person_keys
 from pipelines.ingest.receipt import ReceiptHeader, receipt_file_name, render_receipt, write_if_changed
 from pipelines.ingest.receipt_memo import (
@@ -132,10 +133,12 @@ def ingest_quarter(
     settings: IngestSettings | None = None,
     log: logging.Logger | None = None,
     on_file: Callable[[int, int], None] | None = None,
+    prefetched: Prefetched | None = None,
 ) -> IngestReport:
     """Run the whole ingestion of one quarter under $ASSESSMENT_DATA_DIR; idempotent.
     `on_file(done, total)`: progress over the quarter's files (files parsed by an earlier run count as
-    done from the start), for the operator's progress bar."""
+    done from the start), for the operator's progress bar. `prefetched`: what `archive_and_parse` did for
+    this run just before (counted as this run's archiving and parsing in the report)."""
     settings = settings or IngestSettings()
     log = log or LOG
     q = quarter if isinstance(quarter, Quarter) else parse_quarter(quarter)
@@ -151,6 +154,10 @@ def ingest_quarter(
     root = cache.cache_root(data_dir())
     records, landed = _archive_and_parse(q, report, log, set(registry), root, settings, on_file, clock)
     clock.lap(report, "parse_validate")
+    if prefetched is not None:
+        report.archived_now += prefetched.archived
+        report.parsed_now += prefetched.parsed
+        report.timings["prefetch"] = round(prefetched.seconds, 3)
 
     tables, (receipts, memo) = _assemble(q, records, registry, root, key, deadline, report)
     report.unaccounted = len(landed - {(r.unit_code, r.submission_id) for r in records})
@@ -177,6 +184,28 @@ def ingest_quarter(
         report.timings["total"],
     )
     return report
+
+
+def archive_and_parse(
+    quarter: Quarter | str,
+    settings: IngestSettings | None = None,
+    log: logging.Logger | None = None,
+    on_file: Callable[[int, int], None] | None = None,
+) -> Prefetched:
+    """Ingestion's first half alone: archive what is new in the quarter's landing folder, parse what the
+    cache lacks and cache it; no raw table, receipt or ledger is written.
+
+    `ingest_quarter` does the same first; after this it finds everything archived and cached, so only
+    the assembly and the writing are left to it. The operator's command runs this in a process of its
+    own while it loads Dagster and dbt (pipelines/ingest/prefetch.py)."""
+    started = time.perf_counter()
+    settings = settings or IngestSettings()
+    q = quarter if isinstance(quarter, Quarter) else parse_quarter(quarter)
+    report = IngestReport(q.key, *quarter_deadline(q))
+    codes = set(load_active_registry().get_column("unit_code").to_list())
+    root = cache.cache_root(data_dir())
+    _archive_and_parse(q, report, log or LOG, codes, root, settings, on_file, _Clock())
+    return Prefetched(report.archived_now, report.parsed_now, time.perf_counter() - started)
 
 
 def _archive_and_parse(

@@ -39,6 +39,7 @@ from pipelines.ingest.issues import (
     issue,
     shown,
 )
+from pipelines.ingest.lazy_import import lazily
 from pipelines.ingest.normalise import CANONICAL_PATTERNS, format_number
 from pipelines.ingest.sheets import ROW, ParsedSheet
 from pipelines.ingest.suites import (
@@ -61,7 +62,9 @@ def _gx() -> Any:
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
     # Before the import: importing logs hundreds of INFO lines (into a Dagster run's log file too).
     logging.getLogger("great_expectations").setLevel(logging.WARNING)
-    import great_expectations as gx
+    # scipy.stats and altair: ~1.7 s of GX's import, for expectations and charts the suites never use
+    with lazily(("scipy.stats", "altair")):
+        import great_expectations as gx
 
     return gx
 

@@ -30,6 +30,8 @@ from typing import Any
 import polars as pl
 
 from pipelines.domain.quarters import quarter_range
+from pipelines.ingest import prefetch
+from pipelines.ingest.prefetch import Prefetched
 from pipelines.ingest.run import IngestSettings, ingest_quarter
 from pipelines.ingest.schema import RAW_TABLES
 
@@ -94,15 +96,15 @@ def snapshot(root: Path, volatile: tuple[str, ...] = ()) -> dict[str, Any]:
     return out
 
 
-def ingest_messy_city(root: Path) -> dict[str, Any]:
+def ingest_messy_city(root: Path, prefetched: bool = False) -> dict[str, Any]:
     from tests.conftest import make_city
 
     make_city(root, seed=CITY_SEED, units=CITY_UNITS, quarters=tuple(quarter_range(QUARTER)), workers=1)
-    ingest(root, workers=2)
+    ingest(root, workers=2, prefetched=prefetched)
     return snapshot(root)
 
 
-def ingest_hostile(base_root: Path, work: Path) -> dict[str, Any]:
+def ingest_hostile(base_root: Path, work: Path, prefetched: bool = False) -> dict[str, Any]:
     from tests.ingest.hostile import build_base, copy_base, landing_folder
     from tests.ingest.test_hostile_corpus import ACCEPTED, CASES
 
@@ -115,11 +117,13 @@ def ingest_hostile(base_root: Path, work: Path) -> dict[str, Any]:
     for case in (*CASES, *ACCEPTED):
         unit = placed[case.name]
         case.write(base, landing_folder(root, unit) / f"{case.name}.xlsx", unit)
-    ingest(root, workers=0)
+    ingest(root, workers=0, prefetched=prefetched)
     return snapshot(root, _VOLATILE_HOSTILE)
 
 
-def ingest(root: Path, workers: int) -> None:
+def ingest(root: Path, workers: int, prefetched: bool = False) -> None:
+    """`prefetched`: archived and parsed first by the operator command's prefetch process
+    (pipelines/ingest/prefetch.py, its default settings), then ingested; else all in ingest_quarter."""
     import os
 
     previous = os.environ.get("ASSESSMENT_DATA_DIR")
@@ -127,12 +131,28 @@ def ingest(root: Path, workers: int) -> None:
     os.environ.pop("ASSESSMENT_REGISTRY_CSV", None)
     os.environ.setdefault("ASSESSMENT_DEMO", "1")
     try:
-        ingest_quarter(QUARTER, IngestSettings(workers=workers))
+        done = _prefetch(root) if prefetched else None
+        report = ingest_quarter(QUARTER, IngestSettings(workers=workers), prefetched=done)
+        if prefetched:  # the step itself found every delivery archived and parsed
+            assert "parse.parse_workers" not in report.timings, report.timings
+            assert report.parsed_now == report.archived_now > 0, report
     finally:
         if previous is None:
             os.environ.pop("ASSESSMENT_DATA_DIR", None)
         else:
             os.environ["ASSESSMENT_DATA_DIR"] = previous
+
+
+def _prefetch(root: Path) -> Prefetched:
+    log = root / "logs" / "prefetch.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    handle = prefetch.start([QUARTER], root, log)
+    try:
+        done = prefetch.wait_for(root, QUARTER)
+    finally:
+        prefetch.stop(handle)
+    assert done is not None, log.read_text(encoding="utf-8")
+    return done
 
 
 def golden_path(name: str) -> Path:

@@ -31,12 +31,21 @@ def _compare(name: str, now: dict[str, Any]) -> None:
             assert got.get("sha256") == want["sha256"], table
 
 
-def test_the_messy_city_ingests_to_the_golden_tables_and_receipts(tmp_path: Path) -> None:
-    _compare("messy_city", golden.ingest_messy_city(tmp_path / "city"))
+# "prefetched": archived and parsed by the operator command's prefetch process before the step
+# (pipelines/ingest/prefetch.py), which must leave the step exactly what it would have made itself.
+PREFETCHED = pytest.mark.parametrize("prefetched", [False, True], ids=["in_the_step", "prefetched"])
 
 
-def test_the_hostile_corpus_ingests_to_the_golden_tables_and_receipts(tmp_path: Path) -> None:
-    _compare("hostile", golden.ingest_hostile(tmp_path / "base", tmp_path / "hostile"))
+@PREFETCHED
+def test_the_messy_city_ingests_to_the_golden_tables_and_receipts(tmp_path: Path, prefetched: bool) -> None:
+    _compare("messy_city", golden.ingest_messy_city(tmp_path / "city", prefetched))
+
+
+@PREFETCHED
+def test_the_hostile_corpus_ingests_to_the_golden_tables_and_receipts(
+    tmp_path: Path, prefetched: bool
+) -> None:
+    _compare("hostile", golden.ingest_hostile(tmp_path / "base", tmp_path / "hostile", prefetched))
 
 
 @pytest.mark.parametrize("name", ["messy_city", "hostile"])

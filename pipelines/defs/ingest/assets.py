@@ -18,7 +18,7 @@ import dagster as dg
 from pipelines.defs.partitions import partition_quarter, quarter_partitions
 from pipelines.defs.resources import PATHS_RESOURCES, AssessmentPaths
 from pipelines.domain.registry import load_active_registry
-from pipelines.ingest import audit
+from pipelines.ingest import audit, prefetch
 from pipelines.ingest.pseudonym import DEMO_WARNING, ENV_VAR
 from pipelines.ingest.run import IngestReport, IngestSettings, ingest_quarter
 from pipelines.ingest.schema import RAW_TABLES
@@ -133,7 +133,11 @@ def _ingest(context: dg.AssetExecutionContext, config: IngestConfig) -> Iterator
     # re-entrant when the operator CLI runs this job in its own process and holds the lock already.
     try:
         with hold(data_dir(), f"dagster run {context.run.run_id} ({context.job_name}, {quarter.key})"):
-            report = ingest_quarter(quarter, settings, log=context.log, on_file=progress_logger(context))
+            on_file = progress_logger(context)
+            # the operator's command may have archived and parsed the quarter already, in a process
+            # of its own while it loaded Dagster and dbt: wait for it (nothing when run from the UI)
+            done = prefetch.wait_for(data_dir(), quarter.key, on_file, context.log)
+            report = ingest_quarter(quarter, settings, log=context.log, on_file=on_file, prefetched=done)
     except RunLockedError as exc:
         raise dg.Failure(description=str(exc), allow_retries=False) from None
     if report.demo_key:

@@ -1,0 +1,236 @@
+"""Ingestion's first half, started by the operator's command before it loads Dagster and dbt.
+
+Loading the orchestrator takes the command 2-3 s of one core (importing dbt and dagster-dbt, building
+the definitions, opening the instance, planning the run) while the machine's other core has nothing to
+do. The ingest step's first half, archiving what is new and parsing what the cache lacks
+(`run.archive_and_parse`), depends on none of that, so `start` runs it meanwhile in a process of its
+own (`python -m pipelines.ingest.prefetch`), one quarter after the other. The ingest step then waits
+for its quarter (`wait_for`) before it starts, finds every delivery archived and parsed, and is left
+with the assembly and the writing. Nothing changes in what is written: the archive and the parse cache
+are the ones the step would have made itself (both are built to be written by more than one process,
+the archive by the receiving sensor too), and the step never starts before the prefetch of its quarter
+has ended, so it sees a finished archive as it always did.
+
+The prefetch is only an head start. If it fails or dies, the step does the same work itself, as it does
+in a Dagster run started from the UI, which has no prefetch. `ASSESSMENT_PREFETCH=0` turns it off.
+
+The child reports on its stdout, one JSON object per line:
+
+    {"quarter": "2025Q3", "done": 120, "total": 508}                    progress (throttled)
+    {"quarter": "2025Q3", "archived": 3, "parsed": 3, "seconds": 0.8}   the quarter is finished
+    {"quarter": "2025Q3", "error": "…"}                                  it failed (the step will do it)
+
+and logs to its stderr, which is the command's run log.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+from pipelines.paths import PROJECT_ROOT
+
+PREFETCH_ENV = "ASSESSMENT_PREFETCH"  # "0": the ingest step archives and parses by itself
+PROGRESS_EVERY_S = 0.25
+STOP_GRACE_S = 10.0  # a stopped prefetch finishes the copy it is in, then its workers are stopped
+LOG = logging.getLogger(__name__)
+
+
+def enabled() -> bool:
+    return os.environ.get(PREFETCH_ENV, "1").strip() != "0"
+
+
+@dataclass(frozen=True)
+class Prefetched:
+    """What ingestion's first half did for a quarter before its step ran."""
+
+    archived: int
+    parsed: int
+    seconds: float
+
+
+@dataclass
+class Prefetch:
+    """A running prefetch child and what it has reported so far."""
+
+    process: subprocess.Popen[str]
+    data_dir: Path
+    quarters: tuple[str, ...]
+    finished: dict[str, dict[str, object]] = field(default_factory=dict)
+
+    def wait(
+        self, quarter: str, on_file: Callable[[int, int], None] | None = None
+    ) -> dict[str, object] | None:
+        """Block until the child has finished `quarter` (or ended); its final line, or None when it did
+        not finish it. Progress lines read meanwhile go to `on_file`."""
+        if quarter not in self.quarters:
+            return None
+        stdout = self.process.stdout
+        while quarter not in self.finished and stdout is not None:
+            line = stdout.readline()
+            if not line:  # the child ended: whatever it did not report, the step does itself
+                self.process.wait()
+                break
+            try:
+                message = json.loads(line)
+                q = str(message["quarter"])
+            except (ValueError, KeyError, TypeError):
+                continue
+            if "done" in message:
+                if on_file is not None and q == quarter:
+                    on_file(int(message["done"]), int(message["total"]))
+            else:
+                self.finished[q] = message
+        return self.finished.get(quarter)
+
+
+# One per data directory, for the command that started it (the ingest step runs in the same process).
+_ACTIVE: dict[Path, Prefetch] = {}
+
+
+def start(quarters: Sequence[str], data_dir: Path, log_file: Path) -> Prefetch | None:
+    """Start the prefetch of `quarters` (in this order) under `data_dir`; its log is appended to
+    `log_file`. The caller must hold the data directory's run lock (pipelines/runlock.py) until `stop`:
+    the child takes none, it works for the command that started it."""
+    if not enabled() or not quarters:
+        return None
+    data = data_dir.resolve()
+    with log_file.open("a", encoding="utf-8") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", __name__, "--data-dir", str(data), *quarters],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=log,
+            text=True,
+            encoding="utf-8",
+            cwd=PROJECT_ROOT,
+            # its own process group: `stop` ends it and its parse workers together, and the operator's
+            # Ctrl-C reaches the command, which stops it, not the child halfway through a copy
+            start_new_session=True,
+        )
+    handle = Prefetch(process, data, tuple(quarters))
+    _ACTIVE[data] = handle
+    return handle
+
+
+def wait_for(
+    data_dir: Path,
+    quarter: str,
+    on_file: Callable[[int, int], None] | None = None,
+    log: logging.Logger | None = None,
+) -> Prefetched | None:
+    """What this process's prefetch did for `quarter` under `data_dir`, once it is done with it; None
+    when there is none (a run from the UI) or it did not finish the quarter."""
+    handle = _ACTIVE.get(data_dir.resolve())
+    if handle is None:
+        return None
+    result = handle.wait(quarter, on_file)
+    if result is None:
+        if quarter in handle.quarters:
+            (log or LOG).warning(
+                "预读未完成 prefetch of %s ended early (exit %s): the step archives and parses itself",
+                quarter,
+                handle.process.returncode,
+            )
+        return None
+    if "error" in result:
+        (log or LOG).warning("预读失败 prefetch of %s failed: %s", quarter, result["error"])
+        return None
+    try:
+        return Prefetched(int(result["archived"]), int(result["parsed"]), float(result["seconds"]))
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def stop(handle: Prefetch | None) -> None:
+    """End the child if it still runs (the run failed or stopped before its ingest step) and forget it."""
+    if handle is None:
+        return
+    if _ACTIVE.get(handle.data_dir) is handle:
+        del _ACTIVE[handle.data_dir]
+    process = handle.process
+    if process.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=STOP_GRACE_S)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        # parse workers a stopped child left behind (its group: nothing else joins it)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+    if process.stdout is not None:
+        process.stdout.close()
+
+
+# -- the child ------------------------------------------------------------------------------------------
+
+
+def _emit(out: IO[str], **fields: object) -> None:
+    out.write(json.dumps(fields, ensure_ascii=False) + "\n")
+    out.flush()
+
+
+def _progress(out: IO[str], quarter: str) -> Callable[[int, int], None]:
+    last = [0.0]
+
+    def on_file(done: int, total: int) -> None:
+        now = time.monotonic()
+        if done == total or now - last[0] >= PROGRESS_EVERY_S:
+            last[0] = now
+            _emit(out, quarter=quarter, done=done, total=total)
+
+    return on_file
+
+
+def _stop_on_sigterm(signum: int, frame: object) -> None:
+    # SystemExit unwinds the stack: an archive copy in progress removes its staged file, the worker
+    # pool stops its workers (Python's default would end the process on the spot)
+    raise SystemExit(128 + signum)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m pipelines.ingest.prefetch",
+        description="Archive and parse the quarters' new deliveries (started by the operator's command).",
+    )
+    parser.add_argument("--data-dir", type=Path, required=True)
+    parser.add_argument("quarters", nargs="+")
+    args = parser.parse_args(argv)
+    signal.signal(signal.SIGTERM, _stop_on_sigterm)
+    logging.basicConfig(
+        stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(levelname)s prefetch - %(message)s"
+    )
+    from pipelines.ingest.run import archive_and_parse
+    from pipelines.paths import using_data_dir
+
+    out = sys.stdout
+    failed = False
+    with using_data_dir(args.data_dir):
+        for quarter in args.quarters:
+            try:
+                done = archive_and_parse(quarter, log=LOG, on_file=_progress(out, quarter))
+            except Exception as exc:  # the step does it again and reports what is wrong with it
+                LOG.exception("prefetch of %s failed", quarter)
+                _emit(out, quarter=quarter, error=f"{type(exc).__name__}: {exc}"[:500])
+                failed = True
+                continue
+            LOG.info("%s: %d archived, %d parsed in %.2fs", quarter, done.archived, done.parsed, done.seconds)
+            _emit(out, quarter=quarter, archived=done.archived, parsed=done.parsed, seconds=done.seconds)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

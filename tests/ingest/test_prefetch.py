@@ -1,0 +1,115 @@
+"""The operator command's prefetch (pipelines/ingest/prefetch.py): ingestion's first half in a process of
+its own, started before Dagster loads. Real child processes, real parse workers, real generated files.
+(The golden tests ingest their two corpora prefetched too: tests/ingest/test_golden.py.)"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import time
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from pipelines.ingest import prefetch
+from pipelines.ingest.run import ingest_quarter
+from tests.conftest import PUBLISHED_QUARTERS
+from tests.ingest import golden
+
+Q = golden.QUARTER
+
+
+@pytest.fixture
+def landed(tmp_path: Path, clean_quarter: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh copy of the clean 24-unit quarter (nothing archived or parsed yet) as the data dir."""
+    root = tmp_path / "city"
+    shutil.copytree(clean_quarter, root)
+    monkeypatch.setenv("ASSESSMENT_DATA_DIR", str(root))
+    monkeypatch.delenv("ASSESSMENT_REGISTRY_CSV", raising=False)
+    monkeypatch.setenv("ASSESSMENT_DEMO", "1")
+    return root
+
+
+def _log(root: Path) -> Path:
+    path = root / "logs" / "prefetch.log"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _group_alive(pid: int, within_s: float = 10.0) -> bool:
+    """Whether any process of group `pid` is still there after `within_s` (killed workers need a moment
+    before init reaps them)."""
+    deadline = time.monotonic() + within_s
+    while True:
+        try:
+            os.killpg(pid, 0)
+        except ProcessLookupError:
+            return False
+        if time.monotonic() > deadline:
+            return True
+        time.sleep(0.05)
+
+
+def test_stopping_a_prefetch_ends_it_with_its_workers_and_the_step_does_the_rest(
+    landed: Path, tmp_path: Path, clean_quarter: Path
+) -> None:
+    handle = prefetch.start([Q], landed, _log(landed))
+    assert handle is not None
+    assert handle.process.stdout is not None
+    first = handle.process.stdout.readline()  # working: it has reported progress (or finished)
+    assert first.startswith("{")
+    prefetch.stop(handle)
+    assert handle.process.returncode is not None
+    assert not _group_alive(handle.process.pid)  # no parse worker left behind
+    assert prefetch.wait_for(landed, Q) is None  # forgotten: the step does not wait for it
+
+    report = ingest_quarter(Q)
+    assert report.submissions > 0
+    # what was archived or parsed before the stop is not lost, and nothing is done twice or wrongly
+    reference = tmp_path / "reference"
+    shutil.copytree(clean_quarter, reference)
+    golden.ingest(reference, workers=2)
+    assert golden.snapshot(landed) == golden.snapshot(reference)
+
+
+def test_a_failed_prefetch_leaves_the_work_to_the_step(
+    landed: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setenv("ASSESSMENT_REGISTRY_CSV", str(landed / "no-such-registry.csv"))
+    handle = prefetch.start([Q], landed, _log(landed))
+    monkeypatch.delenv("ASSESSMENT_REGISTRY_CSV")
+    try:
+        with caplog.at_level(logging.WARNING):
+            assert prefetch.wait_for(landed, Q) is None
+    finally:
+        prefetch.stop(handle)
+    assert "预读失败 prefetch of 2025Q3 failed" in caplog.text
+    assert "no-such-registry.csv" in _log(landed).read_text(encoding="utf-8")  # its traceback, in the log
+
+    report = ingest_quarter(Q)
+    assert report.parsed_now == report.archived_now == report.submissions > 0
+
+
+def test_the_prefetch_can_be_turned_off(landed: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(prefetch.PREFETCH_ENV, "0")
+    assert prefetch.start([Q], landed, _log(landed)) is None
+    assert prefetch.wait_for(landed, Q) is None
+    assert not (landed / "archive").exists()
+
+
+def test_the_operator_command_prefetched_its_quarter_and_the_step_says_so(published_city: Path) -> None:
+    """published_city's first quarter ran through `run_quarters` (tests/conftest.py)."""
+    first = PUBLISHED_QUARTERS[0].key
+    logs = "".join(p.read_text(encoding="utf-8") for p in sorted((published_city / "logs").glob("run-*.log")))
+    assert f"prefetch - {first}: " in logs
+    instance = dg.DagsterInstance.from_config(str(published_city / ".dagster"))
+    submissions = dg.AssetKey(["raw", "submissions"])
+    records = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=submissions, asset_partitions=[first]), limit=1
+    ).records
+    assert records
+    meta = records[0].asset_materialization.metadata
+    assert meta["parsed_now"].value == meta["archived_now"].value > 0  # the prefetch's work, counted
+    assert "prefetch" in meta["timings_s"].value
