@@ -17,7 +17,9 @@ in a Dagster run started from the UI, which has no prefetch. `ASSESSMENT_PREFETC
 The child reports on its stdout, one JSON object per line:
 
     {"quarter": "2025Q3", "done": 120, "total": 508}                    progress (throttled)
-    {"quarter": "2025Q3", "archived": 3, "parsed": 3, "seconds": 0.8}   the quarter is finished
+    {"quarter": "2025Q3", "archived": 3, "parsed": 3, "seconds": 0.8,   the quarter is finished, and
+     "deliveries": 508, "landed": [[unit, id], …], "skipped": […],     the landing area as it was
+     "receiving_notes": […]}
     {"quarter": "2025Q3", "error": "…"}                                  it failed (the step will do it)
 
 and logs to its stderr, which is the command's run log.
@@ -53,11 +55,44 @@ def enabled() -> bool:
 
 @dataclass(frozen=True)
 class Prefetched:
-    """What ingestion's first half did for a quarter before its step ran."""
+    """What ingestion's first half did for a quarter before its step ran, and the landing area as it
+    found it: the step works on that view instead of walking and hashing every landed file again."""
 
     archived: int
     parsed: int
     seconds: float
+    deliveries: int  # deliveries found in the landing area
+    landed: frozenset[tuple[str, str]]  # (unit, submission id) of each one archived
+    skipped: tuple[str, ...]  # what was not ingested, and why (IngestReport.skipped)
+    receiving_notes: tuple[str, ...]  # what the receiving log said about itself
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "archived": self.archived,
+            "parsed": self.parsed,
+            "seconds": round(self.seconds, 3),
+            "deliveries": self.deliveries,
+            "landed": sorted(self.landed),
+            "skipped": list(self.skipped),
+            "receiving_notes": list(self.receiving_notes),
+        }
+
+    @classmethod
+    def from_json(cls, message: dict[str, object]) -> Prefetched:
+        """Raises KeyError, TypeError or ValueError on a message not made by `to_json`."""
+        landed = message["landed"]
+        skipped, notes = message["skipped"], message["receiving_notes"]
+        if not isinstance(landed, list) or not isinstance(skipped, list) or not isinstance(notes, list):
+            raise TypeError("not a prefetch result")
+        return cls(
+            archived=int(message["archived"]),  # type: ignore[call-overload]
+            parsed=int(message["parsed"]),  # type: ignore[call-overload]
+            seconds=float(message["seconds"]),  # type: ignore[arg-type]
+            deliveries=int(message["deliveries"]),  # type: ignore[call-overload]
+            landed=frozenset((str(unit), str(sid)) for unit, sid in landed),
+            skipped=tuple(str(line) for line in skipped),
+            receiving_notes=tuple(str(line) for line in notes),
+        )
 
 
 @dataclass
@@ -148,7 +183,7 @@ def wait_for(
         (log or LOG).warning("预读失败 prefetch of %s failed: %s", quarter, result["error"])
         return None
     try:
-        return Prefetched(int(result["archived"]), int(result["parsed"]), float(result["seconds"]))
+        return Prefetched.from_json(result)
     except (KeyError, TypeError, ValueError):
         return None
 
@@ -228,7 +263,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 failed = True
                 continue
             LOG.info("%s: %d archived, %d parsed in %.2fs", quarter, done.archived, done.parsed, done.seconds)
-            _emit(out, quarter=quarter, archived=done.archived, parsed=done.parsed, seconds=done.seconds)
+            _emit(out, quarter=quarter, **done.to_json())
     return 1 if failed else 0
 
 

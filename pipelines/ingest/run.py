@@ -25,7 +25,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -112,6 +112,7 @@ class IngestReport:
     rows: dict[str, int] = field(default_factory=dict)
     paths: dict[str, str] = field(default_factory=dict)
     skipped: list[str] = field(default_factory=list)  # what in landing is not a unit's file, and why
+    receiving_notes: list[str] = field(default_factory=list)  # what the receiving log said about itself
     conflicts: list[conflicts.Conflict] = field(default_factory=list)  # persons listed by two units
     archive_high_water: int = 0  # the last order of first sight this run's results are built from
     current_submissions: dict[str, str] = field(default_factory=dict)  # unit -> its current file
@@ -152,7 +153,9 @@ def ingest_quarter(
     registry = {r["unit_code"]: r for r in load_active_registry().iter_rows(named=True)}
 
     root = cache.cache_root(data_dir())
-    records, landed = _archive_and_parse(q, report, log, set(registry), root, settings, on_file, clock)
+    records, landed = _archive_and_parse(
+        q, report, log, set(registry), root, settings, on_file, clock, prefetched
+    )
     clock.lap(report, "parse_validate")
     if prefetched is not None:
         report.archived_now += prefetched.archived
@@ -204,8 +207,16 @@ def archive_and_parse(
     report = IngestReport(q.key, *quarter_deadline(q))
     codes = set(load_active_registry().get_column("unit_code").to_list())
     root = cache.cache_root(data_dir())
-    _archive_and_parse(q, report, log or LOG, codes, root, settings, on_file, _Clock())
-    return Prefetched(report.archived_now, report.parsed_now, time.perf_counter() - started)
+    _, landed = _archive_and_parse(q, report, log or LOG, codes, root, settings, on_file, _Clock())
+    return Prefetched(
+        report.archived_now,
+        report.parsed_now,
+        time.perf_counter() - started,
+        report.deliveries_in_landing,
+        frozenset(landed),
+        tuple(report.skipped),
+        tuple(report.receiving_notes),
+    )
 
 
 def _archive_and_parse(
@@ -217,8 +228,10 @@ def _archive_and_parse(
     settings: IngestSettings,
     on_file: Callable[[int, int], None] | None,
     clock: _Clock,
+    prefetched: Prefetched | None = None,
 ) -> tuple[list[ArchiveRecord], set[tuple[str, str]]]:
     """Archive what is new, parse what the cache lacks and cache it; the records and what landed.
+    After a prefetch, the landing area is taken as the prefetch found it (nothing is discovered again).
 
     A function of its own so that the parse's results (every cell as Python objects, the pool's
     outcomes, the chunks) are freed before the assembly, not kept alive beside it for the garbage
@@ -244,7 +257,10 @@ def _archive_and_parse(
                 requests.append(request)
                 pool.submit(request)
 
-        records, landed = _archive(q, report, log, unit_codes, parse_soon)
+        if prefetched is None:
+            records, landed = _archive(q, report, log, unit_codes, parse_soon)
+        else:
+            records, landed = _as_prefetched(q, report, log, prefetched, parse_soon)
         clock.lap(report, "discover_archive")
         # One parse per submission: the same bytes from two units are one file to parse.
         todo = list(dict.fromkeys(r.submission_id for r in records if r.submission_id not in done))
@@ -346,13 +362,43 @@ def _archive(
             if on_record is not None:
                 on_record(record)
             seq = max(seq, record.seq + 1)
-    report.archive_high_water = max((r.seq for r in records.values()), default=0)
+    report.receiving_notes = list(discovery.log_notes)
+    return _in_arrival_order(report, log, records.values()), landed
+
+
+def _as_prefetched(
+    q: Quarter,
+    report: IngestReport,
+    log: logging.Logger,
+    prefetched: Prefetched,
+    on_record: Callable[[ArchiveRecord], None],
+) -> tuple[list[ArchiveRecord], set[tuple[str, str]]]:
+    """`_archive` after a prefetch of this run archived the quarter's new deliveries: what landed is
+    what the prefetch found, the records are the archive as it is now (what was there when the command
+    started, what the prefetch added, and, rarely, what the receiving sensor archived since; each goes
+    to the workers if the cache lacks it, like the rest). Walking and hashing the landing area again
+    would cost seconds on a province and tell nothing new to a run that started moments ago: a file
+    landed since is the next run's."""
+    records = load_quarter(archive_dir(), q.key)
+    for record in records:
+        on_record(record)
+    report.deliveries_in_landing = prefetched.deliveries
+    report.skipped = list(prefetched.skipped)
+    report.receiving_notes = list(prefetched.receiving_notes)
+    return _in_arrival_order(report, log, records), set(prefetched.landed)
+
+
+def _in_arrival_order(
+    report: IngestReport, log: logging.Logger, found: Iterable[ArchiveRecord]
+) -> list[ArchiveRecord]:
+    """The records by unit and arrival, the high-water mark set and what was not ingested logged."""
+    records = list(found)
+    report.archive_high_water = max((r.seq for r in records), default=0)
     for line in report.skipped:
         log.warning("not ingested: %s", line)
-    for line in discovery.log_notes:
+    for line in report.receiving_notes:
         log.warning("receiving log: %s", line)
-    ordered = sorted(records.values(), key=lambda r: (r.unit_code, r.arrival_ns, r.seq, r.submission_id))
-    return ordered, landed
+    return sorted(records, key=lambda r: (r.unit_code, r.arrival_ns, r.seq, r.submission_id))
 
 
 def _first_sight_order(delivery: Delivery) -> tuple[bool, int, int, str, str]:

@@ -4,6 +4,7 @@ its own, started before Dagster loads. Real child processes, real parse workers,
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shutil
@@ -90,6 +91,42 @@ def test_a_failed_prefetch_leaves_the_work_to_the_step(
 
     report = ingest_quarter(Q)
     assert report.parsed_now == report.archived_now == report.submissions > 0
+
+
+def test_the_step_takes_the_landing_area_as_the_prefetch_found_it(landed: Path) -> None:
+    from pipelines.bench.incremental import resubmit
+
+    ingest_quarter(Q)  # a built quarter (resubmit picks a unit's current workbook from it)
+    handle = prefetch.start([Q], landed, _log(landed))
+    try:
+        done = prefetch.wait_for(landed, Q)
+    finally:
+        prefetch.stop(handle)
+    assert done is not None and done.archived == done.parsed == 0
+    late = resubmit(landed, Q)  # lands after the prefetch looked, before the step runs
+    report = ingest_quarter(Q, prefetched=done)
+    assert report.deliveries_in_landing == done.deliveries
+    assert report.archived_now == report.unaccounted == 0  # the next run's, not lost
+    assert report.current_submissions[late.unit_code] != _sha(late.corrected)
+
+    again = ingest_quarter(Q)
+    assert again.archived_now == again.parsed_now == 1
+    assert again.current_submissions[late.unit_code] == _sha(late.corrected)
+
+
+def _sha(path: Path) -> str:
+    from pipelines.ingest.discover import sha256_file
+
+    return sha256_file(path)
+
+
+def test_a_prefetch_result_survives_its_line() -> None:
+    done = prefetch.Prefetched(
+        3, 2, 0.5, 9, frozenset({("371600-S-001", "ab" * 32)}), ("a/b.txt: 不是单位文件",), ("log note",)
+    )
+    assert prefetch.Prefetched.from_json(json.loads(json.dumps(done.to_json()))) == done
+    with pytest.raises((KeyError, TypeError, ValueError)):
+        prefetch.Prefetched.from_json({"archived": 1})
 
 
 def test_the_prefetch_can_be_turned_off(landed: Path, monkeypatch: pytest.MonkeyPatch) -> None:
