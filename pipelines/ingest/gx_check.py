@@ -24,7 +24,7 @@ like the rest of the cache: restricted data (cache.py).
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -267,6 +267,22 @@ def check_quarter(raw_root: Path, restricted_root: Path, cache_root: Path, quart
         tmp.write_text(json.dumps(sorted(ids)), encoding="utf-8")
         tmp.replace(path)
     return outcome
+
+
+def never_validated(cache_root: Path, quarter: str) -> bool:
+    """Whether no value of the quarter has passed GX under the current suites yet (a first run: the
+    check will import GX and run every sheet)."""
+    return not _values_path(cache_root, quarter).exists() and not _verified_path(cache_root, quarter).exists()
+
+
+def outcome_to_json(outcome: GxOutcome) -> dict[str, Any]:
+    return asdict(outcome)
+
+
+def outcome_from_json(data: dict[str, Any]) -> GxOutcome:
+    """Raises TypeError or KeyError on data `outcome_to_json` did not make."""
+    failures = [SuiteFailure(**f) for f in data["failures"]]
+    return GxOutcome(**{**data, "failures": failures})
 
 
 def describe(outcome: GxOutcome) -> dict[str, Any]:

@@ -21,6 +21,8 @@ The child reports on its stdout, one JSON object per line:
      "deliveries": 508, "landed": [[unit, id], …], "skipped": […],     the landing area as it was
      "receiving_notes": […]}
     {"quarter": "2025Q3", "error": "…"}                                  it failed (the step will do it)
+    {"gx_offered": true}                   it has imported great-expectations and will run the GX check
+    {"quarter": "2025Q3", "gx": {…}}       the check's outcome, after the step asked on its stdin
 
 and logs to its stderr, which is the command's run log.
 """
@@ -103,6 +105,8 @@ class Prefetch:
     data_dir: Path
     quarters: tuple[str, ...]
     finished: dict[str, dict[str, object]] = field(default_factory=dict)
+    gx_offered: bool | None = None  # None: not said yet
+    gx_results: dict[str, dict[str, object]] = field(default_factory=dict)
 
     def wait(
         self, quarter: str, on_file: Callable[[int, int], None] | None = None
@@ -111,23 +115,54 @@ class Prefetch:
         not finish it. Progress lines read meanwhile go to `on_file`."""
         if quarter not in self.quarters:
             return None
-        stdout = self.process.stdout
-        while quarter not in self.finished and stdout is not None:
-            line = stdout.readline()
-            if not line:  # the child ended: whatever it did not report, the step does itself
-                self.process.wait()
-                break
-            try:
-                message = json.loads(line)
-                q = str(message["quarter"])
-            except (ValueError, KeyError, TypeError):
-                continue
-            if "done" in message:
-                if on_file is not None and q == quarter:
-                    on_file(int(message["done"]), int(message["total"]))
-            else:
-                self.finished[q] = message
+        while quarter not in self.finished and self._read(quarter, on_file):
+            pass
         return self.finished.get(quarter)
+
+    def gx_check(self, quarter: str) -> dict[str, object] | None:
+        """The child's GX check of `quarter` (a GxOutcome as JSON), when it offered to run it; else None.
+        Blocks until it has answered (or ended)."""
+        while self.gx_offered is None and self._read():
+            pass
+        stdin = self.process.stdin
+        if not self.gx_offered or quarter not in self.quarters or stdin is None:
+            return None
+        try:
+            stdin.write(quarter + "\n")
+            stdin.flush()
+        except (BrokenPipeError, OSError):
+            return None
+        while quarter not in self.gx_results and self._read():
+            pass
+        return self.gx_results.get(quarter)
+
+    def _read(self, quarter: str | None = None, on_file: Callable[[int, int], None] | None = None) -> bool:
+        """Take in the child's next line; False once it has ended."""
+        stdout = self.process.stdout
+        line = stdout.readline() if stdout is not None else ""
+        if not line:  # the child ended: whatever it did not report, the step does itself
+            self.process.wait()
+            if self.gx_offered is None:
+                self.gx_offered = False
+            return False
+        try:
+            message = json.loads(line)
+        except ValueError:
+            return True
+        if not isinstance(message, dict):
+            return True
+        if "gx_offered" in message:
+            self.gx_offered = bool(message["gx_offered"])
+            return True
+        q = str(message.get("quarter"))
+        if "done" in message:
+            if on_file is not None and q == quarter:
+                on_file(int(message["done"]), int(message["total"]))
+        elif "gx" in message:
+            self.gx_results[q] = message
+        else:
+            self.finished[q] = message
+        return True
 
 
 # One per data directory, for the command that started it (the ingest step runs in the same process).
@@ -144,7 +179,7 @@ def start(quarters: Sequence[str], data_dir: Path, log_file: Path) -> Prefetch |
     with log_file.open("a", encoding="utf-8") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", __name__, "--data-dir", str(data), *quarters],
-            stdin=subprocess.DEVNULL,
+            stdin=subprocess.PIPE,  # the GX check's requests (gx_check)
             stdout=subprocess.PIPE,
             stderr=log,
             text=True,
@@ -188,6 +223,23 @@ def wait_for(
         return None
 
 
+def gx_check(data_dir: Path, quarter: str, log: logging.Logger | None = None) -> dict[str, object] | None:
+    """The GX check of `quarter` (GxOutcome as JSON, pipelines/ingest/gx_check.py) as this process's
+    prefetch child ran it, having imported great-expectations while the ingest step wrote the raw
+    tables; None when there is no such child or it did not run it (the check then runs here)."""
+    handle = _ACTIVE.get(data_dir.resolve())
+    if handle is None:
+        return None
+    result = handle.gx_check(quarter)
+    if result is None:
+        return None
+    outcome = result.get("gx")
+    if not isinstance(outcome, dict):
+        (log or LOG).warning("预读进程的GX检查失败 GX check in the prefetch process failed: %s", outcome)
+        return None
+    return outcome
+
+
 def stop(handle: Prefetch | None) -> None:
     """End the child if it still runs (the run failed or stopped before its ingest step) and forget it."""
     if handle is None:
@@ -206,8 +258,10 @@ def stop(handle: Prefetch | None) -> None:
         # parse workers a stopped child left behind (its group: nothing else joins it)
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)
-    if process.stdout is not None:
-        process.stdout.close()
+    for stream in (process.stdin, process.stdout):
+        if stream is not None:
+            with contextlib.suppress(OSError):
+                stream.close()
 
 
 # -- the child ------------------------------------------------------------------------------------------
@@ -264,7 +318,42 @@ def main(argv: Sequence[str] | None = None) -> int:
                 continue
             LOG.info("%s: %d archived, %d parsed in %.2fs", quarter, done.archived, done.parsed, done.seconds)
             _emit(out, quarter=quarter, **done.to_json())
+    with using_data_dir(args.data_dir):
+        _serve_gx(args.quarters, out)
     return 1 if failed else 0
+
+
+def _serve_gx(quarters: Sequence[str], out: IO[str]) -> None:
+    """Import great-expectations now and run the GX check when the step asks, if the check will need it.
+
+    It will when the quarter was never validated under the current suites (no remembered values:
+    a first run); a resubmission's check is usually decided without GX (gx_check.py) and is left to
+    the step. Only for a run of one quarter: with more, the first check would wait for every quarter's
+    prefetch. Importing GX costs ~2 s of one core, which the ingest step's assembly leaves idle."""
+    from pipelines.ingest import cache
+    from pipelines.ingest.gx_check import check_quarter, never_validated, outcome_to_json
+    from pipelines.paths import data_dir, raw_dir, restricted_dir
+
+    root = cache.cache_root(data_dir())
+    offered = len(quarters) == 1 and never_validated(root, quarters[0])
+    if offered:
+        from pipelines.ingest.validate import gx_batch_definition
+
+        gx_batch_definition()  # the import, the ephemeral context and the suites: what the check waits on
+    _emit(out, gx_offered=offered)
+    if not offered:
+        return
+    request = sys.stdin.readline().strip()
+    if request != quarters[0]:
+        return
+    try:
+        outcome = check_quarter(raw_dir(), restricted_dir(), root, request)
+    except Exception as exc:  # the step runs the check itself and reports what is wrong
+        LOG.exception("GX check of %s failed", request)
+        _emit(out, quarter=request, gx=f"{type(exc).__name__}: {exc}"[:500])
+        return
+    LOG.info("%s: GX check run here (%d submissions checked)", request, outcome.checked_submissions)
+    _emit(out, quarter=request, gx=outcome_to_json(outcome))
 
 
 if __name__ == "__main__":

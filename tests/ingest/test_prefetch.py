@@ -14,7 +14,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from pipelines.ingest import prefetch
+from pipelines.ingest import cache, gx_check, prefetch
 from pipelines.ingest.run import ingest_quarter
 from tests.conftest import PUBLISHED_QUARTERS
 from tests.ingest import golden
@@ -129,6 +129,41 @@ def test_a_prefetch_result_survives_its_line() -> None:
         prefetch.Prefetched.from_json({"archived": 1})
 
 
+def test_the_gx_check_the_prefetch_process_runs_is_the_one_the_step_would_run(
+    landed: Path, tmp_path: Path, clean_quarter: Path
+) -> None:
+    handle = prefetch.start([Q], landed, _log(landed))
+    try:
+        done = prefetch.wait_for(landed, Q)
+        ingest_quarter(Q, prefetched=done)
+        found = prefetch.gx_check(landed, Q)
+    finally:
+        prefetch.stop(handle)
+    assert found is not None, _log(landed).read_text(encoding="utf-8")
+    outcome = gx_check.outcome_from_json(found)
+    assert outcome.checked_submissions > 0 and outcome.passed
+    assert f"{Q}: GX check run here" in _log(landed).read_text(encoding="utf-8")
+    assert not gx_check.never_validated(cache.cache_root(landed), Q)  # remembered, as by the step
+
+    reference = tmp_path / "reference"
+    shutil.copytree(clean_quarter, reference)
+    golden.ingest(reference, workers=2)
+    here = gx_check.check_quarter(reference / "raw", reference / "restricted", cache.cache_root(reference), Q)
+    assert gx_check.describe(outcome) == gx_check.describe(here)
+
+
+def test_no_gx_check_is_offered_for_a_quarter_validated_before(landed: Path) -> None:
+    ingest_quarter(Q)
+    gx_check.check_quarter(landed / "raw", landed / "restricted", cache.cache_root(landed), Q)
+    handle = prefetch.start([Q], landed, _log(landed))
+    try:
+        assert prefetch.wait_for(landed, Q) is not None
+        assert prefetch.gx_check(landed, Q) is None  # the step decides it from remembered values
+        assert handle is not None and handle.process.wait(timeout=60) == 0  # and the child has ended
+    finally:
+        prefetch.stop(handle)
+
+
 def test_the_prefetch_can_be_turned_off(landed: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(prefetch.PREFETCH_ENV, "0")
     assert prefetch.start([Q], landed, _log(landed)) is None
@@ -141,6 +176,7 @@ def test_the_operator_command_prefetched_its_quarter_and_the_step_says_so(publis
     first = PUBLISHED_QUARTERS[0].key
     logs = "".join(p.read_text(encoding="utf-8") for p in sorted((published_city / "logs").glob("run-*.log")))
     assert f"prefetch - {first}: " in logs
+    assert f"prefetch - {first}: GX check run here" in logs  # a first run: GX imported in the prefetch
     instance = dg.DagsterInstance.from_config(str(published_city / ".dagster"))
     submissions = dg.AssetKey(["raw", "submissions"])
     records = instance.fetch_materializations(
