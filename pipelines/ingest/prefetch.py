@@ -43,6 +43,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
+from pipelines.ingest.prefetched import Prefetched
 from pipelines.paths import PROJECT_ROOT
 
 PREFETCH_ENV = "ASSESSMENT_PREFETCH"  # "0": the ingest step archives and parses by itself
@@ -53,48 +54,6 @@ LOG = logging.getLogger(__name__)
 
 def enabled() -> bool:
     return os.environ.get(PREFETCH_ENV, "1").strip() != "0"
-
-
-@dataclass(frozen=True)
-class Prefetched:
-    """What ingestion's first half did for a quarter before its step ran, and the landing area as it
-    found it: the step works on that view instead of walking and hashing every landed file again."""
-
-    archived: int
-    parsed: int
-    seconds: float
-    deliveries: int  # deliveries found in the landing area
-    landed: frozenset[tuple[str, str]]  # (unit, submission id) of each one archived
-    skipped: tuple[str, ...]  # what was not ingested, and why (IngestReport.skipped)
-    receiving_notes: tuple[str, ...]  # what the receiving log said about itself
-
-    def to_json(self) -> dict[str, object]:
-        return {
-            "archived": self.archived,
-            "parsed": self.parsed,
-            "seconds": round(self.seconds, 3),
-            "deliveries": self.deliveries,
-            "landed": sorted(self.landed),
-            "skipped": list(self.skipped),
-            "receiving_notes": list(self.receiving_notes),
-        }
-
-    @classmethod
-    def from_json(cls, message: dict[str, object]) -> Prefetched:
-        """Raises KeyError, TypeError or ValueError on a message not made by `to_json`."""
-        landed = message["landed"]
-        skipped, notes = message["skipped"], message["receiving_notes"]
-        if not isinstance(landed, list) or not isinstance(skipped, list) or not isinstance(notes, list):
-            raise TypeError("not a prefetch result")
-        return cls(
-            archived=int(message["archived"]),  # type: ignore[call-overload]
-            parsed=int(message["parsed"]),  # type: ignore[call-overload]
-            seconds=float(message["seconds"]),  # type: ignore[arg-type]
-            deliveries=int(message["deliveries"]),  # type: ignore[call-overload]
-            landed=frozenset((str(unit), str(sid)) for unit, sid in landed),
-            skipped=tuple(str(line) for line in skipped),
-            receiving_notes=tuple(str(line) for line in notes),
-        )
 
 
 @dataclass

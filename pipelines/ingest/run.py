@@ -53,7 +53,7 @@ from pipelines.ingest.parse import (
     prepare_worker,
     refused,
 )
-from pipelines.ingest.prefetch import Prefetched
+from pipelines.ingest.prefetched import Prefetched
 from pipelines.ingest.pseudonym import DEMO_WARNING, PseudonymKey, load_key, person_keys
 from pipelines.ingest.receipt import ReceiptHeader, receipt_file_name, render_receipt, write_if_changed
 from pipelines.ingest.receipt_memo import (

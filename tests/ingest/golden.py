@@ -31,7 +31,7 @@ import polars as pl
 
 from pipelines.domain.quarters import quarter_range
 from pipelines.ingest import prefetch
-from pipelines.ingest.prefetch import Prefetched
+from pipelines.ingest.prefetched import Prefetched
 from pipelines.ingest.run import IngestSettings, ingest_quarter
 from pipelines.ingest.schema import RAW_TABLES
 

@@ -15,6 +15,7 @@ import dagster as dg
 import pytest
 
 from pipelines.ingest import cache, gx_check, prefetch
+from pipelines.ingest.prefetched import Prefetched
 from pipelines.ingest.run import ingest_quarter
 from tests.conftest import PUBLISHED_QUARTERS
 from tests.ingest import golden
@@ -121,12 +122,12 @@ def _sha(path: Path) -> str:
 
 
 def test_a_prefetch_result_survives_its_line() -> None:
-    done = prefetch.Prefetched(
+    done = Prefetched(
         3, 2, 0.5, 9, frozenset({("371600-S-001", "ab" * 32)}), ("a/b.txt: 不是单位文件",), ("log note",)
     )
-    assert prefetch.Prefetched.from_json(json.loads(json.dumps(done.to_json()))) == done
+    assert Prefetched.from_json(json.loads(json.dumps(done.to_json()))) == done
     with pytest.raises((KeyError, TypeError, ValueError)):
-        prefetch.Prefetched.from_json({"archived": 1})
+        Prefetched.from_json({"archived": 1})
 
 
 def test_the_gx_check_the_prefetch_process_runs_is_the_one_the_step_would_run(
