@@ -376,7 +376,7 @@ def execute_notebook(output: Path, quarter: str, warehouse: Path, timeout: int) 
             # papermill (cell errors with their traceback; a dead kernel as DeadKernelError).
             extra_arguments=["--IPKernelApp.log_level=CRITICAL"],
             # The kernel is killed once the notebook has run rather than asked to stop: a graceful stop
-            # interrupts it, asks it to shut down and waits for it to exit (~0.6 s of every report).
+            # interrupts it, asks it to shut down and waits for it to exit (~0.5 s of every report).
             # Nothing is lost: every cell's outputs have arrived (nbclient waits for each cell's idle
             # status and then for a kernel_info reply), and the kernel holds only a read-only connection.
             shutdown_kernel="immediate",
