@@ -3,9 +3,9 @@
 The report's fingerprint hashes the figures the notebook shows — the results of the very query functions
 it calls (`SHOWN`, checked against the notebook's cells by tests/notebooks/test_report_fingerprint.py) on
 the published warehouse — with the quarter, whether the demo banner is shown, and the code that turns
-them into HTML (the notebook, charts.py, analysis.py, render.py, the nbconvert template, the versions of
-plotly and nbconvert). The "as of" dates the notebook prints are not part of it: an unchanged report keeps
-the date it was made.
+them into HTML (the notebook, charts.py, analysis.py, render.py and execute.py, the nbconvert template,
+the versions of plotly and nbconvert). The "as of" dates the notebook prints are not part of it: an
+unchanged report keeps the date it was made.
 
 A new release whose changes the report does not show (a score corrected in one unit that moves no
 grade, no count and no index) therefore keeps the report as it is; the queries cost a fraction of a
@@ -71,6 +71,7 @@ def code_version(notebook: Path) -> str:
         notebook,
         _HERE / "charts.py",
         _HERE / "render.py",
+        _HERE / "execute.py",
         _HERE / "fingerprint.py",
         PROJECT_ROOT / "pipelines" / "analysis.py",
         *sorted((_HERE / "templates").rglob("*")),

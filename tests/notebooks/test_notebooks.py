@@ -11,7 +11,18 @@ import nbformat
 import papermill as pm
 import pytest
 
-from pipelines.report.render import NOTEBOOKS_DIR, REPORT_NOTEBOOK, ReportError, render_report, report_path
+from pipelines.report.render import (
+    NOTEBOOKS_DIR,
+    REPORT_NOTEBOOK,
+    ReportError,
+    export_html,
+    made_with_demo_key,
+    render_report,
+    report_path,
+    report_title,
+    warmed_exporter,
+    with_demo_banner,
+)
 from tests.notebooks.conftest import PublishedWarehouse
 
 # One xdist worker runs every test of the shared published city, so it is built once.
@@ -103,6 +114,23 @@ def test_report_html_is_standalone(rendered_report: Path, published_warehouse: P
     assert not re.search(r"""<script[^>]+src=["'][^"']*cdn\.plot\.ly""", html)
     assert not re.search(r"<script[^>]+src=[\"']https?://", html)
     assert html.count('class="plotly-graph-div"') >= 6
+
+
+def test_report_html_is_what_a_new_exporter_makes(
+    rendered_report: Path, published_warehouse: PublishedWarehouse
+) -> None:
+    """The page is byte for byte what a new exporter makes of the executed notebook; so is what an
+    exporter warmed on another notebook makes of it (a render that was started early exports with one
+    warmed while the kernel ran), twice in a row."""
+    executed = rendered_report.with_suffix(".ipynb")
+    title = report_title(REPORT_QUARTER)
+    fresh = export_html(executed, title)
+    if made_with_demo_key(published_warehouse.path):
+        fresh = with_demo_banner(fresh)
+    assert rendered_report.read_text(encoding="utf-8") == fresh
+    exporter = warmed_exporter()
+    first = export_html(executed, title, exporter=exporter)
+    assert first == export_html(executed, title, exporter=exporter) == export_html(executed, title)
 
 
 def test_report_names_the_failing_cell(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:

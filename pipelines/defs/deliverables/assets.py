@@ -6,7 +6,9 @@ reviews/register       the quarter's review registers (landing/<quarter>/_review
 deliverables/quarter   after warehouse/published: the units', counties' and cadre division's files under
                        data/deliverables/<quarter>/ (pipelines/deliverables/), read from the pipeline's
                        warehouse (the promoted build, or the file ASSESSMENT_DUCKDB pins); only the files
-                       whose content changed are written again
+                       whose content changed are written again; on a first render of the quarter's
+                       report in the same run (the operator command), the report's notebook is started
+                       first and runs meanwhile (pipelines/defs/report/assets.py, prestart_report)
 """
 
 # No `from __future__ import annotations`: Dagster reads the context parameter's real annotation.
@@ -16,6 +18,8 @@ from pipelines.defs.dbt.assets import warehouse_annual_models
 from pipelines.defs.dbt.resources import pinned_duckdb
 from pipelines.defs.partitions import quarter_partitions
 from pipelines.defs.publish.assets import PUBLISHED_KEY
+from pipelines.defs.report.assets import prestart_report
+from pipelines.defs.resources import PATHS_RESOURCES, AssessmentPaths
 from pipelines.deliverables.write import write_deliverables
 from pipelines.domain.quarters import parse_quarter
 from pipelines.ingest.reviews import REVIEWS_FOLDER, ingest_reviews, reviews_table_path
@@ -78,9 +82,14 @@ def review_register(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     partitions_def=quarter_partitions,
     group_name=GROUP,
     kinds={"excel", "html"},
+    resource_defs=PATHS_RESOURCES,
 )
-def quarter_deliverables(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+def quarter_deliverables(context: dg.AssetExecutionContext, paths: AssessmentPaths) -> dg.MaterializeResult:
     """成果文件: per-unit workbooks and notices, per-county workbooks, the cadre division's lists."""
+    # The report step comes next in the operator command's runs: its kernel runs while these files are
+    # written (on a first render; see prestart_report).
+    if prestart_report(context, paths):
+        context.log.info("report notebook started; the report step takes it")
     summary = write_deliverables(context.partition_key, work=pinned_duckdb() or layout().work)
     for line in summary.lines():
         context.log.info(line)

@@ -16,6 +16,9 @@ from pipelines.paths import data_dir
 from pipelines.publish.warehouse import layout
 
 REPORT_KEY = dg.AssetKey(["report", "quarterly"])
+# The executor of `JobDefinition.execute_in_process` (the operator command's runs, the tests): it runs
+# every step of the run in this process, one after the other.
+IN_PROCESS_EXECUTOR = "execute_in_process_executor"
 
 
 def reports_dir() -> Path:
@@ -44,6 +47,25 @@ def quarterly_report(context: dg.AssetExecutionContext, paths: AssessmentPaths) 
     return dg.MaterializeResult(
         metadata={"path": dg.MetadataValue.path(str(html)), "size_kb": round(html.stat().st_size / 1024)}
     )
+
+
+def prestart_report(context: dg.AssetExecutionContext, paths: AssessmentPaths) -> bool:
+    """Called by a step that runs before this run's report step (deliverables/quarter): when this run
+    renders the quarter's report later in this very process, start executing the report's notebook now
+    (pipelines/report/render.py, `prestart`), so that its kernel runs while that step works. Only a
+    first render is started early; the report step then waits for it, exports and writes as usual.
+
+    The steps of a run of the operator command run one after the other in one process, and the two
+    steps after publishing used only one core during the report (the kernel) while the machine has
+    two. A run from the UI or the daemon executes each step in a process of its own: nothing is started
+    there, nor when the run does not select the report explicitly. True when it started."""
+    if context.job_def.executor_def.name != IN_PROCESS_EXECUTOR:
+        return False
+    if REPORT_KEY not in (context.run.asset_selection or ()):
+        return False
+    from pipelines.report.render import prestart
+
+    return prestart(context.partition_key, layout(paths.warehouse()).published, paths.reports())
 
 
 report_job = dg.define_asset_job(
