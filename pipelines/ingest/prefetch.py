@@ -11,7 +11,7 @@ are the ones the step would have made itself (both are built to be written by mo
 the archive by the receiving sensor too), and the step never starts before the prefetch of its quarter
 has ended, so it sees a finished archive as it always did.
 
-The prefetch is only an head start. If it fails or dies, the step does the same work itself, as it does
+The prefetch is only a head start. If it fails or dies, the step does the same work itself, as it does
 in a Dagster run started from the UI, which has no prefetch. `ASSESSMENT_PREFETCH=0` turns it off.
 
 The child reports on its stdout, one JSON object per line:
