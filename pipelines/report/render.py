@@ -300,43 +300,39 @@ def _render(
     tag = f".tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
 
     started = time.perf_counter()
+    exporter = None
     if prestarted is None:
         say(f"executing {REPORT_NOTEBOOK.name} for {quarter} on {warehouse} …")
         tmp_nb = folder / f"{executed.stem}{tag}.ipynb"
-        # The kernel runs the notebook while this process waits: the fingerprint is computed meanwhile.
-        with ThreadPoolExecutor(max_workers=1) as pool:
-            recorded = pool.submit(fingerprint)
-            try:
-                nb = execute_notebook(tmp_nb, quarter, warehouse, timeout)
-            except BaseException:
-                if tmp_nb.exists():
-                    tmp_nb.replace(folder / f"report-{quarter}.failed.ipynb")
-                raise
-            say(f"  executed in {time.perf_counter() - started:.1f}s")
-            say("exporting HTML …")
-            html = export_html(nb, report_title(quarter))
+
+        def run() -> Any:
+            return execute_notebook(tmp_nb, quarter, warehouse, timeout)
+
     else:
         ago = started - prestarted.started
         say(f"executing {REPORT_NOTEBOOK.name} for {quarter} on {warehouse} (started {ago:.1f}s ago) …")
         tmp_nb = prestarted.output
-        # The kernel runs the notebook in the child; meanwhile this process imports nbconvert and
-        # compiles the report's templates (~0.3 s the export then does not spend), then computes the
-        # fingerprint on a thread while it waits. One after the other, not both on threads at once: two
-        # threads importing the same modules (nbformat's, jupyter_client's) can see one half-imported.
-        with ThreadPoolExecutor(max_workers=1) as pool:
-            try:
+        run = prestarted.notebook
+    # The kernel runs the notebook while this process waits: the fingerprint is computed meanwhile, on a
+    # thread. When the kernel runs in a prestarted child, this process first imports nbconvert and
+    # compiles the report's templates (~0.3 s the export then does not spend), before the thread starts,
+    # not beside it: two threads importing the same modules (nbformat's, jupyter_client's) can see one
+    # half-imported.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        try:
+            if prestarted is not None:
                 exporter = warmed_exporter()
-                recorded = pool.submit(fingerprint)
-                nb = prestarted.notebook()
-            except BaseException:
-                if prestarted.process.poll() is None:
-                    prestarted.cancel()  # failed or interrupted here: the child stops with us
-                if tmp_nb.exists():
-                    tmp_nb.replace(folder / f"report-{quarter}.failed.ipynb")
-                raise
-            say(f"  executed in {time.perf_counter() - started:.1f}s")
-            say("exporting HTML …")
-            html = export_html(nb, report_title(quarter), exporter=exporter)
+            recorded = pool.submit(fingerprint)
+            nb = run()
+        except BaseException:
+            if prestarted is not None and prestarted.process.poll() is None:
+                prestarted.cancel()  # failed or interrupted here: the child stops with us
+            if tmp_nb.exists():
+                tmp_nb.replace(folder / f"report-{quarter}.failed.ipynb")
+            raise
+        say(f"  executed in {time.perf_counter() - started:.1f}s")
+        say("exporting HTML …")
+        html = export_html(nb, report_title(quarter), exporter=exporter)
     if demo:
         html = with_demo_banner(html)
     tmp_html = folder / f"{html_path.stem}{tag}.html"
