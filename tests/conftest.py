@@ -11,12 +11,16 @@ import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from filelock import FileLock
 
 from pipelines.domain.quarters import quarter_range
 from pipelines.synthetic.city import GeneratorConfig, generate
+
+if TYPE_CHECKING:
+    from tests.dbt.conftest import Warehouse
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -61,6 +65,16 @@ def clean_quarter(tmp_path_factory: pytest.TempPathFactory) -> Path:
         clean=True,
         quarters=tuple(quarter_range("2025Q3")),
     )
+
+
+@pytest.fixture(scope="session")
+def tiny_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Warehouse:
+    """The hand-made tiny city's warehouse (tests/dbt/conftest.py), built once per worker: the modules
+    that read it are in one xdist group ("tiny_warehouse"), so once per session. Read-only: a test that
+    changes it copies it first."""
+    from tests.dbt.conftest import build_tiny_warehouse
+
+    return build_tiny_warehouse(tmp_path_factory.mktemp("tiny_city"))
 
 
 @contextmanager

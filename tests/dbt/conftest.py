@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -26,6 +27,8 @@ class Warehouse:
     data_dir: Path
     duckdb: Path
     rules_dir: Path
+    # run_results.json's "results" of the `dbt build` that made it: every model, data test and unit test
+    results: tuple[dict[str, Any], ...] = ()
 
 
 def write_test_rules(folder: Path) -> Path:
@@ -45,13 +48,13 @@ def write_test_rules(folder: Path) -> Path:
 
 
 def build_warehouse(
-    *, quarter: str | None = None, rules_dir: Path | None = None, command: str = "build"
-) -> None:
-    """The rules table from `rules_dir` (default: the committed rules), then `dbt <command>` (every model,
-    data test and unit test) through the project's dbt resource, into pipelines.paths.duckdb_path().
-    Raises with dbt's output when a model or test fails."""
+    *, quarter: str | None = None, rules_dir: Path | None = None, args: Sequence[str] = ("build",)
+) -> tuple[dict[str, Any], ...]:
+    """The rules table from `rules_dir` (default: the committed rules), then `dbt <args>` (by default every
+    model, data test and unit test) through the project's dbt resource, into pipelines.paths.duckdb_path().
+    Raises with dbt's output when a model or test fails; returns the command's node results."""
     write_rules_table(directory=rules_dir)
-    dbt_resource().run([command], quarter=quarter).wait()
+    return tuple(dbt_resource().run(args, quarter=quarter).results)
 
 
 def point_at(monkeypatch: pytest.MonkeyPatch, data_dir: Path) -> Path:
@@ -63,14 +66,14 @@ def point_at(monkeypatch: pytest.MonkeyPatch, data_dir: Path) -> Path:
     return duckdb
 
 
-@pytest.fixture(scope="module")
-def tiny_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Warehouse]:
-    """The tiny city (2025 and 2026Q1) written as raw Parquet and built with `dbt build`."""
-    root = tmp_path_factory.mktemp("tiny_city")
+def build_tiny_warehouse(root: Path) -> Warehouse:
+    """The tiny city (2025 and 2026Q1) written as raw Parquet into `root` and built with `dbt build`
+    (the session fixture `tiny_warehouse`, tests/conftest.py). The environment is pointed at `root` only
+    for the build: a test that runs dbt again points it at its own copy (`point_at`)."""
     write_raw(root, tiny_city(QUARTERS), QUARTERS)
     write_registry(root / "registry" / "units.csv")
     rules_dir = write_test_rules(root / "rules")
     with pytest.MonkeyPatch.context() as mp:
         duckdb = point_at(mp, root)
-        build_warehouse(rules_dir=rules_dir)
-        yield Warehouse(root, duckdb, rules_dir)
+        results = build_warehouse(rules_dir=rules_dir)
+    return Warehouse(root, duckdb, rules_dir, results)

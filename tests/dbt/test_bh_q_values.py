@@ -46,8 +46,8 @@ def families() -> list[tuple[str, int, float | None]]:
 def compiled_sql(tmp_path_factory: pytest.TempPathFactory) -> str:
     inline = "select family, test, q_value from {{ bh_q_values('tested', 'p', ['family']) }} as bh"
     database = tmp_path_factory.mktemp("bh") / "build.duckdb"
-    invocation = dbt_resource().run(["compile", "--inline", inline], database=database).wait()
-    return str(invocation.get_artifact("run_results.json")["results"][0]["compiled_code"])
+    outcome = dbt_resource().run(["compile", "--inline", inline], database=database)
+    return str(outcome.results[0]["compiled_code"])
 
 
 def test_q_values_equal_the_row_by_row_definition(compiled_sql: str) -> None:

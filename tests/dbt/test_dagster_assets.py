@@ -217,10 +217,11 @@ def test_the_resource_hands_dbt_its_database_as_configuration(
     write_registry(tmp_path / "registry" / "units.csv")
     elsewhere = point_at(monkeypatch, tmp_path)
     chosen = tmp_path / "chosen" / "warehouse.duckdb"
-    dbt_resource().run(["run", "--select", "stg_units"], database=chosen).wait()
+    dbt_resource().run(["run", "--select", "stg_units"], database=chosen)
     assert os.environ["ASSESSMENT_DUCKDB"] == str(elsewhere)
     assert not elsewhere.exists()
-    with duckdb.connect(str(chosen), read_only=True) as con:
+    # the staging views read the data folder's files by relative paths, as DuckDB's file_search_path
+    with duckdb.connect(str(chosen), read_only=True, config={"file_search_path": str(tmp_path)}) as con:
         assert con.execute("select count(*) from staging.stg_units").fetchone()[0] == 3
 
 

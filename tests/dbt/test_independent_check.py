@@ -29,6 +29,10 @@ from tests.conftest import SMALL_QUARTERS
 from tests.dbt.conftest import build_warehouse, point_at
 from tests.dbt.independent_scoring import score_unit
 
+# The tests share a module-scoped fixture and the session's small_city: keep them on one xdist worker
+# with the other module that uses small_city, so each is built once.
+pytestmark = pytest.mark.xdist_group("small_city")
+
 TOL = 1e-9
 
 ingest_run = pytest.importorskip(

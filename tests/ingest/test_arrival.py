@@ -32,6 +32,9 @@ from tests.ingest.arrival_helpers import (
     workbook,
 )
 
+# The tests share a module-scoped fixture: keep them on one xdist worker, so it is built once.
+pytestmark = pytest.mark.xdist_group(__name__)
+
 
 @pytest.fixture(scope="module")
 def tmpl(tmp_path_factory: pytest.TempPathFactory) -> Path:

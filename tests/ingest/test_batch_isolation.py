@@ -31,6 +31,10 @@ from tests.ingest.hostile import (
     unit_unchanged,
 )
 
+# The tests read the session's hostile_base or noisy_quarter: keep them on one xdist worker with the
+# other readers, so each is built once.
+pytestmark = pytest.mark.xdist_group("ingested_quarters")
+
 INCIDENT = re.compile(r"^系统处理本文件时出错（事件编号 (E[0-9A-F]{10})）")
 MARKER = "触发类型转换故障"
 

@@ -26,6 +26,9 @@ from pipelines.synthetic.workbook import UnitWorkbook
 from pipelines.synthetic.writer import FULL_LAYOUT, write_csv_folder, write_xlsx
 from tests.support.readback import read_submission
 
+# The tests share a module-scoped fixture: keep them on one xdist worker, so it is built once.
+pytestmark = pytest.mark.xdist_group(__name__)
+
 CLEAN = NoiseRates.clean()
 
 

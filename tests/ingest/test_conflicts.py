@@ -33,6 +33,9 @@ from tests.ingest.arrival_helpers import (
     workbook,
 )
 
+# The tests share a module-scoped fixture: keep them on one xdist worker, so it is built once.
+pytestmark = pytest.mark.xdist_group(__name__)
+
 NEW_PERSON = national_id.make("371602", "19900101", 777)
 
 

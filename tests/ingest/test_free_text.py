@@ -18,6 +18,9 @@ from tests.ingest.conftest import data_dir
 from tests.ingest.helpers import checks, materialize
 from tests.publish.plant import GLUED_ID, PLANTED_IDS, SPACED_ID, plant_ids
 
+# The tests share a module-scoped fixture: keep them on one xdist worker, so it is built once.
+pytestmark = pytest.mark.xdist_group(__name__)
+
 QUARTER = "2025Q3"
 
 

@@ -19,7 +19,8 @@ from tests.conftest import make_city
 from tests.ingest.conftest import Ingested, data_dir, ingest
 from tests.ingest.helpers import checks, materialize
 
-pytestmark = pytest.mark.slow
+# The tests share module-scoped fixtures: keep them on one xdist worker, so each is built once.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group(__name__)]
 
 Q = "2025Q3"
 LATER = epoch_ns(datetime(2025, 10, 20, 9, 0, tzinfo=TZ))  # after the deadline, after every first file

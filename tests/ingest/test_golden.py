@@ -15,6 +15,10 @@ import pytest
 from pipelines.ingest import run as run_module
 from tests.ingest import golden
 
+# The tests read the session's messy_city: keep them on one xdist worker with its other readers, so it
+# is generated and ingested once.
+pytestmark = pytest.mark.xdist_group("messy_city")
+
 
 def _compare(name: str, now: dict[str, Any]) -> None:
     expected = golden.load(name)

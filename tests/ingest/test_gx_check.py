@@ -21,6 +21,10 @@ from pipelines.ingest.gx_check import check_quarter, distinct_cells
 from tests.ingest.conftest import Ingested
 from tests.ingest.hostile import QUARTER, Base, copy_base, data_dir
 
+# The tests read the session's hostile_base or noisy_quarter: keep them on one xdist worker with the
+# other readers, so each is built once.
+pytestmark = pytest.mark.xdist_group("ingested_quarters")
+
 
 def _check(root: Path, quarter: str, cache_root: Path):
     return check_quarter(root / "raw", root / "restricted", cache_root, quarter)

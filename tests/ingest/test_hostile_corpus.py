@@ -46,6 +46,10 @@ from tests.ingest.hostile import (
     write_csv_set,
 )
 
+# The tests share a module-scoped fixture and read the session's hostile_base: keep them on one xdist
+# worker with hostile_base's and noisy_quarter's other readers, so each is built once.
+pytestmark = pytest.mark.xdist_group("ingested_quarters")
+
 TASKS, RATINGS, INFO = "重点任务", "评议打分", "单位信息"
 RESAVE = "请用Excel重新保存后报送"
 FORMULA_REASON = "单元格含公式但没有保存计算结果：请在 Excel 中打开本文件、保存后重新报送"

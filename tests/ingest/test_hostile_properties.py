@@ -43,6 +43,10 @@ from tests.ingest.hostile import (
     unit_unchanged,
 )
 
+# The tests share a module-scoped fixture and read the session's hostile_base: keep them on one xdist
+# worker with hostile_base's and noisy_quarter's other readers, so each is built once.
+pytestmark = pytest.mark.xdist_group("ingested_quarters")
+
 ERROR_VALUES = ("#DIV/0!", "#N/A", "#VALUE!", "#REF!", "#NAME?", "#NUM!", "#NULL!")
 FORMULAS = ("=1/0", "=A1+1", "=SUM(A1:A3)", '=HYPERLINK("http://x.example","点")', "=NOW()", "=B2")
 TRICKY_TEXT = (

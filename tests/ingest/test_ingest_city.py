@@ -10,7 +10,9 @@ from pipelines.ingest.schema import RAW_TABLES
 from tests.ingest.conftest import MESSY_QUARTERS, Ingested, data_dir
 from tests.ingest.helpers import checks, materialize
 
-pytestmark = pytest.mark.slow
+# The tests read the session's messy_city: keep them on one xdist worker with its other readers, so it
+# is generated and ingested once.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("messy_city")]
 
 
 def _ledger_with_truth(city: Ingested, quarter: str) -> pl.DataFrame:

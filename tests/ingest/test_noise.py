@@ -9,7 +9,9 @@ import pytest
 
 from tests.ingest.conftest import Ingested
 
-pytestmark = pytest.mark.slow
+# The tests read the session's hostile_base or noisy_quarter: keep them on one xdist worker with the
+# other readers, so each is built once.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("ingested_quarters")]
 
 Q = "2025Q2"
 

@@ -26,6 +26,9 @@ from tests.conftest import make_city
 from tests.ingest.conftest import data_dir
 from tests.ingest.helpers import materialize
 
+# The tests share a module-scoped fixture: keep them on one xdist worker, so it is built once.
+pytestmark = pytest.mark.xdist_group(__name__)
+
 QUARTER = "2025Q3"
 ACCEPTED = ("on_time", "late")
 

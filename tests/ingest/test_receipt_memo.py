@@ -16,6 +16,9 @@ from pipelines.ingest import cache, receipt_memo
 from pipelines.ingest import run as run_module
 from tests.ingest.hostile import QUARTER, build_base, data_dir, ingest
 
+# The tests share a module-scoped fixture: keep them on one xdist worker, so it is built once.
+pytestmark = pytest.mark.xdist_group(__name__)
+
 
 def _receipts(root: Path) -> dict[str, bytes]:
     folder = root / "receipts" / QUARTER

@@ -26,6 +26,9 @@ from pipelines.synthetic.self_scoring import evaluation_scores as generator_eval
 from tests.conftest import make_city
 from tests.support.readback import read_submission
 
+# The tests share a module-scoped fixture: keep them on one xdist worker, so it is built once.
+pytestmark = pytest.mark.xdist_group(__name__)
+
 PEER, HEAD, LEADER, CLIENT, PANEL = "科室工作人员", "科室负责人", "分管领导", "服务对象", "亮晒评"
 EVALUATION = load_rules(2025).evaluation
 TIER_WEIGHTS = dict(EVALUATION.tier_weights)

@@ -15,8 +15,10 @@ from collections import defaultdict
 import duckdb
 import pytest
 
-from pipelines.defs.dbt.resources import dbt_resource
-from tests.dbt.conftest import Warehouse, point_at, tiny_warehouse  # noqa: F401 (module fixture)
+from tests.dbt.conftest import Warehouse
+
+# The tiny warehouse is built once per session by the worker that runs this group (tests/conftest.py).
+pytestmark = pytest.mark.xdist_group("tiny_warehouse")
 
 A_UNIT_TESTS = {
     "int_quality_ratings::consensus_is_a_leave_one_rater_out_median",
@@ -37,12 +39,14 @@ U_UNIT_TESTS = {
 }
 
 
-def test_a_type_dbt_unit_tests_pass(tiny_warehouse: Warehouse, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
-    point_at(monkeypatch, tiny_warehouse.data_dir)
-    invocation = dbt_resource().run(["test", "--select", "test_type:unit,path:models/quality"]).wait()
-    results = invocation.get_artifact("run_results.json")["results"]
+def test_a_type_dbt_unit_tests_pass(tiny_warehouse: Warehouse) -> None:
+    """They ran in the `dbt build` that made the tiny warehouse (a failing one would have failed it)."""
     # unique_id: unit_test.<project>.<model>.<test name>
-    passed = {"::".join(r["unique_id"].split(".")[-2:]) for r in results if r["status"] == "pass"}
+    passed = {
+        "::".join(r["unique_id"].split(".")[-2:])
+        for r in tiny_warehouse.results
+        if r["unique_id"].startswith("unit_test.") and r["status"] == "pass"
+    }
     assert passed >= A_UNIT_TESTS | U_UNIT_TESTS, sorted((A_UNIT_TESTS | U_UNIT_TESTS) - passed)
 
 
@@ -51,7 +55,7 @@ def _loo_median(values: dict[str, float], leave_out: str) -> float | None:
     return statistics.median(others) if others else None
 
 
-def test_consensus_is_the_median_of_the_other_raters(tiny_warehouse: Warehouse) -> None:  # noqa: F811
+def test_consensus_is_the_median_of_the_other_raters(tiny_warehouse: Warehouse) -> None:
     with duckdb.connect(str(tiny_warehouse.duckdb), read_only=True) as con:
         composites = con.execute(
             """select quarter, unit_code, ratee_code, rater_code, is_self_rating, composite_score

@@ -28,6 +28,10 @@ from pipelines.synthetic.rates import AnomalyRates, MessRates
 from tests.conftest import make_city
 from tests.support.readback import read_submission, read_xlsx
 
+# The tests share a module-scoped fixture and the session's small_city: keep them on one xdist worker
+# with the other module that uses small_city, so each is built once.
+pytestmark = pytest.mark.xdist_group("small_city")
+
 WEIGHTS = np.array([0.20, 0.20, 0.20, 0.25, 0.15])
 
 

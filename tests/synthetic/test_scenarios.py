@@ -17,6 +17,9 @@ from pipelines.synthetic.scenarios import SCENARIOS, apply_scenario, scenario
 from tests.conftest import make_city
 from tests.support.readback import read_submission
 
+# The tests share a module-scoped fixture: keep them on one xdist worker, so it is built once.
+pytestmark = pytest.mark.xdist_group(__name__)
+
 WEIGHTS = np.array([0.20, 0.20, 0.20, 0.25, 0.15])
 QUARTER = tuple(quarter_range("2025Q3"))
 

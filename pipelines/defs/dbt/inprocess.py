@@ -25,6 +25,7 @@ import dataclasses
 import hashlib
 import importlib.metadata
 import io
+import json
 import os
 import pickle
 import queue
@@ -196,6 +197,50 @@ def stream_command(command: DbtCommand, manifest: Any, context: dg.AssetExecutio
     if "error" in outcome:
         raise outcome["error"]
     raise_unless_succeeded(outcome["result"], command.args)
+
+
+@dataclass(frozen=True)
+class DbtOutcome:
+    """What a dbt command outside a Dagster step did: whether it succeeded, and its run_results.json."""
+
+    success: bool
+    target_path: Path
+
+    @property
+    def results(self) -> list[dict[str, Any]]:
+        """run_results.json's "results": one per node the command ran."""
+        path = self.target_path / "run_results.json"
+        if not path.exists():
+            return []
+        return list(json.loads(path.read_text(encoding="utf-8"))["results"])
+
+
+def run_command(
+    args: Sequence[str],
+    *,
+    project_dir: Path,
+    parse_args: Sequence[str],
+    extra_args: Sequence[str] = (),
+    raise_on_error: bool = True,
+) -> DbtOutcome:
+    """`dbt <args>` in this process, outside a Dagster step (tests, dbt by hand through the resource), on
+    the cached parse when nothing it depends on changed (`cached_or_parsed`), like a run's dbt step: no
+    interpreter start-up and no parse per command. Raises, naming the failed nodes, when dbt fails and
+    `raise_on_error`."""
+    from dbt.cli.main import dbtRunner
+
+    target_path = project_dir / "target" / f"command-{uuid.uuid4().hex[:7]}"
+    manifest, _ = cached_or_parsed(project_dir, target_path, parse_args)
+    argv = [*args, *project_args(project_dir, target_path), "--no-send-anonymous-usage-stats", *extra_args]
+    with _DBT_LOCK:
+        try:
+            result = dbtRunner(manifest=manifest).invoke(argv)
+            write_run_results(result, target_path)
+        finally:
+            close_duckdb()
+    if raise_on_error:
+        raise_unless_succeeded(result, argv)
+    return DbtOutcome(success=bool(result.success), target_path=target_path)
 
 
 def write_run_results(result: Any, target_path: Path) -> None:

@@ -28,9 +28,15 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
-from dagster_dbt import DbtCliInvocation
 
-from pipelines.defs.dbt.inprocess import parse_key, plan_command, run_manifest, stream_command
+from pipelines.defs.dbt.inprocess import (
+    DbtOutcome,
+    parse_key,
+    plan_command,
+    run_command,
+    run_manifest,
+    stream_command,
+)
 from pipelines.defs.dbt.project import dbt_executable, warehouse_project
 from pipelines.defs.dbt.scope import Scope, global_key, prepare_scope
 from pipelines.defs.dbt.startup import QuickStartDbtCli
@@ -102,7 +108,12 @@ class WarehouseDbtCli(QuickStartDbtCli):
         return {"duckdb_path": database.name, "registry_csv": self._registry()}
 
     def _registry(self) -> str:
-        return str(Path(self.registry_csv).resolve() if self.registry_csv else registry_csv())
+        """The registry CSV as dbt reads it: relative to the data folder when it lies inside it (a generated
+        province's `registry/units.csv`), which DuckDB looks up in the data folder (file_search_path,
+        profiles.yml), so the parse does not change from one data folder to the next; else absolute."""
+        registry = Path(self.registry_csv).resolve() if self.registry_csv else registry_csv().resolve()
+        root = (Path(self.data_dir) if self.data_dir else data_dir()).resolve()
+        return registry.relative_to(root).as_posix() if registry.is_relative_to(root) else str(registry)
 
     def run(
         self,
@@ -111,13 +122,22 @@ class WarehouseDbtCli(QuickStartDbtCli):
         database: Path | None = None,
         quarter: str | None = None,
         raise_on_error: bool = True,
-    ) -> DbtCliInvocation:
-        """`dbt <args>` as dagster-dbt's subprocess, outside a Dagster step (tests, dbt by hand through the
-        resource; the assets use `build`), against `database` (default: pipelines.paths.duckdb_path()),
-        rebuilding only `quarter`'s rows of the quarter-grain models when given."""
+        write_scope: bool = True,
+    ) -> DbtOutcome:
+        """`dbt <args>` in this process, outside a Dagster step (tests, dbt by hand through the resource;
+        the assets use `build`), against `database` (default: pipelines.paths.duckdb_path()), on the cached
+        parse. Before it, the build scope is written (rebuilding only `quarter`'s rows of the quarter-grain
+        models when given), unless `write_scope` is False: then dbt sees whatever scope the file holds."""
         database = database or duckdb_path()
-        self.prepare_scope(database, quarter)  # also makes the database's folder
-        return self.cli([*args, *vars_args(self.dbt_vars(database))], raise_on_error=raise_on_error)
+        if write_scope:
+            self.prepare_scope(database, quarter)  # also makes the database's folder
+        return run_command(
+            args,
+            project_dir=Path(self.project_dir),
+            parse_args=vars_args(self.parse_vars(database)),
+            extra_args=vars_args(self.dbt_vars(database)),
+            raise_on_error=raise_on_error,
+        )
 
     def build(
         self, args: Sequence[str], *, database: Path, context: dg.AssetExecutionContext
