@@ -25,7 +25,7 @@ import json
 import re
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
@@ -34,6 +34,9 @@ from pipelines.ingest import prefetch
 from pipelines.ingest.prefetched import Prefetched
 from pipelines.ingest.run import IngestSettings, ingest_quarter
 from pipelines.ingest.schema import RAW_TABLES
+
+if TYPE_CHECKING:
+    from tests.ingest.hostile import Base
 
 GOLDEN = Path(__file__).parent / "golden"
 QUARTER = "2025Q3"
@@ -96,19 +99,29 @@ def snapshot(root: Path, volatile: tuple[str, ...] = ()) -> dict[str, Any]:
     return out
 
 
-def ingest_messy_city(root: Path, prefetched: bool = False) -> dict[str, Any]:
+def generate_messy_city(root: Path) -> Path:
     from tests.conftest import make_city
 
-    make_city(root, seed=CITY_SEED, units=CITY_UNITS, quarters=tuple(quarter_range(QUARTER)), workers=1)
+    quarters = tuple(quarter_range(QUARTER))
+    return make_city(root, seed=CITY_SEED, units=CITY_UNITS, quarters=quarters, workers=1)
+
+
+def ingest_messy_city(root: Path, prefetched: bool = False) -> dict[str, Any]:
+    """Ingest the generated city in `root` (generated there first unless it already holds one)."""
+    if not (root / "landing").exists():
+        generate_messy_city(root)
     ingest(root, workers=2, prefetched=prefetched)
     return snapshot(root)
 
 
-def ingest_hostile(base_root: Path, work: Path, prefetched: bool = False) -> dict[str, Any]:
+def ingest_hostile(
+    base_root: Path, work: Path, prefetched: bool = False, base: Base | None = None
+) -> dict[str, Any]:
+    """The hostile corpus landed on a copy of its clean base (`base`, else built in `base_root`)."""
     from tests.ingest.hostile import build_base, copy_base, landing_folder
     from tests.ingest.test_hostile_corpus import ACCEPTED, CASES
 
-    base = build_base(base_root)
+    base = base or build_base(base_root)
     root = copy_base(base, work)
     units = base.units
     csv_units = {"csv_300000_char_cell": units[2], "csv_bad_utf8": units[3]}

@@ -7,6 +7,8 @@ default mess and of the hostile corpus; here the same inputs are ingested with t
 
 from __future__ import annotations
 
+import shutil
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,10 +16,10 @@ import pytest
 
 from pipelines.ingest import run as run_module
 from tests.ingest import golden
+from tests.ingest.hostile import Base, build_base
 
-# The tests read the session's messy_city: keep them on one xdist worker with its other readers, so it
-# is generated and ingested once.
-pytestmark = pytest.mark.xdist_group("messy_city")
+# The tests share module-scoped inputs: keep them on one xdist worker, so each is made once.
+pytestmark = pytest.mark.xdist_group(__name__)
 
 
 def _compare(name: str, now: dict[str, Any]) -> None:
@@ -35,37 +37,50 @@ def _compare(name: str, now: dict[str, Any]) -> None:
             assert got.get("sha256") == want["sha256"], table
 
 
-# "prefetched": archived and parsed by the operator command's prefetch process before the step
-# (pipelines/ingest/prefetch.py), which must leave the step exactly what it would have made itself.
-PREFETCHED = pytest.mark.parametrize("prefetched", [False, True], ids=["in_the_step", "prefetched"])
+@pytest.fixture(scope="module")
+def generated_city(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The golden city's landing area and registry, generated once; each test ingests a copy."""
+    yield golden.generate_messy_city(tmp_path_factory.mktemp("golden_city"))
 
 
-@PREFETCHED
-def test_the_messy_city_ingests_to_the_golden_tables_and_receipts(tmp_path: Path, prefetched: bool) -> None:
-    _compare("messy_city", golden.ingest_messy_city(tmp_path / "city", prefetched))
+@pytest.fixture(scope="module")
+def clean_base(tmp_path_factory: pytest.TempPathFactory) -> Base:
+    """The hostile corpus's clean 6-unit base, built once; each test lands the corpus on a copy."""
+    return build_base(tmp_path_factory.mktemp("golden_base"))
 
 
-@PREFETCHED
+# Two ways through ingestion, each of which must give the golden tables and receipts:
+# - "prefetched": archived and parsed by the operator command's prefetch process (pipelines/ingest/
+#   prefetch.py, default settings) before the step, which must leave the step exactly what it would
+#   have made itself;
+# - "in_the_step_in_chunks_of_3": all of it in the step, the workers' results cast and checked a chunk
+#   at a time while the rest are parsed (run._Chunks; a city is 4 chunks, the golden inputs fit in
+#   one), here in chunks of 3 files, so the hostile corpus's unreadable, refused and failing files are
+#   spread over many chunks. (The default chunking is the prefetch's, in the other way.)
+WAYS = pytest.mark.parametrize("way", ["in_the_step_in_chunks_of_3", "prefetched"])
+
+
+@WAYS
+def test_the_messy_city_ingests_to_the_golden_tables_and_receipts(
+    way: str, generated_city: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    prefetched = way == "prefetched"
+    if not prefetched:
+        monkeypatch.setattr(run_module, "CHUNK_FILES", 3)
+    city = tmp_path / "city"
+    shutil.copytree(generated_city, city)  # copy2: the files keep their times
+    _compare("messy_city", golden.ingest_messy_city(city, prefetched))
+
+
+@WAYS
 def test_the_hostile_corpus_ingests_to_the_golden_tables_and_receipts(
-    tmp_path: Path, prefetched: bool
+    way: str, clean_base: Base, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    _compare("hostile", golden.ingest_hostile(tmp_path / "base", tmp_path / "hostile", prefetched))
-
-
-@pytest.mark.parametrize("name", ["messy_city", "hostile"])
-def test_files_typed_and_checked_in_small_chunks_give_the_golden_tables_and_receipts(
-    name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The workers' results are cast and checked a chunk at a time while the rest are parsed
-    (run._Chunks; a city is 4 chunks, the golden inputs fit in one). In chunks of 3 files, with the
-    hostile corpus's unreadable, refused and failing files spread over many chunks, every table and
-    receipt is still the golden one."""
-    monkeypatch.setattr(run_module, "CHUNK_FILES", 3)
-    if name == "messy_city":
-        now = golden.ingest_messy_city(tmp_path / "city")
-    else:
-        now = golden.ingest_hostile(tmp_path / "base", tmp_path / "hostile")
-    _compare(name, now)
+    prefetched = way == "prefetched"
+    if not prefetched:
+        monkeypatch.setattr(run_module, "CHUNK_FILES", 3)
+    now = golden.ingest_hostile(tmp_path / "unused", tmp_path / "hostile", prefetched, base=clean_base)
+    _compare("hostile", now)
 
 
 @pytest.mark.parametrize("name", ["messy_city", "hostile"])
