@@ -111,10 +111,11 @@ def published_city(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> 
     jobs (no report), then 2025Q4 through `quarterly_pipeline`, the job the schedule and the sensor start
     (ingest → findings → dbt → release → checks → publish → report).
 
-    Built once per test session (~2.5 min) even under xdist: the first worker to get here builds it in
+    Built once per test session (~45 s) even under xdist: the first worker to get here builds it in
     the workers' shared temp folder under a file lock, the others wait and reuse it (pytest-xdist's
-    documented pattern; `xdist_group` alone did not keep these tests on one worker). A failed build
-    leaves no marker, so a later worker tries again and reports its own failure.
+    documented pattern). Most of its readers are in the xdist group "published_city"; the lock is for
+    the few outside it (tests/dbt/test_dbt_in_process.py, tests/ingest/test_prefetch.py). A failed
+    build leaves no marker, so a later worker tries again and reports its own failure.
 
     Treat it as read-only: a test that changes files copies it first (`copy_data_dir`)."""
     if worker_id == "master":  # not under xdist
