@@ -107,21 +107,16 @@ def generate_messy_city(root: Path) -> Path:
 
 
 def ingest_messy_city(root: Path, prefetched: bool = False) -> dict[str, Any]:
-    """Ingest the generated city in `root` (generated there first unless it already holds one)."""
-    if not (root / "landing").exists():
-        generate_messy_city(root)
+    """Ingest the city `generate_messy_city` wrote into `root`."""
     ingest(root, workers=2, prefetched=prefetched)
     return snapshot(root)
 
 
-def ingest_hostile(
-    base_root: Path, work: Path, prefetched: bool = False, base: Base | None = None
-) -> dict[str, Any]:
-    """The hostile corpus landed on a copy of its clean base (`base`, else built in `base_root`)."""
-    from tests.ingest.hostile import build_base, copy_base, landing_folder
+def ingest_hostile(base: Base, work: Path, prefetched: bool = False) -> dict[str, Any]:
+    """The hostile corpus landed on a copy (in `work`) of its clean base, then ingested."""
+    from tests.ingest.hostile import copy_base, landing_folder
     from tests.ingest.test_hostile_corpus import ACCEPTED, CASES
 
-    base = base or build_base(base_root)
     root = copy_base(base, work)
     units = base.units
     csv_units = {"csv_300000_char_cell": units[2], "csv_bad_utf8": units[3]}
@@ -183,13 +178,15 @@ def write(name: str, value: dict[str, Any]) -> None:
 
 
 def main() -> None:
+    from tests.ingest.hostile import build_base
+
     raw = argparse.RawDescriptionHelpFormatter
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=raw)
     parser.add_argument("--write", action="store_true", help="write the golden files (else just print sizes)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        city = ingest_messy_city(Path(tmp) / "city")
-        hostile = ingest_hostile(Path(tmp) / "base", Path(tmp) / "hostile")
+        city = ingest_messy_city(generate_messy_city(Path(tmp) / "city"))
+        hostile = ingest_hostile(build_base(Path(tmp) / "base"), Path(tmp) / "hostile")
     for name, value in (("messy_city", city), ("hostile", hostile)):
         if args.write:
             write(name, value)

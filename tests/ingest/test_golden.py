@@ -57,30 +57,27 @@ def clean_base(tmp_path_factory: pytest.TempPathFactory) -> Base:
 #   at a time while the rest are parsed (run._Chunks; a city is 4 chunks, the golden inputs fit in
 #   one), here in chunks of 3 files, so the hostile corpus's unreadable, refused and failing files are
 #   spread over many chunks. (The default chunking is the prefetch's, in the other way.)
-WAYS = pytest.mark.parametrize("way", ["in_the_step_in_chunks_of_3", "prefetched"])
+@pytest.fixture(params=["in_the_step_in_chunks_of_3", "prefetched"])
+def prefetched(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> bool:
+    """The way through ingestion (above): whether the prefetch process goes first."""
+    if request.param == "prefetched":
+        return True
+    monkeypatch.setattr(run_module, "CHUNK_FILES", 3)
+    return False
 
 
-@WAYS
 def test_the_messy_city_ingests_to_the_golden_tables_and_receipts(
-    way: str, generated_city: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    prefetched: bool, generated_city: Path, tmp_path: Path
 ) -> None:
-    prefetched = way == "prefetched"
-    if not prefetched:
-        monkeypatch.setattr(run_module, "CHUNK_FILES", 3)
     city = tmp_path / "city"
     shutil.copytree(generated_city, city)  # copy2: the files keep their times
     _compare("messy_city", golden.ingest_messy_city(city, prefetched))
 
 
-@WAYS
 def test_the_hostile_corpus_ingests_to_the_golden_tables_and_receipts(
-    way: str, clean_base: Base, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    prefetched: bool, clean_base: Base, tmp_path: Path
 ) -> None:
-    prefetched = way == "prefetched"
-    if not prefetched:
-        monkeypatch.setattr(run_module, "CHUNK_FILES", 3)
-    now = golden.ingest_hostile(tmp_path / "unused", tmp_path / "hostile", prefetched, base=clean_base)
-    _compare("hostile", now)
+    _compare("hostile", golden.ingest_hostile(clean_base, tmp_path / "hostile", prefetched))
 
 
 @pytest.mark.parametrize("name", ["messy_city", "hostile"])
