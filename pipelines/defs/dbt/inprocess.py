@@ -159,16 +159,8 @@ def stream_command(command: DbtCommand, manifest: Any, context: dg.AssetExecutio
             events.put(msg_to_dict(event))
 
     def run() -> None:
-        from dbt.cli.main import dbtRunner
-
         try:
-            with _DBT_LOCK:
-                try:
-                    result = dbtRunner(manifest=manifest, callbacks=[collect]).invoke(command.args)
-                    outcome["result"] = result
-                    write_run_results(result, command.target_path)
-                finally:
-                    close_duckdb()
+            outcome["result"] = invoke(manifest, command.args, command.target_path, callbacks=[collect])
         except BaseException as error:  # handed to the consuming thread, raised there
             outcome["error"] = error
         finally:
@@ -227,20 +219,29 @@ def run_command(
     the cached parse when nothing it depends on changed (`cached_or_parsed`), like a run's dbt step: no
     interpreter start-up and no parse per command. Raises, naming the failed nodes, when dbt fails and
     `raise_on_error`."""
-    from dbt.cli.main import dbtRunner
-
     target_path = project_dir / "target" / f"command-{uuid.uuid4().hex[:7]}"
     manifest, _ = cached_or_parsed(project_dir, target_path, parse_args)
     argv = [*args, *project_args(project_dir, target_path), "--no-send-anonymous-usage-stats", *extra_args]
-    with _DBT_LOCK:
-        try:
-            result = dbtRunner(manifest=manifest).invoke(argv)
-            write_run_results(result, target_path)
-        finally:
-            close_duckdb()
+    result = invoke(manifest, argv, target_path)
     if raise_on_error:
         raise_unless_succeeded(result, argv)
     return DbtOutcome(success=bool(result.success), target_path=target_path)
+
+
+def invoke(
+    manifest: Any, argv: Sequence[str], target_path: Path, callbacks: Sequence[Callable[[Any], None]] = ()
+) -> Any:
+    """dbt `argv` on the parsed `manifest`, one command at a time in this process: its run_results.json
+    written into `target_path`, and dbt-duckdb's DuckDB released afterwards, whatever happened."""
+    from dbt.cli.main import dbtRunner
+
+    with _DBT_LOCK:
+        try:
+            result = dbtRunner(manifest=manifest, callbacks=list(callbacks)).invoke(list(argv))
+            write_run_results(result, target_path)
+            return result
+        finally:
+            close_duckdb()
 
 
 def write_run_results(result: Any, target_path: Path) -> None:
