@@ -17,14 +17,19 @@ import os
 import re
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Literal, overload
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 import duckdb
-import pandas as pd
 import polars as pl
 
 from pipelines.domain.constants import QUARTER_GRADE_ORDER
 from pipelines.paths import warehouse_dir
+
+if TYPE_CHECKING:
+    # Only for the annotations: `query(..., kind="pandas")` gets its frame from DuckDB, which imports
+    # pandas then. Importing it here cost every user of this module ~0.2 s, the report step's
+    # fingerprint included, which reads polars frames only.
+    import pandas as pd
 
 WAREHOUSE_ENV = "ASSESSMENT_WAREHOUSE"
 PUBLISHED_NAME = "assessment.duckdb"

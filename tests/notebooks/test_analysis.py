@@ -73,3 +73,20 @@ def test_query_binds_parameters_and_quarters_resolve(tmp_path: Path) -> None:
 def test_labels() -> None:
     assert an.quarter_label("2025Q3") == "2025年第3季度"
     assert an.pct(0.9534) == "95.3%" and an.pct(None) == "—"
+
+
+def test_the_report_fingerprint_reads_the_warehouse_without_pandas() -> None:
+    """The report step computes its fingerprint on every run (most runs then render nothing): importing
+    the query helpers must not import pandas, ~0.2 s that only `kind="pandas"` needs (DuckDB imports it
+    then). A fresh interpreter, since this one may hold pandas already."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from pipelines.report.fingerprint import _shown\n"
+        "_shown()\n"
+        "assert 'pandas' not in sys.modules, 'pandas was imported'\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
