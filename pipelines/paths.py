@@ -6,6 +6,7 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from datetime import datetime
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -85,6 +86,17 @@ def restricted_dir() -> Path:
 def receipts_dir() -> Path:
     """Receipts (回执) a unit can be sent: receipts/<quarter>/<unit_code>/<file>.html."""
     return data_dir() / "receipts"
+
+
+def logs_dir() -> Path:
+    """One log file per operator command: Dagster's events, dbt's and the libraries' messages."""
+    return data_dir() / "logs"
+
+
+def new_log_path(prefix: str = "run") -> Path:
+    """A fresh log file's path for a command starting now (the folder is made)."""
+    logs_dir().mkdir(parents=True, exist_ok=True)
+    return logs_dir() / f"{prefix}-{datetime.now().strftime('%Y%m%d-%H%M%S')}.log"
 
 
 def warehouse_dir() -> Path:

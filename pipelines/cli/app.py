@@ -30,8 +30,9 @@ from pipelines.cli import errors
 from pipelines.cli.display import RichProgress, print_outputs, print_status, print_summary
 from pipelines.cli.errors import RunFailedError, UserError, WarehouseLockedError
 from pipelines.cli.summary import NotIngestedError, outputs, run_summary, status_table
+from pipelines.ingest import prefetch
 from pipelines.ingest.pseudonym import DEMO_ENV, refusal_for_run
-from pipelines.paths import landing_dir, using_data_dir
+from pipelines.paths import data_dir, landing_dir, new_log_path, using_data_dir
 from pipelines.runlock import RunLockedError
 
 app = typer.Typer(
@@ -98,8 +99,6 @@ def _options(
 
 def execute(quarters: list[str], report: bool = True) -> Path:
     """Pre-flight checks, the run with live progress, then the summary."""
-    from pipelines.cli.runner import run_quarters  # Dagster loads only for a run: --help stays quick
-
     errors.check_not_pinned()
     errors.check_landing(quarters)
     errors.check_warehouse_unlocked()
@@ -108,13 +107,20 @@ def execute(quarters: list[str], report: bool = True) -> Path:
     if refused is not None:  # no key, the demo key outside demo mode, or a weak key
         raise UserError(refused, errors.ENVIRONMENT)
     console.print(f"运行 running {', '.join(quarters)} …", highlight=False)
-    with RichProgress(console) as display:
-        published = run_quarters(
-            quarters,
-            progress=lambda msg: console.print(msg, highlight=False),
-            report_quarters=None if report else [],
-            observer=display,
-        )
+    log_path = new_log_path()
+    # Archiving and parsing start before Dagster is imported (prefetch.head_start); a second writer is
+    # refused here, before anything is read or written.
+    with prefetch.head_start(quarters, data_dir(), log_path):
+        from pipelines.cli.runner import run_quarters  # Dagster loads only for a run: --help stays quick
+
+        with RichProgress(console) as display:
+            published = run_quarters(
+                quarters,
+                progress=lambda msg: console.print(msg, highlight=False),
+                report_quarters=None if report else [],
+                observer=display,
+                log_path=log_path,
+            )
     print_summary(console, run_summary(quarters, published))
     return published
 

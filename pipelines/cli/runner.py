@@ -30,7 +30,6 @@ import re
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 
@@ -42,7 +41,7 @@ from pipelines.cli.history import history_without_syncs
 from pipelines.defs.resources import RUN_FILE_LOGGER
 from pipelines.ingest import prefetch
 from pipelines.ingest.discover import quarter_folders
-from pipelines.paths import DUCKDB_ENV, PROJECT_ROOT, data_dir, landing_dir
+from pipelines.paths import DUCKDB_ENV, PROJECT_ROOT, data_dir, landing_dir, new_log_path
 from pipelines.publish.warehouse import BUILD_TAG, build_path, discard, layout
 
 StageHook = Callable[[str, str | None, float], None]
@@ -95,15 +94,6 @@ def dagster_home() -> Path:
 def project_instance() -> dg.DagsterInstance:
     """The project's Dagster instance, opened from its folder (no environment variable is set)."""
     return dg.DagsterInstance.from_config(str(dagster_home()))
-
-
-def logs_dir() -> Path:
-    return data_dir() / "logs"
-
-
-def new_log_path(prefix: str = "run") -> Path:
-    logs_dir().mkdir(parents=True, exist_ok=True)
-    return logs_dir() / f"{prefix}-{datetime.now().strftime('%Y%m%d-%H%M%S')}.log"
 
 
 @contextlib.contextmanager

@@ -187,3 +187,16 @@ def test_the_operator_command_prefetched_its_quarter_and_the_step_says_so(publis
     meta = records[0].asset_materialization.metadata
     assert meta["parsed_now"].value == meta["archived_now"].value > 0  # the prefetch's work, counted
     assert "prefetch" in meta["timings_s"].value
+
+
+def test_a_second_start_for_the_same_quarters_finds_the_running_prefetch(landed: Path) -> None:
+    """The operator's command starts the prefetch before Dagster loads (`head_start`); `run_quarters`
+    asks again and must get that one, not a second child archiving the same files."""
+    with prefetch.head_start([Q], landed, _log(landed)) as first:
+        assert first is not None
+        again = prefetch.start([Q], landed, _log(landed))
+        assert again is first
+        done = prefetch.wait_for(landed, Q)
+    assert done is not None and done.archived > 0
+    assert first.process.returncode is not None  # stopped with the block
+    assert prefetch.wait_for(landed, Q) is None  # and forgotten
