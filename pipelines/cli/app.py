@@ -107,10 +107,9 @@ def execute(quarters: list[str], report: bool = True) -> Path:
     if refused is not None:  # no key, the demo key outside demo mode, or a weak key
         raise UserError(refused, errors.ENVIRONMENT)
     console.print(f"运行 running {', '.join(quarters)} …", highlight=False)
-    log_path = new_log_path()
     # Archiving and parsing start before Dagster is imported (prefetch.head_start); a second writer is
     # refused here, before anything is read or written.
-    with prefetch.head_start(quarters, data_dir(), log_path):
+    with prefetch.head_start(quarters, data_dir(), new_log_path) as log_path:
         from pipelines.cli.runner import run_quarters  # Dagster loads only for a run: --help stays quick
 
         with RichProgress(console) as display:

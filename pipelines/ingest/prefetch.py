@@ -161,17 +161,19 @@ def start(quarters: Sequence[str], data_dir: Path, log_file: Path) -> Prefetch |
 
 
 @contextlib.contextmanager
-def head_start(quarters: Sequence[str], data_dir: Path, log_file: Path) -> Iterator[Prefetch | None]:
-    """The data directory's run lock, and the prefetch of `quarters` started under it, for the block:
-    for a command that has not imported Dagster yet. Importing it and the runner takes ~0.6 s of one
-    core, which the prefetch's first files then use (a city's first run waits for its prefetch, so the
-    command ends that much sooner). `run_quarters` re-enters the lock and finds the prefetch (`start`)."""
+def head_start(quarters: Sequence[str], data_dir: Path, new_log: Callable[[], Path]) -> Iterator[Path]:
+    """The data directory's run lock for the block and, once it is held, the command's log file (named
+    by `new_log`) and the prefetch of `quarters`; yields the log file's path. For a command that has not
+    imported Dagster yet: importing it and the runner takes ~0.6 s of one core, which the prefetch's
+    first files use instead. A command refused the lock has written nothing, not even its log.
+    `run_quarters` re-enters the lock and finds the prefetch (`start`)."""
     from pipelines import runlock
 
     with runlock.hold(data_dir):
+        log_file = new_log()
         handle = start(quarters, data_dir, log_file)
         try:
-            yield handle
+            yield log_file
         finally:
             stop(handle)
 

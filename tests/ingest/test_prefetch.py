@@ -192,10 +192,11 @@ def test_the_operator_command_prefetched_its_quarter_and_the_step_says_so(publis
 def test_a_second_start_for_the_same_quarters_finds_the_running_prefetch(landed: Path) -> None:
     """The operator's command starts the prefetch before Dagster loads (`head_start`); `run_quarters`
     asks again and must get that one, not a second child archiving the same files."""
-    with prefetch.head_start([Q], landed, _log(landed)) as first:
+    with prefetch.head_start([Q], landed, lambda: _log(landed)) as log:
+        assert log == _log(landed)
+        first = prefetch.start([Q], landed, log)
         assert first is not None
-        again = prefetch.start([Q], landed, _log(landed))
-        assert again is first
+        assert prefetch.start([Q], landed, log) is first
         done = prefetch.wait_for(landed, Q)
     assert done is not None and done.archived > 0
     assert first.process.returncode is not None  # stopped with the block
