@@ -48,6 +48,9 @@ from pipelines.paths import PROJECT_ROOT
 
 PREFETCH_ENV = "ASSESSMENT_PREFETCH"  # "0": the ingest step archives and parses by itself
 PROGRESS_EVERY_S = 0.25
+# What of the child's warnings and errors reaches the step's log (all of them are in the run log)
+MAX_NOTES = 200
+MAX_NOTE_CHARS = 4000
 STOP_GRACE_S = 10.0  # a stopped prefetch finishes the copy it is in, then its workers are stopped
 LOG = logging.getLogger(__name__)
 
@@ -202,9 +205,23 @@ def wait_for(
         (log or LOG).warning("预读失败 prefetch of %s failed: %s", quarter, result["error"])
         return None
     try:
-        return Prefetched.from_json(result)
+        done = Prefetched.from_json(result)
     except (KeyError, TypeError, ValueError):
         return None
+    _relog_notes(result, log or LOG)
+    return done
+
+
+def _relog_notes(result: dict[str, object], log: logging.Logger) -> None:
+    """The prefetch's warnings and errors for this quarter, again in `log` (the step's, in a run): the
+    step would have logged them there had it parsed the files itself."""
+    notes = result.get("notes")
+    for note in notes if isinstance(notes, list) else []:
+        if isinstance(note, list) and len(note) == 2 and isinstance(note[0], int):
+            log.log(note[0], "预读 prefetch: %s", note[1])
+    left_out = result.get("notes_left_out")
+    if isinstance(left_out, int) and left_out > 0:
+        log.warning("预读 prefetch: %d more warnings in the run log", left_out)
 
 
 def gx_check(data_dir: Path, quarter: str, log: logging.Logger | None = None) -> dict[str, object] | None:
@@ -268,6 +285,25 @@ def _progress(out: IO[str], quarter: str) -> Callable[[int, int], None]:
     return on_file
 
 
+class _Notes(logging.Handler):
+    """The warnings and errors of one quarter's prefetch (files it could not read, their incidents, what
+    it did not ingest), for the step's log: the child's own log goes to the command's run log only."""
+
+    def __init__(self, step_logs_itself: frozenset[str]) -> None:
+        super().__init__(logging.WARNING)
+        self.step_logs_itself = step_logs_itself  # formats the step logs anyway (run.NOT_INGESTED, …)
+        self.kept: list[tuple[int, str]] = []
+        self.left_out = 0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.msg in self.step_logs_itself:
+            return
+        if len(self.kept) >= MAX_NOTES:
+            self.left_out += 1
+            return
+        self.kept.append((record.levelno, record.getMessage()[:MAX_NOTE_CHARS]))
+
+
 def _stop_on_sigterm(signum: int, frame: object) -> None:
     # SystemExit unwinds the stack: an archive copy in progress removes its staged file, the worker
     # pool stops its workers (Python's default would end the process on the spot)
@@ -286,13 +322,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(levelname)s prefetch - %(message)s"
     )
-    from pipelines.ingest.run import archive_and_parse
+    from pipelines.ingest.run import NOT_INGESTED, RECEIVING_NOTE, archive_and_parse
     from pipelines.paths import using_data_dir
 
     out = sys.stdout
     failed = False
     with using_data_dir(args.data_dir):
         for quarter in args.quarters:
+            notes = _Notes(frozenset({NOT_INGESTED, RECEIVING_NOTE}))
+            LOG.addHandler(notes)
             try:
                 done = archive_and_parse(quarter, log=LOG, on_file=_progress(out, quarter))
             except Exception as exc:  # the step does it again and reports what is wrong with it
@@ -300,8 +338,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 _emit(out, quarter=quarter, error=f"{type(exc).__name__}: {exc}"[:500])
                 failed = True
                 continue
+            finally:
+                LOG.removeHandler(notes)
             LOG.info("%s: %d archived, %d parsed in %.2fs", quarter, done.archived, done.parsed, done.seconds)
-            _emit(out, quarter=quarter, **done.to_json())
+            _emit(out, quarter=quarter, **done.to_json(), notes=notes.kept, notes_left_out=notes.left_out)
     with using_data_dir(args.data_dir):
         _serve_gx(args.quarters, out)
     return 1 if failed else 0

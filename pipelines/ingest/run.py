@@ -81,6 +81,11 @@ from pipelines.ingest.workers import TIMEOUT, WORKER_MEMORY_BYTES, Outcome, Work
 from pipelines.paths import archive_dir, data_dir, landing_dir, raw_dir, receipts_dir, restricted_dir
 
 LOG = logging.getLogger(__name__)
+# What the landing area held that is not ingested, and what the receiving log said about itself: logged
+# by every run's ingest step, after a prefetch too (from what the prefetch found), so the prefetch leaves
+# these lines out of what it hands the step (prefetch.py).
+NOT_INGESTED = "not ingested: %s"
+RECEIVING_NOTE = "receiving log: %s"
 # Retried next run, not cached for good: a machine under load, or a failure of ours (an incident),
 # must not turn into a permanent rejection of a good file; an incident id is stable across replays.
 TRANSIENT_KINDS = ("parse_timeout", "parse_failed", "internal_error")
@@ -395,9 +400,9 @@ def _in_arrival_order(
     records = list(found)
     report.archive_high_water = max((r.seq for r in records), default=0)
     for line in report.skipped:
-        log.warning("not ingested: %s", line)
+        log.warning(NOT_INGESTED, line)
     for line in report.receiving_notes:
-        log.warning("receiving log: %s", line)
+        log.warning(RECEIVING_NOTE, line)
     return sorted(records, key=lambda r: (r.unit_code, r.arrival_ns, r.seq, r.submission_id))
 
 

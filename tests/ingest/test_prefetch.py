@@ -201,3 +201,27 @@ def test_a_second_start_for_the_same_quarters_finds_the_running_prefetch(landed:
     assert done is not None and done.archived > 0
     assert first.process.returncode is not None  # stopped with the block
     assert prefetch.wait_for(landed, Q) is None  # and forgotten
+
+
+def test_the_step_log_gets_what_the_prefetch_could_not_read(
+    landed: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A file the prefetch cannot read is named in the step's log, as when the step parses it itself
+    (the child's own log goes to the command's run log only); what the step logs anyway from the
+    prefetch's view of the landing area (files not ingested) is not repeated."""
+    unit = sorted(p for p in (landed / "landing" / Q).iterdir() if p.is_dir())[0]
+    book = next(unit.glob("*.xlsx"))
+    book.write_bytes(book.read_bytes()[:-200])  # a workbook cut short: its zip directory is gone
+    (landed / "landing" / Q / "说明.txt").write_text("not a unit's file", encoding="utf-8")
+    step_log = logging.getLogger("tests.prefetch.step")
+    handle = prefetch.start([Q], landed, _log(landed))
+    try:
+        with caplog.at_level(logging.WARNING, logger=step_log.name):
+            done = prefetch.wait_for(landed, Q, log=step_log)
+    finally:
+        prefetch.stop(handle)
+    assert done is not None and done.skipped  # the stray file is one the step reports itself
+    relogged = [r.getMessage() for r in caplog.records if r.name == step_log.name]
+    assert any(m.startswith("预读 prefetch: submission ") and "zip" in m.lower() for m in relogged), relogged
+    assert not any("not ingested" in m for m in relogged), relogged
+    assert "not a zip file" in _log(landed).read_text(encoding="utf-8").lower()  # still in the run log
