@@ -18,8 +18,9 @@ The child reports on its stdout, one JSON object per line:
 
     {"quarter": "2025Q3", "done": 120, "total": 508}                    progress (throttled)
     {"quarter": "2025Q3", "archived": 3, "parsed": 3, "seconds": 0.8,   the quarter is finished, and
-     "deliveries": 508, "landed": [[unit, id], …], "skipped": […],     the landing area as it was
-     "receiving_notes": […]}
+     "deliveries": 508, "landed": [[unit, id], …], "skipped": […],     the landing area as it was,
+     "receiving_notes": […], "notes": [[30, "…"], …],                  and its warnings and errors
+     "notes_left_out": 0}                                               for the step's log
     {"quarter": "2025Q3", "error": "…"}                                  it failed (the step will do it)
     {"gx_offered": true}                   it has imported great-expectations and will run the GX check
     {"quarter": "2025Q3", "gx": {…}}       the check's outcome, after the step asked on its stdin
@@ -286,8 +287,9 @@ def _progress(out: IO[str], quarter: str) -> Callable[[int, int], None]:
 
 
 class _Notes(logging.Handler):
-    """The warnings and errors of one quarter's prefetch (files it could not read, their incidents, what
-    it did not ingest), for the step's log: the child's own log goes to the command's run log only."""
+    """The warnings and errors of one quarter's prefetch (files it could not read, their incidents), for
+    the step's log: the child's own log goes to the command's run log only. Lines the step logs itself
+    from the prefetch's result (files not ingested, the receiving log's notes) are left out."""
 
     def __init__(self, step_logs_itself: frozenset[str]) -> None:
         super().__init__(logging.WARNING)
