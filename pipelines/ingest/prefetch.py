@@ -222,7 +222,7 @@ def _relog_notes(result: dict[str, object], log: logging.Logger) -> None:
             log.log(note[0], "预读 prefetch: %s", note[1])
     left_out = result.get("notes_left_out")
     if isinstance(left_out, int) and left_out > 0:
-        log.warning("预读 prefetch: %d more warnings in the run log", left_out)
+        log.warning("预读 prefetch: %d more warnings and errors in the run log", left_out)
 
 
 def gx_check(data_dir: Path, quarter: str, log: logging.Logger | None = None) -> dict[str, object] | None:
