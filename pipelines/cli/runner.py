@@ -38,6 +38,7 @@ import dagster as dg
 from pipelines import runlock
 from pipelines.cli.errors import RunFailedError, WarehouseLockedError
 from pipelines.cli.history import history_without_syncs
+from pipelines.defs.dbt import worker as dbt_worker
 from pipelines.defs.resources import RUN_FILE_LOGGER
 from pipelines.ingest import prefetch
 from pipelines.ingest.discover import quarter_folders
@@ -383,6 +384,10 @@ def run_quarters(
         # Archiving and parsing need neither Dagster's instance nor dbt: they start now, in a process of
         # their own, on the core the next 2-3 s of loading leave idle (pipelines/ingest/prefetch.py).
         head_start = prefetch.start(quarters, data_dir(), log_path) if _may_publish(quarters) else None
+        if head_start is not None or _may_publish(quarters):
+            # dbt's process, likewise: its imports and the cached parse load on that core too (worker.py)
+            with log_path.open("a", encoding="utf-8") as output:
+                dbt_worker.start(output)
         try:
             instance = project_instance()  # opened once: each opening reads every storage's schema version
             _refuse_if_dagster_writes(instance)  # imports dbt, dagster-dbt and the definitions' modules

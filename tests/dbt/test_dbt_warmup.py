@@ -10,19 +10,30 @@ import textwrap
 from pathlib import Path
 
 import dagster as dg
+import pytest
 
 from pipelines.defs.dbt import resources, warmup
+from pipelines.defs.dbt import worker as dbt_worker
 from pipelines.defs.dbt.inprocess import cached_or_parsed, store_parse
 from pipelines.defs.dbt.project import DBT_PROJECT_DIR
 from pipelines.defs.dbt.resources import WarehouseDbtCli, dbt_resource, default_parse_args
 from pipelines.paths import PROJECT_ROOT
 
 
-def test_a_run_that_uses_the_dbt_resource_starts_the_warmup(monkeypatch) -> None:
-    """A real materialisation: Dagster initialises the resource before the step, which starts the
-    warm-up once; the step then finds the resource as usual."""
+@pytest.mark.parametrize(("switch", "expected"), [("0", "warmup"), ("1", "worker")])
+def test_a_run_that_uses_the_dbt_resource_starts_the_worker_or_the_warmup(
+    monkeypatch: pytest.MonkeyPatch, switch: str, expected: str
+) -> None:
+    """A real materialisation: Dagster initialises the resource before the step, which starts dbt's
+    worker process (worker.py), or with the worker switched off the warm-up thread, once; the step then
+    finds the resource as usual."""
     started: list[str] = []
+    monkeypatch.setenv(dbt_worker.WORKER_ENV, switch)
     monkeypatch.setattr(resources, "start_warmup", lambda: started.append("warmup"))
+    real_start = dbt_worker.start
+    monkeypatch.setattr(
+        dbt_worker, "start", lambda output=None: started.append("worker") or real_start(output)
+    )
 
     @dg.asset
     def uses_dbt(dbt: WarehouseDbtCli) -> str:
@@ -30,7 +41,7 @@ def test_a_run_that_uses_the_dbt_resource_starts_the_warmup(monkeypatch) -> None
 
     result = dg.materialize([uses_dbt], resources={"dbt": dbt_resource()})
     assert result.success
-    assert started == ["warmup"]
+    assert started[-1:] == [expected] and started.count("warmup") <= 1
     assert result.output_for_node("uses_dbt") == dbt_resource().project_dir
 
 

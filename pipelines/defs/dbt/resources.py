@@ -29,6 +29,7 @@ from typing import Any
 
 import dagster as dg
 
+from pipelines.defs.dbt import worker as dbt_worker
 from pipelines.defs.dbt.inprocess import (
     DbtOutcome,
     parse_key,
@@ -36,6 +37,7 @@ from pipelines.defs.dbt.inprocess import (
     run_command,
     run_manifest,
     stream_command,
+    stream_from_worker,
 )
 from pipelines.defs.dbt.project import dbt_executable, warehouse_project
 from pipelines.defs.dbt.scope import Scope, global_key, prepare_scope
@@ -83,10 +85,13 @@ class WarehouseDbtCli(QuickStartDbtCli):
     registry_csv: str | None = None
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
-        """A run that builds the warehouse makes this resource before its first step: dbt's one-time
-        start-up work begins then, in the background (warmup.py), instead of in the quarter step."""
+        """A run that builds the warehouse makes this resource before its first step: dbt's worker
+        process starts then (worker.py; the operator command started it earlier), or, with the worker
+        turned off, dbt's one-time start-up work in a background thread (warmup.py), so that neither
+        is paid in the quarter step."""
         super().setup_for_execution(context)
-        start_warmup()
+        if dbt_worker.start() is None:
+            start_warmup()
 
     def dbt_vars(self, database: Path) -> dict[str, str]:
         """Absolute paths (dbt runs inside dbt_project/), as dbt vars: stable from run to run."""
@@ -142,9 +147,10 @@ class WarehouseDbtCli(QuickStartDbtCli):
     def build(
         self, args: Sequence[str], *, database: Path, context: dg.AssetExecutionContext
     ) -> Generator[Any, None, Path]:
-        """`dbt <args>` for a @dbt_assets step, run by dbt inside this process (inprocess.py): the
-        Dagster events of its results as they come; the run's parse is made by its first dbt step and
-        reused by the next. Returns the command's target folder (its artifacts and log)."""
+        """`dbt <args>` for a @dbt_assets step, run by dbt in its worker process (worker.py), or inside
+        this process when that is turned off (inprocess.py): the Dagster events of its results as they
+        come; the run's parse is made (or loaded) by its first dbt step and reused by the next. Returns
+        the command's target folder (its artifacts and log)."""
         project_dir = Path(self.project_dir)
         extra = vars_args(self.dbt_vars(database))
         command = plan_command(
@@ -154,8 +160,16 @@ class WarehouseDbtCli(QuickStartDbtCli):
             target_root=project_dir / "target",
             extra_args=extra,
         )
-        context.log.info(f"Running dbt in process: `dbt {' '.join(command.args)}`")
         parse_args = vars_args(self.parse_vars(database))
+        worker = dbt_worker.start()
+        if worker is not None:
+            context.log.info(f"Running dbt in its worker process: `dbt {' '.join(command.args)}`")
+            request = dbt_worker.request_for(
+                context.run.run_id, command.args, parse_args, project_dir, command.target_path
+            )
+            yield from stream_from_worker(worker, request, command, context)
+            return command.target_path
+        context.log.info(f"Running dbt in process: `dbt {' '.join(command.args)}`")
         manifest = run_manifest(
             context.run.run_id, project_dir, command.target_path, parse_args, context.log.info
         )

@@ -1,0 +1,108 @@
+"""dbt in its worker process (pipelines/defs/dbt/worker.py): the dbt steps run there and fail there as
+they did in the step's process; a dead or abandoned child is replaced; the parse it loads ahead is
+taken once."""
+
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import pytest
+
+from pipelines.defs.dbt import inprocess, worker
+from pipelines.defs.dbt.assets import warehouse_annual_models
+from pipelines.defs.dbt.inprocess import (
+    PARSE_CACHE_PREFIX,
+    load_cached_parse,
+    preload_cached_parse,
+    project_args,
+)
+from pipelines.defs.dbt.project import DBT_PROJECT_DIR
+from pipelines.defs.dbt.resources import dbt_resource, default_parse_args
+
+
+def _messages(instance: dg.DagsterInstance, run_id: str) -> list[str]:
+    return [entry.user_message for entry in instance.all_logs(run_id)]
+
+
+@pytest.mark.parametrize("in_worker", [True, False], ids=["worker", "in-process"])
+def test_a_failing_build_names_its_nodes_and_leaves_the_file_free_either_way(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, in_worker: bool
+) -> None:
+    """The annual models on a warehouse that holds nothing: the step fails naming the failed models, and
+    the file opens again with other settings, whether dbt ran in the worker or in the step's process.
+    The variables are set after the worker may have started: each command carries them."""
+    monkeypatch.setenv(worker.WORKER_ENV, "1" if in_worker else "0")
+    database = tmp_path / "empty.duckdb"
+    duckdb.connect(str(database)).close()
+    monkeypatch.setenv("ASSESSMENT_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("ASSESSMENT_DUCKDB", str(database))
+    instance = dg.DagsterInstance.ephemeral()
+    result = dg.materialize(
+        [warehouse_annual_models], resources={"dbt": dbt_resource()}, instance=instance, raise_on_error=False
+    )
+    assert not result.success
+    where = "in its worker process" if in_worker else "in process"
+    assert any(m.startswith(f"Running dbt {where}") for m in _messages(instance, result.run_id))
+    failure = next(e for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_FAILURE)
+    text = str(failure.step_failure_data.error)
+    assert "model.assessment_warehouse." in text and "dbt build failed" in text
+    with duckdb.connect(str(database), read_only=True) as reopened:
+        assert reopened.execute("select 1").fetchone() == (1,)
+
+
+def _request(tmp_path: Path) -> worker.DbtRequest:
+    target = tmp_path / "target"
+    args = ["parse", "--no-write-json", *project_args(DBT_PROJECT_DIR, target), *default_parse_args()]
+    return worker.request_for("test-run", args, default_parse_args(), DBT_PROJECT_DIR, target)
+
+
+def test_a_child_that_died_fails_the_command_and_the_next_start_replaces_it(tmp_path: Path) -> None:
+    child = worker.start()
+    assert child is not None and child.alive()
+    child.process.kill()
+    child.process.wait()
+    with pytest.raises(worker.DbtWorkerDiedError, match="exit code -9"):
+        list(child.command(_request(tmp_path)))
+    replacement = worker.start()
+    assert replacement is not None and replacement is not child and replacement.alive()
+
+
+def test_a_command_abandoned_before_it_is_done_stops_the_child(tmp_path: Path) -> None:
+    """The child may still be building and holding the build file: it is stopped, and the next start
+    makes a new one."""
+    child = worker.start()
+    assert child is not None
+    answers = child.command(_request(tmp_path))
+    kind, _ = next(answers)  # the parse note comes before dbt runs
+    assert kind == "log"
+    answers.close()
+    assert not child.alive()
+    assert worker.start() is not child
+
+
+def test_a_whole_command_answers_with_the_parse_note_and_done(tmp_path: Path) -> None:
+    child = worker.start()
+    assert child is not None
+    answers = list(child.command(_request(tmp_path)))
+    assert answers[-1] == ("done", None)
+    assert any(kind == "log" and inprocess.CACHED_NOTE in text for kind, text in answers[:-1])
+    assert child.alive()  # ready for the next command
+
+
+def test_switched_off_no_child_is_started(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(worker.WORKER_ENV, "0")
+    assert worker.start() is None
+
+
+def test_a_preloaded_parse_is_taken_once_then_read_again(tmp_path: Path) -> None:
+    key = "k" * 64
+    (tmp_path / f"{PARSE_CACHE_PREFIX}{key}.pickle").write_bytes(pickle.dumps({"parse": 1}))
+    preload_cached_parse(tmp_path)
+    first = load_cached_parse(tmp_path, key)
+    second = load_cached_parse(tmp_path, key)
+    assert first == second == {"parse": 1}
+    assert first is not second  # the second came from the file: a build changes the object it used
+    assert load_cached_parse(tmp_path, "other") is None
