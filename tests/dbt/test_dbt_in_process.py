@@ -18,7 +18,7 @@ from dbt.adapters.duckdb.connections import DuckDBConnectionManager
 from polars.testing import assert_frame_equal
 
 from pipelines.defs.dbt.assets import rules_table, warehouse_annual_models, warehouse_quarter_models
-from pipelines.defs.dbt.inprocess import (
+from pipelines.defs.dbt.dbt_api import (
     CACHED_NOTE,
     PARSE_CACHE_PREFIX,
     PARSED_NOTE,

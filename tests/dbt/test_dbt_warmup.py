@@ -14,7 +14,7 @@ import pytest
 
 from pipelines.defs.dbt import resources, warmup
 from pipelines.defs.dbt import worker as dbt_worker
-from pipelines.defs.dbt.inprocess import cached_or_parsed, store_parse
+from pipelines.defs.dbt.dbt_api import cached_or_parsed, store_parse
 from pipelines.defs.dbt.project import DBT_PROJECT_DIR
 from pipelines.defs.dbt.resources import WarehouseDbtCli, dbt_resource, default_parse_args
 from pipelines.paths import PROJECT_ROOT
@@ -65,7 +65,7 @@ WARMED_THEN_DBT = textwrap.dedent(
     assert warm_dbt() == []
     from dbt.cli.main import dbtRunner
 
-    from pipelines.defs.dbt.inprocess import close_duckdb, load_cached_parse, project_args
+    from pipelines.defs.dbt.dbt_api import close_duckdb, load_cached_parse, project_args
     from pipelines.defs.dbt.project import DBT_PROJECT_DIR
     from pipelines.defs.dbt.resources import dbt_resource
 

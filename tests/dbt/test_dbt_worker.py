@@ -5,15 +5,18 @@ taken once."""
 from __future__ import annotations
 
 import pickle
+import subprocess
+import sys
+import uuid
 from pathlib import Path
 
 import dagster as dg
 import duckdb
 import pytest
 
-from pipelines.defs.dbt import inprocess, worker
+from pipelines.defs.dbt import dbt_api, worker
 from pipelines.defs.dbt.assets import warehouse_annual_models
-from pipelines.defs.dbt.inprocess import (
+from pipelines.defs.dbt.dbt_api import (
     PARSE_CACHE_PREFIX,
     load_cached_parse,
     preload_cached_parse,
@@ -21,6 +24,7 @@ from pipelines.defs.dbt.inprocess import (
 )
 from pipelines.defs.dbt.project import DBT_PROJECT_DIR
 from pipelines.defs.dbt.resources import dbt_resource, default_parse_args
+from pipelines.paths import PROJECT_ROOT
 
 
 def _messages(instance: dg.DagsterInstance, run_id: str) -> list[str]:
@@ -56,7 +60,8 @@ def test_a_failing_build_names_its_nodes_and_leaves_the_file_free_either_way(
 def _request(tmp_path: Path) -> worker.DbtRequest:
     target = tmp_path / "target"
     args = ["parse", "--no-write-json", *project_args(DBT_PROJECT_DIR, target), *default_parse_args()]
-    return worker.request_for("test-run", args, default_parse_args(), DBT_PROJECT_DIR, target)
+    run_id = f"test-{uuid.uuid4().hex}"  # a run of its own: the worker parses or loads, never reuses
+    return worker.request_for(run_id, args, default_parse_args(), DBT_PROJECT_DIR, target)
 
 
 def test_a_child_that_died_fails_the_command_and_the_next_start_replaces_it(tmp_path: Path) -> None:
@@ -88,7 +93,8 @@ def test_a_whole_command_answers_with_the_parse_note_and_done(tmp_path: Path) ->
     assert child is not None
     answers = list(child.command(_request(tmp_path)))
     assert answers[-1] == ("done", None)
-    assert any(kind == "log" and inprocess.CACHED_NOTE in text for kind, text in answers[:-1])
+    notes = [text for kind, text in answers[:-1] if kind == "log"]
+    assert len(notes) == 1 and notes[0].startswith((dbt_api.CACHED_NOTE, dbt_api.PARSED_NOTE)), notes
     assert child.alive()  # ready for the next command
 
 
@@ -106,3 +112,19 @@ def test_a_preloaded_parse_is_taken_once_then_read_again(tmp_path: Path) -> None
     assert first == second == {"parse": 1}
     assert first is not second  # the second came from the file: a build changes the object it used
     assert load_cached_parse(tmp_path, "other") is None
+
+
+def test_the_worker_loads_dbt_without_dagster() -> None:
+    """The child imports dbt's API module and warms dbt, never Dagster or dagster-dbt (about a second of
+    imports it would pay before its first command, while the run starts on the other core)."""
+    probe = (
+        "import sys\n"
+        "from pipelines.defs.dbt import dbt_api, worker\n"
+        "from pipelines.defs.dbt.warmup import warm_dbt\n"
+        "assert warm_dbt() == []\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in {'dagster', 'dagster_dbt'}))\n"
+    )
+    shown = subprocess.run(
+        [sys.executable, "-c", probe], cwd=PROJECT_ROOT, capture_output=True, text=True, check=True
+    )
+    assert shown.stdout.strip() == "[]", shown.stdout

@@ -23,7 +23,7 @@ from pipelines.defs.dbt.assets import (
     warehouse_annual_models,
     warehouse_quarter_models,
 )
-from pipelines.defs.dbt.inprocess import parse_key
+from pipelines.defs.dbt.dbt_api import parse_key
 from pipelines.defs.dbt.project import DBT_PROJECT_DIR
 from pipelines.defs.dbt.resources import dbt_resource
 from pipelines.defs.dbt.scope import (

@@ -33,7 +33,7 @@ from dagster_dbt.asset_utils import DAGSTER_DBT_UNIQUE_ID_METADATA_KEY
 from dagster_dbt.dbt_manifest import validate_manifest
 
 from pipelines.defs.dbt.data_tests import summary_check_spec
-from pipelines.defs.dbt.inprocess import PARTIAL_PARSE
+from pipelines.defs.dbt.dbt_api import PARTIAL_PARSE
 from pipelines.defs.dbt.project import DBT_PROJECT_DIR, required_manifest, warehouse_project
 from pipelines.defs.dbt.resources import WarehouseDbtCli, run_duckdb_path
 from pipelines.defs.dbt.rules_table import rules_years, write_rules_table
@@ -160,7 +160,7 @@ KEEP_RUN_TARGETS = 6
 def keep_parse_cache(run_target: Path, keep: int = KEEP_RUN_TARGETS) -> threading.Thread | None:
     """After a dbt run: hand its parse cache to the next run and drop old per-run target folders.
 
-    Every dbt step has its own target folder, seeded from target/partial_parse.msgpack (inprocess.py).
+    Every dbt step has its own target folder, seeded from target/partial_parse.msgpack (dbt_api.py).
     Copying the cache of a finished run back there lets the next run with the same profile skip a full
     parse (about 10 s). Without pruning, the per-run folders (compiled SQL, ~200 files each) pile up.
     They are deleted by a background thread (returned, None when none is old): removing two folders'

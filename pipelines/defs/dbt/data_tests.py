@@ -12,7 +12,7 @@ failed?": one check per model, `dbt_data_tests`, answers that with the tests lis
   dagster-dbt, and one `AssetCheckResult` is yielded once the last of the model's tests has reported
   (the rest when dbt finishes): passed when every test passed; severity ERROR when a test failed
   (`fail`/`error`), WARN when only warn-severity ones did.
-- A failing test still fails the step: that is dbt's exit status (inprocess.raise_unless_succeeded),
+- A failing test still fails the step: that is dbt's exit status (dbt_api.failure_description),
   untouched here.
 """
 

@@ -30,12 +30,11 @@ from typing import Any
 import dagster as dg
 
 from pipelines.defs.dbt import worker as dbt_worker
+from pipelines.defs.dbt.dbt_api import parse_key, run_manifest
 from pipelines.defs.dbt.inprocess import (
     DbtOutcome,
-    parse_key,
     plan_command,
     run_command,
-    run_manifest,
     stream_command,
     stream_from_worker,
 )
@@ -109,7 +108,7 @@ class WarehouseDbtCli(QuickStartDbtCli):
         registry CSV (the units source holds its path) and the DuckDB file's name (dbt-duckdb names the
         nodes' database after it), never the data folder or the file's folder, which are read only when
         dbt runs SQL. A run in a new data folder then reuses a parse made in another one, or by `make
-        env` (inprocess.run_manifest). dbt never opens the file while parsing."""
+        env` (dbt_api.run_manifest). dbt never opens the file while parsing."""
         return {"duckdb_path": database.name, "registry_csv": self._registry()}
 
     def _registry(self) -> str:

@@ -52,7 +52,7 @@ def _file_digest(digest: hashlib._Hash, path: Path) -> None:
 
 def global_key(registry: Path, rules_dir: Path, project_key: str) -> str:
     """A hash of everything a unit-grain model reads besides the unit's own raw rows: the registry, the
-    rules files, and `project_key`, the key of the dbt parse the run builds from (inprocess.parse_key:
+    rules files, and `project_key`, the key of the dbt parse the run builds from (dbt_api.parse_key:
     every file of the dbt project, i.e. the models, the project's macros and generic tests, whose
     scoping a unit-scoped build trusts, test_scope.sql, and the YAML configs; the parse's vars and
     environment; the dbt and Python versions).

@@ -12,7 +12,7 @@ from pathlib import Path
 
 
 def parse_into(scratch: Path, project_dir: Path) -> None:
-    from pipelines.defs.dbt.inprocess import cached_or_parsed
+    from pipelines.defs.dbt.dbt_api import cached_or_parsed
     from pipelines.defs.dbt.resources import default_parse_args
 
     cached_or_parsed(project_dir, scratch, default_parse_args(), write_json=True)

@@ -214,11 +214,11 @@ def _exit_with_parent(parent: int) -> None:
 def serve(requests: Connection, answers: Connection) -> int:
     """The child's loop: warm up, then one command per request until the pipe closes."""
     threading.Thread(target=_exit_with_parent, args=(os.getppid(),), name="orphan-check", daemon=True).start()
-    from pipelines.defs.dbt import inprocess
+    from pipelines.defs.dbt import dbt_api
     from pipelines.defs.dbt.warmup import warm_dbt
 
     warm_dbt()
-    inprocess.preload_cached_parse(PROJECT_ROOT / "dbt_project" / "target")
+    dbt_api.preload_cached_parse(PROJECT_ROOT / "dbt_project" / "target")
     send_lock = threading.Lock()
     while True:
         try:
@@ -232,7 +232,7 @@ def serve(requests: Connection, answers: Connection) -> int:
 
         try:
             _use_environment(request.env, request.cwd)
-            error = inprocess.run_for_worker(
+            error = dbt_api.run_for_worker(
                 request.run_id,
                 request.args,
                 request.parse_args,
