@@ -4,6 +4,7 @@ taken once."""
 
 from __future__ import annotations
 
+import os
 import pickle
 import subprocess
 import sys
@@ -128,3 +129,17 @@ def test_the_worker_loads_dbt_without_dagster() -> None:
         [sys.executable, "-c", probe], cwd=PROJECT_ROOT, capture_output=True, text=True, check=True
     )
     assert shown.stdout.strip() == "[]", shown.stdout
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="a thread's own priority is Linux's")
+def test_the_warm_up_is_niced_and_the_commands_are_not(tmp_path: Path) -> None:
+    """The warm-up yields the cores to the run's start-up; dbt's commands, run from the child's main
+    thread, keep the normal priority (the child was started at ours)."""
+    child = worker.start()
+    assert child is not None
+    answers = list(child.command(_request(tmp_path)))  # served once the warm-up is over
+    assert answers[-1] == ("done", None)
+    stat = Path(f"/proc/{child.process.pid}/stat").read_text()
+    nice = int(stat[stat.rindex(")") + 2 :].split()[16])  # field 19 of proc(5)
+    assert nice == os.nice(0)
+    assert worker.WARM_UP_NICE > 0
