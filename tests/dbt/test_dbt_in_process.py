@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import inspect
 import json
+import os
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
 import dagster as dg
@@ -20,6 +22,7 @@ from polars.testing import assert_frame_equal
 from pipelines.defs.dbt.assets import rules_table, warehouse_annual_models, warehouse_quarter_models
 from pipelines.defs.dbt.dbt_api import (
     CACHED_NOTE,
+    KEPT_PARSES,
     PARSE_CACHE_PREFIX,
     PARSED_NOTE,
     REUSED_NOTE,
@@ -27,9 +30,11 @@ from pipelines.defs.dbt.dbt_api import (
     cached_or_parsed,
     close_duckdb,
     current_duckdb_environment,
+    load_cached_parse,
     parse_key,
     project_args,
     run_manifest,
+    store_parse,
 )
 from pipelines.defs.dbt.project import DBT_PROJECT_DIR, dbt_executable, prepare_manifest
 from pipelines.defs.dbt.resources import WarehouseDbtCli, dbt_resource, default_parse_args
@@ -189,11 +194,35 @@ def test_an_unchanged_project_is_not_parsed_again_and_a_changed_model_is(tmp_pat
     assert len(list((project / "target").glob(f"{PARSE_CACHE_PREFIX}*"))) == 1
 
     model = project / "models" / "staging" / "stg_units.sql"
-    model.write_text(model.read_text(encoding="utf-8") + "\n-- edited by the test\n", encoding="utf-8")
+    original = model.read_text(encoding="utf-8")
+    model.write_text(original + "\n-- edited by the test\n", encoding="utf-8")
     third = run_manifest("run-3", project, tmp_path / "t3", args, notes.append)
     assert notes[2].startswith(PARSED_NOTE), notes
     assert "-- edited by the test" in third.nodes["model.assessment_warehouse.stg_units"].raw_code
-    assert len(list((project / "target").glob(f"{PARSE_CACHE_PREFIX}*"))) == 1  # only the newest kept
+    assert len(list((project / "target").glob(f"{PARSE_CACHE_PREFIX}*"))) == 2
+    # back to the first project (another data folder's registry, a reverted edit): its parse was kept
+    model.write_text(original, encoding="utf-8")
+    fourth = run_manifest("run-4", project, tmp_path / "t4", args, notes.append)
+    assert notes[3].startswith(CACHED_NOTE), notes
+    assert "-- edited by the test" not in fourth.nodes["model.assessment_warehouse.stg_units"].raw_code
+
+
+@dataclass
+class _Parse:
+    name: str
+
+
+def test_the_parse_cache_keeps_the_parses_used_last(tmp_path: Path) -> None:
+    """KEPT_PARSES of them: storing one more drops the one used longest ago, and a parse loaded counts as
+    used (it is kept over parses stored after it but not used since)."""
+    for i in range(KEPT_PARSES):
+        store_parse(tmp_path, f"k{i}", _Parse(f"p{i}"))
+        os.utime(tmp_path / f"{PARSE_CACHE_PREFIX}k{i}.pickle", (1000 + i, 1000 + i))
+    assert load_cached_parse(tmp_path, "k0") == _Parse("p0")  # k0 is now the one used last
+    store_parse(tmp_path, "new", _Parse("new"))
+    files = tmp_path.glob(f"{PARSE_CACHE_PREFIX}*.pickle")
+    kept = {p.name.removeprefix(PARSE_CACHE_PREFIX).removesuffix(".pickle") for p in files}
+    assert kept == {"k0", "k2", "k3", "new"}
 
 
 def _parse_notes(instance: dg.DagsterInstance, run_id: str) -> list[str]:
