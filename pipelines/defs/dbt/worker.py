@@ -262,7 +262,10 @@ def serve(requests: Connection, answers: Connection) -> int:
             )
         except BaseException as failure:  # every failure is the step's to report, in its log
             error = f"{type(failure).__name__}: {failure}"
-        send("done", error)
+        try:
+            send("done", error)
+        except OSError:  # the step's process is gone: nobody is left to serve
+            return 0
 
 
 if __name__ == "__main__":
