@@ -20,20 +20,16 @@ from pipelines.defs.dbt.resources import WarehouseDbtCli, dbt_resource, default_
 from pipelines.paths import PROJECT_ROOT
 
 
-@pytest.mark.parametrize(("switch", "expected"), [("0", "warmup"), ("1", "worker")])
-def test_a_run_that_uses_the_dbt_resource_starts_the_worker_or_the_warmup(
-    monkeypatch: pytest.MonkeyPatch, switch: str, expected: str
+@pytest.mark.parametrize(("worker_running", "expected"), [(False, ["warmup"]), (True, [])])
+def test_a_run_that_uses_the_dbt_resource_starts_the_warmup_unless_a_worker_runs(
+    monkeypatch: pytest.MonkeyPatch, worker_running: bool, expected: list[str]
 ) -> None:
-    """A real materialisation: Dagster initialises the resource before the step, which starts dbt's
-    worker process (worker.py), or with the worker switched off the warm-up thread, once; the step then
-    finds the resource as usual."""
+    """A real materialisation: Dagster initialises the resource before the step, which starts the
+    warm-up thread once, unless dbt's worker process runs beside it (the operator command started it;
+    worker.py), which has done that work; the step then finds the resource as usual."""
     started: list[str] = []
-    monkeypatch.setenv(dbt_worker.WORKER_ENV, switch)
     monkeypatch.setattr(resources, "start_warmup", lambda: started.append("warmup"))
-    real_start = dbt_worker.start
-    monkeypatch.setattr(
-        dbt_worker, "start", lambda output=None: started.append("worker") or real_start(output)
-    )
+    monkeypatch.setattr(dbt_worker, "running", lambda: object() if worker_running else None)
 
     @dg.asset
     def uses_dbt(dbt: WarehouseDbtCli) -> str:
@@ -41,7 +37,7 @@ def test_a_run_that_uses_the_dbt_resource_starts_the_worker_or_the_warmup(
 
     result = dg.materialize([uses_dbt], resources={"dbt": dbt_resource()})
     assert result.success
-    assert started[-1:] == [expected] and started.count("warmup") <= 1
+    assert started == expected
     assert result.output_for_node("uses_dbt") == dbt_resource().project_dir
 
 

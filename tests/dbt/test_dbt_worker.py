@@ -40,6 +40,8 @@ def test_a_failing_build_names_its_nodes_and_leaves_the_file_free_either_way(
     the file opens again with other settings, whether dbt ran in the worker or in the step's process.
     The variables are set after the worker may have started: each command carries them."""
     monkeypatch.setenv(worker.WORKER_ENV, "1" if in_worker else "0")
+    if in_worker:
+        assert worker.start() is not None  # as the operator command does; a lone step runs dbt itself
     database = tmp_path / "empty.duckdb"
     duckdb.connect(str(database)).close()
     monkeypatch.setenv("ASSESSMENT_DATA_DIR", str(tmp_path))
@@ -99,9 +101,32 @@ def test_a_whole_command_answers_with_the_parse_note_and_done(tmp_path: Path) ->
     assert child.alive()  # ready for the next command
 
 
-def test_switched_off_no_child_is_started(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_switched_off_no_child_is_started_or_used(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert worker.start() is not None and worker.running() is not None
     monkeypatch.setenv(worker.WORKER_ENV, "0")
     assert worker.start() is None
+    assert worker.running() is None  # the steps then run dbt in their own process
+
+
+def test_a_step_without_a_running_worker_runs_dbt_itself(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Runs from the UI, the schedule or the sensors execute each step in a process of its own: no worker
+    was started there, and the step does not start one."""
+    child = worker.start()
+    assert child is not None
+    child.stop(kill=True)
+    assert worker.running() is None
+    database = tmp_path / "empty.duckdb"
+    duckdb.connect(str(database)).close()
+    monkeypatch.setenv("ASSESSMENT_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("ASSESSMENT_DUCKDB", str(database))
+    instance = dg.DagsterInstance.ephemeral()
+    result = dg.materialize(
+        [warehouse_annual_models], resources={"dbt": dbt_resource()}, instance=instance, raise_on_error=False
+    )
+    assert any(m.startswith("Running dbt in process") for m in _messages(instance, result.run_id))
+    assert worker.running() is None
 
 
 def test_a_preloaded_parse_is_taken_once_then_read_again(tmp_path: Path) -> None:

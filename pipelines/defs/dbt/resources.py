@@ -84,12 +84,12 @@ class WarehouseDbtCli(QuickStartDbtCli):
     registry_csv: str | None = None
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
-        """A run that builds the warehouse makes this resource before its first step: dbt's worker
-        process starts then (worker.py; the operator command started it earlier), or, with the worker
-        turned off, dbt's one-time start-up work in a background thread (warmup.py), so that neither
-        is paid in the quarter step."""
+        """A run that builds the warehouse makes this resource before its first step. When dbt's worker
+        process runs beside it (worker.py: the operator command starts it), the worker has done dbt's
+        one-time start-up work; otherwise that work begins now in a background thread (warmup.py), so
+        that it is not paid in the quarter step."""
         super().setup_for_execution(context)
-        if dbt_worker.start() is None:
+        if dbt_worker.running() is None:
             start_warmup()
 
     def dbt_vars(self, database: Path) -> dict[str, str]:
@@ -160,7 +160,7 @@ class WarehouseDbtCli(QuickStartDbtCli):
             extra_args=extra,
         )
         parse_args = vars_args(self.parse_vars(database))
-        worker = dbt_worker.start()
+        worker = dbt_worker.running()
         if worker is not None:
             context.log.info(f"Running dbt in its worker process: `dbt {' '.join(command.args)}`")
             request = dbt_worker.request_for(

@@ -8,11 +8,13 @@ city resubmission, the quarter step used 1.4 of the 2 cores and ended 0.7 s afte
 events still queued. Here dbt runs in a child process that has its own lock, and the step's process
 only turns results into events as they arrive.
 
-What in-process dbt bought is kept: the child is started once per process (`start`) and does dbt's
-one-time work (imports, schemas: warmup.py) and loads the cached parse while the run does other
-things, and a run's second dbt step reuses the parse of its first. The operator command starts it
-before it loads Dagster (`pipelines.cli.runner.run_quarters`), on the core the start leaves idle; a
-run started from the UI starts it when it initialises the `dbt` resource.
+What in-process dbt bought is kept. The operator command (`pipelines.cli.runner.run_quarters`, which
+executes every step of its runs in the command's own process) starts the child before it loads Dagster,
+on the core the start leaves idle; the child does dbt's one-time work (imports, schemas: warmup.py) and
+loads the cached parse meanwhile, and a run's second dbt step reuses the parse of its first. Runs
+launched from the Dagster UI, the schedule or the sensors execute each step in a process of its own
+(Dagster's default executor): there no child is running (`running`), and the step runs dbt itself, as
+before, since a child would only add its start-up to the step's.
 
 One command at a time, over a pipe, as pickled tuples: the step sends a request (the dbt argv, the
 parse args, the run id, the environment and working folder of the moment, where dbt's console lines
@@ -164,6 +166,14 @@ def start(output: IO[Any] | None = None) -> DbtWorker | None:
         _current.append(worker)
         atexit.register(worker.stop)
         return worker
+
+
+def running() -> DbtWorker | None:
+    """This process's child if one was started and is alive (and the worker is not switched off)."""
+    if not enabled():
+        return None
+    with _start_lock:
+        return _current[0] if _current and _current[0].alive() else None
 
 
 def request_for(
