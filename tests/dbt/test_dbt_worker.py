@@ -168,3 +168,19 @@ def test_the_warm_up_is_niced_and_the_commands_are_not(tmp_path: Path) -> None:
     nice = int(stat[stat.rindex(")") + 2 :].split()[16])  # field 19 of proc(5)
     assert nice == os.nice(0)
     assert worker.WARM_UP_NICE > 0
+
+
+def test_a_worker_that_cannot_start_leaves_dbt_to_the_steps(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    running = worker.start()
+    assert running is not None
+    running.stop(kill=True)
+
+    def no_process(*args: object, **kwargs: object) -> None:
+        raise OSError(11, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(worker.subprocess, "Popen", no_process)
+    assert worker.start() is None
+    assert worker.running() is None
+    assert "could not start" in caplog.text

@@ -34,6 +34,7 @@ import atexit
 import contextlib
 import functools
 import itertools
+import logging
 import os
 import subprocess
 import sys
@@ -47,6 +48,7 @@ from typing import IO, Any
 
 from pipelines.paths import PROJECT_ROOT
 
+LOG = logging.getLogger(__name__)
 WORKER_ENV = "ASSESSMENT_DBT_WORKER"  # "0": dbt runs in the step's own process (inprocess.py)
 STOP_GRACE_S = 10.0
 ORPHAN_CHECK_S = 0.5
@@ -93,7 +95,11 @@ class DbtWorker:
                 stdout=output,
                 stderr=output,
             )
-        finally:
+        except BaseException:
+            os.close(to_child_w)
+            os.close(from_child_r)
+            raise
+        finally:  # the child's ends: its own copies live on in it
             os.close(to_child_r)
             os.close(from_child_w)
         self._requests = Connection(to_child_w, readable=False)
@@ -154,15 +160,20 @@ _start_lock = threading.Lock()
 
 
 def start(output: IO[Any] | None = None) -> DbtWorker | None:
-    """This process's child, started on the first call (or after it died); None when turned off.
-    `output` receives the child's own stdout and stderr (None: this process's)."""
+    """This process's child, started on the first call (or after it died); None when turned off or
+    when no process could be started. `output` receives the child's own stdout and stderr (None: this
+    process's)."""
     if not enabled():
         return None
     with _start_lock:
         if _current and _current[0].alive():
             return _current[0]
         _current.clear()
-        worker = DbtWorker(output)
+        try:
+            worker = DbtWorker(output)
+        except OSError as failed:  # no process to be had (limits, memory): dbt runs in the steps
+            LOG.warning("dbt's worker process could not start (%s); dbt runs in the run's process", failed)
+            return None
         _current.append(worker)
         atexit.register(worker.stop)
         return worker
