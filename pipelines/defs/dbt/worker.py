@@ -22,10 +22,11 @@ go); the child answers with ("log", text), ("event", dbt's structured result eve
 event the in-process path converts) and finally ("done", error or None). The child closes dbt-duckdb's
 DuckDB instance before it answers "done", so the next step opens the file as it always did.
 
-If the child dies, the step fails with its exit code, and the next command starts a new child. A
-command the step abandons (a failure while converting, an interrupted run) stops the child, which
-holds the build file open while dbt runs: a new child serves the next command.
-`ASSESSMENT_DBT_WORKER=0` runs dbt in the step's process instead, as before.
+If the child dies, the step fails with its exit code. A command the step abandons (a failure while
+converting, an interrupted run) stops the child, which holds the build file open while dbt runs. Either
+way the run's later dbt steps run dbt in their own process (no child is `running`), and the next
+operator command starts a new child. `ASSESSMENT_DBT_WORKER=0` runs dbt in the step's process instead,
+as before.
 """
 
 from __future__ import annotations
