@@ -32,6 +32,22 @@ def _messages(instance: dg.DagsterInstance, run_id: str) -> list[str]:
     return [entry.user_message for entry in instance.all_logs(run_id)]
 
 
+def _annual_models_on_an_empty_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> tuple[Path, dg.DagsterInstance, dg.ExecuteInProcessResult]:
+    """The annual dbt step on a warehouse that holds nothing (its models fail): the file, the instance
+    and the result. The variables are set now, after the worker may have started."""
+    database = tmp_path / "empty.duckdb"
+    duckdb.connect(str(database)).close()
+    monkeypatch.setenv("ASSESSMENT_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("ASSESSMENT_DUCKDB", str(database))
+    instance = dg.DagsterInstance.ephemeral()
+    result = dg.materialize(
+        [warehouse_annual_models], resources={"dbt": dbt_resource()}, instance=instance, raise_on_error=False
+    )
+    return database, instance, result
+
+
 @pytest.mark.parametrize("in_worker", [True, False], ids=["worker", "in-process"])
 def test_a_failing_build_names_its_nodes_and_leaves_the_file_free_either_way(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, in_worker: bool
@@ -42,14 +58,7 @@ def test_a_failing_build_names_its_nodes_and_leaves_the_file_free_either_way(
     monkeypatch.setenv(worker.WORKER_ENV, "1" if in_worker else "0")
     if in_worker:
         assert worker.start() is not None  # as the operator command does; a lone step runs dbt itself
-    database = tmp_path / "empty.duckdb"
-    duckdb.connect(str(database)).close()
-    monkeypatch.setenv("ASSESSMENT_DATA_DIR", str(tmp_path))
-    monkeypatch.setenv("ASSESSMENT_DUCKDB", str(database))
-    instance = dg.DagsterInstance.ephemeral()
-    result = dg.materialize(
-        [warehouse_annual_models], resources={"dbt": dbt_resource()}, instance=instance, raise_on_error=False
-    )
+    database, instance, result = _annual_models_on_an_empty_file(tmp_path, monkeypatch)
     assert not result.success
     where = "in its worker process" if in_worker else "in process"
     assert any(m.startswith(f"Running dbt {where}") for m in _messages(instance, result.run_id))
@@ -117,14 +126,7 @@ def test_a_step_without_a_running_worker_runs_dbt_itself(
     assert child is not None
     child.stop(kill=True)
     assert worker.running() is None
-    database = tmp_path / "empty.duckdb"
-    duckdb.connect(str(database)).close()
-    monkeypatch.setenv("ASSESSMENT_DATA_DIR", str(tmp_path))
-    monkeypatch.setenv("ASSESSMENT_DUCKDB", str(database))
-    instance = dg.DagsterInstance.ephemeral()
-    result = dg.materialize(
-        [warehouse_annual_models], resources={"dbt": dbt_resource()}, instance=instance, raise_on_error=False
-    )
+    _, instance, result = _annual_models_on_an_empty_file(tmp_path, monkeypatch)
     assert any(m.startswith("Running dbt in process") for m in _messages(instance, result.run_id))
     assert worker.running() is None
 
