@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, redirect_stderr, redirect_stdout
 from contextvars import ContextVar
 from datetime import datetime
 from pathlib import Path
@@ -97,6 +97,20 @@ def new_log_path(prefix: str = "run") -> Path:
     """A fresh log file's path for a command starting now (the folder is made)."""
     logs_dir().mkdir(parents=True, exist_ok=True)
     return logs_dir() / f"{prefix}-{datetime.now().strftime('%Y%m%d-%H%M%S')}.log"
+
+
+@contextmanager
+def output_to(path: Path) -> Iterator[None]:
+    """Python-level sys.stdout and sys.stderr appended to the log file `path` for the duration: what
+    libraries print (dagster-dbt echoes every dbt log line with sys.stdout.write, dbt its console lines)
+    goes to the run log, not the terminal. A display that holds the stream it was given before is
+    unaffected."""
+    with (
+        path.open("a", encoding="utf-8") as fh,
+        redirect_stdout(fh),
+        redirect_stderr(fh),
+    ):
+        yield
 
 
 def warehouse_dir() -> Path:

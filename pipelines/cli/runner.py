@@ -42,7 +42,7 @@ from pipelines.defs.dbt import worker as dbt_worker
 from pipelines.defs.resources import RUN_FILE_LOGGER
 from pipelines.ingest import prefetch
 from pipelines.ingest.discover import quarter_folders
-from pipelines.paths import DUCKDB_ENV, PROJECT_ROOT, data_dir, landing_dir, new_log_path
+from pipelines.paths import DUCKDB_ENV, PROJECT_ROOT, data_dir, landing_dir, new_log_path, output_to
 from pipelines.publish.warehouse import BUILD_TAG, build_path, discard, layout
 
 StageHook = Callable[[str, str | None, float], None]
@@ -135,19 +135,6 @@ def landing_folders() -> tuple[list[str], list[str]]:
     from pipelines.defs.partitions import QUARTER_KEYS
 
     return quarter_folders(landing_dir(), QUARTER_KEYS)
-
-
-@contextlib.contextmanager
-def _library_output_to(path: Path) -> Iterator[None]:
-    """Python-level sys.stdout/sys.stderr into the log for the duration: dagster-dbt echoes every dbt
-    log line with sys.stdout.write and has no setting to stop it. (The terminal display writes to the
-    stream it was given before this, so it is unaffected.)"""
-    with (
-        path.open("a", encoding="utf-8") as fh,
-        contextlib.redirect_stdout(fh),
-        contextlib.redirect_stderr(fh),
-    ):
-        yield
 
 
 # -- the plan: which launches, with which assets -----------------------------------------------------
@@ -384,7 +371,7 @@ def run_quarters(
         # Archiving and parsing need neither Dagster's instance nor dbt: they start now, in a process of
         # their own, on the core the next 2-3 s of loading leave idle (pipelines/ingest/prefetch.py).
         head_start = prefetch.start(quarters, data_dir(), log_path) if _may_publish(quarters) else None
-        if head_start is not None or _may_publish(quarters):
+        if _may_publish(quarters):
             # dbt's process, likewise: its imports and the cached parse load on that core too (worker.py)
             with log_path.open("a", encoding="utf-8") as output:
                 dbt_worker.start(output)
@@ -501,7 +488,7 @@ def _launch_all(
     progress(f"运行日志 run log (Dagster, dbt): {log_path}")
     published = False
     try:
-        with python_logs_to(log_path), _library_output_to(log_path):
+        with python_logs_to(log_path), output_to(log_path):
             for launch in plan_launches(index, list(quarters), reports):
                 observer.launch(launch.quarter, len(launch.assets))
                 run_id = str(uuid.uuid4())

@@ -1,7 +1,7 @@
 """dbt's programmatic API without Dagster: the parse cache, one command, releasing DuckDB (issue 16).
 
 What dbt needs to run a command in a long-lived process, shared by the two places dbt runs: a Dagster
-step's own process (inprocess.py, with the worker switched off; commands outside a step) and dbt's worker
+step's own process (inprocess.py: with no worker running; commands outside a step) and dbt's worker
 process (worker.py), which imports this module and not Dagster, so that it is ready sooner.
 
 - The run's parse (`run_manifest`): loaded from the parse cache when nothing it depends on changed
@@ -79,7 +79,7 @@ def parse_project(
     return outcome.result
 
 
-def run_for_worker(
+def run_step_command(
     run_id: str,
     args: Sequence[str],
     parse_args: Sequence[str],
@@ -88,20 +88,26 @@ def run_for_worker(
     *,
     on_log: Callable[[str], None],
     on_result: Callable[[dict[str, Any]], None],
-    console: Callable[[], contextlib.AbstractContextManager[None]],
+    environment: Callable[[], contextlib.AbstractContextManager[None]],
 ) -> str | None:
-    """One command in the worker process: the run's parse (`run_manifest`), dbt `args` on it, each result
-    event handed to `on_result` as a dict. Returns what failed (`failure_description`), None on success."""
+    """One command of a Dagster step, in dbt's worker process or a thread of the step's: the run's parse
+    (`run_manifest`), dbt `args` on it, each result event handed to `on_result` as a dict, all inside
+    `environment()` (in the worker: the step's variables and folder, dbt's console lines into its log).
+    Returns what failed (`failure_description`, or the exception that stopped it), None on success."""
     from dbt_common.events.functions import msg_to_dict
 
-    manifest = run_manifest(run_id, project_dir, target_path, parse_args, on_log)
-
     def collect(event: Any) -> None:
+        # Called on dbt's threads for every event (~1,900 on a city build, SQL text included): only
+        # the results are handed on, the rest is dbt's own logging.
         if event.info.name in RESULT_EVENTS:
             on_result(msg_to_dict(event))
 
-    with console():
-        result = invoke(manifest, args, target_path, callbacks=[collect])
+    try:
+        with environment():
+            manifest = run_manifest(run_id, project_dir, target_path, parse_args, on_log)
+            result = invoke(manifest, args, target_path, callbacks=[collect])
+    except BaseException as failure:  # the step reports it, in its log and its failure
+        return f"{type(failure).__name__}: {failure}"
     return failure_description(result, args)
 
 

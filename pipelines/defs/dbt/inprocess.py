@@ -12,14 +12,16 @@ selection it would hand its subprocess; `plan_command`) and turns each dbt resul
 (`to_default_asset_events`, fed the same structured event dbt's JSON log carries; `to_dagster_events`),
 so the assets, checks and their metadata are the ones the subprocess path produced.
 
-Where dbt runs: a step hands its command to dbt's worker process (worker.py; `stream_from_worker`), whose
-threads do not share an interpreter lock with the step turning results into events. With the worker
-switched off (`ASSESSMENT_DBT_WORKER=0`; `stream_command`), and for commands outside a step
-(`run_command`: tests, dbt by hand), dbt runs in a thread of this process, one command at a time.
+Where dbt runs: a step hands its command to dbt's worker process when one runs (worker.py), whose
+threads do not share an interpreter lock with the step turning results into events; else dbt runs in a
+thread of this process (`answers_in_thread`). Both run `dbt_api.run_step_command` and give the same
+answers, which `stream_answers` turns into Dagster events. Commands outside a step (`run_command`: tests,
+dbt by hand) run in this process, one command at a time.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import queue
 import threading
@@ -40,15 +42,12 @@ from dagster_dbt.errors import DagsterDbtCliRuntimeError
 
 from pipelines.defs.dbt.data_tests import TestSummaries, expand_check_selection, outcome_of
 from pipelines.defs.dbt.dbt_api import (
-    RESULT_EVENTS,
     cached_or_parsed,
     failure_description,
     invoke,
     project_args,
+    run_step_command,
 )
-from pipelines.defs.dbt.worker import DbtRequest, DbtWorker
-
-_DONE = object()
 
 
 @dataclass(frozen=True)
@@ -102,43 +101,35 @@ def plan_command(
     )
 
 
-def stream_command(command: DbtCommand, manifest: Any, context: dg.AssetExecutionContext) -> Iterator[Any]:
-    """Run the command with dbt in a worker thread and yield Dagster events as dbt reports results.
-
-    Raises DagsterDbtCliRuntimeError after the last event when dbt did not succeed (a failed test, a
-    model error), naming the failed nodes, as dagster-dbt's subprocess path does.
-    """
-    events: queue.Queue[Any] = queue.Queue()
-    outcome: dict[str, Any] = {}
-
-    def collect(event: Any) -> None:
-        # Called on dbt's threads for every event (~1,900 on a city build, SQL text included): only
-        # the results are converted, the rest is dbt's own logging.
-        if event.info.name in RESULT_EVENTS:
-            from dbt_common.events.functions import msg_to_dict
-
-            events.put(msg_to_dict(event))
+def answers_in_thread(
+    run_id: str, args: Sequence[str], parse_args: Sequence[str], project_dir: Path, target_path: Path
+) -> Iterator[tuple[str, Any]]:
+    """The answers dbt's worker process gives (worker.py: ("log", text), ("event", a result event as a
+    dict), then ("done", what failed or None)), with dbt in a thread of this process instead: the worker
+    switched off, or none running (a step in a process of its own)."""
+    answers: queue.Queue[tuple[str, Any]] = queue.Queue()
 
     def run() -> None:
-        try:
-            outcome["result"] = invoke(manifest, command.args, command.target_path, callbacks=[collect])
-        except BaseException as error:  # handed to the consuming thread, raised there
-            outcome["error"] = error
-        finally:
-            events.put(_DONE)
+        error = run_step_command(
+            run_id,
+            args,
+            parse_args,
+            project_dir,
+            target_path,
+            on_log=lambda text: answers.put(("log", text)),
+            on_result=lambda event: answers.put(("event", event)),
+            environment=contextlib.nullcontext,
+        )
+        answers.put(("done", error))
 
-    worker = threading.Thread(target=run, name="dbt", daemon=True)
-    worker.start()
-
-    def raw_events() -> Iterator[dict[str, Any]]:
-        while (raw := events.get()) is not _DONE:
-            yield raw
-
-    yield from to_dagster_events(raw_events(), command, context)
-    worker.join()
-    if "error" in outcome:
-        raise outcome["error"]
-    raise_unless_succeeded(outcome["result"], command.args)
+    thread = threading.Thread(target=run, name="dbt", daemon=True)
+    thread.start()
+    while True:
+        kind, payload = answers.get()
+        yield kind, payload
+        if kind == "done":
+            thread.join()
+            return
 
 
 def to_dagster_events(
@@ -164,15 +155,16 @@ def to_dagster_events(
     yield from summaries.remaining()  # before a failed build raises: the failed tests are shown
 
 
-def stream_from_worker(
-    worker: DbtWorker, request: DbtRequest, command: DbtCommand, context: dg.AssetExecutionContext
+def stream_answers(
+    answers: Iterator[tuple[str, Any]], command: DbtCommand, context: dg.AssetExecutionContext
 ) -> Iterator[Any]:
-    """`stream_command` with dbt in the worker process (worker.py): the same Dagster events, the same
-    error naming the failed nodes when dbt did not succeed."""
+    """The Dagster events of a dbt command's answers (`answers_in_thread`, or the worker's), its notes in
+    the step's log. Raises DagsterDbtCliRuntimeError after the last event when dbt did not succeed (a
+    failed test, a model error), naming the failed nodes, as dagster-dbt's subprocess path does."""
     outcome: dict[str, str | None] = {}
 
     def raw_events() -> Iterator[dict[str, Any]]:
-        for kind, payload in worker.command(request):
+        for kind, payload in answers:
             if kind == "event":
                 yield payload
             elif kind == "log":

@@ -30,13 +30,13 @@ from typing import Any
 import dagster as dg
 
 from pipelines.defs.dbt import worker as dbt_worker
-from pipelines.defs.dbt.dbt_api import parse_key, run_manifest
+from pipelines.defs.dbt.dbt_api import parse_key
 from pipelines.defs.dbt.inprocess import (
     DbtOutcome,
+    answers_in_thread,
     plan_command,
     run_command,
-    stream_command,
-    stream_from_worker,
+    stream_answers,
 )
 from pipelines.defs.dbt.project import dbt_executable, warehouse_project
 from pipelines.defs.dbt.scope import Scope, global_key, prepare_scope
@@ -166,13 +166,13 @@ class WarehouseDbtCli(QuickStartDbtCli):
             request = dbt_worker.request_for(
                 context.run.run_id, command.args, parse_args, project_dir, command.target_path
             )
-            yield from stream_from_worker(worker, request, command, context)
-            return command.target_path
-        context.log.info(f"Running dbt in process: `dbt {' '.join(command.args)}`")
-        manifest = run_manifest(
-            context.run.run_id, project_dir, command.target_path, parse_args, context.log.info
-        )
-        yield from stream_command(command, manifest, context)
+            answers = worker.command(request)
+        else:
+            context.log.info(f"Running dbt in process: `dbt {' '.join(command.args)}`")
+            answers = answers_in_thread(
+                context.run.run_id, command.args, parse_args, project_dir, command.target_path
+            )
+        yield from stream_answers(answers, command, context)
         return command.target_path
 
     def prepare_scope(self, database: Path, quarter: str | None, run_id: str = "") -> Scope:

@@ -34,20 +34,19 @@ from __future__ import annotations
 import atexit
 import contextlib
 import functools
-import itertools
 import logging
 import os
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import IO, Any
 
-from pipelines.paths import PROJECT_ROOT
+from pipelines.paths import PROJECT_ROOT, output_to
 
 LOG = logging.getLogger(__name__)
 WORKER_ENV = "ASSESSMENT_DBT_WORKER"  # "0": dbt runs in the step's own process (inprocess.py)
@@ -106,7 +105,6 @@ class DbtWorker:
         self._requests = Connection(to_child_w, readable=False)
         self._answers = Connection(from_child_r, writable=False)
         self._lock = threading.Lock()
-        self._ids = itertools.count(1)
 
     def alive(self) -> bool:
         return self.process.poll() is None
@@ -116,20 +114,17 @@ class DbtWorker:
         DbtWorkerDiedError when the child ends first. Stops the child when abandoned before "done" (it
         may still be building)."""
         with self._lock:
-            request_id = next(self._ids)
             finished = False
             try:
                 try:
-                    self._requests.send((request_id, request))
+                    self._requests.send(request)
                 except OSError as ended:  # a broken pipe: the child is gone
                     raise self._died() from ended
                 while True:
                     try:
-                        answer_id, kind, payload = self._answers.recv()
+                        kind, payload = self._answers.recv()
                     except (EOFError, OSError) as ended:
                         raise self._died() from ended
-                    if answer_id != request_id:
-                        continue
                     finished = kind == "done"
                     yield kind, payload
                     if finished:
@@ -209,23 +204,16 @@ def request_for(
 # -- the child -------------------------------------------------------------------------------------
 
 
-def _use_environment(env: Mapping[str, str], cwd: str) -> None:
-    os.environ.clear()
-    os.environ.update(env)
-    os.chdir(cwd)
-
-
 @contextlib.contextmanager
-def _console(path: str | None) -> Iterator[None]:
-    """dbt's console lines (Python's sys.stdout) into `path` for the command, as in the step's process."""
-    if path is None:
-        yield
-        return
-    with (
-        Path(path).open("a", encoding="utf-8") as fh,
-        contextlib.redirect_stdout(fh),
-        contextlib.redirect_stderr(fh),
-    ):
+def _as_in_the_step(request: DbtRequest) -> Iterator[None]:
+    """The step's variables and working folder for the command, and dbt's console lines (Python's
+    sys.stdout) into the step's console file when it has one, as in the step's own process."""
+    os.environ.clear()
+    os.environ.update(request.env)
+    os.chdir(request.cwd)
+    with contextlib.ExitStack() as stack:
+        if request.console is not None:
+            stack.enter_context(output_to(Path(request.console)))
         yield
 
 
@@ -260,30 +248,26 @@ def serve(requests: Connection, answers: Connection) -> int:
     from pipelines.defs.dbt import dbt_api
 
     send_lock = threading.Lock()
+
+    def send(kind: str, payload: Any) -> None:
+        with send_lock:  # dbt calls back from its threads
+            answers.send((kind, payload))
+
     while True:
         try:
-            request_id, request = requests.recv()
+            request = requests.recv()
         except (EOFError, OSError):
             return 0
-
-        def send(kind: str, payload: Any, request_id: int = request_id) -> None:
-            with send_lock:  # dbt calls back from its threads
-                answers.send((request_id, kind, payload))
-
-        try:
-            _use_environment(request.env, request.cwd)
-            error = dbt_api.run_for_worker(
-                request.run_id,
-                request.args,
-                request.parse_args,
-                Path(request.project_dir),
-                Path(request.target_path),
-                on_log=lambda text: send("log", text),
-                on_result=lambda event: send("event", event),
-                console=functools.partial(_console, request.console),
-            )
-        except BaseException as failure:  # every failure is the step's to report, in its log
-            error = f"{type(failure).__name__}: {failure}"
+        error = dbt_api.run_step_command(
+            request.run_id,
+            request.args,
+            request.parse_args,
+            Path(request.project_dir),
+            Path(request.target_path),
+            on_log=lambda text: send("log", text),
+            on_result=lambda event: send("event", event),
+            environment=functools.partial(_as_in_the_step, request),
+        )
         try:
             send("done", error)
         except OSError:  # the step's process is gone: nobody is left to serve
