@@ -1,5 +1,6 @@
-"""dbt inside the run's process (pipelines/defs/dbt/inprocess.py): one parse per run, failures that name
-their nodes, the DuckDB file free for the next step, and the dagster-dbt pieces it relies on."""
+"""dbt inside the run's process (pipelines/defs/dbt/inprocess.py): one parse per run, the DuckDB file free
+for the next step, the parse cache, and the dagster-dbt pieces it relies on. A failing step, in the
+worker and in this process, is in test_dbt_worker.py."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from dagster_dbt.core.dbt_cli_event import DbtCoreCliEventMessage
 from dbt.adapters.duckdb.connections import DuckDBConnectionManager
 from polars.testing import assert_frame_equal
 
-from pipelines.defs.dbt.assets import rules_table, warehouse_annual_models, warehouse_quarter_models
+from pipelines.defs.dbt.assets import rules_table, warehouse_quarter_models
 from pipelines.defs.dbt.dbt_api import (
     CACHED_NOTE,
     KEPT_PARSES,
@@ -60,30 +61,6 @@ def test_the_pipeline_run_parses_once_and_its_second_dbt_step_reuses_the_parse(p
         messages = _messages(instance, runs[0].dagster_run.run_id)
     assert sum(m.startswith((PARSED_NOTE, CACHED_NOTE)) for m in messages) == 1
     assert sum(m == REUSED_NOTE for m in messages) == 1
-
-
-def test_a_failing_build_fails_the_step_names_the_nodes_and_leaves_the_file_free(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The annual models on a warehouse that holds nothing: dbt fails, the step fails with the failed
-    models named, and the DuckDB file can be opened again with other settings in this process (dbt-duckdb
-    would otherwise keep its instance open)."""
-    database = tmp_path / "empty.duckdb"
-    duckdb.connect(str(database)).close()
-    monkeypatch.setenv("ASSESSMENT_DATA_DIR", str(tmp_path))
-    monkeypatch.setenv("ASSESSMENT_DUCKDB", str(database))
-    result = dg.materialize(
-        [warehouse_annual_models],
-        resources={"dbt": dbt_resource()},
-        instance=dg.DagsterInstance.ephemeral(),
-        raise_on_error=False,
-    )
-    assert not result.success
-    failure = next(e for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_FAILURE)
-    text = str(failure.step_failure_data.error)
-    assert "model.assessment_warehouse." in text and "dbt build failed" in text
-    with duckdb.connect(str(database), read_only=True) as reopened:
-        assert reopened.execute("select 1").fetchone() == (1,)
 
 
 def test_after_a_successful_command_the_file_opens_again_with_other_settings(tmp_path: Path) -> None:
