@@ -224,19 +224,21 @@ def test_a_run_in_a_new_data_folder_reuses_the_parse_and_builds_the_same_warehou
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The parse depends on no data folder (the sources' paths are relative to it, looked up through
-    DuckDB's file_search_path): the quarter models built in a second, fresh data folder load the parse the
-    first folder's run made, read that folder's own raw files (the first folder is moved away before)
-    and build the same tables."""
+    DuckDB's file_search_path) and on no registry (stg_units renders its path when it runs): the quarter
+    models built in a second, fresh data folder with its registry elsewhere load the parse the first
+    folder's run made, read that folder's own raw files and registry (the first folder is moved away
+    before) and build the same tables."""
     project = _project_copy(tmp_path)  # a parse cache of its own, empty at first
     resource = WarehouseDbtCli(project_dir=str(project), dbt_executable=dbt_executable())
-    # outside the data folders; paths an operator may well have (a quote, a space, CJK) reach SQL intact
-    registry = write_registry(tmp_path / "名册 o'brien" / "units.csv")
     quarters = ("2025Q1",)
     notes: list[str] = []
     tables: list[dict[str, pl.DataFrame]] = []
-    for name in ("first", "second 数据 o'brien"):
+    # the first registry inside its data folder (as a generated province's), the second outside it, on a
+    # path an operator may well have (a quote, a space, CJK), which must reach SQL intact
+    for name, registry_at in (("first", "first/registry"), ("second 数据 o'brien", "名册 o'brien")):
         data = tmp_path / name
         write_raw(data, tiny_city(quarters), quarters)
+        registry = write_registry(tmp_path / registry_at / "units.csv")
         database = point_at(monkeypatch, data)
         monkeypatch.setenv("ASSESSMENT_REGISTRY_CSV", str(registry))
         assert dg.materialize([rules_table]).success
@@ -277,12 +279,20 @@ def _resource(data_dir: Path) -> WarehouseDbtCli:
 
 
 def test_the_parse_vars_name_no_data_folder_and_a_comma_in_it_is_refused(tmp_path: Path) -> None:
-    """The parse is given the build file's name and the registry, never a folder of the run: two data
+    """The parse is given the build file's name only, never a folder of the run or the registry: two data
     folders parse alike. The data folder becomes DuckDB's file_search_path, a comma-separated list."""
     one = _resource(tmp_path / "one")
     two = _resource(tmp_path / "two")
-    assert one.parse_vars(tmp_path / "one" / "build.duckdb") == two.parse_vars(
-        tmp_path / "two" / "build.duckdb"
+    elsewhere = WarehouseDbtCli(
+        project_dir=str(DBT_PROJECT_DIR),
+        dbt_executable=dbt_executable(),
+        data_dir=str(tmp_path / "three"),
+        registry_csv=str(tmp_path / "名册" / "units.csv"),
+    )
+    assert (
+        one.parse_vars(tmp_path / "one" / "build.duckdb")
+        == two.parse_vars(tmp_path / "two" / "build.duckdb")
+        == elsewhere.parse_vars(tmp_path / "three" / "build.duckdb")
     )
     assert one.parse_vars(tmp_path / "x.duckdb")["duckdb_path"] == "x.duckdb"
     assert one.dbt_vars(tmp_path / "w.duckdb")["data_dir"] == str(tmp_path / "one")

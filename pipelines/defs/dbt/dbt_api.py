@@ -198,10 +198,11 @@ _NOT_PROJECT_SOURCES = frozenset({"target", "logs", "dbt_packages"})
 _DBT_ENV_PREFIX = "DBT_"
 ENV_VAR_CALL = re.compile(rb"""env_var\(\s*['"]([A-Za-z_][A-Za-z0-9_]*)['"]""")
 # Variables the project reads whose values never reach a parse made for the dbt resource: each is the
-# fallback of a var the resource passes to the parse (ASSESSMENT_DUCKDB, ASSESSMENT_REGISTRY_CSV: of
-# duckdb_path, registry_csv), or fills only a connection setting or SQL run at execution (the data folder:
-# file_search_path and the macros' globs; ASSESSMENT_DUCKDB_MEMORY: memory_limit). They differ from one
-# data folder to the next, so keying on them would make every new folder parse again for nothing.
+# fallback of a var the resource passes to the parse (ASSESSMENT_DUCKDB: of duckdb_path), or fills only a
+# connection setting or SQL run at execution (the data folder: file_search_path and the macros' globs;
+# ASSESSMENT_REGISTRY_CSV: the registry stg_units reads; ASSESSMENT_DUCKDB_MEMORY: memory_limit). They
+# differ from one data folder to the next, so keying on them would make every new folder parse again
+# for nothing.
 RUN_TIME_ENV = frozenset(
     {"ASSESSMENT_DATA_DIR", "ASSESSMENT_DUCKDB", "ASSESSMENT_REGISTRY_CSV", "ASSESSMENT_DUCKDB_MEMORY"}
 )

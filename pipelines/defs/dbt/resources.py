@@ -1,9 +1,10 @@
 """The one way this project runs dbt: the `dbt` resource, and the file each run builds.
 
 Paths reach dbt as `--vars` built from this resource's configuration (data_dir, duckdb_path,
-registry_csv), read by dbt_project/profiles.yml, models/staging/_sources.yml and the macros; nothing here
-writes os.environ. The parse gets fewer (`parse_vars`): the data folder is DuckDB's file_search_path, a
-connection setting the sources' relative paths are looked up in, so one parse serves every data folder.
+registry_csv), read by dbt_project/profiles.yml and the macros; nothing here writes os.environ. The parse
+gets only the file's name (`parse_vars`): the data folder is DuckDB's file_search_path, a connection
+setting the sources' relative paths are looked up in, and the registry's path is rendered when stg_units
+runs, so one parse serves every data folder and registry.
 dbt re-parses the whole project (~3.5 s on a quiet machine against ~0.05 s loading the cached parse)
 whenever what it parses with changes, so the quarter a run rebuilds is not a var: it is written to the
 build file's scope table just before dbt starts, with the units whose inputs changed
@@ -104,17 +105,19 @@ class WarehouseDbtCli(QuickStartDbtCli):
         }
 
     def parse_vars(self, database: Path) -> dict[str, str]:
-        """The vars dbt parses with: of the paths, only what ends up in the parsed manifest. That is the
-        registry CSV (the units source holds its path) and the DuckDB file's name (dbt-duckdb names the
-        nodes' database after it), never the data folder or the file's folder, which are read only when
-        dbt runs SQL. A run in a new data folder then reuses a parse made in another one, or by `make
-        env` (dbt_api.run_manifest). dbt never opens the file while parsing."""
-        return {"duckdb_path": database.name, "registry_csv": self._registry()}
+        """The vars dbt parses with: of the paths, only what ends up in the parsed manifest, the DuckDB
+        file's name (dbt-duckdb names the nodes' database after it). Never the data folder, the file's
+        folder or the registry CSV, which are read only when dbt runs SQL (stg_units renders the
+        registry's path then: macros/registry.sql). A run in a new data folder, with any registry, then
+        reuses a parse made in another one, or by `make env` (dbt_api.run_manifest). dbt never opens the
+        file while parsing."""
+        return {"duckdb_path": database.name}
 
     def _registry(self) -> str:
         """The registry CSV as dbt reads it: relative to the data folder when it lies inside it (a generated
         province's `registry/units.csv`), which DuckDB looks up in the data folder (file_search_path,
-        profiles.yml), so the parse does not change from one data folder to the next; else absolute."""
+        profiles.yml), so stg_units' SQL, and the view a build keeps when it is unchanged, is the same in
+        every data folder; else absolute."""
         registry = Path(self.registry_csv).resolve() if self.registry_csv else registry_csv().resolve()
         root = (Path(self.data_dir) if self.data_dir else data_dir()).resolve()
         return registry.relative_to(root).as_posix() if registry.is_relative_to(root) else str(registry)
