@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from pipelines.bench import report
+from pipelines.bench.calibration import python_loop_seconds, speed_note
 from pipelines.bench.baseline import DEFAULT_MAX_FILES, run_baseline
 from pipelines.bench.floor import heaviest_mart_sql, read_all
 from pipelines.bench.incremental import current_submission, resubmit, unit_fingerprint
@@ -342,6 +343,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "git_commit": _git_commit(),
         "sizes": {},
     }
+    result["machine"]["speed_before"] = python_loop_seconds()
     load = result["machine"]["load_before"]
     if load and load[0] > 1.5:
         _say(
@@ -373,6 +375,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     result["generation_seconds_this_run"] = round(generated_now, 1)
     result["clean_clone_seconds_estimate"] = round(total + cached, 1)
     result["machine"]["load_after"] = _load()
+    result["machine"]["speed_after"] = python_loop_seconds()
     result["scaling"] = report.scaling(result["sizes"])
     result["targets"] = report.targets(result)
 
@@ -389,6 +392,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"\nbenchmark {total:.0f}s (estimated from a clean clone, generation included: "
         f"{result['clean_clone_seconds_estimate']:.0f}s); load average {result['machine']['load_after']}"
     )
+    _say(speed_note(result, prev[1] if prev else None))
     _say(f"figures: {json_path}\nchart:   {chart_path}" + (f"\ncompared with {prev[0]}" if prev else ""))
     return status
 

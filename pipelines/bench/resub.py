@@ -6,7 +6,8 @@ RUN_DIR is a data folder after a full run, e.g. the benchmark's
 changed: each repetition copies it to a scratch folder, writes a corrected workbook there
 (pipelines.bench.incremental.resubmit) and runs the pipeline in a child process as the benchmark does
 (pipelines.bench.pipeline). One line per repetition: seconds to published, end to end, the load
-average at the start, and every Dagster step of 0.2 s or more (from the run log). The benchmark's own
+average and the machine's speed at the start (pipelines/bench/calibration.py), and every Dagster step of
+0.2 s or more (from the run log). The benchmark's own
 figure is a single resubmission; this is for comparing two versions of the code on the same state,
 alternating them (docs/benchmark.md).
 """
@@ -65,6 +66,7 @@ def _parse_args(argv: list[str]) -> argparse.Namespace:
 
 def main(argv: list[str]) -> int:
     args = _parse_args(argv)
+    from pipelines.bench.calibration import python_loop_seconds
     from pipelines.bench.incremental import resubmit
     from pipelines.bench.pipeline import PipelineError, run_pipeline
     from pipelines.bench.sizes import use_data_dir
@@ -78,6 +80,7 @@ def main(argv: list[str]) -> int:
             use_data_dir(data)
             resubmit(data, args.quarter)
             load = os.getloadavg()[0]
+            speed = python_loop_seconds()  # the machine's pace at this run (calibration.py)
             try:
                 run = run_pipeline(data, args.quarter, f"resub{i}", progress=lambda _message: None)
             except PipelineError as exc:
@@ -87,7 +90,7 @@ def main(argv: list[str]) -> int:
             lines = logs[-1].read_text(encoding="utf-8", errors="replace").splitlines() if logs else []
             steps = {k: v for k, v in step_seconds(lines).items() if v >= SHOWN_FROM_SECONDS}
             print(
-                f"[{i}] load {load:.2f}  to published {run.seconds_to_published} s  "
+                f"[{i}] load {load:.2f}  speed {speed:.3f} s  to published {run.seconds_to_published} s  "
                 f"end to end {run.seconds} s  steps {steps}",
                 flush=True,
             )

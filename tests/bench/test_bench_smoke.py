@@ -113,6 +113,19 @@ def test_targets_name_every_measured_limit() -> None:
     }
 
 
+def test_the_speed_workload_grows_with_its_size_and_the_note_compares_two_runs() -> None:
+    from pipelines.bench.calibration import python_loop_seconds, speed_note
+
+    assert 0 < python_loop_seconds(20_000, repeats=3) < python_loop_seconds(2_000_000, repeats=1)
+    now = {"machine": {"speed_before": 0.150, "speed_after": 0.152}}
+    assert "agrees" in speed_note(now, {"machine": {"speed_before": 0.148}})
+    slower = speed_note(now, {"machine": {"speed_before": 0.125}})
+    assert "20% slower" in slower and "ratios, not seconds" in slower
+    assert "25% faster" in speed_note(now, {"machine": {"speed_before": 0.2}})
+    assert "0.152 s after" in speed_note(now, None)
+    assert speed_note({"machine": {}}, None) == "machine speed: not measured"
+
+
 def test_evenly_spaced_sample() -> None:
     items = [Path(f"{i:03}") for i in range(10)]
     assert evenly_spaced(items, 20) == items
@@ -215,6 +228,7 @@ def test_smoke_run_writes_every_figure(tmp_path: Path, monkeypatch: pytest.Monke
     ratio = smoke["baseline"]["seconds"] / smoke["ingestion_seconds"]
     assert smoke["ratios"]["baseline_ingest_over_our_ingest"] == pytest.approx(ratio, abs=0.01)
     assert "incremental" not in smoke
+    assert result["machine"]["speed_before"] > 0 and result["machine"]["speed_after"] > 0
     assert (tmp_path / "results" / json_path.name.replace(".json", ".html")).stat().st_size > 0
     # Generated data is cached by arguments: the marker exists, and a second run would reuse it.
     assert (tmp_path / SIZES["smoke"].key("2025Q3") / "gen" / ".bench-generated.json").exists()
