@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from pipelines.bench import report
-from pipelines.bench.calibration import python_loop_seconds, speed_note
 from pipelines.bench.baseline import DEFAULT_MAX_FILES, run_baseline
+from pipelines.bench.calibration import python_loop_seconds, speed_note
 from pipelines.bench.floor import heaviest_mart_sql, read_all
 from pipelines.bench.incremental import current_submission, resubmit, unit_fingerprint
 from pipelines.bench.measure import stage_rows, warehouse_paths, warehouse_sizes
