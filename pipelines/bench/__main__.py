@@ -147,6 +147,7 @@ def bench_size(
             "dbt": full.dbt_summary(),
             "dagster_events": dagster_events(run),
             "log": str(full.log),
+            "speed_during": full.speed,
         }
     )
     say(
@@ -262,6 +263,7 @@ def bench_incremental(
         "process_seconds": inc.process_seconds,
         "stages": {st: {"seconds": s} for st, s in inc.stage_totals().items()},
         "peak_memory_bytes": inc.peak_rss_bytes,
+        "speed_during": inc.speed,
         "dagster_events": {k: v for k, v in dagster_events(run).items() if k not in events_before},
         "published_changed": inc.published.resolve() != release_before,
         "unit_rows_changed": before != after,

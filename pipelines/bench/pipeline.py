@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pipelines.bench.calibration import SpeedProbe
 from pipelines.bench.floor import MARTS_BY_TIME
 from pipelines.bench.memory import PeakSampler
 
@@ -147,6 +148,7 @@ class PipelineRun:
     memory_method: str
     dbt: dict[str, Any] = field(default_factory=dict)
     log: Path | None = None
+    speed: dict[str, float | int] = field(default_factory=dict)  # the pace meanwhile (calibration.py)
 
     def dbt_summary(self) -> dict[str, Any]:
         """dbt's own figures with the slowest mart, without the compiled SQL (kept for the floor, too
@@ -235,10 +237,12 @@ def run_pipeline(
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
         )
         sampler = PeakSampler(pid=child.pid).start()
+        probe = SpeedProbe().start()
         records: list[dict[str, Any]] = []
         try:
             _follow(child, events_path, records, progress)
         finally:
+            probe.stop()
             sampler.stop()
             if child.poll() is None:  # interrupted: do not leave the pipeline running on its own
                 _stop_tree(child.pid)
@@ -270,6 +274,7 @@ def run_pipeline(
         memory_method=sampler.method,
         dbt=done.get("dbt") or {},
         log=log_path,
+        speed=probe.summary(),
     )
 
 

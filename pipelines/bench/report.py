@@ -162,6 +162,10 @@ def _fmt_rows(x: int | None) -> str:
     return f"{x / 1e6:.2f}M" if x >= 1e6 else f"{x / 1e3:.1f}k" if x >= 1e4 else str(x)
 
 
+def _fmt_speed(speed: dict[str, Any] | None) -> str:
+    return f"{speed['median']:.3f}s" if speed and speed.get("median") else "-"
+
+
 def table(result: dict[str, Any]) -> str:
     """A plain-text summary: stages × sizes (seconds and rows), then the references, ratios and targets."""
     sizes: dict[str, dict[str, Any]] = result["sizes"]
@@ -206,6 +210,9 @@ def table(result: dict[str, Any]) -> str:
     )
     row("incremental", lambda s: f"{_fmt_s((s.get('incremental') or {}).get('seconds'))}s")
     row("  (+ report)", lambda s: f"{_fmt_s((s.get('incremental') or {}).get('seconds_with_report'))}s")
+    # the machine's pace while each run went on (calibration.py): seconds per 2M additions, median
+    row("speed during run", lambda s: _fmt_speed(s.get("speed_during")))
+    row("  during re-run", lambda s: _fmt_speed((s.get("incremental") or {}).get("speed_during")))
     for n in names:
         b = sizes[n].get("baseline")
         if b:

@@ -90,7 +90,8 @@ def main(argv: list[str]) -> int:
             lines = logs[-1].read_text(encoding="utf-8", errors="replace").splitlines() if logs else []
             steps = {k: v for k, v in step_seconds(lines).items() if v >= SHOWN_FROM_SECONDS}
             print(
-                f"[{i}] load {load:.2f}  speed {speed:.3f} s  to published {run.seconds_to_published} s  "
+                f"[{i}] load {load:.2f}  speed {speed:.3f} s (during {run.speed.get('median', '-')} s)  "
+                f"to published {run.seconds_to_published} s  "
                 f"end to end {run.seconds} s  steps {steps}",
                 flush=True,
             )

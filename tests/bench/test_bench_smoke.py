@@ -229,6 +229,8 @@ def test_smoke_run_writes_every_figure(tmp_path: Path, monkeypatch: pytest.Monke
     assert smoke["ratios"]["baseline_ingest_over_our_ingest"] == pytest.approx(ratio, abs=0.01)
     assert "incremental" not in smoke
     assert result["machine"]["speed_before"] > 0 and result["machine"]["speed_after"] > 0
+    probes = smoke["speed_during"]  # one a second while the pipeline ran
+    assert probes["probes"] >= 1 and 0 < probes["fastest"] <= probes["median"] <= probes["slowest"]
     assert (tmp_path / "results" / json_path.name.replace(".json", ".html")).stat().st_size > 0
     # Generated data is cached by arguments: the marker exists, and a second run would reuse it.
     assert (tmp_path / SIZES["smoke"].key("2025Q3") / "gen" / ".bench-generated.json").exists()
