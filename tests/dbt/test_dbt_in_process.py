@@ -8,6 +8,7 @@ import inspect
 import json
 import os
 import shutil
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -298,3 +299,26 @@ def test_the_parse_vars_name_no_data_folder_and_a_comma_in_it_is_refused(tmp_pat
     assert one.dbt_vars(tmp_path / "w.duckdb")["data_dir"] == str(tmp_path / "one")
     with pytest.raises(ValueError, match="comma"):
         _resource(tmp_path / "a,b").dbt_vars(tmp_path / "w")
+
+
+def test_commands_outside_a_step_keep_only_their_newest_target_folders(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every dbt command through the resource writes a `command-…` folder under target/ (compiled SQL,
+    run_results.json, dbt.log); only the newest are kept, the newest command's among them, so its
+    results can still be read. Other folders of target/ are never touched."""
+    from pipelines.defs.dbt import inprocess
+
+    monkeypatch.setattr(inprocess, "KEEP_COMMAND_TARGETS", 2)
+    project = _project_copy(tmp_path)
+    resource = WarehouseDbtCli(project_dir=str(project), dbt_executable=dbt_executable())
+    bystander = project / "target" / "warehouse_quarter_models-run-kept"
+    bystander.mkdir(parents=True)
+    database = tmp_path / "w.duckdb"
+    outcomes = [resource.run(["compile", "--inline", "select 1 as x"], database=database) for _ in range(4)]
+    newest = {outcome.target_path.name for outcome in outcomes[-2:]}
+    deadline = time.monotonic() + 60  # the pruning runs in a background thread
+    while {p.name for p in (project / "target").glob("command-*")} != newest and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert {p.name for p in (project / "target").glob("command-*")} == newest
+    assert outcomes[-1].results and bystander.is_dir()

@@ -23,7 +23,7 @@ import logging
 import os
 import shutil
 import threading
-from collections.abc import Generator, Iterator, Mapping, Sequence
+from collections.abc import Generator, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +33,7 @@ from dagster_dbt.asset_utils import DAGSTER_DBT_UNIQUE_ID_METADATA_KEY
 from dagster_dbt.dbt_manifest import validate_manifest
 
 from pipelines.defs.dbt.data_tests import summary_check_spec
-from pipelines.defs.dbt.dbt_api import PARTIAL_PARSE
+from pipelines.defs.dbt.dbt_api import PARTIAL_PARSE, RUN_TARGETS, prune_target_folders
 from pipelines.defs.dbt.project import DBT_PROJECT_DIR, required_manifest, warehouse_project
 from pipelines.defs.dbt.resources import WarehouseDbtCli, run_duckdb_path
 from pipelines.defs.dbt.rules_table import rules_years, write_rules_table
@@ -162,10 +162,8 @@ def keep_parse_cache(run_target: Path, keep: int = KEEP_RUN_TARGETS) -> threadin
 
     Every dbt step has its own target folder, seeded from target/partial_parse.msgpack (dbt_api.py).
     Copying the cache of a finished run back there lets the next run with the same profile skip a full
-    parse (about 10 s). Without pruning, the per-run folders (compiled SQL, ~200 files each) pile up.
-    They are deleted by a background thread (returned, None when none is old): removing two folders'
-    files cost 0.05-0.15 s at the end of each dbt step. A deletion cut short by the process ending
-    leaves a folder that the next pruning removes.
+    parse (about 10 s). The per-run folders but the `keep` newest are deleted by a background thread
+    (returned, None when none is old: dbt_api.prune_target_folders).
     """
     cache = run_target / PARTIAL_PARSE
     shared = DBT_PROJECT_DIR / "target" / PARTIAL_PARSE
@@ -173,29 +171,7 @@ def keep_parse_cache(run_target: Path, keep: int = KEEP_RUN_TARGETS) -> threadin
         tmp = shared.with_name(f".partial_parse.{os.getpid()}.tmp")
         shutil.copyfile(cache, tmp)
         tmp.replace(shared)
-    old = old_run_targets(run_target.parent, keep)
-    if not old:
-        return None
-    pruning = threading.Thread(target=remove_folders, args=(old,), name="prune-dbt-targets", daemon=True)
-    pruning.start()
-    return pruning
-
-
-def old_run_targets(target_root: Path, keep: int) -> list[Path]:
-    """The per-run target folders but the `keep` newest (by modification time)."""
-    dated = []
-    for path in target_root.glob("warehouse_*_models-*"):
-        try:
-            dated.append((path.stat().st_mtime, path))
-        except FileNotFoundError:  # removed meanwhile by an earlier step's pruning, or another run's
-            continue
-    runs = [path for _, path in sorted(dated, reverse=True) if path.is_dir()]
-    return runs[keep:]
-
-
-def remove_folders(folders: Sequence[Path]) -> None:
-    for folder in folders:
-        shutil.rmtree(folder, ignore_errors=True)  # another run may be pruning the same folder
+    return prune_target_folders(run_target.parent, RUN_TARGETS, keep)
 
 
 UNCHECKED_TEST_NOTE = "Logging an `AssetObservation` instead of an `AssetCheckResult`"

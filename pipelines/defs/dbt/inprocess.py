@@ -42,12 +42,18 @@ from dagster_dbt.errors import DagsterDbtCliRuntimeError
 
 from pipelines.defs.dbt.data_tests import TestSummaries, expand_check_selection, outcome_of
 from pipelines.defs.dbt.dbt_api import (
+    COMMAND_TARGETS,
     cached_or_parsed,
     failure_description,
     invoke,
     project_args,
+    prune_target_folders,
     run_step_command,
 )
+
+# Commands outside a step keep this many target folders (dbt_api.prune_target_folders): far more than
+# two test processes running dbt side by side make while one of them reads its command's results.
+KEEP_COMMAND_TARGETS = 12
 
 
 @dataclass(frozen=True)
@@ -209,6 +215,8 @@ def run_command(
     manifest, _ = cached_or_parsed(project_dir, target_path, parse_args)
     argv = [*args, *project_args(project_dir, target_path), "--no-send-anonymous-usage-stats", *extra_args]
     result = invoke(manifest, argv, target_path)
+    # this command's folder is the newest: the caller may still read its run_results.json
+    prune_target_folders(target_path.parent, COMMAND_TARGETS, KEEP_COMMAND_TARGETS)
     if raise_on_error:
         raise_unless_succeeded(result, argv)
     return DbtOutcome(success=bool(result.success), target_path=target_path)
