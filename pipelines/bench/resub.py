@@ -6,10 +6,10 @@ RUN_DIR is a data folder after a full run, e.g. the benchmark's
 changed: each repetition copies it to a scratch folder, writes a corrected workbook there
 (pipelines.bench.incremental.resubmit) and runs the pipeline in a child process as the benchmark does
 (pipelines.bench.pipeline). One line per repetition: seconds to published, end to end, the load
-average and the machine's speed at the start (pipelines/bench/calibration.py), and every Dagster step of
-0.2 s or more (from the run log). The benchmark's own
-figure is a single resubmission; this is for comparing two versions of the code on the same state,
-alternating them (docs/benchmark.md).
+average and the machine's pace at the start and during the run (pipelines/bench/calibration.py), and
+every Dagster step of 0.2 s or more (from the run log). The benchmark's own figure is a single
+resubmission; this is for comparing two versions of the code on the same state, alternating them
+(docs/benchmark.md).
 """
 
 from __future__ import annotations
