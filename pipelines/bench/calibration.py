@@ -44,7 +44,7 @@ class SpeedProbe:
     """The same loop, small, every PROBE_EVERY_S while a measured run goes on, in a thread of the
     benchmark's own process (which only waits for the pipeline's child process): ~0.4 % of one core.
     Before and after are one moment each; the machine's pace changed within seconds on the development
-    machine (2,000,000 additions took 0.059 s and 0.099 s ten seconds apart, the fastest of five each,
+    machine (2,000,000 additions took 0.099 s and 0.060 s a second apart, the fastest of five each,
     nothing else running), so a run's seconds are read against the pace during it. The probe also feels
     the pipeline's own use of the cores (a sibling hardware thread, the caches): compare the figure
     between runs of the same pipeline, not with the quiet machine's."""
