@@ -123,13 +123,20 @@ def _pick(rng: np.random.Generator, cdf: np.ndarray) -> int:
     return int(cdf.searchsorted(rng.random(), side="right"))
 
 
-def _copied(member: Member) -> Member:
-    """A copy of `member` for a snapshot, as `dataclasses.replace(member)` makes it (every field is an
-    init field, nothing runs after __init__), at a fraction of its cost: a city's snapshots copy
-    ~350,000 members from the scheme's start to a 2025 quarter."""
+def _changed(member: Member, **changes: object) -> Member:
+    """A new Member like `member` with `changes`, as `dataclasses.replace` makes it (every field is an
+    init field, nothing runs after __init__), at a fraction of its cost."""
     twin = object.__new__(Member)
-    twin.__dict__ = member.__dict__.copy()
+    twin.__dict__ = {**member.__dict__, **changes}
     return twin
+
+
+def _settled(member: Member, on_leave: bool) -> Member:
+    """`member` as it stands in the next quarter (off probation, on leave or not): the same object when
+    nothing changes, else a new one, so the quarters' snapshots can share members (see _take_snapshot)."""
+    if member.on_leave == on_leave and not member.new_hire:
+        return member
+    return _changed(member, on_leave=on_leave, new_hire=False)
 
 
 class City:
@@ -271,9 +278,10 @@ class City:
         return self._snapshots[quarter]
 
     def _take_snapshot(self) -> None:
-        self._snapshots[self._quarter] = {
-            code: [_copied(m) for m in unit.members] for code, unit in self.units.items()
-        }
+        # The snapshots share Member objects: once the founding is done, a member is never changed in
+        # place (_advance puts a changed copy in its place), so a list of the members is the quarter's
+        # state. Copying every member of every quarter was most of a small generation's time.
+        self._snapshots[self._quarter] = {code: list(unit.members) for code, unit in self.units.items()}
         self._thetas[self._quarter] = {pid: p.theta for pid, p in self.people.items()}
 
     def thetas(self, quarter: Quarter) -> dict[int, float]:
@@ -294,10 +302,9 @@ class City:
             unit = self.units[code]
             keep: list[Member] = []
             for m in unit.members:
-                m.on_leave = False
-                m.new_hire = False  # probation lasts one quarter
+                # probation lasts one quarter; leaders are never on leave
                 if m.is_leader:
-                    keep.append(m)
+                    keep.append(_settled(m, on_leave=False))
                     continue
                 u = rng.random()
                 if u < LEAVE_RATE:
@@ -305,8 +312,7 @@ class City:
                 if u < LEAVE_RATE + TRANSFER_RATE and len(codes) > 1:
                     movers.append((m, code))
                     continue
-                m.on_leave = rng.random() < LONG_LEAVE_RATE
-                keep.append(m)
+                keep.append(_settled(m, on_leave=rng.random() < LONG_LEAVE_RATE))
             unit.members = keep
         for m, old in movers:
             target = codes[int(rng.integers(0, len(codes)))]
@@ -333,6 +339,7 @@ class City:
                         (m for m in unit.members if m.section == section),
                         key=lambda m: self.people[m.pid].theta,
                     )
-                    best.is_head = True
+                    at = next(k for k, m in enumerate(unit.members) if m is best)
+                    unit.members[at] = _changed(best, is_head=True)
         self._quarter = nxt
         self._take_snapshot()
