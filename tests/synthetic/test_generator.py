@@ -168,6 +168,24 @@ def test_city_size_turnover_and_transfers() -> None:
     assert all(city.people[p].national_id for p in moved)
 
 
+def _state(snapshot: dict[str, list[Any]]) -> dict[str, list[dict[str, Any]]]:
+    return {code: [dict(vars(m)) for m in members] for code, members in snapshot.items()}
+
+
+def test_a_quarters_staff_stays_as_it_was_while_later_quarters_are_simulated() -> None:
+    """Snapshots share member objects (population.py): simulating on must never change a past quarter,
+    and asking for the quarters out of order must give what asking in order gives."""
+    city = City(load_registry(), seed=3)
+    q1, q4 = Quarter(2023, 1), Quarter(2025, 4)
+    early = _state(city.snapshot(q1))
+    later = _state(city.snapshot(q4))
+    assert _state(city.snapshot(q1)) == early
+    # members changed over the years: on leave, off probation, new section heads, new people
+    assert early != later
+    fresh = City(load_registry(), seed=3)
+    assert _state(fresh.snapshot(q4)) == later and _state(fresh.snapshot(q1)) == early
+
+
 # -- determinism ------------------------------------------------------------------------------------
 
 
