@@ -17,8 +17,7 @@ from pipelines.defs.quality.assets import (
     LENIENCY_KEY,
     fair_scores_frame,
     leniency_frame,
-    quality_fair_scores,
-    quality_leniency,
+    quality_findings,
     quarter_ratings,
     reliability_frame,
 )
@@ -92,9 +91,9 @@ def test_fair_scores_reuse_the_leniency_table(tmp_path: Path) -> None:
 
 
 def test_fair_scores_asset_depends_on_leniency() -> None:
-    deps = set(quality_fair_scores.asset_deps[FAIR_KEY])
+    deps = set(quality_findings.asset_deps[FAIR_KEY])
     assert LENIENCY_KEY in deps
-    assert quality_leniency.key == LENIENCY_KEY == dg.AssetKey(["quality", "leniency"])
+    assert dg.AssetKey(["quality", "leniency"]) == LENIENCY_KEY and LENIENCY_KEY in quality_findings.keys
     # the composite comes from dbt (computed once, in int_rating_composites), not from the raw ratings
     assert COMPOSITES_KEY in deps and dg.AssetKey(["raw", "ratings"]) not in deps
     assert dg.AssetKey(["quality", "fair_scores"]) == FAIR_KEY
@@ -131,8 +130,9 @@ def test_labels_of_undelivered_unit_quarters_are_dropped(tmp_path: Path) -> None
 def test_one_run_of_the_three_assets_reads_the_composites_once(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """quality/reliability, leniency and fair_scores materialised in one run share one read of the
-    build (and write what separate reads give); a second run reads again."""
+    """quality/reliability, leniency and fair_scores, materialised in one run (one step, two of them
+    side by side), share one read of the build and write what each table's own computation gives; a
+    second run reads again."""
     from pipelines.defs.quality import assets as quality_assets
 
     database = _ratings(tmp_path)
@@ -146,15 +146,9 @@ def test_one_run_of_the_three_assets_reads_the_composites_once(
         return real_read(path, quarter)
 
     monkeypatch.setattr(quality_assets, "quarter_ratings", counted)
-    selection = [
-        quality_assets.quality_reliability,
-        quality_assets.quality_leniency,
-        quality_assets.quality_fair_scores,
-    ]
     for run in (1, 2):
-        assert dg.materialize(selection, partition_key="2025Q1").success
+        assert dg.materialize([quality_assets.quality_findings], partition_key="2025Q1").success
         assert reads == ["2025Q1"] * run
-    assert quality_assets._SHARED.frame is None  # let go once the third asset had it
     ratings = real_read(database, "2025Q1")
     written = tmp_path / "data" / "quality"
     assert pl.read_parquet(written / "reliability" / "2025Q1.parquet").equals(reliability_frame(ratings))
@@ -199,12 +193,7 @@ def _materialized(data: Path, database: Path, monkeypatch: pytest.MonkeyPatch) -
 
     monkeypatch.setenv("ASSESSMENT_DUCKDB", str(database))
     monkeypatch.setenv("ASSESSMENT_DATA_DIR", str(data))
-    selection = [
-        quality_assets.quality_reliability,
-        quality_assets.quality_leniency,
-        quality_assets.quality_fair_scores,
-    ]
-    result = dg.materialize(selection, partition_key="2025Q1")
+    result = dg.materialize([quality_assets.quality_findings], partition_key="2025Q1")
     assert result.success
     return {
         event.asset_key.path[-1]: int(event.materialization.metadata["units_recomputed"].value)  # type: ignore[union-attr,arg-type]
