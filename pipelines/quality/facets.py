@@ -138,26 +138,32 @@ def _solve_per_component(
     starts = np.concatenate(([0], bounds))
     sizes = np.array([members.size for members in blocks])
     # Each entry's place in the matrix with raters in `order`, found by index arithmetic rather than by
-    # permuting the sparse matrix; components share no rater, so every entry lies inside its block. The
-    # entries are grouped by their block's size once, and each size's blocks filled from its group.
+    # permuting the sparse matrix; components share no rater, so every entry lies inside its block.
+    # A size's entries are the CSR rows of its raters, gathered by their row ranges (sorting the
+    # entries by their block's size instead took a third of the solve on a province's 11.5 million).
     position = np.empty(b.size, dtype=np.int64)
     position[order] = np.arange(b.size)
-    entries_of = laplacian.tocoo()  # from CSR arithmetic: no duplicate entries to add up
-    rows_all, cols_all = position[entries_of.row], position[entries_of.col]
-    entry_block = np.repeat(np.arange(len(blocks)), sizes)[rows_all]
-    by_size = np.argsort(sizes[entry_block], kind="stable")
-    entry_sizes = sizes[entry_block][by_size]
+    block_of = np.empty(b.size, dtype=np.int64)
+    block_of[order] = np.repeat(np.arange(len(blocks)), sizes)
+    csr = laplacian.tocsr()  # from CSR arithmetic: no duplicate entries to add up
+    raters_by_size = np.argsort(sizes[block_of], kind="stable")
+    size_sorted = sizes[block_of][raters_by_size]
     slot = np.zeros(len(blocks), dtype=np.int64)  # a block's place in the stack of its size
     s = np.zeros(b.size)
     lplus_diag = np.zeros(b.size)
     for m in np.unique(sizes[sizes > 1]):
         chosen = np.flatnonzero(sizes == m)
         slot[chosen] = np.arange(chosen.size)
-        lo, hi = np.searchsorted(entry_sizes, [m, m + 1])
-        entries = by_size[lo:hi]
-        block, rows, cols = entry_block[entries], rows_all[entries], cols_all[entries]
+        lo, hi = np.searchsorted(size_sorted, [m, m + 1])
+        raters = raters_by_size[lo:hi]
+        first, count = csr.indptr[raters], csr.indptr[raters + 1] - csr.indptr[raters]
+        entries = np.repeat(first - (np.cumsum(count) - count), count) + np.arange(count.sum())
+        row_raters = np.repeat(raters, count)
+        block = block_of[row_raters]
+        rows = position[row_raters] - starts[block]
+        cols = position[csr.indices[entries]] - starts[block]
         stack = np.zeros((chosen.size, m, m))
-        stack[slot[block], rows - starts[block], cols - starts[block]] = entries_of.data[entries]
+        stack[slot[block], rows, cols] = csr.data[entries]
         # on L's scale, the added term keeps each system well conditioned
         c = np.array([float(np.trace(matrix)) / m for matrix in stack])
         inverses = np.linalg.inv(stack + (c / m)[:, None, None])
