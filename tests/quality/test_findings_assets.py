@@ -259,3 +259,30 @@ def test_rows_are_reused_only_under_the_same_key_and_fingerprint() -> None:
     assert reusable_units(("k", prints), "k", moved) == {"U1"}
     assert reusable_units(("other code", prints), "k", prints) == set()
     assert reusable_units(None, "k", prints) == set()
+
+
+def test_each_table_of_the_findings_step_materialises_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The one step still makes any one of its tables on its own: fair scores without a leniency file fit
+    the facets model themselves and write what the full step writes; reliability alone writes nothing
+    else."""
+    from pipelines.defs.quality import assets as quality_assets
+
+    database, data = _ratings(tmp_path), tmp_path / "data"
+    monkeypatch.setenv("ASSESSMENT_DUCKDB", str(database))
+    monkeypatch.setenv("ASSESSMENT_DATA_DIR", str(data))
+    written = data / "quality"
+
+    def alone(key: dg.AssetKey) -> set[str]:
+        result = dg.materialize([quality_findings], partition_key="2025Q1", selection=[key])
+        assert result.success
+        return {e.asset_key.path[-1] for e in result.get_asset_materialization_events() if e.asset_key}
+
+    assert alone(FAIR_KEY) == {"fair_scores"}
+    assert not (written / "leniency").exists() and not (written / "reliability").exists()
+    ratings = quarter_ratings(database, "2025Q1")
+    expected = fair_scores_frame(ratings, leniency_frame(ratings), "2025Q1")
+    assert pl.read_parquet(written / "fair_scores" / "2025Q1.parquet").equals(expected)
+    assert alone(quality_assets.RELIABILITY_KEY) == {"reliability"}
+    assert not (written / "leniency").exists()
