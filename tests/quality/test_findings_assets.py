@@ -286,3 +286,27 @@ def test_each_table_of_the_findings_step_materialises_alone(
     assert pl.read_parquet(written / "fair_scores" / "2025Q1.parquet").equals(expected)
     assert alone(quality_assets.RELIABILITY_KEY) == {"reliability"}
     assert not (written / "leniency").exists()
+
+
+def test_a_failing_table_fails_the_step_but_the_others_are_recorded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Reliability raising on its thread fails the findings step with that error, while leniency and
+    fair scores, computed beside it, are written and materialised (as three separate assets were)."""
+    from pipelines.defs.quality import assets as quality_assets
+
+    database, data = _ratings(tmp_path), tmp_path / "data"
+    monkeypatch.setenv("ASSESSMENT_DUCKDB", str(database))
+    monkeypatch.setenv("ASSESSMENT_DATA_DIR", str(data))
+
+    def broken(ratings: pl.DataFrame) -> pl.DataFrame:
+        raise RuntimeError("reliability broke")
+
+    monkeypatch.setattr(quality_assets, "reliability_frame", broken)
+    result = dg.materialize([quality_findings], partition_key="2025Q1", raise_on_error=False)
+    assert not result.success
+    failure = next(e for e in result.all_events if e.is_step_failure)
+    assert "reliability broke" in str(failure.step_failure_data.error)
+    recorded = {e.asset_key.path[-1] for e in result.get_asset_materialization_events() if e.asset_key}
+    assert recorded == {"leniency", "fair_scores"}
+    assert not (data / "quality" / "reliability").exists()

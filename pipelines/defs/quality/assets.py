@@ -246,27 +246,33 @@ def quality_findings(context: dg.AssetExecutionContext) -> Iterator[dg.Materiali
     ratings = quarter_ratings(run_duckdb_path(context), quarter)
     fingerprints = incremental.unit_fingerprints(ratings)
 
-    def rebuild(name: str, compute: Callable[[pl.DataFrame, Sequence[str] | None], pl.DataFrame]) -> _Written:
-        return _rebuild_table(name, quarter, ratings, fingerprints, compute, ORDERS[name])
+    written: list[_Written] = []  # appended from both threads (list.append is atomic)
 
-    def leniency_then_fair() -> list[_Written]:
-        done = [rebuild("leniency", _leniency)] if LENIENCY_KEY in selected else []
+    def rebuild(name: str, compute: Callable[[pl.DataFrame, Sequence[str] | None], pl.DataFrame]) -> None:
+        written.append(_rebuild_table(name, quarter, ratings, fingerprints, compute, ORDERS[name]))
+
+    def leniency_then_fair() -> None:
+        if LENIENCY_KEY in selected:
+            rebuild("leniency", _leniency)
         if FAIR_KEY in selected:
-            done.append(rebuild("fair_scores", _fair_scores(quarter)))
-        return done
+            rebuild("fair_scores", _fair_scores(quarter))
 
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="quality") as pool:
         chains = [pool.submit(leniency_then_fair)]
         if RELIABILITY_KEY in selected:
-            chains.append(pool.submit(lambda: [rebuild("reliability", _reliability)]))
-        written = [table for chain in chains for table in chain.result()]
-    for name, rows, recomputed, path, seconds in written:
+            chains.append(pool.submit(rebuild, "reliability", _reliability))
+        errors = [chain.exception() for chain in chains]
+    # What was written is recorded even when the other thread failed, as with three separate assets.
+    for name, rows, recomputed, path, seconds in sorted(written, key=lambda w: list(ORDERS).index(w.name)):
         done = f"{recomputed} of {len(fingerprints)} unit(s) recomputed in {seconds:.1f}s"
         context.log.info(f"quality/{name} {quarter}: {done}")
         yield dg.MaterializeResult(
             asset_key=KEYS[name],
             metadata={"path": str(path), "rows": rows, "units_recomputed": recomputed},
         )
+    failed = next((error for error in errors if error is not None), None)
+    if failed is not None:
+        raise failed
 
 
 QUALITY_ASSETS = dg.AssetSelection.assets(quality_findings)
