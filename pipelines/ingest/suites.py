@@ -196,9 +196,16 @@ if __name__ == "__main__":
 
 
 def raise_if_expectation_raised(outcome: Any, where: str) -> None:
-    """GX reports an expectation that crashed as a failed result; ours must not read it as bad data."""
-    if outcome.exception_info and outcome.exception_info.get("raised_exception"):
-        raise RuntimeError(
-            f"expectation {outcome.expectation_config.type} on {where} raised: "
-            f"{outcome.exception_info.get('exception_message')}"
-        )
+    """GX reports an expectation that crashed as a failed result; ours must not read it as bad data.
+
+    GX 1.x files the crash in one of two shapes: flat ({"raised_exception": True, "exception_message":
+    …}) or, when a metric the expectation needs could not be computed (a column the frame lacks, say),
+    one such record per failed metric, keyed by the metric's id. Either raises here."""
+    info = outcome.exception_info or {}
+    records = [info] if "raised_exception" in info else [v for v in info.values() if isinstance(v, dict)]
+    for record in records:
+        if record.get("raised_exception"):
+            raise RuntimeError(
+                f"expectation {outcome.expectation_config.type} on {where} raised: "
+                f"{record.get('exception_message')}"
+            )

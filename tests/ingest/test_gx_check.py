@@ -100,9 +100,9 @@ def test_a_resubmission_of_values_that_passed_before_needs_no_gx(
     gx_runs: list[str] = []
     real_run_suite = gx_check._run_suite
 
-    def counted(sheet_name: str, frame: pl.DataFrame) -> list[gx_check.SuiteFailure]:
+    def counted(sheet_name: str, frame: pl.DataFrame, locate: bool = True) -> list[gx_check.SuiteFailure]:
         gx_runs.append(sheet_name)
-        return real_run_suite(sheet_name, frame)
+        return real_run_suite(sheet_name, frame, locate)
 
     monkeypatch.setattr(gx_check, "_run_suite", counted)
 
@@ -167,3 +167,27 @@ def test_the_distinct_cells_hold_every_value_of_every_column_once_at_least() -> 
     small = distinct_cells(frame)
     assert small.height == 3
     assert set(small["x"].to_list()) == {"1", None, "2"} and set(small["y"].to_list()) == {5.0}
+
+
+def test_an_expectation_that_crashed_is_not_read_as_bad_data() -> None:
+    """GX 1.x files a crashed metric (here: a column the frame does not have) per metric id, not in the
+    flat shape; either shape raises instead of passing for a failed expectation of the data. A plain
+    failure, in either result format, does not raise."""
+    import great_expectations as gx
+    import pandas as pd
+
+    from pipelines.ingest.suites import raise_if_expectation_raised
+    from pipelines.ingest.validate import gx_batch_definition
+
+    frame = pd.DataFrame({"score": ["1", "x"]})
+    crashed = gx.expectations.ExpectColumnValuesToNotBeNull(column="no_such_column")
+    failing = gx.expectations.ExpectColumnValuesToMatchRegex(column="score", regex=r"^\d+$")
+    suite = gx.ExpectationSuite(name="crash_or_fail", expectations=[crashed, failing])
+    for result_format in ("COMPLETE", "BOOLEAN_ONLY"):
+        batch = gx_batch_definition().get_batch(batch_parameters={"dataframe": frame})
+        results = batch.validate(suite, result_format={"result_format": result_format}).results
+        by_column = {r.expectation_config.kwargs["column"]: r for r in results}
+        assert not by_column["score"].success and not by_column["no_such_column"].success
+        raise_if_expectation_raised(by_column["score"], "a sheet")  # bad data: no exception
+        with pytest.raises(RuntimeError, match="raised"):
+            raise_if_expectation_raised(by_column["no_such_column"], "a sheet")
