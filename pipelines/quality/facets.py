@@ -146,8 +146,9 @@ def _solve_per_component(
     block_of = np.empty(b.size, dtype=np.int64)
     block_of[order] = np.repeat(np.arange(len(blocks)), sizes)
     csr = laplacian.tocsr()  # from CSR arithmetic: no duplicate entries to add up
-    raters_by_size = np.argsort(sizes[block_of], kind="stable")
-    size_sorted = sizes[block_of][raters_by_size]
+    rater_size = sizes[block_of]
+    raters_by_size = np.argsort(rater_size, kind="stable")
+    size_sorted = rater_size[raters_by_size]
     slot = np.zeros(len(blocks), dtype=np.int64)  # a block's place in the stack of its size
     s = np.zeros(b.size)
     lplus_diag = np.zeros(b.size)
@@ -156,7 +157,8 @@ def _solve_per_component(
         slot[chosen] = np.arange(chosen.size)
         lo, hi = np.searchsorted(size_sorted, [m, m + 1])
         raters = raters_by_size[lo:hi]
-        first, count = csr.indptr[raters], csr.indptr[raters + 1] - csr.indptr[raters]
+        first = csr.indptr[raters]
+        count = csr.indptr[raters + 1] - first
         entries = np.repeat(first - (np.cumsum(count) - count), count) + np.arange(count.sum())
         row_raters = np.repeat(raters, count)
         block = block_of[row_raters]

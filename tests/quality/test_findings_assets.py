@@ -44,6 +44,12 @@ def _ratings(tmp: Path) -> Path:
     return database
 
 
+def _use_build(monkeypatch: pytest.MonkeyPatch, database: Path, data: Path) -> None:
+    """Materialisations read `database` as the run's build and write under `data`."""
+    monkeypatch.setenv("ASSESSMENT_DUCKDB", str(database))
+    monkeypatch.setenv("ASSESSMENT_DATA_DIR", str(data))
+
+
 def test_quarter_ratings_and_reliability(tmp_path: Path) -> None:
     ratings = quarter_ratings(_ratings(tmp_path), "2025Q1")
     assert ratings.height == 9  # the self-rating and the other quarter are gone
@@ -136,8 +142,7 @@ def test_one_run_of_the_three_assets_reads_the_composites_once(
     from pipelines.defs.quality import assets as quality_assets
 
     database = _ratings(tmp_path)
-    monkeypatch.setenv("ASSESSMENT_DUCKDB", str(database))
-    monkeypatch.setenv("ASSESSMENT_DATA_DIR", str(tmp_path / "data"))
+    _use_build(monkeypatch, database, tmp_path / "data")
     reads: list[str] = []
     real_read = quality_assets.quarter_ratings
 
@@ -191,8 +196,7 @@ def _city_rows(units: list[str], seed: int) -> list[tuple[str, str, str, str, fl
 def _materialized(data: Path, database: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
     from pipelines.defs.quality import assets as quality_assets
 
-    monkeypatch.setenv("ASSESSMENT_DUCKDB", str(database))
-    monkeypatch.setenv("ASSESSMENT_DATA_DIR", str(data))
+    _use_build(monkeypatch, database, data)
     result = dg.materialize([quality_assets.quality_findings], partition_key="2025Q1")
     assert result.success
     return {
@@ -270,8 +274,7 @@ def test_each_table_of_the_findings_step_materialises_alone(
     from pipelines.defs.quality import assets as quality_assets
 
     database, data = _ratings(tmp_path), tmp_path / "data"
-    monkeypatch.setenv("ASSESSMENT_DUCKDB", str(database))
-    monkeypatch.setenv("ASSESSMENT_DATA_DIR", str(data))
+    _use_build(monkeypatch, database, data)
     written = data / "quality"
 
     def alone(key: dg.AssetKey) -> set[str]:
@@ -296,8 +299,7 @@ def test_a_failing_table_fails_the_step_but_the_others_are_recorded(
     from pipelines.defs.quality import assets as quality_assets
 
     database, data = _ratings(tmp_path), tmp_path / "data"
-    monkeypatch.setenv("ASSESSMENT_DUCKDB", str(database))
-    monkeypatch.setenv("ASSESSMENT_DATA_DIR", str(data))
+    _use_build(monkeypatch, database, data)
 
     def broken(ratings: pl.DataFrame) -> pl.DataFrame:
         raise RuntimeError("reliability broke")
