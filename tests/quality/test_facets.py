@@ -275,7 +275,7 @@ def generated(tmp_path_factory: pytest.TempPathFactory) -> tuple[pl.DataFrame, p
         deliveries = [d for d in csv.DictReader(fh) if d["delivery"] != "0" and not d["breakage"]]
     for d in deliveries:
         unit_dir = Path(root / "landing" / "2025Q2" / d["unit_code"])
-        for r in read_submission(unit_dir, d["file_name"] or None)["ratings"]:
+        for r in read_submission(unit_dir, d["file_name"] or None, sheets={"ratings"})["ratings"]:
             if r["rater_code"] == r["ratee_code"]:
                 continue
             rows.append({"quarter": "2025Q2", "unit_code": d["unit_code"], **r})

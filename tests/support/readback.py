@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import math
 import re
+from collections.abc import Collection
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -16,10 +17,19 @@ import openpyxl
 from pipelines.domain.template import SHEETS_BY_NAME, SHEETS_BY_TITLE, Column, Kind
 
 
-def read_xlsx(path: Path) -> dict[str, list[list[Any]]]:
+def read_xlsx(
+    path: Path, titles: Collection[str] | None = None, max_row: int | None = None
+) -> dict[str, list[list[Any]]]:
+    """Every sheet's rows, or only the sheets titled `titles` and their first `max_row` rows: in read-only
+    mode openpyxl parses only the sheets it is asked for, and a test that needs the roster or the headers
+    need not parse a unit's thousands of ratings."""
     book = openpyxl.load_workbook(path, read_only=True)
     try:
-        return {ws.title: [list(r) for r in ws.iter_rows(values_only=True)] for ws in book.worksheets}
+        return {
+            ws.title: [list(r) for r in ws.iter_rows(max_row=max_row, values_only=True)]
+            for ws in book.worksheets
+            if titles is None or ws.title in titles
+        }
     finally:
         book.close()
 
@@ -133,16 +143,22 @@ def detect_encoding(data: bytes) -> str:
         return "gb18030"
 
 
-def read_submission(unit_dir: Path, file_name: str | None = None) -> dict[str, list[dict[str, Any]]]:
+def read_submission(
+    unit_dir: Path, file_name: str | None = None, sheets: Collection[str] | None = None
+) -> dict[str, list[dict[str, Any]]]:
     """Normalised records per sheet (by English sheet name) of one delivery in a unit folder.
 
-    `file_name` picks an xlsx file; without it the folder's CSV files are read.
+    `file_name` picks an xlsx file; without it the folder's CSV files are read. `sheets` (English names)
+    reads only those sheets.
     """
+    titles = None if sheets is None else {SHEETS_BY_NAME[name].title for name in sheets}
     if file_name:
-        raw = read_xlsx(unit_dir / file_name)
+        raw = read_xlsx(unit_dir / file_name, titles)
     else:
         raw = {}
         for path in sorted(unit_dir.glob("*.csv")):
+            if titles is not None and path.stem not in titles:
+                continue
             encoding = detect_encoding(path.read_bytes())
             with path.open(encoding=encoding, newline="") as fh:
                 raw[path.stem] = list(csv.reader(fh))
