@@ -9,6 +9,10 @@ to write (the plan was small, or failed).
 A plain subprocess rather than a multiprocessing pool: a pool's children import the parent's
 `__main__` again (a script without a main guard would run twice), and forking a process that holds
 DuckDB's and polars' thread pools can deadlock the child.
+
+For a quarter's first set (nothing to carry over) the pickle is instead a ShareRequest: the worker
+plans its own share of the units from the warehouse, writes their workbooks and notices, and records
+each file's fingerprint for the parent's manifest (write.py, _write_split).
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from pathlib import Path
 
 def main(argv: list[str]) -> int:
     # Imported before waiting: this is the start-up the parent overlaps with its planning.
-    from pipelines.deliverables.write import write_job
+    from pipelines.deliverables.write import ShareRequest, write_job, write_share
 
     if argv:
         print("usage: python -m pipelines.deliverables.worker  (the share's path on stdin)", file=sys.stderr)
@@ -29,7 +33,11 @@ def main(argv: list[str]) -> int:
     if not line:
         return 0
     # The file is the parent's own, written a moment ago in its private staging area.
-    for job in pickle.loads(Path(line).read_bytes()):
+    payload = pickle.loads(Path(line).read_bytes())
+    if isinstance(payload, ShareRequest):  # a first set: plan and write this share's units here
+        write_share(payload)
+        return 0
+    for job in payload:
         write_job(job)
     return 0
 

@@ -3,7 +3,11 @@ of a real run, after a review register with one applied and two refused decision
 
 from __future__ import annotations
 
+import io
+import json
 import re
+import zipfile
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -442,3 +446,57 @@ def test_shares_split_each_writer_evenly(tmp_path: Path) -> None:
         writers = [job[1] for job in share]
         assert writers.count(write_unit_workbook) in (3, 4) and writers.count(_write_notices) in (3, 4)
     assert abs(len(shares[0]) - len(shares[1])) <= 1
+
+
+def test_a_first_set_split_between_two_processes_is_the_set_one_process_writes(
+    reviewed_city: ReviewedCity, tmp_path: Path
+) -> None:
+    """On a first set each process plans and writes its own share of the units and counties
+    (write._write_split); the parent keeps the cadre lists and the review receipts. The files, their
+    bytes and the fingerprints are those of the same set written by one process."""
+    from datetime import UTC, datetime
+
+    from pipelines.deliverables.fingerprint import MANIFEST
+    from pipelines.deliverables.write import share_of, write_deliverables
+
+    stamp = datetime(2026, 1, 15, 8, 0, tzinfo=UTC)
+    sets = {}
+    for workers in (1, 2):
+        root = copy_data_dir(reviewed_city.root, tmp_path / f"workers-{workers}")
+        summary = write_deliverables(QUARTER, data_root=root, force=True, generated=stamp, workers=workers)
+        out = root / "deliverables" / QUARTER
+        files = {str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
+        manifest = json.loads(files.pop(MANIFEST))["files"]
+        sets[workers] = (summary, files, {rel: entry["fingerprint"] for rel, entry in manifest.items()})
+    (one, one_files, one_prints), (two, two_files, two_prints) = sets[1], sets[2]
+    # both processes had units and counties to write (the hash splits this city's codes both ways)
+    units = {"-".join(p.name.split("-")[:3]) for p in one.units}  # <unit code>-<name>.xlsx
+    assert {share_of(code, 2) for code in units} == {0, 1}
+    assert {share_of(p.name.split("-")[0], 2) for p in one.counties} == {0, 1}
+    assert two.written == one.written == len(one_files) and two.unchanged == 0
+    assert sorted(two_files) == sorted(one_files)
+    differ = [name for name in sorted(one_files) if _content(one_files[name]) != _content(two_files[name])]
+    assert differ == []
+    assert two_prints == one_prints
+    assert [p.name for p in two.units] == [p.name for p in one.units]
+    assert [p.name for p in two.review_receipts] == [p.name for p in one.review_receipts]
+    assert (two.reviews_applied, two.reviews_refused) == (one.reviews_applied, one.reviews_refused)
+    assert not list((tmp_path / "workers-2" / "deliverables").rglob(".jobs"))  # no leftovers
+
+
+def _content(data: bytes) -> object:
+    """A file's bytes; a workbook's parts without docProps/core.xml, which records when it was made."""
+    if not data.startswith(b"PK"):
+        return data
+    with zipfile.ZipFile(io.BytesIO(data)) as book:
+        return {name: book.read(name) for name in book.namelist() if name != "docProps/core.xml"}
+
+
+def test_share_of_is_a_fixed_hash_of_the_code() -> None:
+    from pipelines.deliverables.write import share_of
+
+    # crc32: the same in every process (unlike hash()) and on every run
+    assert [share_of(code, 2) for code in ("370100-S-001", "370100-S-002", "370102")] == [
+        zlib.crc32(code.encode()) % 2 for code in ("370100-S-001", "370100-S-002", "370102")
+    ]
+    assert {share_of(f"370100-S-{k:03d}", 2) for k in range(20)} == {0, 1}
