@@ -21,7 +21,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -171,20 +171,33 @@ def _export_county(
     return counts
 
 
-def _copy_tables(
-    con: duckdb.DuckDBPyConnection, tables: Iterable[Table], where: str | None
-) -> dict[str, int]:
+def _copy_tables(con: duckdb.DuckDBPyConnection, tables: list[Table], where: str | None) -> dict[str, int]:
+    """Copy `tables` from `src`: all rows into the analyst file (`where` None), a county's rows into its
+    extract. The analyst file keeps each table with a unit column in unit order, so that a county's
+    rows lie in a few row groups: DuckDB skips the others by their min/max of unit_code when the
+    county's copy also filters on the range of its unit codes (a county's units are a contiguous run
+    of codes in the registry; the range only narrows what the exact list then keeps). At 16 cities
+    every county read all 1.3 million rows of fct_person_tier_score before."""
     counts: dict[str, int] = {}
+    for schema in sorted({table.schema for table in tables}):
+        con.execute(f"create schema if not exists {quote_ident(schema)}")
+    units_range = (
+        con.execute("select min(unit_code), max(unit_code) from county_units").fetchone()
+        if where is not None
+        else None
+    )
     for table in tables:
-        con.execute(f"create schema if not exists {quote_ident(table.schema)}")
         source = f"src.{table.ref}"
+        has_units = "unit_code" in table.columns
         # `create table … as` answers with the number of rows it wrote
         if where is None:
-            written = con.execute(f"create table {table.ref} as select * from {source}").fetchone()
-        elif "unit_code" in table.columns:
+            order = " order by unit_code" if has_units else ""
+            written = con.execute(f"create table {table.ref} as select * from {source}{order}").fetchone()
+        elif has_units:
             written = con.execute(
                 f"create table {table.ref} as select * from {source} "
-                "where unit_code in (select unit_code from county_units)"
+                "where unit_code between ? and ? and unit_code in (select unit_code from county_units)",
+                list(units_range or (None, None)),
             ).fetchone()
         else:
             written = con.execute(

@@ -216,3 +216,42 @@ def test_the_blocking_checks_read_each_staged_file_as_itself(build: Path, tmp_pa
     ]
     assert found["only_analyst_tables"] == ["marts.fct_leak (VIEW) is not an analyst table"]
     assert found["rater_anonymity"] == []
+
+
+def test_each_row_reaches_exactly_its_countys_extract_when_counties_interleave(tmp_path: Path) -> None:
+    """The county copy narrows by the range of the county's unit codes before the exact list: a county
+    whose codes interleave with another's (371602's range spans 371621's unit here) still gets exactly
+    its own rows, and every row of the analyst file lands in one extract."""
+    build = tmp_path / "build.duckdb"
+    with duckdb.connect(str(build)) as con:
+        con.execute(
+            """
+            create schema marts;
+            create table marts.dim_unit as select * from (values
+                ('370000-A-001', '371602'), ('370000-A-002', '371621'), ('370000-A-003', '371602'),
+                ('370000-A-004', '371621'), ('370000-A-005', '371602'))
+                as t(unit_code, county_code);
+            create table marts.fct_person_quarter as
+                select '2025Q3' as quarter, u.unit_code, 'P' || range as person_code, range * 1.5 as quarter_score
+                from marts.dim_unit as u cross join range(300) order by random();
+            """
+        )
+    analyst = tmp_path / "analyst.duckdb"
+    export_analyst_file(build, analyst, KEY)
+    counts = export_counties(analyst, tmp_path / "counties")
+    everything = _rows(analyst, "select * from marts.fct_person_quarter order by all")
+    by_county: list[tuple] = []
+    for county, units in (
+        ("371602", {"370000-A-001", "370000-A-003", "370000-A-005"}),
+        ("371621", {"370000-A-002", "370000-A-004"}),
+    ):
+        mine = _rows(
+            tmp_path / "counties" / f"{county}.duckdb", "select * from marts.fct_person_quarter order by all"
+        )
+        assert mine == [row for row in everything if row[1] in units]
+        assert counts[county]["marts.fct_person_quarter"] == len(mine)
+        by_county += mine
+    assert sorted(by_county) == everything
+    # the analyst file keeps the rows in unit order (what lets a county's copy skip row groups)
+    stored = _rows(analyst, "select unit_code from marts.fct_person_quarter")
+    assert [r[0] for r in stored] == sorted(r[0] for r in stored)
