@@ -156,7 +156,7 @@ def write_deliverables(
     summary = DeliverablesSummary(q, final_dir)
     if not previous and n > 1:
         # Nothing to carry over (a quarter's first set, or forced): every file is written, and each
-        # process plans, fingerprints and writes its own share of the units from the start.
+        # process plans, fingerprints and writes its own share of the units and counties from the start.
         plan, groups, fingerprints = _write_split(q, sources, root, stamp, staging, n)
         summary.written = len(fingerprints)
     else:
@@ -194,10 +194,10 @@ POOL_MIN_FILES = 40
 MAX_WORKERS = 2
 
 
-def share_of(unit_code: str, shares: int) -> int:
-    """Which process writes a unit's files when a first set is split: a hash of the code, the same in
-    every process and on every run, whatever order the warehouse returns the units in."""
-    return zlib.crc32(unit_code.encode()) % shares
+def share_of(code: str, shares: int) -> int:
+    """Which process writes a unit's or a county's files when a first set is split: a hash of the code,
+    the same in every process and on every run, whatever order the warehouse returns them in."""
+    return zlib.crc32(code.encode()) % shares
 
 
 @dataclass(frozen=True)
