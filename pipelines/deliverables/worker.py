@@ -11,8 +11,8 @@ A plain subprocess rather than a multiprocessing pool: a pool's children import 
 DuckDB's and polars' thread pools can deadlock the child.
 
 For a quarter's first set (nothing to carry over) the pickle is instead a ShareRequest: the worker
-plans its own share of the units from the warehouse, writes their workbooks and notices, and records
-each file's fingerprint for the parent's manifest (write.py, _write_split).
+plans its own share of the units and counties from the warehouse, writes their files, and records
+each file's group and fingerprint for the parent's manifest (write.py, _write_split).
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ def main(argv: list[str]) -> int:
         return 0
     # The file is the parent's own, written a moment ago in its private staging area.
     payload = pickle.loads(Path(line).read_bytes())
-    if isinstance(payload, ShareRequest):  # a first set: plan and write this share's units here
+    if isinstance(payload, ShareRequest):  # a first set: plan and write this share here
         write_share(payload)
         return 0
     for job in payload:

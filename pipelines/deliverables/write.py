@@ -238,21 +238,27 @@ def _write_split(
                 helpers.send(k - 1, str(path))
                 requests.append(request)
             plan = _plan(q, sources, root, stamp, own=lambda code: share_of(code, n) == 0)
-            groups, fingerprints = {}, {}
-            for item in plan.files:
-                fingerprints[item.rel], groups[item.rel] = fingerprint(item.kind, *item.inputs), item.group
-                write_job((staging / item.rel, item.writer, item.args))
+            files = _write_planned(staging, plan.files)
         # the helpers have exited, each with 0 (else _Helpers raised): their results are complete
         for request in requests:
             written = json.loads(request.result.read_text(encoding="utf-8"))
-            clash = sorted(set(written) & set(fingerprints))
+            clash = sorted(set(written) & set(files))
             if clash:
                 raise RuntimeError(f"deliverables share {request.share} also wrote {clash[:3]}")
-            for rel, (group, value) in written.items():
-                groups[rel], fingerprints[rel] = group, value
+            files.update(written)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
-    return plan, groups, fingerprints
+    groups = {rel: group for rel, (group, _) in files.items()}
+    return plan, groups, {rel: value for rel, (_, value) in files.items()}
+
+
+def _write_planned(staging: Path, items: list[Planned]) -> dict[str, tuple[str, str]]:
+    """Fingerprint and write `items` under `staging` in this process: {rel: (group, fingerprint)}."""
+    written = {}
+    for item in items:
+        written[item.rel] = (item.group, fingerprint(item.kind, *item.inputs))
+        write_job((staging / item.rel, item.writer, item.args))
+    return written
 
 
 def write_share(request: ShareRequest) -> None:
@@ -265,11 +271,7 @@ def write_share(request: ShareRequest) -> None:
         own=lambda code: share_of(code, request.shares) == request.share,
         city_files=False,
     )
-    written: dict[str, list[str]] = {}
-    for item in plan.files:
-        value = fingerprint(item.kind, *item.inputs)
-        write_job((request.staging / item.rel, item.writer, item.args))
-        written[item.rel] = [item.group, value]
+    written = _write_planned(request.staging, plan.files)
     partial = request.result.with_name(request.result.name + ".part")
     partial.write_text(json.dumps(written, ensure_ascii=False), encoding="utf-8")
     partial.replace(request.result)  # complete or absent
