@@ -53,6 +53,8 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
+from pipelines.quality.keys import RELIABILITY_GROUP
+
 Metric = Literal["interval", "nominal"]
 
 
@@ -309,9 +311,6 @@ def krippendorff_alpha_nominal(data: npt.ArrayLike) -> float:
 
 
 # -- per unit, quarter and tier, vectorised over a ratings table --------------------------------------------
-
-
-RELIABILITY_GROUP = ("quarter", "unit_code", "rater_tier")
 
 
 def reliability_table(
