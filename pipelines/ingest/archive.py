@@ -99,8 +99,9 @@ def archive_delivery(delivery: Delivery, archive_root: Path, seen_ns: int, seq: 
     # Copies are staged beside their final names (hidden, unique to this process), not in a staging
     # folder: creating and removing a folder per delivery cost more than the copy (profiled: ~3 ms
     # per rmdir on the development disk, 1.5 s of a city's first run).
+    # Staging names do not repeat the file's: a name near the 255-byte limit would not fit in one.
     token = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
-    staged = [(f.path, f.name, folder / f".{f.name}.{token}.partial") for f in delivery.files]
+    staged = [(f.path, f.name, folder / f".{i}.{token}.partial") for i, f in enumerate(delivery.files)]
     linked = False
     try:
         hashes = [_copy(source, partial) for source, _, partial in staged]

@@ -18,6 +18,7 @@ The modification time of a file is never read: the sender sets it (arrival is de
 from __future__ import annotations
 
 import hashlib
+import os
 import stat
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
@@ -75,8 +76,42 @@ class Discovery:
 
 
 def is_ignored(name: str) -> bool:
-    """Dotfiles (the generator's .synthetic marker, .DS_Store) and Office lock files (~$book.xlsx)."""
+    """Dotfiles (the generator's .synthetic marker, .DS_Store) and Office lock files (~$book.xlsx).
+    Inside a unit's folder they are listed as not ingested (`Discovery.skipped`), never dropped unseen."""
     return name.startswith((".", "~$"))
+
+
+MAX_NAME_BYTES = 255  # one path component on Linux: the archive keeps each file under its shown name
+
+
+def shown_name(name: str) -> str:
+    """A file or folder name as text that a receipt, a manifest, a log line and the archive can hold.
+
+    A name that is not UTF-8 on disk reaches Python with its bytes as surrogate escapes: typically a
+    Chinese name a Windows zip stored in GBK (更正.xlsx as b"\\xb8\\xfc\\xd5\\xfd.xlsx"). It is decoded as
+    GB18030 when it is valid GB18030, else its undecodable bytes are spelled \\xNN. A name that grew past
+    MAX_NAME_BYTES of UTF-8 in the decoding is shortened before its suffix."""
+    try:
+        name.encode("utf-8")
+        text = name
+    except UnicodeEncodeError:
+        raw = os.fsencode(name)
+        try:
+            text = raw.decode("gb18030")
+        except UnicodeDecodeError:
+            text = raw.decode("utf-8", errors="backslashreplace")
+    if len(text.encode("utf-8")) <= MAX_NAME_BYTES:
+        return text
+    suffix = PurePosixPath(text).suffix if len(PurePosixPath(text).suffix) <= 16 else ""
+    stem = text[: len(text) - len(suffix)]
+    while stem and len(f"{stem}…{suffix}".encode()) > MAX_NAME_BYTES:
+        stem = stem[:-1]
+    return f"{stem}…{suffix}"
+
+
+def shown_path(path: Path) -> str:
+    """A path with every component as `shown_name` gives it."""
+    return str(Path(*(shown_name(part) for part in path.parts))) if path.parts else str(path)
 
 
 def file_format(name: str) -> str:
@@ -129,10 +164,14 @@ def discover_quarter(
         if is_ignored(entry.name) or entry.name in RESERVED_NAMES:  # _reviews: ingest/reviews.py
             continue
         if entry.is_symlink() or not entry.is_dir():
-            found.skipped.append(f"{entry}: 季度文件夹下的文件，不是单位文件夹，已忽略 (not a unit folder)")
+            found.skipped.append(
+                f"{shown_path(entry)}: 季度文件夹下的文件，不是单位文件夹，已忽略 (not a unit folder)"
+            )
             continue
         if unit_codes is not None and entry.name not in unit_codes:
-            found.skipped.append(f"{entry}: 不是名册中的单位代码，已忽略 (not a unit of the registry)")
+            found.skipped.append(
+                f"{shown_path(entry)}: 不是名册中的单位代码，已忽略 (not a unit of the registry)"
+            )
             continue
         found.deliveries.extend(_unit_deliveries(entry, quarter, found.skipped, log))
     return found
@@ -161,21 +200,32 @@ def _walk(
 ) -> None:
     for entry in sorted(folder.iterdir()):
         if is_ignored(entry.name):
+            skipped.append(
+                f"{shown_path(entry)}: 以“.”或“~$”开头的隐藏文件或Office临时文件，已忽略 "
+                "(hidden or Office lock file)"
+            )
             continue
-        st = entry.lstat()
-        if stat.S_ISDIR(st.st_mode):
-            if depth >= MAX_DEPTH:
-                skipped.append(f"{entry}: 子文件夹层级过深，已忽略 (sub-folders nested too deep)")
-            else:
-                _walk(unit_folder, entry, depth + 1, by_folder, skipped)
+        try:
+            st = entry.lstat()
+            if stat.S_ISDIR(st.st_mode):
+                if depth >= MAX_DEPTH:
+                    skipped.append(
+                        f"{shown_path(entry)}: 子文件夹层级过深，已忽略 (sub-folders nested too deep)"
+                    )
+                else:
+                    _walk(unit_folder, entry, depth + 1, by_folder, skipped)
+                continue
+            # Only regular files: a symlink could point anywhere on the server.
+            if not stat.S_ISREG(st.st_mode):
+                skipped.append(f"{shown_path(entry)}: 不是普通文件，已忽略 (not a regular file)")
+                continue
+            sha = sha256_file(entry)
+        except OSError as exc:  # unreadable (permissions, an I/O error): this file only
+            skipped.append(f"{shown_path(entry)}: 无法读取，已忽略 (could not be read: {exc.strerror})")
             continue
-        # Only regular files: a symlink could point anywhere on the server.
-        if not stat.S_ISREG(st.st_mode):
-            skipped.append(f"{entry}: 不是普通文件，已忽略 (not a regular file)")
-            continue
-        rel = entry.relative_to(unit_folder).as_posix()
+        rel = "/".join(shown_name(part) for part in entry.relative_to(unit_folder).parts)
         sub = str(PurePosixPath(rel).parent) if "/" in rel else ""
-        landed = LandedFile(entry.name, entry, st.st_size, rel, sha256_file(entry))
+        landed = LandedFile(shown_name(entry.name), entry, st.st_size, rel, sha)
         singles, csvs = by_folder.setdefault(sub, ([], []))
         (csvs if file_format(entry.name) == "csv" else singles).append(landed)
 
@@ -220,9 +270,11 @@ def quarter_folders(landing: Path, known: Collection[str] | None = None) -> tupl
         except ValueError:
             key = None
         if entry.is_symlink() or not entry.is_dir() or key != entry.name:
-            stray.append(f"{entry}: 不是季度文件夹，已忽略 (not a quarter folder)")
+            stray.append(f"{shown_path(entry)}: 不是季度文件夹，已忽略 (not a quarter folder)")
         elif known is not None and key not in known:
-            stray.append(f"{entry}: 季度不在流水线范围内，已忽略 (quarter outside the pipeline's range)")
+            stray.append(
+                f"{shown_path(entry)}: 季度不在流水线范围内，已忽略 (quarter outside the pipeline's range)"
+            )
         else:
             quarters.append(key)
     return quarters, stray

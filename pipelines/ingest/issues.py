@@ -55,6 +55,13 @@ _KINDS: tuple[IssueKind, ...] = (
     IssueKind("duplicate_column", ERROR, "列名重复", "列名重复出现{detail}", "structure"),
     IssueKind("wrong_row_count", ERROR, "行数不符", "行数不符合要求{detail}", "structure"),
     IssueKind("extra_sheet", WARNING, "多余工作表", "不是模板中的工作表，已忽略{detail}", "structure"),
+    IssueKind(
+        "duplicate_sheet",
+        ERROR,
+        "工作表重复",
+        "对应的工作表不止一个{detail}，无法确定以哪个为准，请只保留一个后重新报送",
+        "structure",
+    ),
     IssueKind("extra_column", WARNING, "多余列", "不是模板中的列，已忽略{detail}", "structure"),
     IssueKind(
         "column_order", WARNING, "列顺序与模板不同", "列顺序与模板不同，已按列名读取{detail}", "structure"

@@ -353,7 +353,15 @@ def _archive(
     for delivery in sorted(discovery.deliveries, key=_first_sight_order):
         owner = (delivery.unit_code, delivery.submission_id)
         # The same bytes twice in one unit folder (say, also in 更正/) are one submission.
-        record = records.get(owner) or archive_delivery(delivery, archive_root, seen_ns, seq)
+        try:
+            record = records.get(owner) or archive_delivery(delivery, archive_root, seen_ns, seq)
+        except OSError as exc:  # what the file system refuses for this file fails this file only
+            log.error("could not archive %s/%s", delivery.unit_code, delivery.file_name, exc_info=True)
+            report.skipped.append(
+                f"{delivery.unit_code}/{delivery.file_name}: 无法归档，下次运行再试 "
+                f"(could not be archived: {exc.strerror or type(exc).__name__}; next run)"
+            )
+            continue
         if record is None:
             report.skipped.append(
                 f"{delivery.unit_code}/{delivery.file_name}: 读取时文件仍在变化，下次运行再处理 "

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from pipelines.domain.template import SHEETS, SHEETS_BY_TITLE, Kind, Sheet
-from pipelines.ingest.issues import Issue, issue, row_ranges, shown
+from pipelines.ingest.issues import Issue, clip, issue, row_ranges, shown
 from pipelines.ingest.normalise import normalise
 from pipelines.ingest.read import ERROR_PREFIX, FORMULA, TYPED_KINDS, RawSheet
 
@@ -54,22 +54,38 @@ def _label(text: str | None) -> str:
 
 
 def match_sheets(raw_sheets: list[RawSheet]) -> tuple[dict[str, RawSheet], list[Issue]]:
-    """Template sheet name -> the raw sheet holding it; unknown and missing sheets as issues."""
-    found: dict[str, RawSheet] = {}
+    """Template sheet name -> the raw sheet holding it; unknown, missing and ambiguous sheets as issues.
+
+    Sheets whose titles differ only by spaces or full-width characters stand for the same template
+    sheet. An empty one among them is passed over; two that hold anything make the submission
+    ambiguous (which one did the unit mean?), so it is rejected rather than one of them silently
+    dropped, whichever comes first in the workbook (or in file-name order, for a CSV set)."""
+    candidates: dict[str, list[RawSheet]] = {}
     issues: list[Issue] = []
     for raw in raw_sheets:
         sheet = SHEETS_BY_TITLE.get(_label(raw.title))
-        if sheet is None or sheet.name in found:
-            if raw.headers or raw.excel_rows:  # an empty default "Sheet1" is not worth a warning
-                detail = "（与模板工作表重名）" if sheet is not None else ""
-                issues.append(issue("extra_sheet", sheet=raw.title, detail=detail))
+        filled = bool(raw.headers or raw.excel_rows)  # an empty default "Sheet1" is not worth a warning
+        if sheet is None:
+            if filled:
+                issues.append(issue("extra_sheet", sheet=raw.title))
             continue
-        if raw.title != sheet.title:
-            issues.append(issue("header_normalised", sheet=raw.title, detail=f"「{sheet.title}」"))
-        found[sheet.name] = raw
+        candidates.setdefault(sheet.name, []).append(raw)
+    found: dict[str, RawSheet] = {}
     for sheet in SHEETS:
-        if sheet.required and sheet.name not in found:
-            issues.append(issue("missing_sheet", sheet=sheet.title))
+        raws = candidates.get(sheet.name, [])
+        filled = [raw for raw in raws if raw.headers or raw.excel_rows]
+        if len(filled) > 1:
+            names = "、".join(f"「{clip(raw.title)}」" for raw in filled)
+            issues.append(issue("duplicate_sheet", sheet=sheet.title, detail=f"（{names}）"))
+            continue
+        chosen = filled[0] if filled else (raws[0] if raws else None)
+        if chosen is None:
+            if sheet.required:
+                issues.append(issue("missing_sheet", sheet=sheet.title))
+            continue
+        if chosen.title != sheet.title:
+            issues.append(issue("header_normalised", sheet=chosen.title, detail=f"「{sheet.title}」"))
+        found[sheet.name] = chosen
     return found, issues
 
 
