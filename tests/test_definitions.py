@@ -35,22 +35,6 @@ def test_definitions_validate(tmp_path: Path) -> None:
     assert "Validation successful" in result.stdout + result.stderr
 
 
-def test_loading_the_definitions_leaves_numpy_and_scipy_unloaded() -> None:
-    """Every run and command loads the definitions first; the quality analytics load numpy and scipy
-    (~0.7 s of one core) only when a quarter's tables are computed (pipelines/defs/quality/assets.py)."""
-    probe = (
-        "import sys\n"
-        "from pipelines.definitions import defs\n"
-        "defs().resolve_job_def('quarterly_pipeline')\n"
-        "print(sorted(m for m in ('numpy', 'scipy') if m in sys.modules))\n"
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=300, check=False
-    )
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip().splitlines()[-1] == "[]"
-
-
 def test_reference_assets_materialise() -> None:
     result = dg.materialize([reference_data])
     assert result.success

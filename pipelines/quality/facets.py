@@ -43,7 +43,9 @@ import polars as pl
 import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 
-from pipelines.quality.keys import RATEE_KEY, RATER_KEY, UNIT_KEY
+RATER_KEY = ("quarter", "unit_code", "rater_tier", "rater_code")
+RATEE_KEY = ("quarter", "unit_code", "ratee_code")
+UNIT_KEY = ("quarter", "unit_code")
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,6 @@ rules, is recomputed where it differs, and never reused where it cannot be shown
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import json
 from collections.abc import Callable, Mapping, Sequence
 from importlib import metadata
@@ -43,14 +42,6 @@ def unit_fingerprints(ratings: pl.DataFrame) -> dict[str, str]:
     return {
         str(unit): f"{n}:{hi}:{lo}" for unit, n, hi, lo in sums.select(UNIT, "_n", "_hi", "_lo").iter_rows()
     }
-
-
-def module_file(name: str) -> Path:
-    """The source file of module `name`, found without running it (its package's __init__ does run)."""
-    spec = importlib.util.find_spec(name)
-    if spec is None or spec.origin is None:
-        raise ModuleNotFoundError(name)
-    return Path(spec.origin)
 
 
 def code_key(sources: Sequence[Path], extra: Mapping[str, object]) -> str:

@@ -53,8 +53,6 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
-from pipelines.quality.keys import RELIABILITY_GROUP
-
 Metric = Literal["interval", "nominal"]
 
 
@@ -311,6 +309,9 @@ def krippendorff_alpha_nominal(data: npt.ArrayLike) -> float:
 
 
 # -- per unit, quarter and tier, vectorised over a ratings table --------------------------------------------
+
+
+RELIABILITY_GROUP = ("quarter", "unit_code", "rater_tier")
 
 
 def reliability_table(

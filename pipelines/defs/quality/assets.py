@@ -38,12 +38,9 @@ from pipelines.domain.constants import ALL_TIERS
 from pipelines.domain.quarters import parse_quarter
 from pipelines.domain.rules import load_rules
 from pipelines.paths import data_dir
-from pipelines.quality import incremental
-from pipelines.quality.keys import RATEE_KEY, RATER_KEY, RELIABILITY_GROUP, UNIT_KEY
-
-# pipelines.quality.facets and .reliability are imported where a quarter's tables are computed: they
-# load numpy and scipy (~0.7 s of one core), which loading the definitions, at the start of every run
-# and command, does not need.
+from pipelines.quality import facets, incremental, reliability
+from pipelines.quality.facets import RATEE_KEY, RATER_KEY, UNIT_KEY, fair_evaluation_scores, fit_facets
+from pipelines.quality.reliability import RELIABILITY_GROUP, reliability_table
 
 GROUP = "quality"
 COMPOSITES_KEY = dg.AssetKey(["intermediate", "int_rating_composites"])
@@ -94,8 +91,7 @@ def _write(frame: pl.DataFrame, name: str, quarter: str, metadata: dict[str, str
 
 # What every table's rows depend on besides the unit's ratings: the code that computes them (this
 # module holds the composites' query) and, for fair scores, the rules (table_key).
-COMPUTED_BY = ("facets", "reliability", "incremental", "keys")
-SOURCES = (*(incremental.module_file(f"pipelines.quality.{name}") for name in COMPUTED_BY), Path(__file__))
+SOURCES = (*(Path(str(module.__file__)) for module in (facets, reliability, incremental)), Path(__file__))
 
 
 def table_key(name: str, quarter: str) -> str:
@@ -138,8 +134,6 @@ def _rebuild_table(
 
 
 def reliability_frame(ratings: pl.DataFrame) -> pl.DataFrame:
-    from pipelines.quality.reliability import reliability_table
-
     by_tier = reliability_table(ratings, by=RELIABILITY_GROUP)
     overall = reliability_table(ratings, by=UNIT_KEY).with_columns(pl.lit(ALL_TIERS).alias("rater_tier"))
     return pl.concat([by_tier, overall.select(by_tier.columns)], how="vertical_relaxed")
@@ -173,15 +167,11 @@ KINDS = {"parquet", "python"}
 
 def leniency_frame(ratings: pl.DataFrame) -> pl.DataFrame:
     """Each rater's facets leniency s_r (the quality/leniency table)."""
-    from pipelines.quality.facets import fit_facets
-
     return fit_facets(ratings).raters
 
 
 def fair_scores_frame(ratings: pl.DataFrame, leniency: pl.DataFrame, quarter: str) -> pl.DataFrame:
     """S_eval and S_eval_fair per person from the ratings and the leniencies already fitted."""
-    from pipelines.quality.facets import fair_evaluation_scores
-
     rules = load_rules(parse_quarter(quarter).year)
     return fair_evaluation_scores(
         ratings,
