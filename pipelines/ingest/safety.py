@@ -72,6 +72,19 @@ _SNIFF_DETAIL = {
 }
 
 
+# A workbook saved with an open password is not a zip: Excel wraps the encrypted package in an OLE2
+# compound file, as old .xls files are, with streams named EncryptionInfo and EncryptedPackage.
+ENCRYPTED_DETAIL = "，而是设置了打开密码的加密文件：请在Excel中取消打开密码后另存为.xlsx重新报送"
+_ENCRYPTED_STREAM = "EncryptedPackage".encode("utf-16-le")
+
+
+def is_encrypted_package(path: Path) -> bool:
+    """Whether an OLE2 file holds an encrypted Office package (its directory names the stream). Called
+    after check_size, so at most MAX_FILE_BYTES are read."""
+    with path.open("rb") as fh:
+        return _ENCRYPTED_STREAM in fh.read(MAX_FILE_BYTES + 1)
+
+
 def check_size(size: int, limit: int | None = None) -> Refusal | None:
     limit = MAX_FILE_BYTES if limit is None else limit
     if size > limit:
@@ -92,6 +105,8 @@ def check_xlsx(path: Path, formula_parts: set[str] | None = None) -> Refusal | N
     with path.open("rb") as fh:
         head = fh.read(4096)
     kind = sniff(head)
+    if kind == "ole2" and is_encrypted_package(path):
+        return Refusal("not_a_workbook", ENCRYPTED_DETAIL)
     if kind != "zip":
         return Refusal("not_a_workbook", _SNIFF_DETAIL.get(kind, ""))
     try:

@@ -109,6 +109,26 @@ def test_other_files_renamed_xlsx_are_not_workbooks(tmp_path: Path, content: byt
     assert refusal is not None and refusal.kind == "not_a_workbook"
 
 
+def test_a_workbook_with_an_open_password_is_named_as_such(tmp_path: Path) -> None:
+    """Excel's "encrypt with password" (here msoffcrypto-tool's, the same ECMA-376 agile encryption)
+    makes an OLE2 file, not a zip: the unit is told to remove the password, not that it sent an .xls."""
+    from msoffcrypto.format.ooxml import OOXMLFile
+
+    plain = _real_workbook(tmp_path / "plain.xlsx")
+    locked = tmp_path / "locked.xlsx"
+    with plain.open("rb") as src, locked.open("wb") as dst:
+        OOXMLFile(src).encrypt("密码123", dst)
+    assert sniff(locked.read_bytes()[:4096]) == "ole2"
+    refusal = check_xlsx(locked)
+    assert refusal is not None and refusal.kind == "not_a_workbook"
+    assert refusal.detail == safety.ENCRYPTED_DETAIL and "打开密码" in refusal.detail
+    # an old .xls (or any other OLE2 file) is still told to save as .xlsx
+    old = tmp_path / "old.xlsx"
+    old.write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 100)
+    other = check_xlsx(old)
+    assert other is not None and "旧版Excel" in other.detail
+
+
 def test_a_truncated_workbook_is_unreadable(tmp_path: Path) -> None:
     path = _real_workbook(tmp_path / "cut.xlsx")
     data = path.read_bytes()
