@@ -31,6 +31,11 @@ CSV_SUFFIX = ".csv"
 WORKBOOK_SUFFIXES = (".xlsx", ".xlsm")
 _HASH_CHUNK = 1024 * 1024
 MAX_DEPTH = 6  # sub-folders below a unit folder that are still searched; deeper ones are listed
+# Past this size a file is not received at all, only listed: hashing and archiving it would let one
+# upload (a sparse file costs nothing to make) slow every unit's run or fill the server's disk. A file
+# between the workbook limit (safety.MAX_FILE_BYTES, 20 MB) and this one is received and rejected
+# with a receipt that names the limit.
+MAX_RECEIVED_BYTES = 200 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -218,6 +223,12 @@ def _walk(
             # Only regular files: a symlink could point anywhere on the server.
             if not stat.S_ISREG(st.st_mode):
                 skipped.append(f"{shown_path(entry)}: 不是普通文件，已忽略 (not a regular file)")
+                continue
+            if st.st_size > MAX_RECEIVED_BYTES:
+                skipped.append(
+                    f"{shown_path(entry)}: 文件大小 {st.st_size / 1e6:.0f} MB，超过 "
+                    f"{MAX_RECEIVED_BYTES / 1e6:.0f} MB，不予接收，已忽略 (too large to receive)"
+                )
                 continue
             sha = sha256_file(entry)
         except OSError as exc:  # unreadable (permissions, an I/O error): this file only

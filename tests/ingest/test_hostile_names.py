@@ -130,3 +130,21 @@ def test_two_sheets_standing_for_one_template_sheet_reject_the_file(
         assert (
             ratings.filter(pl.col("unit_code") == u).height == before.filter(pl.col("unit_code") == u).height
         )
+
+
+def test_a_file_too_large_to_receive_is_listed_not_hashed_or_archived(
+    hostile_base: Base, tmp_path: Path
+) -> None:
+    """A sparse file costs nothing to make; hashing and copying 2 GB of it cost every unit's run ~20 s."""
+    from pipelines.ingest.discover import MAX_RECEIVED_BYTES
+
+    root = copy_base(hostile_base, tmp_path / "data")
+    unit = hostile_base.units[0]
+    huge = landing_folder(root, unit) / "更正.xlsx"
+    with huge.open("wb") as fh:
+        fh.truncate(MAX_RECEIVED_BYTES + 1)  # sparse: no disk used
+    report = ingest(root)
+    every_file_has_a_receipt(root, report)
+    assert any("更正.xlsx" in line and "不予接收" in line for line in report.skipped), report.skipped
+    assert not list((root / "archive").rglob("更正.xlsx"))
+    unit_unchanged(hostile_base, root, unit)
