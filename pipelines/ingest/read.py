@@ -402,6 +402,23 @@ def _csv_reason(title: str, line: int, exc: csv.Error) -> str:
     return f"（「{title}.csv」第{line}行附近格式错误（如引号不成对），请用Excel另存为CSV后重新报送）"
 
 
+_OTHER_DELIMITERS = {";": "分号", "\t": "制表符", "|": "竖线"}
+
+
+def _refuse_other_delimiters(title: str, rows: list[list[str | None]]) -> None:
+    """Every template sheet has two or more columns: a CSV read as one column whose header holds a
+    semicolon, a tab or a bar was saved with another separator (a European Excel's "CSV", a tab-separated
+    export). Say so, instead of listing every column as missing."""
+    header = next((r[0] for r in rows if r and r[0]), None)
+    for mark, name in _OTHER_DELIMITERS.items():
+        if header is not None and mark in header:
+            raise ReadError(
+                "unreadable_file",
+                f"（「{title}.csv」的各列用{name}分隔，而不是逗号："
+                "请在Excel中另存为“CSV UTF-8（逗号分隔）”后重新报送）",
+            )
+
+
 def read_csv_bytes(title: str, data: bytes) -> RawSheet:
     encoding = detect_encoding(data)
     text = data.decode(encoding)
@@ -419,6 +436,8 @@ def read_csv_bytes(title: str, data: bytes) -> RawSheet:
     width = max((len(r) for r in rows), default=0)
     if width > MAX_COLUMNS_PER_SHEET:
         raise ReadError("too_many_rows", f"（「{title}.csv」有 {width} 列，上限 {MAX_COLUMNS_PER_SHEET}）")
+    if width == 1:
+        _refuse_other_delimiters(title, rows)
     padded = [r + [None] * (width - len(r)) for r in rows]
     cells = [list(column) for column in zip(*padded, strict=True)] if width else []
     return _rows_to_sheet(title, cells, len(padded), None, "csv", encoding)

@@ -40,6 +40,18 @@ def test_utf16_and_undecodable_csv_are_unreadable() -> None:
         detect_encoding(b"\x81\x30\xff\xfe\x80")  # neither UTF-8 nor GB18030
 
 
+@pytest.mark.parametrize(("separator", "named"), [(";", "分号"), ("\t", "制表符"), ("|", "竖线")])
+def test_a_csv_with_another_separator_is_named_as_such(separator: str, named: str) -> None:
+    data = CSV_TEXT.replace(",", separator).encode("utf-8")
+    with pytest.raises(ReadError) as refused:
+        read_csv_bytes("人员名册", data)
+    assert refused.value.kind == "unreadable_file"
+    assert f"「人员名册.csv」的各列用{named}分隔" in refused.value.detail
+    # a real two-column sheet whose values hold a semicolon is read as usual
+    sheet = read_csv_bytes("科室", "科室名称,备注\r\n综合科,甲;乙\r\n".encode())
+    assert sheet.columns[1] == ["甲;乙"]
+
+
 def test_binary_csv_is_unreadable(tmp_path: Path) -> None:
     path = tmp_path / "评议打分.csv"
     path.write_bytes(b"a,b\x00c\r\n")
