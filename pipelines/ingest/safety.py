@@ -139,6 +139,18 @@ def check_declared(infos: list[zipfile.ZipInfo]) -> Refusal | None:
     """Limits on what the central directory declares; cheap, and stops most bombs outright."""
     if len(infos) > MAX_ENTRIES:
         return Refusal("zip_bomb", f"（压缩包含 {len(infos)} 个条目，上限 {MAX_ENTRIES}）")
+    seen: set[str] = set()
+    repeated: set[str] = set()
+    for info in infos:
+        (repeated if info.filename in seen else seen).add(info.filename)
+    if repeated:
+        # Excel never writes one; which copy a reader takes is up to the reader, so the file is ambiguous
+        twice = min(repeated)
+        return Refusal(
+            "unreadable_file",
+            f"（压缩包中有重名的条目“{twice[:80]}”，文件结构异常；请用Excel重新保存后报送）",
+            f"duplicate zip entry {twice!r}",
+        )
     total = sum(i.file_size for i in infos)
     if total > MAX_UNCOMPRESSED_BYTES:
         return Refusal(

@@ -129,6 +129,19 @@ def test_a_workbook_with_an_open_password_is_named_as_such(tmp_path: Path) -> No
     assert other is not None and "旧版Excel" in other.detail
 
 
+def test_a_zip_with_two_entries_of_one_name_is_refused(tmp_path: Path) -> None:
+    """Which copy a reader takes is the reader's choice (zipfile the last, another maybe the first)."""
+    path = _real_workbook(tmp_path / "twice.xlsx")
+    with zipfile.ZipFile(path) as zf:
+        sheet = next(n for n in zf.namelist() if n.startswith("xl/worksheets/"))
+        data = zf.read(sheet)
+    with pytest.warns(UserWarning, match="Duplicate name"), zipfile.ZipFile(path, "a") as zf:
+        zf.writestr(sheet, data)
+    refusal = check_xlsx(path)
+    assert refusal is not None and refusal.kind == "unreadable_file"
+    assert "重名的条目" in refusal.detail and sheet in refusal.detail
+
+
 def test_a_truncated_workbook_is_unreadable(tmp_path: Path) -> None:
     path = _real_workbook(tmp_path / "cut.xlsx")
     data = path.read_bytes()
