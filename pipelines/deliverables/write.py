@@ -464,13 +464,11 @@ def _plan_city_files(
         )
     )
     if reviews.height:
-        for file_name, rows in reviews.group_by("file_name", maintain_order=True):
-            stem = Path(str(file_name[0])).stem
-            register = rows.to_dicts()
+        for name, register in review_receipt_names(reviews).items():
             plan.files.append(
                 Planned(
                     "review_receipts",
-                    f"reviews/{safe_name(stem)}-回执.html",
+                    f"reviews/{name}-回执.html",
                     "review_receipt",
                     (q, register),
                     write_review_receipt,
@@ -479,6 +477,19 @@ def _plan_city_files(
             )
         plan.reviews_applied = reviews.filter(pl.col("review_status") == "applied").height
         plan.reviews_refused = reviews.filter(pl.col("review_status") == "refused").height
+
+
+def review_receipt_names(reviews: pl.DataFrame) -> dict[str, list[dict[str, Any]]]:
+    """Each register's receipt name (its file name made safe) → its rows. Two registers whose names come
+    out the same (`复核 1.xlsx` and `复核_1.xlsx`, names alike in their first 60 characters) each get
+    their file's SHA-256 prefix too, so neither receipt replaces the other."""
+    registers = [rows.to_dicts() for _, rows in reviews.group_by("file_name", maintain_order=True)]
+    stems = [safe_name(Path(str(rows[0]["file_name"])).stem) for rows in registers]
+    names: dict[str, list[dict[str, Any]]] = {}
+    for stem, rows in zip(stems, registers, strict=True):
+        name = stem if stems.count(stem) == 1 else f"{stem}-{str(rows[0]['file_sha256'])[:8]}"
+        names[name] = rows
+    return names
 
 
 def _write_notices(

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import polars as pl
 
+from pipelines.domain.quarters import TZ, parse_quarter
 from pipelines.domain.template import QUARTER_GRADES
 from pipelines.ingest.read import ReadError, read_xlsx
 from pipelines.ingest.safety import check_xlsx
@@ -80,14 +81,15 @@ def _sha256(path: Path) -> str:
 
 
 def discover(landing_root: Path, quarter: str) -> list[RegisterFile]:
-    """The quarter's register workbooks (regular .xlsx files; Excel's ~$ lock files are skipped)."""
+    """The quarter's registers: every regular file of the folder but Excel's ~$ lock files and dotfiles.
+    One that is not an .xlsx workbook gets a receipt saying so (parse_register), not silence."""
     folder = reviews_landing(landing_root, quarter)
     if not folder.is_dir():
         return []
     found = [
         p
         for p in sorted(folder.iterdir())
-        if p.is_file() and not p.is_symlink() and p.suffix.lower() == ".xlsx" and not p.name.startswith("~$")
+        if p.is_file() and not p.is_symlink() and not p.name.startswith(("~$", "."))
     ]
     return [RegisterFile(p, _sha256(p)) for p in found]
 
@@ -152,6 +154,10 @@ def _file_row(quarter: str, register: RegisterFile, problem: str) -> dict[str, o
 
 def parse_register(quarter: str, register: RegisterFile) -> list[dict[str, object]]:
     """Rows of one register; a file that cannot be read gives one row (excel_row null) saying why."""
+    if register.path.suffix.lower() != ".xlsx":
+        return [
+            _file_row(quarter, register, "不是Excel工作簿（.xlsx）：请使用复核登记表模板填写后放入本文件夹")
+        ]
     refused = check_xlsx(register.path)
     if refused is not None:
         return [_file_row(quarter, register, f"文件被拒收：{refused.kind}{refused.detail}")]
@@ -163,6 +169,15 @@ def parse_register(quarter: str, register: RegisterFile) -> list[dict[str, objec
     if sheet is None:
         return [_file_row(quarter, register, "文件中没有工作表")]
     positions = {(_text(h) or ""): i for i, h in enumerate(sheet.headers)}
+    twice = [h for h in COLUMNS if sum((_text(x) or "") == h for x in sheet.headers) > 1]
+    if twice:
+        return [
+            _file_row(
+                quarter,
+                register,
+                f"列{'、'.join(f'「{h}」' for h in twice)}出现不止一次，无法确定以哪一列为准",
+            )
+        ]
     missing = [h for h in COLUMNS if h not in positions]
     if missing:
         return [_file_row(quarter, register, f"缺少列：{'、'.join(missing)}（请使用复核登记表模板）")]
@@ -185,14 +200,26 @@ def parse_register(quarter: str, register: RegisterFile) -> list[dict[str, objec
     return rows
 
 
-def row_problem(row: dict[str, object], raw_date: str | None) -> str | None:
-    """Why a register row is not a complete decision, in Chinese; None when it is."""
+def row_problem(row: dict[str, object], raw_date: str | None, today: date | None = None) -> str | None:
+    """Why a register row is not a complete decision, in Chinese; None when it is.
+
+    The latest decision about a person wins (int_quarter_grade_reviews), so a date typed wrong would
+    override every later real decision: a date after today (Beijing) or before the quarter began is
+    refused instead."""
     problems = [f"{h}为空" for h, col in COLUMNS.items() if col != "decided_on" and not row[col]]
     grade = row["new_grade"]
     if grade and grade not in REVIEW_GRADES:
         problems.append(f"复核后等次「{grade}」不是{'/'.join(REVIEW_GRADES)}之一")
-    if row["decided_on"] is None:
+    decided = row["decided_on"]
+    if decided is None:
         problems.append("决定日期为空" if not _text(raw_date) else f"决定日期「{_text(raw_date)}」无法识别")
+    elif isinstance(decided, date):
+        today = today or datetime.now(TZ).date()
+        first_day = parse_quarter(str(row["quarter"])).first_day
+        if decided > today:
+            problems.append(f"决定日期{decided.isoformat()}晚于今天（{today.isoformat()}），请核对")
+        elif decided < first_day:
+            problems.append(f"决定日期{decided.isoformat()}早于本季度开始（{first_day.isoformat()}），请核对")
     return "；".join(problems) or None
 
 

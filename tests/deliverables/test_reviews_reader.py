@@ -126,3 +126,55 @@ def test_unit_discovery_leaves_the_review_folder_alone(tmp_path: Path) -> None:
     (tmp_path / "2025Q4" / "371602-X-001" / "平时考核.xlsx").write_bytes(b"x")
     found = discover_quarter(tmp_path / "2025Q4", "2025Q4")
     assert [d.unit_code for d in found.deliveries] == ["371602-X-001"] and not found.skipped
+
+
+def test_a_decision_dated_after_today_or_before_the_quarter_is_refused(tmp_path: Path) -> None:
+    """The latest decision about a person wins: a year typed wrong (2099) would override every real one."""
+    landing = tmp_path / "landing"
+    register(
+        landing / "2025Q3" / "_reviews" / "a.xlsx",
+        [
+            ["371602-X-001", "P005", "较差", "复核", "部务会", date(2099, 10, 20)],
+            ["371602-X-001", "P006", "好", "复核", "部务会", date(1990, 1, 2)],
+            ["371602-X-001", "P007", "好", "复核", "部务会", date(2025, 11, 5)],
+        ],
+    )
+    rows = ingest_reviews("2025Q3", landing, tmp_path / "archive", tmp_path).sort("excel_row").to_dicts()
+    assert "晚于今天" in rows[0]["row_problem"]
+    assert "早于本季度开始（2025-07-01）" in rows[1]["row_problem"]
+    assert rows[2]["row_problem"] is None
+
+
+def test_a_register_with_a_column_twice_or_in_another_format_gets_one_refused_row(tmp_path: Path) -> None:
+    landing = tmp_path / "landing"
+    folder = landing / "2025Q3" / "_reviews"
+    path = register(folder / "h.xlsx", [["371602-X-001", "P005", "好", "复核", "部务会", date(2025, 11, 5)]])
+    book = openpyxl.load_workbook(path)
+    book["复核登记"].cell(1, 7, "复核后等次")  # the grade column a second time: which one counts?
+    book["复核登记"].cell(2, 7, "较差")
+    book.save(path)
+    (folder / "e.csv").write_text("单位代码,人员编号\n371602-X-001,P005\n", encoding="utf-8")
+    (folder / "~$h.xlsx").write_bytes(b"lock")  # Excel's lock file is not a register
+    table = ingest_reviews("2025Q3", landing, tmp_path / "archive", tmp_path)
+    by_file = {r["file_name"]: r for r in table.to_dicts()}
+    assert sorted(by_file) == ["e.csv", "h.xlsx"]
+    assert (
+        by_file["h.xlsx"]["excel_row"] is None
+        and "「复核后等次」出现不止一次" in by_file["h.xlsx"]["row_problem"]
+    )
+    assert "不是Excel工作簿" in by_file["e.csv"]["row_problem"]
+
+
+def test_registers_whose_safe_names_coincide_get_a_receipt_each() -> None:
+    from pipelines.deliverables.write import review_receipt_names
+
+    reviews = pl.DataFrame(
+        {
+            "file_name": ["复核 1.xlsx", "复核_1.xlsx", "复核_1.xlsx", "其他.xlsx"],
+            "file_sha256": ["a" * 64, "b" * 64, "b" * 64, "c" * 64],
+            "excel_row": [2, 2, 3, 2],
+        }
+    )
+    names = review_receipt_names(reviews)
+    assert sorted(names) == ["其他", "复核_1-aaaaaaaa", "复核_1-bbbbbbbb"]
+    assert [r["excel_row"] for r in names["复核_1-bbbbbbbb"]] == [2, 3]
