@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from pipelines.domain.quarters import parse_quarter
-from pipelines.ingest.receiving import RESERVED_NAMES, ReceivingLog, read_log
+from pipelines.ingest.receiving import LOG_NAME, RESERVED_NAMES, ReceivingLog, read_log
 
 CSV_SUFFIX = ".csv"
 WORKBOOK_SUFFIXES = (".xlsx", ".xlsm")
@@ -179,6 +179,7 @@ def discover_quarter(
             )
             continue
         found.deliveries.extend(_unit_deliveries(entry, quarter, found.skipped, log))
+    found.log_notes.extend(log.unmatched_notes(landing_quarter / LOG_NAME))
     return found
 
 

@@ -227,6 +227,47 @@ def test_a_damaged_receiving_log_is_read_line_by_line(tmp_path: Path) -> None:
     assert read_log(landing).times == {}
 
 
+def test_a_receiving_log_line_too_long_for_csv_or_in_gbk_or_implausible_fails_only_itself(
+    tmp_path: Path,
+) -> None:
+    """Found by an independent probe: a 200,000-character line stopped the quarter's ingestion; a GBK log
+    decoded as garbage made every unit late for good; a 2099 time pinned a stale submission as current."""
+    landing = tmp_path / Q
+    landing.mkdir()
+    sha = "a" * 64
+    good = f"371602-X-017,更正/a.xlsx,{sha},2025-10-09T10:00:00+08:00\n"
+    lines = (
+        "unit_code,path,sha256,received_at\n"
+        + good
+        + f"371602-X-017,{'长' * 200_000}.xlsx,{sha},2025-10-09T10:00:00+08:00\n"
+        + f"371602-X-017,b.xlsx,{sha},2099-01-01T10:00:00+08:00\n"  # later than now
+        + f"371602-X-017,c.xlsx,{sha},2025-01-01T10:00:00+08:00\n"  # before 2025Q3 began
+        + f"371602-X-017,d.xlsx,{sha},2025-07-01T00:00:00+08:00\n"  # the quarter's first instant
+    )
+    for encoding in ("utf-8", "gb18030"):
+        (landing / LOG_NAME).write_bytes(lines.encode(encoding))
+        log = read_log(landing)
+        assert log.lookup("371602-X-017", "更正/a.xlsx", sha) is not None, (encoding, log.notes)
+        assert log.lookup("371602-X-017", "d.xlsx", sha) is not None
+        for path in ("b.xlsx", "c.xlsx"):
+            assert log.lookup("371602-X-017", path, sha) is None
+        assert len(log.notes) == 3, log.notes  # the long line, 2099, before the quarter
+        assert any("2099" in note for note in log.notes)
+    (landing / LOG_NAME).write_bytes(b"unit_code,path,sha256,received_at\n\xff\xfe\x80\x81,x,y,z\n")
+    assert read_log(landing).times == {} and "编码" in read_log(landing).notes[0]
+
+
+def test_a_receiving_log_entry_that_matches_no_file_is_noted(tmpl: Path, tmp_path: Path) -> None:
+    root = fresh(tmpl, tmp_path)
+    unit = units(root)[0]
+    append_log(
+        root / "landing" / Q,
+        [Entry(unit, "没有这个文件.xlsx", "b" * 64, datetime(2025, 10, 9, 10, tzinfo=TZ))],
+    )
+    report = run(root)
+    assert any("没有这个文件.xlsx" in note for note in report.receiving_notes), report.receiving_notes
+
+
 def test_the_generator_logs_every_delivery_it_lands(tmpl: Path) -> None:
     """The receiving log the generator writes holds each landed file, with its bytes' hash and the
     planned arrival of the ground truth."""
