@@ -106,3 +106,20 @@ def test_the_watcher_hears_each_step_as_it_ends_while_the_run_goes_on() -> None:
     assert seen_by_second == [[("ingest", "2025Q3")]]
     assert heard == [("ingest", "2025Q3"), ("publish", None)]
     assert w.succeeded == {"first", "second"}
+
+
+def test_a_failed_step_is_told_by_its_cause_not_by_dagsters_wrapper() -> None:
+    """A probe saw only `ingest_quarter: DagsterExecutionStepExecutionError` on the console."""
+    from pipelines.cli.runner import _first_line
+
+    @dg.op
+    def refuses() -> None:
+        raise ValueError("未设置假名化密钥，拒绝运行\n(details for the log)")
+
+    @dg.job
+    def refusing() -> None:
+        refuses()
+
+    result = refusing.execute_in_process(raise_on_error=False)
+    (failure,) = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    assert _first_line(failure) == "ValueError: 未设置假名化密钥，拒绝运行"

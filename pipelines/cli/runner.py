@@ -335,7 +335,11 @@ class Watcher:
 
 
 def _first_line(event: dg.DagsterEvent) -> str:
+    """What made a step fail, in its own words: Dagster wraps what the step raised (`Error occurred while
+    executing op ...`), and the operator needs the cause (a Chinese refusal, a CSV error), not the wrapper."""
     error = getattr(event.event_specific_data, "error", None)
+    while error is not None and error.cause is not None:
+        error = error.cause
     text = (error.message if error is not None else event.message) or "failed"
     return text.strip().splitlines()[0][:300] if text.strip() else "failed"
 
