@@ -135,6 +135,64 @@ def test_a_locked_warehouse_is_one_line(data: Path) -> None:
     assert not (data / "warehouse" / "builds").exists()  # nothing started
 
 
+def test_a_second_run_is_refused_by_the_run_lock_before_it_opens_the_running_builds_file(data: Path) -> None:
+    """A probe's second `run` opened build.duckdb to check it for notebooks while the first run was
+    building it, and the first run failed. The run lock is checked first now: the file is never touched."""
+    from tests.test_runlock import held_elsewhere
+
+    (data / "landing" / "2025Q3").mkdir(parents=True)
+    build = data / "warehouse" / "builds" / "build.duckdb"
+    build.parent.mkdir(parents=True)
+    duckdb.connect(str(build)).close()
+    with held_elsewhere(data) as running:
+        holder = subprocess.Popen(
+            [sys.executable, "-c", HOLD_LOCK, str(build)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+            code, _, err = invoke("run", "--quarter", "2025Q3")
+            restored, _, restore_err = invoke("restore", "--release", "whatever")
+        finally:
+            holder.communicate("\n", timeout=30)
+    assert code == ENVIRONMENT and restored == ENVIRONMENT
+    for line in (one_line(err), one_line(restore_err)):  # restore too: it prunes what a run has staged
+        assert "another run is writing the warehouse" in line and str(running.pid) in line
+        assert "warehouse file locked" not in line
+
+
+def test_a_damaged_release_manifest_is_listed_not_fatal(data: Path) -> None:
+    from pipelines.publish.warehouse import DAMAGED, layout, prune, read_manifest, write_manifest
+
+    lay = layout()
+    good, bad = lay.releases / "20260101T000000Z-a", lay.releases / "20250101T000000Z-b"
+    for release in (good, bad):
+        release.mkdir(parents=True)
+        write_manifest(release, {"published_at": "2026-01-01T00:00:00+00:00"})
+    (bad / "release.json").write_text("{broken", encoding="utf-8")  # as a crash mid-write used to leave
+    assert DAMAGED in read_manifest(bad)
+    assert not list(good.glob(".*partial"))  # written whole, through a renamed temporary file
+    code, listing, err = invoke("releases")
+    assert code == 0 and "Traceback" not in err
+    assert "20250101T000000Z-b" in listing and "damaged" in listing
+    prune(lay, keep=5)  # kept: it may be a published release
+    assert bad.exists()
+
+
+def test_a_report_that_cannot_render_is_one_line(data: Path) -> None:
+    """A quarter the warehouse does not hold, or a damaged file: the notebook fails (its failed copy is
+    kept for whoever debugs it) and the operator reads one line, not the kernel's traceback."""
+    published = data / "warehouse" / "assessment.duckdb"
+    published.parent.mkdir(parents=True)
+    duckdb.connect(str(published)).close()  # published, but holding no table
+    code, _, err = invoke("report", "--quarter", "2025Q3")
+    line = one_line(err)
+    assert code != 0 and "报告未生成 report not rendered" in line and "CatalogException" in line
+    assert (data / "reports" / "2025Q3" / "report-2025Q3.failed.ipynb").is_file()
+
+
 def test_the_installed_script_and_the_old_module_give_the_same_one_line(data: Path) -> None:
     for command in ([str(SCRIPT)], [sys.executable, "-m", "pipelines.ops"]):
         done = subprocess.run(

@@ -167,3 +167,30 @@ def test_ops_run_is_refused_while_a_dagster_run_is_past_its_ingest_step(
     from pipelines.defs.automation.sensors import running_writers
 
     assert running_writers(instance, BUILD_TAG) == []
+
+
+def test_a_killed_commands_run_left_started_is_marked_failed_by_the_next_command(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A command killed outright (kill -9, the out-of-memory killer) leaves its Dagster run STARTED: the
+    sensor then skipped that quarter for good. The next command holds the run lock, so no command's run is
+    alive, and it marks those runs failed; a UI or daemon run still refuses it (test above)."""
+    from pipelines import ops
+    from pipelines.cli.runner import _refuse_if_dagster_writes
+    from pipelines.defs.automation.sensors import busy_quarters
+
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / ".dagster"))
+    instance = ops.project_instance()
+    abandoned = dg.DagsterRun(
+        job_name="quarterly_pipeline",
+        run_id="0f1e2d3c-killed-command",
+        status=dg.DagsterRunStatus.STARTED,
+        tags={"warehouse/writer": "true", "dagster/partition": "2025Q3", BUILD_TAG: "b1"},
+    )
+    instance.add_run(abandoned)
+    assert busy_quarters(instance) == {"2025Q3"}
+    with runlock.hold(tmp_path):
+        _refuse_if_dagster_writes(instance)
+    run = instance.get_run_by_id(abandoned.run_id)
+    assert run is not None and run.status == dg.DagsterRunStatus.FAILURE
+    assert busy_quarters(instance) == set()

@@ -26,6 +26,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 from rich.console import Console
 
+from pipelines import runlock
 from pipelines.cli import errors
 from pipelines.cli.display import RichProgress, print_outputs, print_status, print_summary
 from pipelines.cli.errors import RunFailedError, UserError, WarehouseLockedError
@@ -101,25 +102,27 @@ def execute(quarters: list[str], report: bool = True) -> Path:
     """Pre-flight checks, the run with live progress, then the summary."""
     errors.check_not_pinned()
     errors.check_landing(quarters)
-    errors.check_warehouse_unlocked()
     console = out()
     refused = refusal_for_run(lambda msg: console.print(f"[bold red]{msg}[/bold red]", highlight=False))
     if refused is not None:  # no key, the demo key outside demo mode, or a weak key
         raise UserError(refused, errors.ENVIRONMENT)
-    console.print(f"运行 running {', '.join(quarters)} …", highlight=False)
-    # Archiving and parsing start before Dagster is imported (prefetch.head_start); a second writer is
-    # refused here, before anything is read or written.
-    with prefetch.head_start(quarters, data_dir(), new_log_path) as log_path:
-        from pipelines.cli.runner import run_quarters  # Dagster loads only for a run: --help stays quick
+    # A second writer is refused here, before anything is read or written: the warehouse check opens the
+    # files a run replaces, so it runs under the run lock (before it, a second command's check broke the
+    # build of the run in progress). Archiving and parsing start before Dagster is imported.
+    with runlock.hold(data_dir()):
+        errors.check_warehouse_unlocked()
+        console.print(f"运行 running {', '.join(quarters)} …", highlight=False)
+        with prefetch.head_start(quarters, data_dir(), new_log_path) as log_path:
+            from pipelines.cli.runner import run_quarters  # Dagster loads only for a run: --help is quick
 
-        with RichProgress(console) as display:
-            published = run_quarters(
-                quarters,
-                progress=lambda msg: console.print(msg, highlight=False),
-                report_quarters=None if report else [],
-                observer=display,
-                log_path=log_path,
-            )
+            with RichProgress(console) as display:
+                published = run_quarters(
+                    quarters,
+                    progress=lambda msg: console.print(msg, highlight=False),
+                    report_quarters=None if report else [],
+                    observer=display,
+                    log_path=log_path,
+                )
     print_summary(console, run_summary(quarters, published))
     return published
 
@@ -218,7 +221,7 @@ def status(
 @one_line_errors
 def releases() -> None:
     """已发布版本 published releases, newest first (* = what analysts read)."""
-    from pipelines.publish.warehouse import current_release, read_manifest
+    from pipelines.publish.warehouse import DAMAGED, current_release, read_manifest
     from pipelines.publish.warehouse import releases as found_releases
 
     current, found = current_release(), found_releases()
@@ -227,7 +230,9 @@ def releases() -> None:
     for release in found:
         facts = read_manifest(release)
         mark = "*" if current is not None and release.resolve() == current else " "
-        out().print(f"{mark} {release.name}  published {facts.get('published_at', '?')}", highlight=False)
+        when = facts.get("published_at", "?")
+        damaged = f"  release.json 已损坏 damaged ({facts[DAMAGED]})" if DAMAGED in facts else ""
+        out().print(f"{mark} {release.name}  published {when}{damaged}", highlight=False)
 
 
 @app.command()
@@ -240,9 +245,14 @@ def restore(release: Annotated[str, typer.Option(help="版本名 a name from `as
 
     lay = layout()
     target = lay.releases / release
-    if target not in found_releases(lay):
-        raise UserError(f"没有这个版本 no published release {release!r} (see: assessment releases)")
-    restore_release(target, lay)
+    # Under the run lock: publishing prunes unpublished releases, and a run in progress has one staged.
+    with runlock.hold(data_dir()):
+        if target not in found_releases(lay):
+            raise UserError(f"没有这个版本 no published release {release!r} (see: assessment releases)")
+        try:
+            restore_release(target, lay)
+        except FileNotFoundError as exc:
+            raise UserError(f"版本文件不全，无法恢复 release incomplete, not restored: {exc}") from None
     out().print(f"分析人员现在读取 analysts now read {target.name} ({lay.published})", highlight=False)
 
 
@@ -250,15 +260,19 @@ def restore(release: Annotated[str, typer.Option(help="版本名 a name from `as
 @one_line_errors
 def report(quarter: Annotated[str, typer.Option("--quarter", "-q", help="季度 e.g. 2025Q3")]) -> None:
     """季度报告 re-render a quarter's report from the published warehouse."""
+    key = errors.check_quarter(quarter)  # before Dagster loads: a bad key is one line, nothing else
     from pipelines.defs.report.assets import reports_dir
     from pipelines.publish.warehouse import layout
-    from pipelines.report.render import render_report
+    from pipelines.report.render import ReportError, render_report
 
-    key = errors.check_quarter(quarter)
     published = layout().published
     if not published.exists():
         raise UserError(f"还没有发布 nothing published yet ({published}): assessment run --quarter {key}")
-    html = render_report(key, published, reports_dir())
+    try:
+        html = render_report(key, published, reports_dir())
+    except ReportError as exc:  # the quarter is not in the warehouse, a damaged file: its first line
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise UserError(f"报告未生成 report not rendered: {first}", errors.FAILED) from None
     out().print(f"季度报告 report: {html}", highlight=False)
 
 

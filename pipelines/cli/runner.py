@@ -399,11 +399,24 @@ def _refuse_if_dagster_writes(instance: dg.DagsterInstance) -> None:
     past it (building, publishing) is found in the instance's run list instead."""
     from pipelines.defs.automation.sensors import running_writers
 
+    _fail_abandoned_command_runs(instance)
     busy = running_writers(instance, BUILD_TAG)
     if busy:
         raise runlock.RunLockedError(
             data_dir(), None, f"{busy[0]}; if it is dead, mark it failed or terminated in the Dagster UI"
         )
+
+
+def _fail_abandoned_command_runs(instance: dg.DagsterInstance) -> None:
+    """Runs an earlier operator command started (tag BUILD_TAG) and that still read as running: this
+    command holds the run lock, so their process is gone (killed outright, say by the out-of-memory
+    killer, before Dagster could record the end). Left as they are, the sensor would skip their quarter
+    and queued runs would wait on them for good, so they are marked failed."""
+    from pipelines.defs.automation.sensors import RUNNING
+
+    for stale in instance.get_runs(filters=dg.RunsFilter(statuses=RUNNING)):
+        if BUILD_TAG in stale.tags:
+            instance.report_run_failed(stale, "its command ended without recording it (found by a later run)")
 
 
 def _run_quarters(

@@ -199,17 +199,33 @@ def releases(lay: WarehouseLayout | None = None) -> list[Path]:
     lay = lay or layout()
     if not lay.releases.exists():
         return []
-    found = [p for p in lay.releases.iterdir() if "published_at" in read_manifest(p)]
+    found = [p for p in lay.releases.iterdir() if p.is_dir() and _published_or_damaged(read_manifest(p))]
     return sorted(found, key=lambda p: p.name, reverse=True)
 
 
+def _published_or_damaged(facts: dict[str, object]) -> bool:
+    # A manifest that cannot be read may be a published release's: listed, never pruned, restorable.
+    return "published_at" in facts or DAMAGED in facts
+
+
+DAMAGED = "damaged"  # read_manifest's key for a release.json that cannot be read (the error's first line)
+
+
 def read_manifest(release: Path) -> dict[str, object]:
+    """The release's facts; {} when it has none, {DAMAGED: why} when its file cannot be read."""
     path = release / RELEASE_MANIFEST
-    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    try:
+        facts = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as exc:
+        return {DAMAGED: f"{type(exc).__name__}: {exc}".splitlines()[0][:200]}
+    return facts if isinstance(facts, dict) else {DAMAGED: "not a JSON object"}
 
 
 def _mark_published(release: Path) -> None:
     facts = read_manifest(release)
+    facts.pop(DAMAGED, None)
     facts.setdefault("published_at", datetime.now(UTC).isoformat(timespec="seconds"))
     write_manifest(release, facts)
 
@@ -236,6 +252,10 @@ def prune(lay: WarehouseLayout | None = None, keep: int = KEEP_RELEASES) -> None
 
 
 def write_manifest(release: Path, facts: dict[str, object]) -> Path:
+    """Written whole or not at all (a temporary file renamed over it): a crash or a full disk half-way
+    must not leave a truncated release.json for `releases`, `restore` and every later run to trip on."""
     path = release / RELEASE_MANIFEST
-    path.write_text(json.dumps(facts, ensure_ascii=False, indent=2, default=str), encoding="utf-8")
+    tmp = path.with_name(f".{RELEASE_MANIFEST}.{os.getpid()}.partial")
+    tmp.write_text(json.dumps(facts, ensure_ascii=False, indent=2, default=str), encoding="utf-8")
+    tmp.replace(path)
     return path
