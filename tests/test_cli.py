@@ -193,6 +193,35 @@ def test_a_report_that_cannot_render_is_one_line(data: Path) -> None:
     assert (data / "reports" / "2025Q3" / "report-2025Q3.failed.ipynb").is_file()
 
 
+@pytest.mark.parametrize(
+    ("argv", "said"),
+    [
+        (["run", "2025Q3"], "unexpected extra argument"),
+        (["run", "--bogus"], "No such option: --bogus"),
+        (["restore"], "Missing option '--release'"),
+        (["--data-dir", "", "where"], "data directory is empty"),
+    ],
+)
+def test_what_the_parser_refuses_is_one_line_naming_help(
+    data: Path, capsys: pytest.CaptureFixture[str], argv: list[str], said: str
+) -> None:
+    from pipelines.cli.app import main
+
+    assert main(argv) == USAGE
+    line = one_line(capsys.readouterr().err)
+    assert said in line and ("--help" in line or "--data-dir" not in said)
+
+
+def test_a_damaged_warehouse_file_is_one_line(data: Path) -> None:
+    (data / "landing" / "2025Q3").mkdir(parents=True)
+    work = data / "warehouse" / "private" / "work.duckdb"
+    work.parent.mkdir(parents=True)
+    work.write_bytes(b"not a duckdb file" * 100)
+    code, _, err = invoke("run", "--quarter", "2025Q3")
+    assert code == ENVIRONMENT and "warehouse file cannot be opened" in one_line(err)
+    assert "move it aside" in err
+
+
 def test_the_installed_script_and_the_old_module_give_the_same_one_line(data: Path) -> None:
     for command in ([str(SCRIPT)], [sys.executable, "-m", "pipelines.ops"]):
         done = subprocess.run(

@@ -211,9 +211,15 @@ def status(
         ) from None
     print_status(out(), key, table, show_all)
     if xlsx is not None:
+        from xlsxwriter.exceptions import XlsxWriterException
+
         from pipelines.cli.xlsx import write_unit_list
 
-        write_unit_list(table, xlsx)
+        try:
+            write_unit_list(table, xlsx)
+        except (OSError, XlsxWriterException) as exc:  # a read-only folder, a path under /proc
+            message = f"无法写出单位清单 cannot write the unit list: {xlsx}: {exc}"
+            raise UserError(message, errors.ENVIRONMENT) from None
         out().print(f"单位清单 unit list: {xlsx}", highlight=False)
 
 
@@ -299,9 +305,27 @@ def bench(ctx: typer.Context) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the `assessment` script (and of `python -m pipelines.ops`)."""
+    """Entry point of the `assessment` script (and of `python -m pipelines.ops`).
+
+    A mistake the command-line parser finds (an unknown option, a missing value, an extra argument)
+    would print Typer's boxed usage block; the operator gets one line naming `--help`, like every other
+    mistake. Typer vendors its click privately and exports none of its exception classes, so they are
+    recognised by their class names (click's UsageError family)."""
+    args = list(argv) if argv is not None else sys.argv[1:]
     try:
-        app(args=list(argv) if argv is not None else sys.argv[1:], prog_name="assessment")
+        result = app(args=args, prog_name="assessment", standalone_mode=False)
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-    return 0
+    except Exception as exc:
+        names = {cls.__name__ for cls in type(exc).__mro__}
+        if "NoArgsIsHelpError" in names:  # `assessment` alone: the help, as before
+            exc.show()  # type: ignore[attr-defined]
+            return errors.USAGE
+        if "UsageError" not in names:
+            raise
+        ctx = getattr(exc, "ctx", None)
+        where = getattr(ctx, "command_path", None) or "assessment"
+        message = " ".join(exc.format_message().split())  # type: ignore[attr-defined]
+        typer.echo(f"错误 error: {message} (see: {where} --help)", err=True)
+        return errors.USAGE
+    return result if isinstance(result, int) else 0

@@ -93,6 +93,8 @@ def check_landing(quarters: list[str]) -> None:
 
 
 def check_data_dir(path: Path) -> Path:
+    if not str(path).strip() or str(path) == ".":  # `--data-dir ""` arrives as Path("."): never meant
+        raise UserError("数据目录为空 data directory is empty: give a folder, or leave --data-dir out")
     if not path.exists():
         raise UserError(f"数据目录不存在 data directory not found: {path}")
     if not path.is_dir():
@@ -120,7 +122,12 @@ def lock_holder(path: Path) -> str | None:
     except duckdb.IOException as exc:
         text = str(exc)
         if "lock" not in text.lower():
-            raise
+            # not a DuckDB file any more (damaged by hand, a disk error): the run cannot build from it
+            raise UserError(
+                f"仓库文件无法打开 warehouse file cannot be opened: {path}: {text.splitlines()[0][:200]}; "
+                "move it aside and run again (the run rebuilds it from the archive)",
+                ENVIRONMENT,
+            ) from None
         pid = re.search(r"PID (\d+)", text)
         return f"PID {pid.group(1)}" if pid else "another process"
     return None
