@@ -212,6 +212,14 @@ def test_what_the_parser_refuses_is_one_line_naming_help(
     assert said in line and ("--help" in line or "--data-dir" not in said)
 
 
+def test_a_folder_where_the_run_lock_file_belongs_is_one_line(data: Path) -> None:
+    (data / "landing" / "2025Q3").mkdir(parents=True)
+    (data / ".run.lock").mkdir()
+    code, _, err = invoke("run", "--quarter", "2025Q3")
+    line = one_line(err)
+    assert code == ENVIRONMENT and "file system error" in line and ".run.lock" in line
+
+
 def test_a_damaged_warehouse_file_is_one_line(data: Path) -> None:
     (data / "landing" / "2025Q3").mkdir(parents=True)
     work = data / "warehouse" / "private" / "work.duckdb"

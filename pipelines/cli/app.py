@@ -78,6 +78,13 @@ def one_line_errors(fn: F) -> F:
             ) from None
         except KeyboardInterrupt:
             raise fail("已中断 interrupted", 130) from None
+        except OSError as exc:
+            if exc.filename is None:  # not about a path the operator can look at: a bug, shown whole
+                raise
+            # a folder where a file belongs (or the reverse), permissions: the path and the reason
+            raise fail(
+                f"文件系统错误 file system error: {exc.strerror}: {exc.filename}", errors.ENVIRONMENT
+            ) from None
 
     return wrapper  # type: ignore[return-value]
 
