@@ -24,7 +24,8 @@ from pathlib import Path
 import polars as pl
 
 from pipelines.domain.quarters import TZ, parse_quarter
-from pipelines.domain.template import QUARTER_GRADES
+from pipelines.domain.template import QUARTER_GRADES, Kind
+from pipelines.ingest.normalise import normalise
 from pipelines.ingest.read import ReadError, read_xlsx
 from pipelines.ingest.safety import check_xlsx
 
@@ -114,11 +115,20 @@ def _text(value: str | None) -> str | None:
 
 
 def _code(value: str | None) -> str | None:
-    """A code cell as text: a number typed into Excel comes back as '17.0' from calamine."""
+    """A code cell as text, folded as a unit's workbook folds codes (full-width characters, stray
+    spaces: `Ｐ００５` is P005); a number typed into Excel comes back as '17.0' from calamine."""
     text = _text(value)
+    if text is not None:
+        text = normalise(Kind.CODE, text).value or text
     if text is not None and text.endswith(".0") and text[:-2].isdigit():
         text = text[:-2]
     return text
+
+
+def _grade(value: str | None) -> str | None:
+    """A grade as the template spells it: `较　好` (an ideographic space) is 较好."""
+    text = _text(value)
+    return None if text is None else (normalise(Kind.ENUM, text).value or text)
 
 
 EXCEL_EPOCH = date(1899, 12, 30)
@@ -191,7 +201,7 @@ def parse_register(quarter: str, register: RegisterFile) -> list[dict[str, objec
             "excel_row": excel_row,
             "unit_code": _code(cells["unit_code"]),
             "person_code": _code(cells["person_code"]),
-            "new_grade": _text(cells["new_grade"]),
+            "new_grade": _grade(cells["new_grade"]),
             "reason": _text(cells["reason"]),
             "decided_by": _text(cells["decided_by"]),
             "decided_on": parse_date(cells["decided_on"]),

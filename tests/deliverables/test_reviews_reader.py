@@ -178,3 +178,14 @@ def test_registers_whose_safe_names_coincide_get_a_receipt_each() -> None:
     names = review_receipt_names(reviews)
     assert sorted(names) == ["其他", "复核_1-aaaaaaaa", "复核_1-bbbbbbbb"]
     assert [r["excel_row"] for r in names["复核_1-bbbbbbbb"]] == [2, 3]
+
+
+def test_codes_and_grades_are_folded_as_in_a_units_workbook(tmp_path: Path) -> None:
+    landing = tmp_path / "landing"
+    register(
+        landing / "2025Q3" / "_reviews" / "a.xlsx",
+        [["３７１６０２－Ｘ－００１", " Ｐ００５ ", "较\u3000好", "复核", "部务会", date(2025, 11, 5)]],
+    )
+    (row,) = ingest_reviews("2025Q3", landing, tmp_path / "archive", tmp_path).to_dicts()
+    assert (row["unit_code"], row["person_code"], row["new_grade"]) == ("371602-X-001", "P005", "较好")
+    assert row["row_problem"] is None
