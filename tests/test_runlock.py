@@ -176,21 +176,31 @@ def test_a_killed_commands_run_left_started_is_marked_failed_by_the_next_command
     sensor then skipped that quarter for good. The next command holds the run lock, so no command's run is
     alive, and it marks those runs failed; a UI or daemon run still refuses it (test above)."""
     from pipelines import ops
-    from pipelines.cli.runner import _refuse_if_dagster_writes
+    from pipelines.cli.runner import DATA_DIR_TAG, _refuse_if_dagster_writes
     from pipelines.defs.automation.sensors import busy_quarters
 
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / ".dagster"))
+    monkeypatch.setenv("ASSESSMENT_DATA_DIR", str(tmp_path / "data"))
     instance = ops.project_instance()
-    abandoned = dg.DagsterRun(
-        job_name="quarterly_pipeline",
-        run_id="0f1e2d3c-killed-command",
-        status=dg.DagsterRunStatus.STARTED,
-        tags={"warehouse/writer": "true", "dagster/partition": "2025Q3", BUILD_TAG: "b1"},
-    )
-    instance.add_run(abandoned)
-    assert busy_quarters(instance) == {"2025Q3"}
-    with runlock.hold(tmp_path):
+
+    def command_run(run_id: str, data: Path, quarter: str) -> dg.DagsterRun:
+        tags = {"warehouse/writer": "true", "dagster/partition": quarter, BUILD_TAG: "b1"}
+        run = dg.DagsterRun(
+            job_name="quarterly_pipeline",
+            run_id=run_id,
+            status=dg.DagsterRunStatus.STARTED,
+            tags={**tags, DATA_DIR_TAG: str(data.resolve())},
+        )
+        instance.add_run(run)
+        return run
+
+    abandoned = command_run("0f1e2d3c-killed-command", tmp_path / "data", "2025Q3")
+    # a live command on another data directory that shares the Dagster instance is none of its business
+    elsewhere = command_run("0f1e2d3c-other-data-dir", tmp_path / "other", "2025Q2")
+    assert busy_quarters(instance) == {"2025Q3", "2025Q2"}
+    with runlock.hold(tmp_path / "data"):
         _refuse_if_dagster_writes(instance)
-    run = instance.get_run_by_id(abandoned.run_id)
-    assert run is not None and run.status == dg.DagsterRunStatus.FAILURE
-    assert busy_quarters(instance) == set()
+    for run_id, status in ((abandoned.run_id, "FAILURE"), (elsewhere.run_id, "STARTED")):
+        run = instance.get_run_by_id(run_id)
+        assert run is not None and run.status == dg.DagsterRunStatus[status]
+    assert busy_quarters(instance) == {"2025Q2"}

@@ -407,16 +407,20 @@ def _refuse_if_dagster_writes(instance: dg.DagsterInstance) -> None:
         )
 
 
+DATA_DIR_TAG = "assessment/data_dir"  # on the operator command's runs: the data directory it locked
+
+
 def _fail_abandoned_command_runs(instance: dg.DagsterInstance) -> None:
-    """Runs an earlier operator command started (tag BUILD_TAG) and that still read as running: this
-    command holds the run lock, so their process is gone (killed outright, say by the out-of-memory
-    killer, before Dagster could record the end). Left as they are, the sensor would skip their quarter
-    and queued runs would wait on them for good, so they are marked failed."""
+    """Runs an earlier operator command started on this data directory (tag DATA_DIR_TAG) that still
+    read as running: this command holds the directory's run lock, so their process is gone (killed
+    outright, say by the out-of-memory killer, before Dagster could record the end). Left as they are,
+    the sensor would skip their quarter and queued runs would wait on them for good, so they are marked
+    failed. Commands on other data directories may share the Dagster instance: their runs are left."""
     from pipelines.defs.automation.sensors import RUNNING
 
-    for stale in instance.get_runs(filters=dg.RunsFilter(statuses=RUNNING)):
-        if BUILD_TAG in stale.tags:
-            instance.report_run_failed(stale, "its command ended without recording it (found by a later run)")
+    here = str(data_dir().resolve())
+    for stale in instance.get_runs(filters=dg.RunsFilter(statuses=RUNNING, tags={DATA_DIR_TAG: here})):
+        instance.report_run_failed(stale, "its command ended without recording it (found by a later run)")
 
 
 def _run_quarters(
@@ -516,7 +520,7 @@ def _launch_all(
                         partition_key=launch.quarter,
                         asset_selection=launch.assets,
                         run_id=run_id,
-                        tags={BUILD_TAG: build_id},
+                        tags={BUILD_TAG: build_id, DATA_DIR_TAG: str(data_dir().resolve())},
                         raise_on_error=False,
                     )
                 published = published or PUBLISH_STEP in watcher.succeeded
