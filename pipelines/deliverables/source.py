@@ -18,6 +18,8 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from pipelines.domain.national_id import ID_SPAN_HINT, mask_ids
+
 # What a receipt status means for the unit (unit_status.status).
 STATUS_ZH = {"on_time": "按时报送", "late": "逾期报送", "rejected": "报送被拒收", "missing": "未报送"}
 
@@ -89,9 +91,15 @@ def names(data_root: Path, quarter: str) -> pl.DataFrame:
     path = data_root / "restricted" / "persons" / f"{quarter}.parquet"
     if not path.exists():
         return pl.DataFrame(schema={"unit_code": pl.Utf8, "person_code": pl.Utf8, "name": pl.Utf8})
-    return pl.read_parquet(path, columns=["unit_code", "person_code", "name"]).unique(
+    found = pl.read_parquet(path, columns=["unit_code", "person_code", "name"]).unique(
         ["unit_code", "person_code"], keep="first"
     )
+    # A name is printed for 公示: an ID a clerk glued to it (李博110101，19900307，1145) must not be.
+    holds = found.get_column("name").str.contains(ID_SPAN_HINT).fill_null(False)
+    if not holds.any():
+        return found
+    masked = [mask_ids(n)[0] if h else n for n, h in zip(found.get_column("name"), holds, strict=True)]
+    return found.with_columns(pl.Series("name", masked, dtype=pl.Utf8))
 
 
 def submissions(data_root: Path, quarter: str) -> pl.DataFrame:

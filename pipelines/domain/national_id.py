@@ -53,9 +53,29 @@ def make(region: str, birth_yyyymmdd: str, sequence: int) -> str:
 MASK = "[身份证号已隐去]"
 _FOLD = str.maketrans({**{chr(0xFF10 + i): str(i) for i in range(10)}, "Ｘ": "X", "ｘ": "X", "x": "X"})
 _TOKEN = re.compile(r"[0-9]+|X")
-# Between the groups of one ID: up to 3 spaces, dashes, dots, underscores, slashes or middle dots.
-_SEPARATOR = re.compile(r"[\s\-‐‑‒–—―－_.．·/／]{1,3}")
+# Between the groups of one ID: up to MAX_SEPARATOR_RUN whitespace characters (Python's: every one
+# str.isspace() accepts) or SEPARATOR_CHARS: dashes, dots, underscores, slashes, middle dots, commas,
+# colons, brackets, and characters that show nothing (a soft hyphen, zero-width and direction marks).
+# An independent probe published IDs written 110101,19900307,1137, 110101(19900307)1233, with soft
+# hyphens or zero-width joiners, or with four spaces between the groups. The prefilters before the
+# detector (ID_SPAN_HINT below, publish/audit.ID_SEPARATORS) are built from these.
+SEPARATOR_CHARS = (
+    "-‐‑‒–—―－_.．·/／,，、;；:：()（）[]【】"
+    "\u00ad\u200b\u200c\u200d\u2060\ufeff\u200e\u200f\u202a\u202b\u202c\u202d\u202e"
+    "\u2066\u2067\u2068\u2069"
+)
+MAX_SEPARATOR_RUN = 4
+_SEPARATOR = re.compile(rf"[\s{re.escape(SEPARATOR_CHARS)}]{{1,{MAX_SEPARATOR_RUN}}}")
 _DIGITS = re.compile(ID_DIGIT)
+
+# A text the shared detector can find an ID in holds 17 digits (ASCII or full-width) in a row, each
+# next one glued or after at most MAX_SEPARATOR_RUN separator characters (no separator is a digit): the
+# 17 digits before an ID's check character. For polars (Rust regex), a superset of the detector's hits:
+# any such run of non-digits stands for a separator run, so no character class has to agree between two
+# engines.
+_DIGIT_RE2 = r"[0-9\x{FF10}-\x{FF19}]"
+_NOT_DIGITS_RE2 = rf"[^0-9\x{{FF10}}-\x{{FF19}}]{{0,{MAX_SEPARATOR_RUN}}}"
+ID_SPAN_HINT = rf"{_DIGIT_RE2}(?:{_NOT_DIGITS_RE2}{_DIGIT_RE2}){{16}}"
 _HEX_DIGEST = re.compile(r"^[0-9a-f]{32,}$")
 
 

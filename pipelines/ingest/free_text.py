@@ -23,7 +23,7 @@ from pathlib import Path
 
 import polars as pl
 
-from pipelines.domain.national_id import ID_DIGIT, ID_MIN_DIGITS, mask_ids
+from pipelines.domain.national_id import ID_DIGIT, ID_MIN_DIGITS, ID_SPAN_HINT, mask_ids
 from pipelines.domain.template import SHEETS_BY_NAME
 from pipelines.ingest import cache
 from pipelines.ingest.issues import Issue, issue
@@ -51,13 +51,6 @@ WARNED_TABLES = tuple(t for t in TABLES if t != "task_assignments")
 
 def _text_columns(frame: pl.DataFrame) -> list[str]:
     return [c for c, t in frame.schema.items() if t == pl.Utf8 and c not in NOT_FREE_TEXT]
-
-
-# A text the shared detector can find an ID in holds 17 digits (ASCII or full-width) in a row, each
-# next one glued or after at most 3 separator characters (no separator is a digit): the 17 digits
-# before an ID's check character. For polars (Rust regex), a superset of the detector's hits: any
-# 3 non-digits stand for a separator run, so no character class has to agree between two engines.
-ID_SPAN_HINT = r"[0-9\x{FF10}-\x{FF19}](?:[^0-9\x{FF10}-\x{FF19}]{0,3}[0-9\x{FF10}-\x{FF19}]){16}"
 
 
 def _candidates(frame: pl.DataFrame, column: str) -> pl.DataFrame:

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
+from pipelines.domain.national_id import mask_ids
 from pipelines.ingest.normalise import INVISIBLE
 
 Severity = Literal["error", "warning"]
@@ -235,7 +236,10 @@ def issue(
 ) -> Issue:
     """Build an issue with its Chinese message, e.g. 「评议打分」表第12行「成效」的值“优”不是数字."""
     spec = ISSUE_KINDS[kind]  # KeyError on an unknown kind: every kind must be documented above
-    quoted = clip(value)
+    # A receipt quotes what the unit typed, and the value normalisation made of it: an ID typed into
+    # any cell (a refused grade, a title it tidied) is masked there as everywhere else.
+    quoted = clip(None if value is None else mask_ids(str(value))[0])
+    detail = mask_ids(detail)[0]
     sheet = visible(sheet) if sheet is not None else None  # titles and headers come from the file too
     header = visible(header) if header is not None else None
     if kind in _ABOUT_THE_SHEET:
@@ -256,7 +260,7 @@ _ABOUT_THE_SHEET = frozenset({"missing_sheet", "missing_column"})
 
 def file_issue(kind: str, detail: str = "") -> Issue:
     """An issue about the whole file (no sheet, row or column)."""
-    return Issue(kind=kind, message="文件" + ISSUE_KINDS[kind].phrase.format(detail=detail))
+    return Issue(kind=kind, message="文件" + ISSUE_KINDS[kind].phrase.format(detail=mask_ids(detail)[0]))
 
 
 # -- incidents: an unexpected failure while handling one file -----------------------------------------

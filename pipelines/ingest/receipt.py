@@ -17,6 +17,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from pipelines.domain.national_id import mask_ids
 from pipelines.ingest.issues import ISSUE_KINDS, row_ranges
 
 MAX_ERRORS_SHOWN = 5_000  # beyond this a list helps nobody; the warehouse keeps them all
@@ -37,7 +38,7 @@ class ReceiptHeader:
 
 def receipt_file_name(file_name: str, submission_id: str, fmt: str) -> str:
     """A safe, unique file name: the original stem (or CSV) and the first 12 hex of the hash."""
-    stem = "CSV" if fmt == "csv" else Path(file_name.split("、")[0]).stem
+    stem = "CSV" if fmt == "csv" else Path(mask_ids(file_name)[0].split("、")[0]).stem
     safe = _UNSAFE.sub("_", stem).strip("_")[:60] or "submission"
     return f"{safe}_{submission_id[:12]}.html"
 
@@ -80,7 +81,7 @@ def render_receipt(header: ReceiptHeader, items: list[dict[str, Any]]) -> str:
         "<table>",
         f"<tr><th>报送单位</th><td>{_e(unit)}</td></tr>",
         f"<tr><th>考核季度</th><td>{_e(header.quarter)}</td></tr>",
-        f"<tr><th>文件</th><td>{_e(header.file_name)}</td></tr>",
+        f"<tr><th>文件</th><td>{_e(mask_ids(header.file_name)[0])}</td></tr>",
         f'<tr><th>SHA-256</th><td class="mono">{_e(header.submission_id)}</td></tr>',
         f"<tr><th>到达时间</th><td>{_e(arrival)}（北京时间）</td></tr>",
         f'<tr><th>处理结果</th><td class="{css}">{_e(_outcome(header, len(errors)))}</td></tr>',

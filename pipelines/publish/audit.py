@@ -15,7 +15,7 @@ from typing import Any
 
 import duckdb
 
-from pipelines.domain.national_id import ID_DIGIT, ID_MIN_DIGITS, find_ids
+from pipelines.domain.national_id import ID_DIGIT, ID_MIN_DIGITS, SEPARATOR_CHARS, find_ids
 from pipelines.domain.template import NAMED_TIERS
 from pipelines.publish.export import (
     ANALYST_PREFIXES,
@@ -36,7 +36,7 @@ PYTHON_WHITESPACE = (
     "\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a"
     "\u2028\u2029\u202f\u205f\u3000"
 )
-ID_SEPARATORS = "[" + "".join(f"\\x{{{ord(c):04x}}}" for c in PYTHON_WHITESPACE) + r"\-‐‑‒–—―－_.．·/／]"
+ID_SEPARATORS = "[" + "".join(f"\\x{{{ord(c):04x}}}" for c in PYTHON_WHITESPACE + SEPARATOR_CHARS) + "]"
 ID_DIGITS = f"{ID_DIGIT}{{{ID_MIN_DIGITS}}}"
 REQUIRED_TABLES = ("marts.fct_person_quarter", "marts.fct_unit_quarter", "marts.dim_unit")
 

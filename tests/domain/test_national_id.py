@@ -11,6 +11,9 @@ from pipelines.domain.national_id import MASK, check_character, find_ids, is_val
 
 FULL_WIDTH = str.maketrans({str(i): chr(0xFF10 + i) for i in range(10)} | {"X": "Ｘ"})
 SEPARATORS = [" ", "-", "－", "—", "\u3000", "\xa0", "_", ".", " - ", "/", "  "]
+# What an independent probe published before the detector took them (2026-12-07): commas, brackets,
+# characters that show nothing, four spaces.
+SEPARATORS += [",", "，", "、", "(", ")", "【", ":", "\u00ad", "\u200b", "\u200d", "\u202e", "    ", "), "]
 
 
 def seventeen_digits() -> st.SearchStrategy[str]:
@@ -103,3 +106,19 @@ def test_false_positive_rates_as_documented() -> None:
     valid = sum(is_valid(n) for n in numbers)
     wrong = [n for n in numbers if not is_valid(n)]
     assert valid and sum(bool(find_ids(n)) for n in wrong) / len(wrong) < 0.002
+
+
+def test_the_disguises_an_independent_probe_published_are_masked() -> None:
+    for text in (
+        "110101,19900307,1137",
+        "110101\u00ad19900307\u00ad109X",
+        "110101    19900307    117X",
+        "110101(19900307)1233",
+        "李博110101，19900307，1145",
+        "胡安110101\u200d19900307\u200d1081",
+    ):
+        masked, n = mask_ids(text)
+        assert n == 1 and not any(c.isdigit() for c in masked), (text, masked)
+    # five separator characters are no longer one ID's groups, and a phone number is no ID
+    assert find_ids("110101     19900307     1137") == []
+    assert find_ids("电话13712345678") == []

@@ -67,3 +67,25 @@ def test_receipt_file_names_are_safe_and_unique() -> None:
         "市委办公室2025Q3平时考核（修改版）_000000000000.html"
     )
     assert receipt_file_name("单位信息.csv、人员名册.csv", "1" * 64, "csv") == "CSV_111111111111.html"
+
+
+def test_an_id_in_a_quoted_value_or_a_tidied_one_is_masked_on_the_receipt() -> None:
+    """A probe found IDs in clear on receipts: a refused grade typed as an ID, a title normalisation
+    tidied (the receipt quotes the original and the result), a file named after an ID."""
+    from pipelines.domain.national_id import MASK
+    from pipelines.ingest.issues import file_issue, issue
+    from pipelines.ingest.receipt import receipt_file_name
+
+    refused = issue("invalid_value", sheet="人员名册", row=3, header="岗位类别", value="37160219850101001X")
+    assert refused.value == MASK and "37160219850101001X" not in refused.message
+    tidied = issue(
+        "fullwidth_normalised",
+        sheet="人员名册",
+        row=4,
+        header="职务职级",
+        value="３７１６０２１９８５０１０１００１Ｘ",
+        detail="，已按“37160219850101001X”处理",
+    )
+    assert not any(ch.isdigit() for ch in tidied.message.replace("第4行", ""))
+    assert "37160219850101001X" not in file_issue("unreadable_file", "（37160219850101001X）").message
+    assert "37160219850101001X" not in receipt_file_name("37160219850101001X.xlsx", "ab" * 32, "xlsx")
