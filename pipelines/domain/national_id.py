@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import date
 
@@ -66,7 +67,7 @@ SEPARATOR_CHARS = (
 )
 MAX_SEPARATOR_RUN = 4
 _SEPARATOR = re.compile(rf"[\s{re.escape(SEPARATOR_CHARS)}]{{1,{MAX_SEPARATOR_RUN}}}")
-_DIGITS = re.compile(ID_DIGIT)
+_ANY_DIGIT = re.compile(r"\d")  # Unicode decimal digits, as _FOLD folds them
 
 # A text the shared detector can find an ID in holds 17 digits (ASCII or full-width) in a row, each
 # next one glued or after at most MAX_SEPARATOR_RUN separator characters (no separator is a digit): the
@@ -77,6 +78,18 @@ _DIGIT_RE2 = r"[0-9\x{FF10}-\x{FF19}]"
 _NOT_DIGITS_RE2 = rf"[^0-9\x{{FF10}}-\x{{FF19}}]{{0,{MAX_SEPARATOR_RUN}}}"
 ID_SPAN_HINT = rf"{_DIGIT_RE2}(?:{_NOT_DIGITS_RE2}{_DIGIT_RE2}){{16}}"
 _HEX_DIGEST = re.compile(r"^[0-9a-f]{32,}$")
+
+
+# Any other Unicode decimal digit (Arabic-Indic, mathematical bold …) folds to its ASCII digit too: a
+# receipt quotes a cell as typed, before normalisation folds it, and a probe's 𝟏𝟏𝟎𝟏𝟎𝟏… showed there.
+
+
+def _fold(text: str) -> str:
+    """`text` with every digit ASCII and every X upper-case, one character for one (offsets stay valid)."""
+    folded = text.translate(_FOLD)
+    if folded.isascii():
+        return folded
+    return _ANY_DIGIT.sub(lambda m: str(unicodedata.decimal(m.group())), folded)
 
 
 @dataclass(frozen=True)
@@ -150,15 +163,15 @@ def _looks_typed_wrong(chars: str) -> bool:
 
 
 def may_hold_id(text: str) -> bool:
-    """Cheap test: fewer than ID_MIN_DIGITS digits cannot hold an ID."""
-    return len(_DIGITS.findall(text)) >= ID_MIN_DIGITS
+    """Cheap test: fewer than ID_MIN_DIGITS digits (of any script: Python's \\d) cannot hold an ID."""
+    return len(_ANY_DIGIT.findall(text)) >= ID_MIN_DIGITS
 
 
 def find_ids(text: str) -> list[Span]:
     """Every national ID in `text`, left to right, non-overlapping."""
     if not text or not may_hold_id(text) or _HEX_DIGEST.match(text):
         return []
-    folded = text.translate(_FOLD)  # one character for one: offsets stay valid in `text`
+    folded = _fold(text)  # one character for one: offsets stay valid in `text`
     tokens = list(_TOKEN.finditer(folded))
     found: list[Span] = []
     i = 0

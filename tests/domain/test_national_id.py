@@ -116,6 +116,8 @@ def test_the_disguises_an_independent_probe_published_are_masked() -> None:
         "110101(19900307)1233",
         "李博110101，19900307，1145",
         "胡安110101\u200d19900307\u200d1081",
+        "𝟏𝟏𝟎𝟏𝟎𝟏𝟏𝟗𝟗𝟎𝟎𝟑𝟎𝟕𝟏𝟏𝟗𝟔",  # mathematical bold digits, as a receipt quoted them
+        "١١٠١٠١١٩٩٠٠٣٠٧١١٩٦",  # Arabic-Indic digits
     ):
         masked, n = mask_ids(text)
         assert n == 1 and not any(c.isdigit() for c in masked), (text, masked)
