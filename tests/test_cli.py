@@ -220,6 +220,17 @@ def test_a_folder_where_the_run_lock_file_belongs_is_one_line(data: Path) -> Non
     assert code == ENVIRONMENT and "file system error" in line and ".run.lock" in line
 
 
+def test_a_damaged_dagster_history_is_one_line(data: Path, tmp_path: Path) -> None:
+    (data / "landing" / "2025Q3").mkdir(parents=True)
+    history = tmp_path / "dagster" / "history"
+    history.mkdir(parents=True)
+    (tmp_path / "dagster" / "dagster.yaml").write_text((ROOT / "dagster.yaml").read_text(encoding="utf-8"))
+    (history / "runs.db").write_bytes(b"not a sqlite database" * 50)
+    code, _, err = invoke("run", "--quarter", "2025Q3")
+    line = one_line(err)
+    assert code == ENVIRONMENT and "run history cannot be read" in line and "move that folder aside" in line
+
+
 def test_a_damaged_warehouse_file_is_one_line(data: Path) -> None:
     (data / "landing" / "2025Q3").mkdir(parents=True)
     work = data / "warehouse" / "private" / "work.duckdb"

@@ -36,7 +36,7 @@ from typing import Protocol
 import dagster as dg
 
 from pipelines import runlock
-from pipelines.cli.errors import RunFailedError, WarehouseLockedError
+from pipelines.cli.errors import ENVIRONMENT, RunFailedError, UserError, WarehouseLockedError
 from pipelines.cli.history import history_without_syncs
 from pipelines.defs.dbt import worker as dbt_worker
 from pipelines.defs.resources import RUN_FILE_LOGGER
@@ -380,13 +380,31 @@ def run_quarters(
             with log_path.open("a", encoding="utf-8") as output:
                 dbt_worker.start(output)
         try:
-            instance = project_instance()  # opened once: each opening reads every storage's schema version
+            instance = _readable_instance()  # opened once: each opening reads every storage's schema version
             _refuse_if_dagster_writes(instance)  # imports dbt, dagster-dbt and the definitions' modules
             return _run_quarters(
                 instance, settle, quarters, progress, on_stage, report_quarters, observer, log_path
             )
         finally:
             prefetch.stop(head_start)
+
+
+def _readable_instance() -> dg.DagsterInstance:
+    """The project's instance, its run history read once: a history file that is no SQLite database any
+    more (damaged by hand, a disk error) is one line for the operator, not SQLAlchemy's traceback."""
+    from sqlalchemy.exc import DatabaseError  # Dagster's storage layer: already loaded with dagster
+
+    try:
+        instance = project_instance()
+        instance.get_runs(limit=1)
+    except DatabaseError as exc:
+        raise UserError(
+            f"Dagster 运行记录无法读取 Dagster's run history cannot be read ({dagster_home()}): "
+            f"{str(exc.orig).splitlines()[0][:200]}; move that folder aside and run again "
+            "(it holds the runs' history, not the warehouse)",
+            ENVIRONMENT,
+        ) from None
+    return instance
 
 
 def _may_publish(quarters: Sequence[str]) -> bool:
