@@ -220,6 +220,15 @@ def test_a_folder_where_the_run_lock_file_belongs_is_one_line(data: Path) -> Non
     assert code == ENVIRONMENT and "file system error" in line and ".run.lock" in line
 
 
+def test_the_current_folder_given_as_dot_is_a_data_directory(
+    data: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`--data-dir ""` is refused; `--data-dir .` means the current folder, on purpose."""
+    monkeypatch.chdir(data)
+    code, out_text, err = invoke("--data-dir", ".", "where")
+    assert code == 0 and not err.strip() and str(data) in out_text
+
+
 def test_a_damaged_dagster_history_is_one_line(data: Path, tmp_path: Path) -> None:
     (data / "landing" / "2025Q3").mkdir(parents=True)
     history = tmp_path / "dagster" / "history"

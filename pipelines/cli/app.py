@@ -93,16 +93,16 @@ def one_line_errors(fn: F) -> F:
 def _options(
     ctx: typer.Context,
     data_dir: Annotated[
-        Path | None,
+        str | None,  # as typed: a Path would turn "" into "."
         typer.Option("--data-dir", help="数据目录 data directory (default $ASSESSMENT_DATA_DIR or ./data)"),
     ] = None,
 ) -> None:
     if data_dir is not None:
         try:
-            errors.check_data_dir(data_dir)
+            folder = errors.check_data_dir(data_dir)
         except UserError as exc:
             raise fail(str(exc), exc.code) from None
-        ctx.with_resource(using_data_dir(data_dir))
+        ctx.with_resource(using_data_dir(folder))
 
 
 def execute(quarters: list[str], report: bool = True) -> Path:

@@ -92,9 +92,12 @@ def check_landing(quarters: list[str]) -> None:
             raise UserError(f"没有报送目录 no landing folder for {q}: {folder}", ENVIRONMENT)
 
 
-def check_data_dir(path: Path) -> Path:
-    if not str(path).strip() or str(path) == ".":  # `--data-dir ""` arrives as Path("."): never meant
+def check_data_dir(given: str) -> Path:
+    """The --data-dir folder as typed: an empty value is refused (as a Path it would be ".", the current
+    folder, which `--data-dir .` asks for on purpose)."""
+    if not given.strip():
         raise UserError("数据目录为空 data directory is empty: give a folder, or leave --data-dir out")
+    path = Path(given)
     if not path.exists():
         raise UserError(f"数据目录不存在 data directory not found: {path}")
     if not path.is_dir():
