@@ -235,9 +235,10 @@ def _walk(
         except OSError as exc:  # unreadable (permissions, an I/O error): this file only
             skipped.append(f"{shown_path(entry)}: 无法读取，已忽略 (could not be read: {exc.strerror})")
             continue
-        rel = "/".join(shown_name(part) for part in entry.relative_to(unit_folder).parts)
+        parts = [shown_name(part) for part in entry.relative_to(unit_folder).parts]
+        rel = "/".join(parts)
         sub = str(PurePosixPath(rel).parent) if "/" in rel else ""
-        landed = LandedFile(shown_name(entry.name), entry, st.st_size, rel, sha)
+        landed = LandedFile(parts[-1], entry, st.st_size, rel, sha)
         singles, csvs = by_folder.setdefault(sub, ([], []))
         (csvs if file_format(entry.name) == "csv" else singles).append(landed)
 

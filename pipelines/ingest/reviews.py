@@ -178,8 +178,9 @@ def parse_register(quarter: str, register: RegisterFile) -> list[dict[str, objec
     sheet = next((s for s in sheets if s.title.strip() == SHEET_TITLE), sheets[0] if sheets else None)
     if sheet is None:
         return [_file_row(quarter, register, "文件中没有工作表")]
-    positions = {(_text(h) or ""): i for i, h in enumerate(sheet.headers)}
-    twice = [h for h in COLUMNS if sum((_text(x) or "") == h for x in sheet.headers) > 1]
+    labels = [_text(h) or "" for h in sheet.headers]
+    positions = {label: i for i, label in enumerate(labels)}
+    twice = [h for h in COLUMNS if labels.count(h) > 1]
     if twice:
         return [
             _file_row(
@@ -210,7 +211,7 @@ def parse_register(quarter: str, register: RegisterFile) -> list[dict[str, objec
     return rows
 
 
-def row_problem(row: dict[str, object], raw_date: str | None, today: date | None = None) -> str | None:
+def row_problem(row: dict[str, object], raw_date: str | None) -> str | None:
     """Why a register row is not a complete decision, in Chinese; None when it is.
 
     The latest decision about a person wins (int_quarter_grade_reviews), so a date typed wrong would
@@ -224,7 +225,7 @@ def row_problem(row: dict[str, object], raw_date: str | None, today: date | None
     if decided is None:
         problems.append("决定日期为空" if not _text(raw_date) else f"决定日期「{_text(raw_date)}」无法识别")
     elif isinstance(decided, date):
-        today = today or datetime.now(TZ).date()
+        today = datetime.now(TZ).date()
         first_day = parse_quarter(str(row["quarter"])).first_day
         if decided > today:
             problems.append(f"决定日期{decided.isoformat()}晚于今天（{today.isoformat()}），请核对")

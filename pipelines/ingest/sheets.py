@@ -53,6 +53,10 @@ def _label(text: str | None) -> str:
     return value or ""
 
 
+def _holds_anything(raw: RawSheet) -> bool:
+    return bool(raw.headers or raw.excel_rows)
+
+
 def match_sheets(raw_sheets: list[RawSheet]) -> tuple[dict[str, RawSheet], list[Issue]]:
     """Template sheet name -> the raw sheet holding it; unknown, missing and ambiguous sheets as issues.
 
@@ -64,16 +68,15 @@ def match_sheets(raw_sheets: list[RawSheet]) -> tuple[dict[str, RawSheet], list[
     issues: list[Issue] = []
     for raw in raw_sheets:
         sheet = SHEETS_BY_TITLE.get(_label(raw.title))
-        filled = bool(raw.headers or raw.excel_rows)  # an empty default "Sheet1" is not worth a warning
         if sheet is None:
-            if filled:
+            if _holds_anything(raw):  # an empty default "Sheet1" is not worth a warning
                 issues.append(issue("extra_sheet", sheet=raw.title))
             continue
         candidates.setdefault(sheet.name, []).append(raw)
     found: dict[str, RawSheet] = {}
     for sheet in SHEETS:
         raws = candidates.get(sheet.name, [])
-        filled = [raw for raw in raws if raw.headers or raw.excel_rows]
+        filled = [raw for raw in raws if _holds_anything(raw)]
         if len(filled) > 1:
             names = "、".join(f"「{clip(raw.title)}」" for raw in filled)
             issues.append(issue("duplicate_sheet", sheet=sheet.title, detail=f"（{names}）"))
