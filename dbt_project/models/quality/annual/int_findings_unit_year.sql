@@ -71,13 +71,13 @@ proposed_grade_gaming as (
             'gaming.rules_year', 'gaming.unit_code',
             metric="'grade_agreement'", value='gaming.agreement', threshold='rules.q_u4_max_agreement',
             n='gaming.n_proposals',
-            explanation="printf('单位%s在%d年每个季度拟定“好”的人数都达到或超过名额上限，而拟定等次与核定等次的一致率仅%.0f%%，请核查拟定等次是否顶格虚报。', gaming.unit_code, gaming.rules_year, 100 * gaming.agreement)",
+            explanation="printf('单位%s在%d年每个季度拟定“好”的人数都达到或超过名额上限，而拟定等次与核定等次的一致率仅%.1f%%（%d项拟定中%d项一致），请核查拟定等次是否顶格虚报。', gaming.unit_code, gaming.rules_year, 100 * gaming.agreement, cast(gaming.n_proposals as integer), cast(gaming.n_agreements as integer))",
             rules_version='rules.rules_version'
         ) }}
     from gaming
     inner join rules
         on gaming.rules_year = rules.rules_year
-    where gaming.n_quarters_at_cap = 4 and gaming.agreement < rules.q_u4_max_agreement
+    where gaming.n_quarters_at_cap = 4 and {{ comparable('gaming.agreement') }} < rules.q_u4_max_agreement
 )
 
 select * from grade_rotation

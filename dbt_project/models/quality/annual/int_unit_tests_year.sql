@@ -253,6 +253,6 @@ final as (
 select
     final.*,
     final.q_value <= final.max_q
-    and final.max_spearman_pair <= final.max_spearman
-    and coalesce(final.top_turnover >= final.min_top_turnover, false) as is_finding
+    and {{ comparable('final.max_spearman_pair') }} <= final.max_spearman
+    and coalesce({{ comparable('final.top_turnover') }} >= final.min_top_turnover, false) as is_finding
 from final

@@ -317,7 +317,7 @@ final as (
             rules_version='rules_version', confidence='1 - q_value'
         ) }}
     from q_valued
-    where q_value <= max_q and direction * effect >= min_points
+    where q_value <= max_q and {{ comparable('direction * effect') }} >= {{ comparable('min_points') }}
 )
 
 select * from final

@@ -92,7 +92,7 @@ collusion as (
     inner join rules
         on shared.rules_year = rules.rules_year
     where
-        shared.n_identical >= rules.q_a6_min_identical_share * shared.n_shared
+        shared.n_identical >= {{ comparable('rules.q_a6_min_identical_share * shared.n_shared') }}
         and shared.n_identical_below >= rules.q_a6_min_identical_below_ceiling
         and shared.q_value <= rules.q_a6_max_q
 ),
@@ -291,10 +291,10 @@ reciprocal_inflation as (
     inner join rules
         on reciprocal.rules_year = rules.rules_year
     where
-        reciprocal.rank_share_1 >= rules.q_a7_min_rank_share
-        and reciprocal.rank_share_2 >= rules.q_a7_min_rank_share
-        and reciprocal.specific_1 >= rules.q_a7_min_points_floor
-        and reciprocal.specific_2 >= rules.q_a7_min_points_floor
+        {{ comparable('reciprocal.rank_share_1') }} >= rules.q_a7_min_rank_share
+        and {{ comparable('reciprocal.rank_share_2') }} >= rules.q_a7_min_rank_share
+        and {{ comparable('reciprocal.specific_1') }} >= rules.q_a7_min_points_floor
+        and {{ comparable('reciprocal.specific_2') }} >= rules.q_a7_min_points_floor
         and reciprocal.q_value <= rules.q_a7_max_q
 )
 

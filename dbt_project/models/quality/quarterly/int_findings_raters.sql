@@ -18,7 +18,7 @@ ratings as (
     select
         ratings.*,
         ratings.n_other_raters >= rules.q_consensus_min_other_raters as has_consensus,
-        ratings.composite_score >= rules.q_max_score - 1 as is_near_ceiling
+        {{ comparable('ratings.composite_score') }} >= rules.q_max_score - 1 as is_near_ceiling
     from {{ ref('int_quality_ratings') }} as ratings
     inner join rules
         on ratings.rules_year = rules.rules_year
@@ -111,7 +111,7 @@ straight_lining as (
     from straight_q as raters
     inner join rules
         on raters.rules_year = rules.rules_year
-    where raters.straight_share >= rules.q_a2_min_identical_share
+    where {{ comparable('raters.straight_share') }} >= rules.q_a2_min_identical_share
 ),
 
 -- A5 -------------------------------------------------------------------------------------------------
@@ -127,8 +127,8 @@ flat_tested as (
         on raters.rules_year = rules.rules_year
     where
         raters.n_with_consensus >= rules.q_a5_min_ratees
-        and raters.consensus_std >= rules.q_a5_min_reference_std
-        and raters.ceiling_share <= rules.q_a5_max_ceiling_share
+        and {{ comparable('raters.consensus_std') }} >= rules.q_a5_min_reference_std
+        and {{ comparable('raters.ceiling_share') }} <= rules.q_a5_max_ceiling_share
         and not exists (
             select 1
             from leniency_findings
@@ -171,7 +171,7 @@ no_discrimination as (
     from flat_q as raters
     inner join rules
         on raters.rules_year = rules.rules_year
-    where raters.std_ratio <= rules.q_a5_max_std_ratio and raters.q_value <= rules.q_a5_max_q
+    where {{ comparable('raters.std_ratio') }} <= rules.q_a5_max_std_ratio and raters.q_value <= rules.q_a5_max_q
 )
 
 select * from straight_lining

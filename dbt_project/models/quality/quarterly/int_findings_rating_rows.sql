@@ -146,7 +146,7 @@ outliers as (
         ) }}
     from q_valued
     where
-        abs(residual) >= q_a8_min_distance
+        {{ comparable('abs(residual)') }} >= q_a8_min_distance
         and q_value <= q_a8_max_q
         and not exists (
             select 1

@@ -290,7 +290,7 @@ select
     unioned.*,
     unioned.q_value <= unioned.max_q
     and case
-        when unioned.code = 'U2' then unioned.statistic <= unioned.effect_threshold
-        else unioned.statistic >= unioned.effect_threshold
+        when unioned.code = 'U2' then {{ comparable('unioned.statistic') }} <= {{ comparable('unioned.effect_threshold') }}
+        else {{ comparable('unioned.statistic') }} >= {{ comparable('unioned.effect_threshold') }}
     end as is_finding
 from unioned
