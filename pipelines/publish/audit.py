@@ -25,6 +25,7 @@ from pipelines.publish.export import (
     RATER_COLUMNS,
     quote_ident,
 )
+from pipelines.publish.suppression import DECIMAL_FIGURE, SCORE_COLUMNS, ties_rater_to_ratee
 
 # The DuckDB prefilter of the ID audit: separators out, then ID_MIN_DIGITS digits in a row. It must let
 # through everything the detector (find_ids) can find, so its separators are a superset of the
@@ -177,16 +178,26 @@ def rater_anonymity(source: Source) -> list[str]:
                 if "rater_code_2" in columns
                 else ""
             )
-            params = [list(NAMED_TIERS), RATER_ALIAS_PREFIX] + ([RATER_ALIAS_PREFIX] if second else [])
+            tied, tied_params = ties_rater_to_ratee(columns)
+            named = f"{tied} and rater_tier in (select unnest(?::varchar[]))"
+            table = f"{quote_ident(schema)}.{quote_ident(name)}"
+            params = [*tied_params, list(NAMED_TIERS), RATER_ALIAS_PREFIX]
             n = con.execute(
-                f"select count(*) from {quote_ident(schema)}.{quote_ident(name)} "
-                "where ratee_code is not null and rater_code <> ratee_code "
-                "and rater_tier in (select unnest(?::varchar[])) "
-                f"and (not starts_with(rater_code, ?) {second})",
-                params,
+                f"select count(*) from {table} where {named} and (not starts_with(rater_code, ?) {second})",
+                params + ([RATER_ALIAS_PREFIX] if second else []),
             ).fetchone()[0]
             if n:
                 problems.append(f"{schema}.{name}: {n} rows name an internal rater beside a ratee")
+            shown = [f"{c} is not null" for c in SCORE_COLUMNS if c in columns]
+            shown += [f"regexp_matches({c}, ?)" for c in ("explanation_zh", "evidence") if c in columns]
+            if shown:
+                n = con.execute(
+                    f"select count(*) from {table} where {named} and ({' or '.join(shown)})",
+                    [*tied_params, list(NAMED_TIERS)]
+                    + [DECIMAL_FIGURE for c in ("explanation_zh", "evidence") if c in columns],
+                ).fetchone()[0]
+                if n:
+                    problems.append(f"{schema}.{name}: {n} rows show the score a named rater gave a ratee")
         if "marts.fct_person_tier_score" in present:
             n = con.execute(
                 "select count(*) from marts.fct_person_tier_score "

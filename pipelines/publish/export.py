@@ -30,7 +30,7 @@ import duckdb
 
 from pipelines.domain.template import NAMED_TIERS
 from pipelines.ingest.pseudonym import DEMO_WARNING, PseudonymKey, load_key
-from pipelines.publish.suppression import apply_secondary_suppression
+from pipelines.publish.suppression import apply_secondary_suppression, ties_rater_to_ratee
 from pipelines.publish.warehouse import (
     COUNTIES_NAME,
     PUBLISHED_NAME,
@@ -240,11 +240,10 @@ def _anonymise(con: duckdb.DuckDBPyConnection, alias_key: str) -> None:
         sets = ", ".join(sql for sql, _ in assignments)
         params = [v for _, values in assignments for v in values]
         # A self-rating (A1: rater = ratee) reveals nobody else's rating and keeps the person's code.
+        tied, tied_params = ties_rater_to_ratee(columns)
         con.execute(
-            f"update {table.ref} set {sets} "
-            "where ratee_code is not null and rater_code is not null and rater_code <> ratee_code "
-            "and rater_tier in (select unnest(?::varchar[]))",
-            [*params, list(NAMED_TIERS)],
+            f"update {table.ref} set {sets} where {tied} and rater_tier in (select unnest(?::varchar[]))",
+            [*params, *tied_params, list(NAMED_TIERS)],
         )
     if any((t.schema, t.name) == ("quality", "fct_rater_leniency") for t in tables):
         con.execute(

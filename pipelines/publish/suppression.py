@@ -33,6 +33,8 @@ differencing attack on every published person.
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 import duckdb
 
 from pipelines.domain.template import NAMED_TIERS
@@ -56,11 +58,31 @@ def _present(con: duckdb.DuckDBPyConnection) -> set[str]:
     return {r[0] for r in rows}
 
 
+# A7 (reciprocal inflation) names two raters who are each other's ratee: its row has no ratee_code, yet
+# every figure in it is what one of the two gave the other.
+RECIPROCAL_CODES = ("A7",)
+# Columns of a finding row that are, or are worked out from, the score a rater gave (the review queue's
+# p and q are monotone in the distance from the consensus; its confidence is 1 - q).
+SCORE_COLUMNS = ("value", "p_value", "q_value", "confidence")
+
+
+def ties_rater_to_ratee(columns: Collection[str]) -> tuple[str, list[object]]:
+    """The SQL condition (and its parameters) for a finding row that shows what a rater gave another
+    person: a ratee other than the rater (A8, and A7 rows written with one), or a reciprocal pair."""
+    condition = "(ratee_code is not null and rater_code is not null and rater_code <> ratee_code)"
+    if {"code", "rater_code_2"} <= set(columns):
+        reciprocal = "(rater_code_2 is not null and code in (select unnest(?::varchar[])))"
+        return f"({condition} or {reciprocal})", [list(RECIPROCAL_CODES)]
+    return condition, []
+
+
 def withhold_rater_scores(con: duckdb.DuckDBPyConnection) -> int:
-    """A quality finding about one named internal rater and one ratee (an outlier rating, a pair) keeps its
-    code, alias and counts, but not the score: `value` is withheld and every decimal figure of the
-    explanation (printf %.1f: the composite, the others' mean, the distance) becomes 「（已隐去）」. With one
-    分管领导 or 科室负责人 per section, the tier alone names the rater, so an alias does not hide them."""
+    """A quality finding about one named internal rater and one ratee (an outlier rating, a pair that
+    inflates each other) keeps its code, alias and counts, but not the score: `value`, p, q and confidence
+    are withheld, every decimal figure of the explanation (printf %.1f: the composite, the others' median,
+    the distance) becomes 「（已隐去）」, and the review queue's `evidence` keeps only its metric and count.
+    With one 分管领导 or 科室负责人 per section, the tier alone names the rater, so an alias does not hide
+    them."""
     tables = con.execute(
         "select table_schema, table_name, list(column_name) from information_schema.columns "
         "where table_catalog = current_database() group by all"
@@ -71,12 +93,17 @@ def withhold_rater_scores(con: duckdb.DuckDBPyConnection) -> int:
         if not {"rater_code", "ratee_code", "rater_tier", "explanation_zh"} <= cols:
             continue
         ref = f'"{schema}"."{name}"'
-        value = ", value = null" if "value" in cols else ""
+        sets = ["explanation_zh = regexp_replace(explanation_zh, ?, ?, 'g')"]
+        params: list[object] = [DECIMAL_FIGURE, WITHHELD_TEXT]
+        if {"evidence", "metric", "n"} <= cols:
+            sets.append("evidence = concat_ws('; ', metric || ' = ' || ?, 'n = ' || n)")
+            params.append(WITHHELD_TEXT)
+        sets += [f"{column} = null" for column in SCORE_COLUMNS if column in cols]
+        tied, tied_params = ties_rater_to_ratee(cols)
         changed += con.execute(
-            f"update {ref} set explanation_zh = regexp_replace(explanation_zh, ?, ?, 'g'){value} "
-            "where ratee_code is not null and rater_code is not null and rater_code <> ratee_code "
-            "and rater_tier in (select unnest(?::varchar[]))",
-            [DECIMAL_FIGURE, WITHHELD_TEXT, list(NAMED_TIERS)],
+            f"update {ref} set {', '.join(sets)} "
+            f"where {tied} and rater_tier in (select unnest(?::varchar[]))",
+            [*params, *tied_params, list(NAMED_TIERS)],
         ).fetchone()[0]
     return changed
 

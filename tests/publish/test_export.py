@@ -43,11 +43,19 @@ def build(tmp_path: Path) -> Path:
                 as t(quarter, unit_code, person_code, rater_tier, n_raters, tier_weight, is_suppressed, tier_mean_score);
             create table quality.fct_rating_findings as select * from (values
                 ('A8', '371602-X-001', '科室工作人员', 'P7', null, 'P1', '评议人P7（科室工作人员）给P1的综合分58.0'),
-                ('A7', '371602-X-001', '科室工作人员', 'P7', 'P8', null, 'P7与P8互评均高'),
+                ('A7', '371602-X-001', '科室工作人员', 'P7', 'P8', null, 'P7与P8（科室工作人员）互评均高于对方绝大多数其他评议人，扣除各自对其他人的一贯打分高低后仍分别多给16.8分、17.5分（比中位分高15.5分、14.0分，q=0.0010），疑似互相抬分。'),
                 ('A7', '371602-X-001', '科室工作人员', 'P7', 'P8', 'P1', 'P7与P8（科室工作人员）互评均高'),
+                ('A6', '371602-X-001', '科室工作人员', 'P5', 'P6', null, '评议人P5与P6对5名共同被评议人中的4名五项打分相同（q=0.0005），疑似串通打分。'),
                 ('A1', '371602-X-002', '科室负责人', 'P2', null, 'P2', '评议人P2给自己打分'),
                 ('A8', '371621-X-001', '服务对象', 'F03', null, 'P3', '评议人F03（服务对象）给P3的综合分50.0'))
                 as t(code, unit_code, rater_tier, rater_code, rater_code_2, ratee_code, explanation_zh);
+            create table quality.fct_review_queue as select * from (values
+                ('A8', '371602-X-001', '科室负责人', 'P9', null, 'P1', 'distance_from_consensus', -34.4::double, 25.0::double, 12, 1e-12::double, 1e-10::double, 1.0::double,
+                 'distance_from_consensus = -34.400 (threshold 25.000); n = 12; BH q = 1e-10', '评议人P9（科室负责人）给P1的综合分51.8，与其他12名评议人的中位分86.2相差-34.4分，属离群评分（q=0.0000），请核实。'),
+                ('A3', '371602-X-001', '科室负责人', 'P9', null, null, 'rater_residual_vs_pool', 7.5::double, 5.0::double, 8, 1e-5::double, 1e-3::double, 0.999::double,
+                 'rater_residual_vs_pool = 7.500 (threshold 5.000); n = 8; BH q = 0.001', '评议人P9（科室负责人）给8名被评议人的分数普遍偏高（稳健平均差7.5分）'))
+                as t(code, unit_code, rater_tier, rater_code, rater_code_2, ratee_code, metric, value, threshold, n,
+                     p_value, q_value, confidence, evidence, explanation_zh);
             create table quality.fct_rater_leniency as select * from (values
                 ('371602-X-001', 'P7', 2, 3.5, 1.0), ('371602-X-001', 'P8', 6, -1.0, 0.5))
                 as t(unit_code, rater_code, n_ratees, leniency, leniency_se);
@@ -87,7 +95,14 @@ def test_named_raters_beside_a_ratee_get_a_keyed_alias(build: Path, tmp_path: Pa
     assert a7[1].startswith(RATER_ALIAS_PREFIX) and a7[2].startswith(RATER_ALIAS_PREFIX)
     assert "P7" not in a7[4] and "P8" not in a7[4]
     assert a7[1] == a8[1]  # the same rater keeps the same alias within the unit
-    assert next(r for r in rows if r[0] == "A7" and r[3] is None)[1] == "P7"  # no ratee: nothing to hide
+    # The pair's row as dbt writes it has no ratee: each rater is the other's. Both get an alias and what
+    # they gave each other (the excess, the distance, q) is withheld.
+    pair = next(r for r in rows if r[0] == "A7" and r[3] is None)
+    assert pair[1] == a8[1] and pair[2] == a7[2] and "P7" not in pair[4] and "P8" not in pair[4]
+    assert "16.8" not in pair[4] and "0.0010" not in pair[4] and "（已隐去）分、（已隐去）分" in pair[4]
+    # Collusion (A6) ties two raters to each other, not to what either gave anyone: codes and q stay.
+    a6 = next(r for r in rows if r[0] == "A6")
+    assert (a6[1], a6[2]) == ("P5", "P6") and "q=0.0005" in a6[4]
     assert next(r for r in rows if r[0] == "A1")[1] == "P2"  # a self-rating reveals nobody else's rating
     assert next(r for r in rows if r[3] == "P3")[1] == "F03"  # 服务对象 codes are anonymous already
     assert next(r for r in rows if r[3] == "P3")[4].endswith("50.0")  # an anonymous rater's score stays
@@ -145,9 +160,28 @@ def test_the_audits_catch_a_leak(build: Path, tmp_path: Path) -> None:
     assert audit.rater_anonymity(target) == [
         "marts.fct_person_tier_score: 1 tier means over fewer than 3 raters"
     ]
-    assert audit.rater_anonymity(build)[0].startswith(
-        "quality.fct_rating_findings: 2 rows name an internal rater"
+    assert audit.rater_anonymity(build)[:4] == [
+        "quality.fct_rating_findings: 3 rows name an internal rater beside a ratee",
+        "quality.fct_rating_findings: 2 rows show the score a named rater gave a ratee",
+        "quality.fct_review_queue: 1 rows name an internal rater beside a ratee",
+        "quality.fct_review_queue: 1 rows show the score a named rater gave a ratee",
+    ]
+
+
+def test_the_review_queue_keeps_a_named_raters_case_but_not_the_score(build: Path, tmp_path: Path) -> None:
+    target = tmp_path / "analyst.duckdb"
+    export_analyst_file(build, target, KEY)
+    rows = _rows(
+        target,
+        "select code, rater_code, value, p_value, q_value, confidence, threshold, n, evidence, explanation_zh "
+        "from quality.fct_review_queue order by code desc",
     )
+    a8, a3 = rows
+    assert a8[1].startswith(RATER_ALIAS_PREFIX) and a8[2:6] == (None, None, None, None)
+    assert a8[6:9] == (25.0, 12, "distance_from_consensus = （已隐去）; n = 12")
+    assert "34.4" not in a8[9] and "P9" not in a8[9] and "12名" in a8[9]
+    # A rater-only finding (A3) names no ratee: the rater's code and every figure stay.
+    assert a3[1:6] == ("P9", 7.5, 1e-5, 1e-3, 0.999) and a3[8].startswith("rater_residual_vs_pool = 7.500")
 
 
 def test_stage_release_writes_every_county_and_a_manifest(build: Path, tmp_path: Path) -> None:
