@@ -423,3 +423,49 @@ def test_the_run_command_starts_ingestion_before_it_imports_dagster(data: Path, 
     assert seen.read_text(encoding="utf-8") == "dagster imported: False", done.stderr
     assert done.returncode == 130
     assert one_line(done.stderr) == "错误 error: 已中断 interrupted"
+
+
+@pytest.mark.parametrize(
+    ("published", "said"),
+    [
+        (False, "运行失败，已发布的仓库未变 run failed, published warehouse unchanged: 2027Q1: report"),
+        # a probe's run published, then its report failed: "unchanged" was untrue
+        (True, "运行失败，新版本已发布 run failed after publishing a new release: 2027Q1: report"),
+    ],
+)
+def test_a_failed_run_says_whether_it_published(
+    published: bool, said: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import typer
+
+    from pipelines.cli.app import one_line_errors
+    from pipelines.cli.errors import FAILED, RunFailedError
+
+    @one_line_errors
+    def run() -> None:
+        raise RunFailedError("2027Q1: report__quarterly: 2027Q1 is not in the warehouse", published=published)
+
+    with pytest.raises(typer.Exit) as info:
+        run()
+    assert info.value.exit_code == FAILED
+    assert capsys.readouterr().err.startswith(f"错误 error: {said}")
+
+
+def test_a_failed_step_is_drawn_failed_not_done() -> None:
+    """A probe saw `✓ 2025Q3 参考数据 reference data · reference_data… 1/1` for the step that failed: the
+    ✓ came with completion and the failure mark was cut off behind the 48-cell label."""
+    import io
+
+    from rich.console import Console
+
+    from pipelines.cli.display import RichProgress
+
+    out = io.StringIO()
+    with RichProgress(Console(file=out, width=120, force_terminal=False)) as progress:
+        progress.launch("2025Q3", 2)
+        for step, ok in (("reference_data", False), ("ingest_quarter", True)):
+            progress.step_started("reference", step, None)
+            progress.step_finished("reference", step, 0.1, ok)
+    failed, done = out.getvalue().strip().splitlines()[-2:]
+    assert failed.startswith("✗ 失败 failed 2025Q3") and "1/1" not in failed
+    assert done.startswith("✓ 2025Q3") and "1/1" in done

@@ -9,6 +9,7 @@ import gc
 import uuid
 import weakref
 from collections.abc import Iterator
+from pathlib import Path
 
 import dagster as dg
 import pytest
@@ -123,3 +124,36 @@ def test_a_failed_step_is_told_by_its_cause_not_by_dagsters_wrapper() -> None:
     result = refusing.execute_in_process(raise_on_error=False)
     (failure,) = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
     assert _first_line(failure) == "ValueError: 未设置假名化密钥，拒绝运行"
+
+
+@pytest.mark.parametrize(
+    ("content", "told"),
+    [
+        # tomllib's error is the cause; the project's, which names the file, is what the operator reads
+        (b"year = \n", "规则文件有误 {path}: not a valid UTF-8 TOML file: Invalid value"),
+        # the problems follow the first line of the refusal: they are the message, not log detail
+        (b"year = 2026\n", "规则文件有误 {path}: rules refused, 10 problem(s): version: missing; calendar: "),
+    ],
+)
+def test_a_refused_rules_file_is_told_by_its_path_and_its_problems(
+    tmp_path: Path, content: bytes, told: str
+) -> None:
+    """A probe saw `reference_data: tomllib.TOMLDecodeError: …` (no file named) and `… rules refused, 1
+    problem(s):` with the problem itself only in the log."""
+    from pipelines.cli.runner import _first_line
+    from pipelines.domain.rules import load_rules
+
+    (tmp_path / "2026.toml").write_bytes(content)
+
+    @dg.op
+    def loads_rules() -> None:
+        load_rules(2026, tmp_path)
+
+    @dg.job
+    def loading() -> None:
+        loads_rules()
+
+    result = loading.execute_in_process(raise_on_error=False)
+    (failure,) = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    assert _first_line(failure).startswith(told.format(path=tmp_path / "2026.toml"))
+    assert "\n" not in _first_line(failure)

@@ -73,9 +73,12 @@ def one_line_errors(fn: F) -> F:
                 f"另一个运行正在写仓库 another run is writing the warehouse: {exc}", errors.ENVIRONMENT
             ) from None
         except RunFailedError as exc:
-            raise fail(
-                f"运行失败，已发布的仓库未变 run failed, published warehouse unchanged: {exc}", errors.FAILED
-            ) from None
+            outcome = (
+                "运行失败，新版本已发布 run failed after publishing a new release"
+                if exc.published
+                else "运行失败，已发布的仓库未变 run failed, published warehouse unchanged"
+            )
+            raise fail(f"{outcome}: {exc}", errors.FAILED) from None
         except KeyboardInterrupt:
             raise fail("已中断 interrupted", 130) from None
         except OSError as exc:

@@ -6,17 +6,19 @@ from types import TracebackType
 
 import polars as pl
 from rich.cells import cell_len
-from rich.console import Console
+from rich.console import Console, RenderableType
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
     Progress,
     SpinnerColumn,
+    Task,
     TaskID,
     TextColumn,
     TimeElapsedColumn,
 )
 from rich.table import Column, Table
+from rich.text import Text
 
 from pipelines.cli.summary import STATUS_LABELS, STATUS_ORDER, RunSummary
 from pipelines.paths import receipts_dir
@@ -42,12 +44,22 @@ SINGLE_STEP_STAGES = {
 SEVERITY_LABELS = {"high": "高 high", "medium": "中 medium", "low": "低 low"}
 
 
+class StepMark(SpinnerColumn):
+    """A spinner while the step runs, ✓ when it succeeded, ✗ when it failed (a failed step is never
+    drawn as done: its bar stops where it was)."""
+
+    def render(self, task: Task) -> RenderableType:
+        if task.fields.get("failed"):
+            return Text("✗", style="bold red")
+        return super().render(task)
+
+
 class RichProgress:
     """A RunObserver: one line per step, with a bar where the total is known (files, dbt nodes)."""
 
     def __init__(self, console: Console) -> None:
         self.progress = Progress(
-            SpinnerColumn(finished_text="✓"),
+            StepMark(finished_text="✓"),
             TextColumn(
                 "{task.description}", table_column=Column(width=48, no_wrap=True, overflow="ellipsis")
             ),
@@ -93,9 +105,12 @@ class RichProgress:
         if task is None:
             return
         current = self.progress.tasks[self.tasks_index(task)]
+        if not ok:  # said first: the label column cuts a long description at 48 cells
+            self.progress.update(task, description=f"失败 failed {current.description}", failed=True)
+            self.progress.stop_task(task)
+            return
         total = current.total if current.total is not None else max(current.completed, 1)
-        mark = "" if ok else " ✗ 失败 failed"
-        self.progress.update(task, total=total, completed=total, description=f"{current.description}{mark}")
+        self.progress.update(task, total=total, completed=total)
 
     def tasks_index(self, task: TaskID) -> int:
         return next(i for i, t in enumerate(self.progress.tasks) if t.id == task)

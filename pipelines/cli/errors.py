@@ -22,7 +22,12 @@ FAILED = 1
 
 
 class RunFailedError(Exception):
-    """A Dagster run of the command failed; the message says which step and where the log is."""
+    """A Dagster run of the command failed; the message says which step and where the log is.
+    `published`: a new release went out before the failure (a later step, the report, failed)."""
+
+    def __init__(self, message: str, published: bool = False) -> None:
+        super().__init__(message)
+        self.published = published
 
 
 class WarehouseLockedError(Exception):

@@ -334,14 +334,45 @@ class Watcher:
         return self.index.stage_of_asset[max(matches, key=len)] if matches else "other"
 
 
+# What Dagster wraps a step's own exception in; the operator needs what the step raised.
+STEP_WRAPPERS = frozenset({"DagsterExecutionStepExecutionError", "DagsterUserCodeExecutionError"})
+# The project's refusals of the operator's own files, labelled in Chinese (their text is English).
+REFUSALS_ZH = {"RulesError": "规则文件有误", "RegistryError": "单位名录有误"}
+MAX_FAILURE_CHARS = 600
+ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")
+
+
 def _first_line(event: dg.DagsterEvent) -> str:
-    """What made a step fail, in its own words: Dagster wraps what the step raised (`Error occurred while
-    executing op ...`), and the operator needs the cause (a Chinese refusal, a CSV error), not the wrapper."""
+    """What made a step fail, in its own words, on one line: the outermost exception that is not Dagster's
+    wrapper (`Error occurred while executing op ...`). Not the innermost cause: the project's own error
+    (a refused rules file, naming the file) is raised from the library's (tomllib's, naming a line)."""
     error = getattr(event.event_specific_data, "error", None)
-    while error is not None and error.cause is not None:
+    cause = error
+    while cause is not None:  # a DuckDB lock conflict anywhere in the chain is what to tell (_failure)
+        if locked_file(cause.message or ""):
+            return failure_text(cause.message)
+        cause = cause.cause
+    while error is not None and error.cls_name in STEP_WRAPPERS and error.cause is not None:
         error = error.cause
-    text = (error.message if error is not None else event.message) or "failed"
-    return text.strip().splitlines()[0][:300] if text.strip() else "failed"
+    text = (error.message if error is not None else event.message) or ""
+    return failure_text(text, error.cls_name if error is not None else None)
+
+
+def failure_text(text: str, cls_name: str | None = None) -> str:
+    """One line from an exception's message: its first line (the rest is detail for the log), except for
+    a refusal of the operator's files, whose problems follow on the next lines and are joined to it,
+    under a Chinese label and without the module path."""
+    text = ANSI_ESCAPE.sub("", text)  # dbt colours its unit test diffs
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    if not lines:
+        return "failed"
+    first = lines[0]
+    if cls_name not in REFUSALS_ZH or not re.match(rf"pipelines\.[\w.]*\b{cls_name}: ", first):
+        return first[:MAX_FAILURE_CHARS]
+    first = f"{REFUSALS_ZH[cls_name]} {first.split(': ', 1)[1]}"
+    listed = [line.removeprefix("- ") for line in lines[1:]]
+    joined = " ".join([first, "; ".join(listed)]) if listed else first
+    return joined if len(joined) <= MAX_FAILURE_CHARS else joined[: MAX_FAILURE_CHARS - 1] + "…"
 
 
 LOCK_HINT = re.compile(
@@ -543,7 +574,7 @@ def _launch_all(
                     )
                 published = published or PUBLISH_STEP in watcher.succeeded
                 if not result.success:
-                    raise _failure(launch.quarter, run_id, watcher, log_path)
+                    raise _failure(launch.quarter, run_id, watcher, log_path, published)
     except BaseException:
         if not published:
             discard(build_path(build_id, lay))
@@ -574,7 +605,7 @@ def _close_run_log(path: Path) -> None:
         handler.close()
 
 
-def _failure(quarter: str, run_id: str, watcher: Watcher, log_path: Path) -> Exception:
+def _failure(quarter: str, run_id: str, watcher: Watcher, log_path: Path, published: bool) -> Exception:
     for failure in watcher.failures:
         path = locked_file(failure)
         if path is not None:
@@ -585,4 +616,5 @@ def _failure(quarter: str, run_id: str, watcher: Watcher, log_path: Path) -> Exc
         why = "blocking checks failed: " + ", ".join(sorted(set(watcher.failed_checks)))
     else:
         why = "a step did not run"
-    return RunFailedError(f"{quarter}: {why} (run {run_id[:8]} in the Dagster UI; log {log_path})")
+    where = f"(run {run_id[:8]} in the Dagster UI; log {log_path})"
+    return RunFailedError(f"{quarter}: {why} {where}", published=published)

@@ -129,11 +129,24 @@ def _county_name_conflicts(rows: list[dict[str, str | None]]) -> list[str]:
     names: dict[str | None, Counter[str | None]] = {}
     for row in rows:
         names.setdefault(row["county_code"], Counter())[row["county"]] += 1
-    return [
+    conflicts = [
         f"county_code {code} carries several county names: {', '.join(map(str, seen))}"
         for code, seen in names.items()
         if len(seen) > 1
     ]
+    # One county of a city under two codes would be ranked twice and get two extracts. The city is the
+    # code's first four digits: 市直 recurs in every city of a province, under that city's own code.
+    codes: dict[tuple[str, str | None], set[str]] = {}
+    for row in rows:
+        code = row["county_code"]
+        if code:
+            codes.setdefault((code[:4], row["county"]), set()).add(code)
+    conflicts += [
+        f"county {name} carries several county_codes: {', '.join(sorted(seen))}"
+        for (_, name), seen in codes.items()
+        if len(seen) > 1
+    ]
+    return conflicts
 
 
 def counties(registry: pl.DataFrame) -> pl.DataFrame:

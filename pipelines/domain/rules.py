@@ -80,7 +80,10 @@ NonNegative = Annotated[float, Strict(), Field(ge=0)]
 Positive = Annotated[float, Strict(), Field(gt=0)]
 Share = Annotated[float, Strict(), Field(ge=0, le=1)]  # proportions and q values
 Correlation = Annotated[float, Strict(), Field(ge=-1, le=1)]
-Count = Annotated[int, Strict(), Field(ge=1)]
+# No count a rule asks for (people, raters, units, days) comes near this; the bound also keeps every value
+# inside the warehouse's 32-bit integers, where a larger one stopped the quarter's dbt build.
+MAX_COUNT = 100_000
+Count = Annotated[int, Strict(), Field(ge=1, le=MAX_COUNT)]
 Severity = Literal["high", "medium", "low"]
 
 
@@ -200,7 +203,7 @@ ComplianceWeights = _table(
 
 @_section
 class Calendar:
-    deadline_days_after_quarter_end: Annotated[int, Strict(), Field(ge=0)]
+    deadline_days_after_quarter_end: Annotated[int, Strict(), Field(ge=0, le=366)]
     timezone: Str
 
     @_checked
@@ -263,7 +266,7 @@ class SectionCoefficientMethod(WorkloadMethod):
 class CategoryPeerMethod:
     """category_peer: S_task = floor_score + span·percent_rank(E) within the post-category peer group."""
 
-    min_group_size: Annotated[int, Strict(), Field(ge=2)]
+    min_group_size: Annotated[int, Strict(), Field(ge=2, le=MAX_COUNT)]
     floor_score: NonNegative
     span: NonNegative
 
@@ -296,7 +299,7 @@ RequiredTiers = _table(
 @_section
 class Evaluation:
     # Trimming one highest and one lowest rating needs at least three raters to leave one.
-    trim_min_raters: Annotated[int, Strict(), Field(ge=3)]
+    trim_min_raters: Annotated[int, Strict(), Field(ge=3, le=MAX_COUNT)]
     official_fair_score: Bool
     dimension_weights: DimensionWeights
     tier_weights: TierWeights
@@ -312,7 +315,10 @@ class Quarterly:
     top_quota: Annotated[
         float, Strict(), Field(gt=0, le=TOP_QUOTA_CAP, description="好 quota, national cap 0.4")
     ]
-    top_quota_min: Annotated[int, Strict(), Field(ge=0)]
+    # the spec's max(1, floor(0.40·n)): a larger floor would lift the national cap in small units
+    top_quota_min: Annotated[
+        int, Strict(), Field(ge=0, le=1, description="cap = max(top_quota_min, …): 0 or 1")
+    ]
     bands: QuarterBands
 
     @_checked
@@ -336,7 +342,9 @@ class Annual:
     excellent_quota: Annotated[
         float, Strict(), Field(gt=0, le=EXCELLENT_QUOTA_CAP, description="优秀 quota, national cap 0.2")
     ]
-    excellent_quota_min: Annotated[int, Strict(), Field(ge=0)]
+    excellent_quota_min: Annotated[
+        int, Strict(), Field(ge=0, le=1, description="cap = max(excellent_quota_min, …): 0 or 1")
+    ]
     excellent_min_top_share: Share
     basic_min_poor_quarters: Annotated[int, Strict(), Field(ge=1, le=4)]
     incompetent_min_poor_quarters: Annotated[int, Strict(), Field(ge=1, le=4)]
@@ -377,9 +385,9 @@ class RatingConsensus:
     """The robust consensus the rater and pair findings (A3–A8) measure against (quality.md)."""
 
     # A median of fewer than 3 others is the mean of 2, which one dishonest rater drags.
-    min_other_raters: Annotated[int, Strict(), Field(ge=3)]
+    min_other_raters: Annotated[int, Strict(), Field(ge=3, le=MAX_COUNT)]
     # A tier with fewer tested raters in the city-quarter borrows the all-tier pool.
-    min_pool_raters: Annotated[int, Strict(), Field(ge=10)]
+    min_pool_raters: Annotated[int, Strict(), Field(ge=10, le=MAX_COUNT)]
     max_score: Positive  # the top of the score scale: headroom = max_score − consensus
 
 
@@ -632,7 +640,7 @@ def load_rules(year: int | str, directory: Path | str | None = None) -> Rules:
         available = ", ".join(sorted(p.stem for p in folder.glob("*.toml"))) or "none"
         raise RulesError(f"{path}: no rules file for {key} (available years: {available})") from None
     try:
-        mapping = tomllib.loads(data.decode("utf-8"))
+        mapping = tomllib.loads(data.decode("utf-8-sig"))  # Notepad saves UTF-8 with a BOM
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise RulesError(f"{path}: not a valid UTF-8 TOML file: {exc}") from exc
     fingerprint = hashlib.sha256(data).hexdigest()[:12]

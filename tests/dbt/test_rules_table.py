@@ -60,3 +60,19 @@ def test_write_rules_table_writes_every_committed_year(tmp_path: Path) -> None:
     assert frame.schema == pl.Schema(RULES_SCHEMA)
     assert sorted(frame["rules_year"].unique().to_list()) == rules_years() == [2025, 2026]
     assert frame.equals(rules_frame())
+
+
+def test_the_table_holds_the_years_of_the_rules_folder_in_use(tmp_path: Path, monkeypatch) -> None:
+    """$ASSESSMENT_RULES_DIR moves the rules folder: a probe's folder with only 2025.toml failed on the
+    committed 2026.toml's absence, and an added 2027.toml was left out of the table."""
+    import shutil
+
+    from pipelines.paths import RULES_ENV, rules_dir
+
+    committed = rules_dir()
+    shutil.copy(committed / "2025.toml", tmp_path / "2025.toml")
+    monkeypatch.setenv(RULES_ENV, str(tmp_path))
+    assert rules_frame()["rules_year"].unique().to_list() == [2025]
+    text = (committed / "2026.toml").read_text(encoding="utf-8").replace("2026", "2027")
+    (tmp_path / "2027.toml").write_text(text, encoding="utf-8")
+    assert sorted(rules_frame()["rules_year"].unique().to_list()) == [2025, 2027]

@@ -176,6 +176,13 @@ def _replace_line(line_no: int, old: str, new: str) -> list[str]:
     return lines
 
 
+def _moved_to_phantom_county() -> list[str]:
+    """Line 80's unit under county code 371699 (in no list), its unit code moved along, name kept."""
+    lines = _lines()
+    lines[79] = lines[79].replace("371602", "371699")
+    return lines
+
+
 # Line 2 is 371600-S-001 市委办公室; line 80 is a 县直 unit of 滨城区.
 BROKEN = {
     "bad code format": (_replace_line(2, "371600-S-001", "371600-S-01"), ["line 2", "371600-S-01"]),
@@ -189,6 +196,11 @@ BROKEN = {
         ["duplicate unit_code", "lines 2, 3"],
     ),
     "duplicate name": (_replace_line(3, "市委组织部", "市委办公室"), ["duplicate unit_name", "lines 2, 3"]),
+    # A probe moved one 滨城区 unit to an unlisted code: 滨城区 was ranked twice, with two extracts.
+    "one county under two codes": (
+        _moved_to_phantom_county(),
+        ["county 滨城区 carries several county_codes", "371602", "371699"],
+    ),
     "county unit in the municipal group": (
         _replace_line(80, _lines()[79].split(",")[3] + ",", "市直,"),
         ["line 80", "municipal group"],

@@ -66,6 +66,17 @@ def test_the_schema_accepts_the_committed_files(year: int) -> None:
         (("evaluation", "tier_weights"), "群众评议", 0.1, "evaluation.tier_weights: unknown key(s) 群众评议"),
         (("quality", "collusion"), "severity", "critical", "quality.collusion.severity: must be one of"),
         (("evaluation",), "trim_min_raters", "five", "evaluation.trim_min_raters: expected int"),
+        # max(1, floor(0.40·n)): a floor above 1 lifted the national cap (10 好 of 24 scored, a probe)
+        (("quarterly",), "top_quota_min", 10, "quarterly.top_quota_min: must be ≤ 1"),
+        (("annual",), "excellent_quota_min", 2, "annual.excellent_quota_min: must be ≤ 1"),
+        # values the loader took and the run then died on (a date overflow, dbt's 32-bit integers)
+        (
+            ("calendar",),
+            "deadline_days_after_quarter_end",
+            100_000_000,
+            "deadline_days_after_quarter_end: must be ≤ 366",
+        ),
+        (("quality", "straight_lining"), "min_ratees", 3_000_000_000, "min_ratees: must be ≤ 100000"),
     ],
 )
 def test_the_schema_and_the_loader_refuse_the_same_edit(
@@ -90,6 +101,13 @@ def test_a_schema_comment_leaves_the_values_and_only_moves_the_fingerprint(tmp_p
     commented, plain = load_rules(2026, tmp_path), load_rules(2026)
     assert commented.fingerprint != plain.fingerprint  # the fingerprint is of the bytes, comments included
     assert commented.dbt_vars() | {"rules_fingerprint": ""} == plain.dbt_vars() | {"rules_fingerprint": ""}
+
+
+def test_a_file_saved_with_a_byte_order_mark_loads_as_without(tmp_path: Path) -> None:
+    """Notepad writes UTF-8 with a BOM; tomllib read it as an invalid statement at line 1."""
+    (tmp_path / "2026.toml").write_bytes(b"\xef\xbb\xbf" + (RULES_DIR / "2026.toml").read_bytes())
+    with_bom, plain = load_rules(2026, tmp_path), load_rules(2026)
+    assert with_bom.dbt_vars() | {"rules_fingerprint": ""} == plain.dbt_vars() | {"rules_fingerprint": ""}
 
 
 def test_a_year_mismatch_is_listed_with_the_section_problems(tmp_path: Path) -> None:

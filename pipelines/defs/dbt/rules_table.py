@@ -17,8 +17,8 @@ from typing import Any
 
 import polars as pl
 
-from pipelines.domain.rules import RULES_DIR, Rules, load_rules
-from pipelines.paths import raw_dir
+from pipelines.domain.rules import Rules, load_rules
+from pipelines.paths import raw_dir, rules_years
 
 RULES_SCHEMA: dict[str, pl.DataType] = {
     "rules_year": pl.Int64,
@@ -31,12 +31,6 @@ RULES_SCHEMA: dict[str, pl.DataType] = {
     "value_number": pl.Float64,
     "value_text": pl.Utf8,
 }
-
-
-def rules_years(directory: Path | None = None) -> list[int]:
-    """Years with a committed rules file, ascending."""
-    folder = directory or RULES_DIR
-    return sorted(int(p.stem) for p in folder.glob("*.toml") if p.stem.isdigit())
 
 
 def _walk(
