@@ -131,6 +131,13 @@ def publish_release(release: Path, build: Path | None = None, lay: WarehouseLayo
     lay = lay or layout()
     if not (release / PUBLISHED_NAME).exists():
         raise FileNotFoundError(f"nothing to publish: {release / PUBLISHED_NAME} does not exist")
+    # Every county the release was made with keeps its extract: a county office must not silently lose
+    # its file (a restore of a release someone tidied by hand).
+    listed = read_manifest(release).get("county_person_quarters")
+    if isinstance(listed, dict):
+        missing = sorted(c for c in listed if not (release / COUNTIES_NAME / f"{c}.duckdb").is_file())
+        if missing:
+            raise FileNotFoundError(f"{release / COUNTIES_NAME}: no extract for county {', '.join(missing)}")
     for db in [release / PUBLISHED_NAME, *sorted((release / COUNTIES_NAME).glob("*.duckdb"))]:
         if db.with_name(db.name + ".wal").exists():
             raise RuntimeError(f"{db} still has a write-ahead log; close every connection before publishing")

@@ -40,7 +40,7 @@ def _release_of(build: Path, lay, label: str) -> Path:
     release = new_release(lay, label)
     _write(release / PUBLISHED_NAME, _read(build))
     _write(release / "counties" / "371602.duckdb", _read(build))
-    write_manifest(release, {"label": label})
+    write_manifest(release, {"label": label, "county_person_quarters": {"371602": 1}})
     return release
 
 
@@ -138,6 +138,19 @@ def test_restore_refuses_a_folder_outside_the_releases(tmp_path: Path) -> None:
     _run(lay, "one", 1)
     with pytest.raises(ValueError, match="not a release"):
         restore(tmp_path, lay)
+
+
+def test_restore_refuses_a_release_that_lost_a_county_extract(tmp_path: Path) -> None:
+    """A probe deleted counties/371602.duckdb from an older release and restored it: the county office's
+    file vanished with exit 0."""
+    lay = layout(tmp_path)
+    _run(lay, "one", 1)
+    _run(lay, "two", 2)
+    older = releases(lay)[-1]
+    (older / "counties" / "371602.duckdb").unlink()
+    with pytest.raises(FileNotFoundError, match="no extract for county 371602"):
+        restore(older, lay)
+    assert _read(lay.published) == 2 and _read(lay.counties / "371602.duckdb") == 2
 
 
 def test_build_ids_cannot_escape_the_builds_folder(tmp_path: Path) -> None:
