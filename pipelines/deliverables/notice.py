@@ -7,19 +7,31 @@ text. Each notice is a <section> that ends with a page break; the browser prints
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from decimal import ROUND_HALF_UP, Decimal
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 import jinja2
 
+from pipelines.deliverables.fingerprint import FLOAT_DIGITS
+
+
+def _decimal(value: float, places: int) -> str:
+    """`value` to `places` decimals, halves up, as Excel shows the unit workbook's 0.00 cells: a score of
+    89.785 is stored as 89.78499999999999…, which f"{:.2f}" printed as 89.78 while the workbook showed
+    89.79. Rounded to FLOAT_DIGITS first, as the files' fingerprints are, so bit noise between two builds
+    never flips a printed figure."""
+    exact = Decimal(f"{round(value, FLOAT_DIGITS):.{FLOAT_DIGITS}f}")
+    return str(exact.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP))
+
 
 def _num(value: Any) -> str:
-    return "" if value is None else f"{value:.2f}"
+    return "" if value is None else _decimal(value, 2)
 
 
 def _pct(value: Any) -> str:
-    return "" if value is None else f"{value * 100:.1f}%"
+    return "" if value is None else f"{_decimal(value * 100, 1)}%"
 
 
 TEMPLATES = Path(__file__).parent / "templates"
