@@ -89,21 +89,35 @@ def headline(con: Con, quarter: str) -> dict[str, Any]:
         """,
         [quarter],
     )
-    n_findings = an.query(
-        con, "select count(*) as n from quality.fct_rating_findings where quarter = ?", [quarter]
-    )["n"][0]
+    # The same findings as the findings chart: the quarter's and its year's (U1, U4).
+    findings = an.query(
+        con,
+        """
+        select count(*) as n, count(*) filter (where severity = 'high') as n_high
+        from quality.fct_rating_findings where quarter = ? or (quarter is null and period = ?)
+        """,
+        [quarter, quarter[:4]],
+    ).row(0, named=True)
     n_units, n_part, n_scored = units["n_units"], units["n_participants"] or 0, units["n_scored"] or 0
     return {
         **units,
-        "n_findings": int(n_findings),
+        "n_findings": int(findings["n"]),
+        "n_high_findings": int(findings["n_high"]),
         "submission_rate": units["n_submitted"] / n_units if n_units else None,
         "on_time_rate": units["n_on_time"] / n_units if n_units else None,
         "good_share": (units["n_good"] or 0) / n_scored if n_scored else None,
         "staff_coverage_rate": (units["n_with_indicator"] or 0) / n_part if n_part else None,
         "mean_compliance_index": counties["compliance_index"].mean() if counties.height else None,
-        "best_county": counties["county_name"][0] if counties.height else None,
-        "worst_county": counties["county_name"][-1] if counties.height else None,
+        "best_county": _at_rank(counties, counties["county_rank"].min()) if counties.height else None,
+        "worst_county": _at_rank(counties, counties["county_rank"].max()) if counties.height else None,
     }
+
+
+def _at_rank(counties: pl.DataFrame, rank: Any) -> str:
+    """The county at `rank`, or every county tied there ("无棣县、博兴县、邹平市并列"): with three at
+    index 0.0, naming the last by code put one county last that shared the place with two others."""
+    names = counties.filter(pl.col("county_rank") == rank)["county_name"].to_list()
+    return names[0] if len(names) == 1 else "、".join(names) + "并列"
 
 
 # ---------------------------------------------------------------- 1. submission status
