@@ -64,6 +64,11 @@ def using_data_dir(path: Path | str | None) -> Iterator[Path]:
         _DATA_DIR.reset(token)
 
 
+def deliverables_dir(root: Path | None = None) -> Path:
+    """The files handed to units, counties and the cadre division, one folder per quarter."""
+    return (root or data_dir()) / "deliverables"
+
+
 def landing_dir() -> Path:
     return data_dir() / "landing"
 

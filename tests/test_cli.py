@@ -469,3 +469,31 @@ def test_a_failed_step_is_drawn_failed_not_done() -> None:
     failed, done = out.getvalue().strip().splitlines()[-2:]
     assert failed.startswith("✗ 失败 failed 2025Q3") and "1/1" not in failed
     assert done.startswith("✓ 2025Q3") and "1/1" in done
+
+
+def test_quarters_outside_the_command_whose_files_it_changes_get_their_deliverables(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two probes: after a 2025Q2 correction the 2025Q4 folder kept the year's old cadre list (P064 still
+    优秀), and a review register for 2025Q2 applied by a 2025Q4 run got no receipt and left 2025Q2's
+    unit workbook showing the old grade."""
+    from pipelines.cli.runner import asset_index, others_to_deliver, plan_launches
+    from pipelines.definitions import defs
+
+    monkeypatch.setenv("ASSESSMENT_DATA_DIR", str(tmp_path))
+    for quarter in ("2025Q1", "2025Q2", "2025Q4", "2026Q1"):
+        (tmp_path / "deliverables" / quarter).mkdir(parents=True)
+    (tmp_path / "landing" / "2026Q1" / "_reviews").mkdir(parents=True)  # a decision about 2026Q1
+    (tmp_path / "landing" / "2025Q3" / "_reviews").mkdir(parents=True)  # never delivered: its own run
+    # the command's year's other delivered quarters, and a delivered quarter with a review register
+    assert others_to_deliver(["2025Q2"]) == ["2025Q1", "2025Q4", "2026Q1"]
+    assert others_to_deliver(["2026Q1"]) == []
+    index = asset_index(defs())
+    plan = plan_launches(index, ["2025Q2"], [], others_to_deliver(["2025Q2"]))
+    assert [(launch.quarter, launch.publishes) for launch in plan] == [
+        ("2025Q2", True),
+        ("2025Q1", False),
+        ("2025Q4", False),
+        ("2026Q1", False),
+    ]
+    assert all(set(launch.assets) == set(index.deliverables) for launch in plan[1:])

@@ -42,7 +42,17 @@ from pipelines.defs.dbt import worker as dbt_worker
 from pipelines.defs.resources import RUN_FILE_LOGGER
 from pipelines.ingest import prefetch
 from pipelines.ingest.discover import quarter_folders
-from pipelines.paths import DUCKDB_ENV, PROJECT_ROOT, data_dir, landing_dir, new_log_path, output_to
+from pipelines.ingest.reviews import REVIEWS_FOLDER
+from pipelines.paths import (
+    DUCKDB_ENV,
+    PROJECT_ROOT,
+    data_dir,
+    deliverables_dir,
+    landing_dir,
+    new_log_path,
+    output_to,
+    quarter_keys,
+)
 from pipelines.publish.warehouse import BUILD_TAG, build_path, discard, layout
 
 StageHook = Callable[[str, str | None, float], None]
@@ -215,10 +225,16 @@ class Launch:
     publishes: bool
 
 
-def plan_launches(index: AssetIndex, quarters: Sequence[str], report_quarters: Sequence[str]) -> list[Launch]:
+def plan_launches(
+    index: AssetIndex,
+    quarters: Sequence[str],
+    report_quarters: Sequence[str],
+    also_deliver: Sequence[str] = (),
+) -> list[Launch]:
     """One launch per quarter; the last also builds the annual models, publishes and writes its
-    deliverables. The other quarters' deliverables (and reports, rare: a re-render) are written from
-    the published warehouse by short launches after it."""
+    deliverables. The other quarters' deliverables (and reports, rare: a re-render), and those of
+    `also_deliver` (quarters outside the command whose files the run changes: others_to_deliver), are
+    written from the published warehouse by short launches after it."""
     plan: list[Launch] = []
     last = quarters[-1]
     for i, quarter in enumerate(quarters):
@@ -232,7 +248,27 @@ def plan_launches(index: AssetIndex, quarters: Sequence[str], report_quarters: S
         if report or index.deliverables:
             plan.append(Launch(quarter, report + index.deliverables, publishes=False))
     plan += [Launch(q, index.report, publishes=False) for q in report_quarters if q not in quarters]
+    if index.deliverables:
+        plan += [Launch(q, index.deliverables, publishes=False) for q in also_deliver if q not in quarters]
     return plan
+
+
+def others_to_deliver(quarters: Sequence[str], root: Path | None = None) -> list[str]:
+    """Quarters outside the command whose deliverables it changes. Every quarter's folder holds its
+    year's cadre list and annual results, which a run of any quarter of the year rebuilds; and a review
+    decision about any quarter (landing/<q>/_reviews) is applied by whichever run comes next. Only
+    quarters that have deliverables already: the others get theirs when they are run. A quarter
+    whose files nothing changed costs a plan and its fingerprints (the writer carries files over)."""
+    years = {quarter[:4] for quarter in quarters}
+    delivered = deliverables_dir(root)
+    if not delivered.is_dir():
+        return []
+    found = sorted(p.name for p in delivered.iterdir() if p.is_dir() and p.name in set(quarter_keys()))
+    return [
+        q
+        for q in found
+        if q not in quarters and (q[:4] in years or (landing_dir() / q / REVIEWS_FOLDER).is_dir())
+    ]
 
 
 # -- watching a launch -------------------------------------------------------------------------------
@@ -559,7 +595,7 @@ def _launch_all(
     published = False
     try:
         with python_logs_to(log_path), output_to(log_path):
-            for launch in plan_launches(index, list(quarters), reports):
+            for launch in plan_launches(index, list(quarters), reports, others_to_deliver(quarters)):
                 observer.launch(launch.quarter, len(launch.assets))
                 run_id = str(uuid.uuid4())
                 with Watcher(instance, run_id, index, observer, on_stage, launch.quarter) as watcher:

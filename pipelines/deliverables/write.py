@@ -51,7 +51,7 @@ from pipelines.deliverables.unit import quarter_zh, write_unit_workbook
 from pipelines.domain.quarters import parse_quarter
 from pipelines.domain.rules import RulesError, load_rules
 from pipelines.ingest.reviews import REVIEWS_FOLDER
-from pipelines.paths import data_dir
+from pipelines.paths import data_dir, deliverables_dir
 from pipelines.publish.warehouse import layout
 
 if TYPE_CHECKING:
@@ -96,10 +96,6 @@ class Planned:
     inputs: tuple[Any, ...]  # everything the file shows, without the generated-at stamp
     writer: Callable[..., Path]  # writer(path, *args)
     args: tuple[Any, ...]
-
-
-def deliverables_dir(root: Path | None = None) -> Path:
-    return (root or data_dir()) / "deliverables"
 
 
 def _named(code: str, name: str | None, suffix: str) -> str:
