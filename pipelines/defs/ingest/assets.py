@@ -22,7 +22,7 @@ from pipelines.ingest import audit, prefetch
 from pipelines.ingest.pseudonym import DEMO_WARNING, ENV_VAR
 from pipelines.ingest.run import IngestReport, IngestSettings, ingest_quarter
 from pipelines.ingest.schema import RAW_TABLES
-from pipelines.paths import data_dir, raw_dir, restricted_dir
+from pipelines.paths import data_dir, landing_dir, raw_dir, restricted_dir
 from pipelines.runlock import RunLockedError, hold
 
 GROUP = "ingest"
@@ -128,6 +128,15 @@ def progress_logger(context: dg.AssetExecutionContext) -> Callable[[int, int], N
 
 def _ingest(context: dg.AssetExecutionContext, config: IngestConfig) -> Iterator[Any]:
     quarter = partition_quarter(context)
+    # As the operator command refuses it (pipelines/cli/errors.py check_landing): a run from the UI or
+    # the schedule for a quarter whose folder is missing (units dropped their files into 2025-Q3/, say)
+    # would otherwise publish every unit as missing. An empty folder is a quarter nobody sent.
+    landing = landing_dir() / quarter.key
+    if not landing.is_dir():
+        raise dg.Failure(
+            description=f"没有报送目录 no landing folder for {quarter.key}: {landing}; nothing ingested",
+            allow_retries=False,
+        )
     settings = IngestSettings(workers=config.workers, parse_timeout_seconds=config.parse_timeout_seconds)
     # One writer per data directory (pipelines/runlock.py): refused at once while another run writes;
     # re-entrant when the operator CLI runs this job in its own process and holds the lock already.
