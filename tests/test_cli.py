@@ -163,6 +163,24 @@ def test_a_second_run_is_refused_by_the_run_lock_before_it_opens_the_running_bui
         assert "warehouse file locked" not in line
 
 
+def test_the_demo_leaves_the_landing_area_alone_while_another_run_holds_the_lock(data: Path) -> None:
+    """A probe's `demo` deleted and regenerated landing/2025Q3 (8 units became 2) under a running
+    `assessment run`, and only then was refused by the lock."""
+    from tests.test_runlock import held_elsewhere
+
+    sent = data / "landing" / "2025Q3" / "371600-S-001" / "平时考核.xlsx"
+    sent.parent.mkdir(parents=True)
+    sent.write_bytes(b"a unit's file")
+    with held_elsewhere(data) as running:
+        code, _, err = invoke("demo", "--quarters", "2025Q3", "--units", "2")
+    assert code == ENVIRONMENT and str(running.pid) in one_line(err)
+    assert [p.relative_to(data).as_posix() for p in (data / "landing").rglob("*")] == [
+        "landing/2025Q3",
+        "landing/2025Q3/371600-S-001",
+        "landing/2025Q3/371600-S-001/平时考核.xlsx",
+    ]
+
+
 def test_a_damaged_release_manifest_is_listed_not_fatal(data: Path) -> None:
     from pipelines.publish.warehouse import DAMAGED, layout, prune, read_manifest, write_manifest
 

@@ -180,12 +180,16 @@ def demo(
     keys = errors.check_quarters(quarters)
     os.environ[DEMO_ENV] = "1"  # generated data: the public demo key is allowed, and announced
     console = out()
-    console.print(f"1/2 生成演示数据 generating the demo city ({quarters}, seed {seed}) …", highlight=False)
-    args = ["--quarters", quarters, "--seed", str(seed), *(["--units", units] if units else [])]
-    if generate_main(args) != 0:
-        raise UserError("生成失败 generation failed (see above)", errors.FAILED)
-    console.print("2/2 运行流水线 running the pipeline through Dagster …")
-    published = execute(keys)
+    # The lock before the generator rewrites the landing area: a run in progress reads it (re-entrant:
+    # the run below takes it again in this process).
+    with runlock.hold(data_dir(), "assessment demo"):
+        generating = f"1/2 生成演示数据 generating the demo city ({quarters}, seed {seed}) …"
+        console.print(generating, highlight=False)
+        args = ["--quarters", quarters, "--seed", str(seed), *(["--units", units] if units else [])]
+        if generate_main(args) != 0:
+            raise UserError("生成失败 generation failed (see above)", errors.FAILED)
+        console.print("2/2 运行流水线 running the pipeline through Dagster …")
+        published = execute(keys)
     from pipelines.warehouse_summary import summary
 
     console.print("\n[bold]数据概览 warehouse overview[/bold]")
