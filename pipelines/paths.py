@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager, redirect_stderr, redirect_stdout
 from contextvars import ContextVar
@@ -109,13 +110,22 @@ def output_to(path: Path) -> Iterator[None]:
     """Python-level sys.stdout and sys.stderr appended to the log file `path` for the duration: what
     libraries print (dagster-dbt echoes every dbt log line with sys.stdout.write, dbt its console lines)
     goes to the run log, not the terminal. A display that holds the stream it was given before is
-    unaffected."""
-    with (
-        path.open("a", encoding="utf-8") as fh,
-        redirect_stdout(fh),
-        redirect_stderr(fh),
-    ):
-        yield
+    unaffected.
+
+    The process's file descriptor 2 goes there too, for what the run's helper processes write to the
+    stderr they inherit: Dagster's compute-log watchers print a KeyboardInterrupt traceback each when
+    the operator presses Ctrl-C, in the middle of the command's one-line answer."""
+    with path.open("a", encoding="utf-8") as fh, redirect_stdout(fh), redirect_stderr(fh):
+        if sys.__stderr__ is not None:
+            sys.__stderr__.flush()
+        saved = os.dup(2)
+        try:
+            os.dup2(fh.fileno(), 2)
+            yield
+        finally:
+            fh.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
 
 
 def warehouse_dir() -> Path:

@@ -157,3 +157,22 @@ def test_a_refused_rules_file_is_told_by_its_path_and_its_problems(
     (failure,) = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
     assert _first_line(failure).startswith(told.format(path=tmp_path / "2026.toml"))
     assert "\n" not in _first_line(failure)
+
+
+def test_what_the_runs_helper_processes_write_to_stderr_goes_to_the_run_log(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """Dagster's compute-log watchers, children of the command, printed a KeyboardInterrupt traceback each
+    on the operator's terminal at Ctrl-C, around the command's one line."""
+    import subprocess
+    import sys
+
+    from pipelines.paths import output_to
+
+    log = tmp_path / "run.log"
+    with output_to(log):
+        child = "import sys; sys.stderr.write('Traceback (child)\\n')"
+        subprocess.run([sys.executable, "-c", child], check=True)
+    sys.stderr.write("after the run\n")
+    assert "Traceback (child)" in log.read_text(encoding="utf-8")
+    assert capfd.readouterr().err == "after the run\n"

@@ -375,6 +375,7 @@ STEP_WRAPPERS = frozenset({"DagsterExecutionStepExecutionError", "DagsterUserCod
 # The project's refusals of the operator's own files, labelled in Chinese (their text is English).
 REFUSALS_ZH = {"RulesError": "规则文件有误", "RegistryError": "单位名录有误"}
 MAX_FAILURE_CHARS = 600
+INTERRUPTED = "DagsterExecutionInterruptedError"  # a step stopped by SIGINT
 ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")
 
 
@@ -609,6 +610,10 @@ def _launch_all(
                         raise_on_error=False,
                     )
                 published = published or PUBLISH_STEP in watcher.succeeded
+                if any(INTERRUPTED in failure for failure in watcher.failures):
+                    # Ctrl-C reached the step, which Dagster reports as its failure: the operator
+                    # stopped the run, which is what the command says (one line, exit 130)
+                    raise KeyboardInterrupt
                 if not result.success:
                     raise _failure(launch.quarter, run_id, watcher, log_path, published)
     except BaseException:
