@@ -36,6 +36,10 @@ DEMO_KEY_REFUSED = (
     f"{ENV_VAR} 是公开的演示密钥，真实运行拒绝使用 / "
     f"{ENV_VAR} is the public demo key: refused outside demo mode"
 )
+NOT_UTF8_KEY = (
+    f"假名化密钥 {ENV_VAR} 不是有效的 UTF-8 文本（可能以 GBK 保存），请重新设置 / "
+    f"{ENV_VAR} is not valid UTF-8 text (saved as GBK?): set it again"
+)
 WEAK_KEY = (
     f"假名化密钥 {ENV_VAR} 强度不足（至少{MIN_KEY_CHARS}个字符、估计熵至少{MIN_KEY_BITS}位、"
     "不能是重复片段） / "
@@ -89,9 +93,14 @@ def load_key(environ: Mapping[str, str] | None = None) -> PseudonymKey:
         if not demo:
             raise KeyRefusedError(DEMO_KEY_REFUSED if value == DEMO_KEY else MISSING_KEY)
         return PseudonymKey(DEMO_KEY.encode("utf-8"), is_demo=True)
+    try:
+        # bytes that are not UTF-8 reach os.environ as lone surrogates, which encode() refuses
+        secret = value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise KeyRefusedError(NOT_UTF8_KEY) from None
     if len(value) < MIN_KEY_CHARS or estimated_bits(value) < MIN_KEY_BITS:
         raise KeyRefusedError(WEAK_KEY)
-    return PseudonymKey(value.encode("utf-8"), is_demo=False)
+    return PseudonymKey(secret, is_demo=False)
 
 
 def refusal_for_run(say: Callable[[str], None]) -> str | None:

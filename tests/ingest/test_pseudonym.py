@@ -75,6 +75,13 @@ def test_a_weak_key_is_refused_even_when_long(weak: str) -> None:
         load_key({ENV_VAR: weak, DEMO_ENV: "1"})  # demo mode does not excuse a weak real key
 
 
+def test_a_key_saved_as_gbk_is_refused_in_one_line() -> None:
+    """A probe's key written in GBK reached os.environ as surrogates and crashed the run with a traceback."""
+    gbk = ("滨州市委组织部平时考核" * 4).encode("gbk").decode("utf-8", "surrogateescape")
+    with pytest.raises(KeyRefusedError, match=r"不是有效的 UTF-8.*not valid UTF-8"):
+        load_key({ENV_VAR: gbk})
+
+
 def test_the_entropy_estimate_is_length_times_shannon_and_zero_for_repeats() -> None:
     assert estimated_bits(" " * 16) == 0 and estimated_bits("xy" * 20) == 0
     assert estimated_bits("ab" * 20 + "c") == pytest.approx(41 * 1.1, abs=3)
