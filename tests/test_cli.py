@@ -515,3 +515,20 @@ def test_quarters_outside_the_command_whose_files_it_changes_get_their_deliverab
         ("2026Q1", False),
     ]
     assert all(set(launch.assets) == set(index.deliverables) for launch in plan[1:])
+
+
+def test_status_with_a_registry_that_is_not_there_is_one_line(
+    data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A probe's ASSESSMENT_REGISTRY_CSV pointing nowhere gave `status` a RegistryError traceback (`run`
+    already said it in one line)."""
+    status = data / "raw" / "unit_status" / "2025Q3.parquet"
+    status.parent.mkdir(parents=True)
+    pl.DataFrame(
+        {"quarter": ["2025Q3"], "unit_code": ["371600-S-001"], "status": ["on_time"], "files_seen": [1]}
+    ).write_parquet(status)
+    monkeypatch.setenv("ASSESSMENT_REGISTRY_CSV", str(tmp_path / "nowhere.csv"))
+    code, _, err = invoke("status", "--quarter", "2025Q3")
+    assert code == ENVIRONMENT
+    assert one_line(err).startswith("错误 error: 单位名录有误 unit registry refused:")
+    assert "nowhere.csv" in err

@@ -31,6 +31,7 @@ from pipelines.cli import errors
 from pipelines.cli.display import RichProgress, print_outputs, print_status, print_summary
 from pipelines.cli.errors import RunFailedError, UserError, WarehouseLockedError
 from pipelines.cli.summary import NotIngestedError, outputs, run_summary, status_table
+from pipelines.domain.registry import RegistryError
 from pipelines.ingest import prefetch
 from pipelines.ingest.pseudonym import DEMO_ENV, refusal_for_run
 from pipelines.paths import data_dir, landing_dir, new_log_path, using_data_dir
@@ -79,6 +80,8 @@ def one_line_errors(fn: F) -> F:
                 else "运行失败，已发布的仓库未变 run failed, published warehouse unchanged"
             )
             raise fail(f"{outcome}: {exc}", errors.FAILED) from None
+        except RegistryError as exc:  # `status` and `where` read the registry outside a run
+            raise fail(f"单位名录有误 unit registry refused: {exc}", errors.ENVIRONMENT) from None
         except KeyboardInterrupt:
             raise fail("已中断 interrupted", 130) from None
         except OSError as exc:
