@@ -16,6 +16,7 @@ REGISTRY_ENV = "ASSESSMENT_REGISTRY_CSV"
 # The one setting Dagster and dbt (dbt_project/profiles.yml) share for the DuckDB file dbt writes.
 DUCKDB_ENV = "ASSESSMENT_DUCKDB"
 RULES_ENV = "ASSESSMENT_RULES_DIR"
+DATA_ENV = "ASSESSMENT_DATA_DIR"
 
 
 def rules_dir() -> Path:
@@ -45,11 +46,13 @@ def quarter_keys(folder: Path | None = None) -> list[str]:
 
 def data_dir() -> Path:
     """Root of generated data: landing, archive, ground truth and warehouse files. In order: the one set by
-    `using_data_dir`, $ASSESSMENT_DATA_DIR, <project>/data."""
+    `using_data_dir`, $ASSESSMENT_DATA_DIR, <project>/data. An empty $ASSESSMENT_DATA_DIR counts as unset
+    (as a path it would be the current folder, where a probe's `generate` then wrote its landing area)."""
     chosen = _DATA_DIR.get()
     if chosen is not None:
         return chosen
-    return Path(os.environ.get("ASSESSMENT_DATA_DIR", PROJECT_ROOT / "data")).resolve()
+    configured = os.environ.get(DATA_ENV, "").strip()
+    return Path(configured).resolve() if configured else (PROJECT_ROOT / "data").resolve()
 
 
 @contextmanager

@@ -532,3 +532,19 @@ def test_status_with_a_registry_that_is_not_there_is_one_line(
     assert code == ENVIRONMENT
     assert one_line(err).startswith("错误 error: 单位名录有误 unit registry refused:")
     assert "nowhere.csv" in err
+
+
+def test_the_data_directory_from_the_environment_is_checked_like_the_option(
+    data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A probe's ASSESSMENT_DATA_DIR naming a file made `status` say "not ingested" and `run` "no landing
+    folder"; set but empty, it made the current folder the data directory."""
+    from pipelines.paths import PROJECT_ROOT, data_dir
+
+    a_file = tmp_path / "data.txt"
+    a_file.write_text("not a folder")
+    monkeypatch.setenv("ASSESSMENT_DATA_DIR", str(a_file))
+    code, _, err = invoke("status", "--quarter", "2025Q3")
+    assert code == USAGE and "data directory is not a folder" in one_line(err)
+    monkeypatch.setenv("ASSESSMENT_DATA_DIR", "")
+    assert data_dir() == (PROJECT_ROOT / "data").resolve()

@@ -34,7 +34,7 @@ from pipelines.cli.summary import NotIngestedError, outputs, run_summary, status
 from pipelines.domain.registry import RegistryError
 from pipelines.ingest import prefetch
 from pipelines.ingest.pseudonym import DEMO_ENV, refusal_for_run
-from pipelines.paths import data_dir, landing_dir, new_log_path, using_data_dir
+from pipelines.paths import DATA_ENV, data_dir, landing_dir, new_log_path, using_data_dir
 from pipelines.runlock import RunLockedError
 
 app = typer.Typer(
@@ -103,6 +103,11 @@ def _options(
         typer.Option("--data-dir", help="数据目录 data directory (default $ASSESSMENT_DATA_DIR or ./data)"),
     ] = None,
 ) -> None:
+    configured = os.environ.get(DATA_ENV, "").strip()
+    if data_dir is None and configured and Path(configured).exists() and not Path(configured).is_dir():
+        # as --data-dir is checked: a file there made `status` say "not ingested", `run` "no landing"
+        not_a_folder = f"数据目录不是文件夹 data directory is not a folder: {DATA_ENV}={configured}"
+        raise fail(not_a_folder, errors.USAGE)
     if data_dir is not None:
         try:
             folder = errors.check_data_dir(data_dir)
