@@ -548,3 +548,24 @@ def test_the_data_directory_from_the_environment_is_checked_like_the_option(
     assert code == USAGE and "data directory is not a folder" in one_line(err)
     monkeypatch.setenv("ASSESSMENT_DATA_DIR", "")
     assert data_dir() == (PROJECT_ROOT / "data").resolve()
+
+
+@pytest.mark.parametrize("value", ["garbage", "1KB", "2 G", "0GB"])
+def test_an_unusable_duckdb_memory_limit_is_refused_before_the_run(
+    data: Path, monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    """A probe's ASSESSMENT_DUCKDB_MEMORY=garbage ingested the quarter, then stopped at dbt with only
+    "dbt build failed:" on the terminal."""
+    (data / "landing" / "2025Q3").mkdir(parents=True)
+    monkeypatch.setenv("ASSESSMENT_DUCKDB_MEMORY", value)
+    code, _, err = invoke("run", "--quarter", "2025Q3")
+    assert code == ENVIRONMENT and f"ASSESSMENT_DUCKDB_MEMORY={value}" in one_line(err)
+    assert not (data / "archive").exists()
+
+
+@pytest.mark.parametrize("value", ["2500MB", "2GB", "1.5 GiB", "512mib", ""])
+def test_the_usual_memory_limits_pass(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+    from pipelines.cli.errors import check_duckdb_memory
+
+    monkeypatch.setenv("ASSESSMENT_DUCKDB_MEMORY", value)
+    check_duckdb_memory()

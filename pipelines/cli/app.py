@@ -119,6 +119,7 @@ def _options(
 def execute(quarters: list[str], report: bool = True) -> Path:
     """Pre-flight checks, the run with live progress, then the summary."""
     errors.check_not_pinned()
+    errors.check_duckdb_memory()
     errors.check_landing(quarters)
     console = out()
     refused = refusal_for_run(lambda msg: console.print(f"[bold red]{msg}[/bold red]", highlight=False))

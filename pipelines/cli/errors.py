@@ -155,6 +155,30 @@ def check_warehouse_unlocked() -> None:
             )
 
 
+MEMORY_ENV = "ASSESSMENT_DUCKDB_MEMORY"
+# DuckDB's memory_limit units; below ~256 MB a city's quality models stop with "Out of Memory"
+_MEMORY = re.compile(r"(\d+(?:\.\d+)?)\s*(B|KB|MB|GB|TB|KIB|MIB|GIB|TIB)", re.IGNORECASE)
+_UNIT_BYTES = {"B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12}
+_UNIT_BYTES |= {"KIB": 2**10, "MIB": 2**20, "GIB": 2**30, "TIB": 2**40}
+MIN_MEMORY_BYTES = 256 * 10**6
+
+
+def check_duckdb_memory() -> None:
+    """dbt's DuckDB memory limit (profiles.yml) before a run: a typo used to surface only as "dbt build
+    failed" after ingestion, with DuckDB's parser error in the log."""
+    value = os.environ.get(MEMORY_ENV, "").strip()
+    if not value:
+        return
+    m = _MEMORY.fullmatch(value)
+    size = float(m.group(1)) * _UNIT_BYTES[m.group(2).upper()] if m else 0.0
+    if size < MIN_MEMORY_BYTES:
+        raise UserError(
+            f"{MEMORY_ENV}={value} 无效 is not a usable DuckDB memory limit: give e.g. 2500MB or 2GB, "
+            "at least 256MB (or unset it for the default 2500MB)",
+            ENVIRONMENT,
+        )
+
+
 def check_not_pinned() -> None:
     """ASSESSMENT_DUCKDB pins dbt to one file (tests, dbt by hand); a run from it would publish nothing."""
     pinned = os.environ.get("ASSESSMENT_DUCKDB")
