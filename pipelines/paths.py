@@ -73,6 +73,11 @@ def deliverables_dir(root: Path | None = None) -> Path:
     return (root or data_dir()) / "deliverables"
 
 
+def reports_dir() -> Path:
+    """The quarterly HTML reports, one folder per quarter."""
+    return data_dir() / "reports"
+
+
 def landing_dir() -> Path:
     return data_dir() / "landing"
 

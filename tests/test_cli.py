@@ -569,3 +569,16 @@ def test_the_usual_memory_limits_pass(monkeypatch: pytest.MonkeyPatch, value: st
 
     monkeypatch.setenv("ASSESSMENT_DUCKDB_MEMORY", value)
     check_duckdb_memory()
+
+
+def test_the_report_command_does_not_load_the_dagster_definitions(data: Path) -> None:
+    """Loading them printed Dagster's beta warnings on the operator's terminal before the answer."""
+    script = (
+        "import sys\n"
+        "from typer.testing import CliRunner\n"
+        "from pipelines.cli.app import app\n"
+        "CliRunner().invoke(app, ['report', '--quarter', '2025Q3'])\n"
+        "print('dagster' in sys.modules)\n"
+    )
+    found = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert found.stdout.strip().splitlines()[-1] == "False" and "Warning" not in found.stderr

@@ -290,7 +290,7 @@ def restore(release: Annotated[str, typer.Option(help="版本名 a name from `as
 def report(quarter: Annotated[str, typer.Option("--quarter", "-q", help="季度 e.g. 2025Q3")]) -> None:
     """季度报告 re-render a quarter's report from the published warehouse."""
     key = errors.check_quarter(quarter)  # before Dagster loads: a bad key is one line, nothing else
-    from pipelines.defs.report.assets import reports_dir
+    from pipelines.paths import reports_dir  # not the Dagster definitions: their beta warnings
     from pipelines.publish.warehouse import layout
     from pipelines.report.render import ReportError, render_report
 

@@ -15,7 +15,7 @@ import polars as pl
 
 from pipelines.domain.quarters import parse_quarter
 from pipelines.domain.registry import load_active_registry
-from pipelines.paths import data_dir, landing_dir, raw_dir, receipts_dir
+from pipelines.paths import data_dir, landing_dir, raw_dir, receipts_dir, reports_dir
 from pipelines.publish.warehouse import layout
 
 STATUS_ORDER = ("on_time", "late", "rejected", "missing")
@@ -136,11 +136,11 @@ class RunSummary:
 def outputs(published: Path) -> dict[str, str]:
     """Where the outputs are, labelled in Chinese and English."""
     lay = layout()
-    reports = sorted((data_dir() / "reports").glob("*/*.html"))
+    reports = sorted(reports_dir().glob("*/*.html"))
     return {
         "分析库 analyst warehouse": str(published),
         "区县库 county extracts": f"{lay.counties}/<county_code>.duckdb",
-        "季度报告 quarterly report": str(reports[-1]) if reports else str(data_dir() / "reports"),
+        "季度报告 quarterly report": str(reports[-1]) if reports else str(reports_dir()),
         "成果文件 deliverables": f"{data_dir() / 'deliverables'}/<quarter>/",
         "回执 receipts": f"{receipts_dir()}/<quarter>/<unit>/",
         "报送目录 landing area": f"{landing_dir()}/<quarter>/",

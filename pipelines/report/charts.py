@@ -110,7 +110,21 @@ def headline(con: Con, quarter: str) -> dict[str, Any]:
         "mean_compliance_index": counties["compliance_index"].mean() if counties.height else None,
         "best_county": _at_rank(counties, counties["county_rank"].min()) if counties.height else None,
         "worst_county": _at_rank(counties, counties["county_rank"].max()) if counties.height else None,
+        "county_ranking": _ranking(counties),
     }
+
+
+def _ranking(counties: pl.DataFrame) -> str | None:
+    """The headline's ranking clause: first and last, or one clause when every county shares the rank
+    (a probe's quarter with no accepted county unit named all seven "tied first" and "tied last")."""
+    if not counties.height:
+        return None
+    first, last = counties["county_rank"].min(), counties["county_rank"].max()
+    if first == last and counties.height > 1:
+        return "各县(市区)指数相同，并列第一"
+    if first == last:
+        return f"{_at_rank(counties, first)}排名第一"
+    return f"{_at_rank(counties, first)}排名第一，{_at_rank(counties, last)}排名末位"
 
 
 def _at_rank(counties: pl.DataFrame, rank: Any) -> str:

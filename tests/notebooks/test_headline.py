@@ -46,3 +46,14 @@ def test_the_headline_counts_the_findings_its_chart_shows_and_names_tied_countie
     assert h["n_findings"] == chart["n_findings"].sum()
     assert h["best_county"] == "滨城区"
     assert h["worst_county"] == "无棣县、博兴县、邹平市并列"  # by county code
+    assert h["county_ranking"] == "滨城区排名第一，无棣县、博兴县、邹平市并列排名末位"
+
+
+def test_when_every_county_shares_the_rank_the_headline_says_so_once(tmp_path: Path) -> None:
+    """A probe's quarter with no accepted county unit: every county at index 0.0 was named both "tied
+    first" and "tied last" in one sentence."""
+    path = _published(tmp_path / "assessment.duckdb")
+    with duckdb.connect(str(path)) as con:
+        con.execute("update marts.fct_county_compliance set compliance_index = 0.0, county_rank = 1")
+    with an.connect(path) as con:
+        assert charts.headline(con, "2025Q4")["county_ranking"] == "各县(市区)指数相同，并列第一"

@@ -5,24 +5,18 @@ exactly what analysts see. The HTML embeds its charts and scripts and opens with
 """
 
 # No `from __future__ import annotations`: Dagster reads the context parameter's real annotation.
-from pathlib import Path
 
 import dagster as dg
 
 from pipelines.defs.partitions import quarter_partitions
 from pipelines.defs.publish.assets import PUBLISHED_KEY
 from pipelines.defs.resources import PATHS_RESOURCES, AssessmentPaths
-from pipelines.paths import data_dir
 from pipelines.publish.warehouse import layout
 
 REPORT_KEY = dg.AssetKey(["report", "quarterly"])
 # The executor of `JobDefinition.execute_in_process` (the operator command's runs, the tests): it runs
 # every step of the run in this process, one after the other.
 IN_PROCESS_EXECUTOR = "execute_in_process_executor"
-
-
-def reports_dir() -> Path:
-    return data_dir() / "reports"
 
 
 @dg.asset(
