@@ -369,6 +369,8 @@ def test_the_unit_list_neutralises_formula_like_text(tmp_path: Path) -> None:
     assert rows[1][2] == '\'=HYPERLINK("http://x","点我")'  # text, not a formula
     assert sheet.cell(row=2, column=3).data_type == "s"
     assert rows[2][5] == 2
+    # under the Chinese header, the statuses as the terminal shows them (a probe found the codes)
+    assert [r[4] for r in rows[1:]] == ["未报 missing", "按时 on time"]
 
 
 def test_a_run_of_several_quarters_is_one_launch_each_and_publishes_once() -> None:

@@ -12,6 +12,7 @@ from pathlib import Path
 import polars as pl
 import xlsxwriter
 
+from pipelines.cli.summary import STATUS_LABELS
 from pipelines.domain.safe_cells import neutralise
 
 HEADERS = {
@@ -28,6 +29,9 @@ HEADERS = {
 
 
 def write_unit_list(table: pl.DataFrame, path: Path, sheet: str = "报送状态") -> Path:
+    """The status table as a workbook; statuses as the terminal shows them (按时 on time …), not codes."""
+    if "status" in table.columns:
+        table = table.with_columns(pl.col("status").replace(STATUS_LABELS))
     columns = [c for c in HEADERS if c in table.columns]
     book = xlsxwriter.Workbook(str(path), {"strings_to_formulas": False, "strings_to_urls": False})
     try:
