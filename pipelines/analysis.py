@@ -150,6 +150,31 @@ def pct(value: float | None, digits: int = 1) -> str:
     return "—" if value is None else f"{100 * value:.{digits}f}%"
 
 
+EMPTY_CHART = "本期没有可画的数据（没有已受理的报送，或这一项没有记录），此图从略。"
+
+
+def has_data(fig: Any) -> bool:
+    """Whether a plotly figure shows any value: a trace with a finite value on its value axis (x for a
+    horizontal bar or a histogram, else y). Categories alone, or only NaN bars, show nothing."""
+    for trace in fig.data:
+        horizontal = getattr(trace, "orientation", None) == "h"
+        values = trace.x if horizontal or getattr(trace, "y", None) is None else trace.y
+        if values is not None and any(v is not None and v == v for v in values):  # v == v: not NaN
+            return True
+    return False
+
+
+def show(fig: Any, when_empty: str = EMPTY_CHART) -> None:
+    """Show `fig`, or say in one sentence why there is nothing to show: an empty chart with axes and a
+    title (a quarter whose files were all rejected) tells the reader nothing."""
+    if has_data(fig):
+        fig.show()
+        return
+    from IPython.display import Markdown, display
+
+    display(Markdown(when_empty))
+
+
 def setup_plotting() -> None:
     """Register the project template (Chinese-capable fonts) and an offline notebook renderer.
 

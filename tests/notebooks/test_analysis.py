@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import duckdb
+import polars as pl
 import pytest
 
 from pipelines import analysis as an
@@ -90,3 +91,18 @@ def test_the_report_fingerprint_reads_the_warehouse_without_pandas() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
+
+
+def test_a_chart_without_a_value_is_told_not_drawn() -> None:
+    """A probe's quarter with every file rejected drew charts with axes, titles and no bar (one of them
+    with bars of NaN only): the notebooks now say so in a sentence instead (an.show)."""
+    import math
+
+    import plotly.express as px
+
+    nothing = pl.DataFrame({"unit_level": ["市直", "县直"], "share": [math.nan, None]})
+    assert not an.has_data(px.bar(nothing, x="unit_level", y="share"))
+    assert not an.has_data(px.histogram(pl.DataFrame({"q": []}, schema={"q": pl.Float64}), x="q"))
+    assert not an.has_data(px.bar(nothing, x="share", y="unit_level", orientation="h"))
+    assert an.has_data(px.bar(nothing.with_columns(pl.lit(0.4).alias("share")), x="unit_level", y="share"))
+    assert an.has_data(px.histogram(pl.DataFrame({"q": [88.5]}), x="q"))
