@@ -8,6 +8,7 @@ python -m pipelines.bench --smoke --root /tmp/bench        # a dozen units, seco
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import platform
 import signal
@@ -308,8 +309,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """One line on stderr and an exit code for every mistake the operator can fix (as `assessment run`
+    does, pipelines/cli/errors.py): 2 a wrong argument, 3 a root folder that cannot be written, 130
+    Ctrl-C; 1 when a size's pipeline run failed."""
     args = build_parser().parse_args(argv)
-    from pipelines.domain.quarters import parse_quarter
+    from pipelines.cli.errors import UserError, check_quarter
+
+    try:
+        # a quarter the pipeline knows (a rules file covers its year), before any data is generated
+        quarter = check_quarter(args.quarter)
+        sizes = [SIZES["smoke"]] if args.smoke else parse_sizes(args.sizes)
+    except (ValueError, UserError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
 
     os.environ.setdefault("ASSESSMENT_DEMO", "1")  # generated data: the public demo key is allowed
 
@@ -318,16 +330,33 @@ def main(argv: Sequence[str] | None = None) -> int:
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
     try:
-        quarter = parse_quarter(args.quarter).key
-        sizes = [SIZES["smoke"]] if args.smoke else parse_sizes(args.sizes)
-    except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return _bench(args, quarter, sizes)
+    except KeyboardInterrupt:
+        print("error: 已中断 interrupted", file=sys.stderr)
+        return 130
+    except OSError as exc:
+        if exc.filename is None:  # not about a path the operator can look at: a bug, shown whole
+            raise
+        # the root under /proc, a read-only folder, a file where a folder belongs: the path and the reason
+        print(f"error: 文件系统错误 file system error: {exc.strerror}: {exc.filename}", file=sys.stderr)
+        return 3
+
+
+def _writable_root(path: Path) -> Path:
+    """The results and cache folder, created; refused at once when it cannot be written (rather than
+    after the calibration, or after generating a size)."""
+    root = path.resolve()
+    root.mkdir(parents=True, exist_ok=True)
+    if not os.access(root, os.W_OK | os.X_OK):
+        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(root))
+    return root
+
+
+def _bench(args: argparse.Namespace, quarter: str, sizes: list[Size]) -> int:
     baseline_files = (
         None if args.skip_baseline else (SMOKE_BASELINE_FILES if args.smoke else args.baseline_files)
     )
-    root = args.root.resolve()
-    root.mkdir(parents=True, exist_ok=True)
+    root = _writable_root(args.root)
     now = datetime.now(UTC)
     result: dict[str, Any] = {
         "schema": 1,

@@ -22,6 +22,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 MARKER = ".bench-generated.json"
+MAX_CITIES = 16  # the generator's --cities range (python -m pipelines.synthetic)
 
 
 @dataclass(frozen=True)
@@ -62,7 +63,10 @@ def parse_sizes(text: str) -> list[Size]:
         if name in SIZES:
             out.append(SIZES[name])
         elif name.startswith("province") and name[len("province") :].isdigit():
-            out.append(Size(name, cities=int(name[len("province") :])))
+            cities = int(name[len("province") :])
+            if not 1 <= cities <= MAX_CITIES:
+                raise ValueError(f"size {name!r}: a province has 1 to {MAX_CITIES} cities, got {cities}")
+            out.append(Size(name, cities=cities))
         else:
             raise ValueError(f"unknown size {name!r}: use {', '.join(SIZES)} or provinceN")
     if not out:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import time
 from pathlib import Path
@@ -14,13 +15,36 @@ from pipelines.synthetic.noise import NoiseRates
 from pipelines.synthetic.rates import AnomalyRates, MessRates, apply_overrides
 from pipelines.synthetic.scenarios import SCENARIOS
 
+# The largest --scale accepted. Scale 1 is a real city (≈17,000 people, docs/generator.md); 100 is a
+# city of ≈1.7 million civil servants (16 cities: 27 million), far beyond any real one, and already
+# minutes of work for a single unit (the whole city's population is built). Larger values are typing
+# mistakes: 1e300 overflows numpy's staff counts, and inf or nan cannot become a head count at all.
+MAX_SCALE = 100.0
+
 
 def _units(text: str | None) -> tuple[str, ...] | int | None:
     if text is None:
         return None
     if text.isdigit():
-        return int(text)
-    return tuple(code.strip() for code in text.split(",") if code.strip())
+        return int(text)  # its range is checked against the registry (pick_units)
+    codes = tuple(code.strip() for code in text.split(",") if code.strip())
+    if not codes:
+        raise ValueError(f"--units names no unit: {text!r}; give a number N or comma-separated unit codes")
+    return codes
+
+
+def _check_overrides(assignments: list[str]) -> None:
+    """Each --set value is a number (apply_overrides checks the name and the 0..1 range)."""
+    for item in assignments:
+        name, sep, value = item.partition("=")
+        if not sep:
+            continue
+        try:
+            float(value)
+        except ValueError:
+            raise ValueError(
+                f"--set {item}: rate {name.strip()} must be a number between 0 and 1, got {value!r}"
+            ) from None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -67,7 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="root of generated data (default: $ASSESSMENT_DATA_DIR or ./data)",
     )
-    p.add_argument("--workers", type=int, default=0, help="worker processes (default: one per core)")
+    p.add_argument("--workers", type=int, default=None, help="worker processes (default: one per core)")
     return p
 
 
@@ -75,13 +99,18 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         quarters = tuple(quarter_range(args.quarters))
+        _check_overrides(args.overrides)
         groups = apply_overrides(
             {"mess": MessRates(), "anomalies": AnomalyRates(), "noise": NoiseRates()}, args.overrides
         )
         if not 1 <= args.cities <= 16:
             raise ValueError(f"--cities must be between 1 and 16, got {args.cities}")
-        if args.scale <= 0:
-            raise ValueError(f"--scale must be positive, got {args.scale}")
+        if not math.isfinite(args.scale) or not 0 < args.scale <= MAX_SCALE:
+            raise ValueError(f"--scale must be a number above 0 and at most {MAX_SCALE:g}, got {args.scale}")
+        if args.seed < 0:
+            raise ValueError(f"--seed must be 0 or more, got {args.seed}")
+        if args.workers is not None and args.workers < 1:
+            raise ValueError(f"--workers must be at least 1 (default: one per core), got {args.workers}")
         cfg = GeneratorConfig(
             quarters=quarters,
             seed=args.seed,
@@ -92,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
             mess=groups["mess"],
             anomalies=groups["anomalies"],
             noise=groups["noise"],
-            workers=args.workers,
+            workers=args.workers or 0,  # 0: one per core
             scenario=args.scenario,
         )
     except ValueError as exc:
