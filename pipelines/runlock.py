@@ -4,7 +4,10 @@ A run that writes (ingestion, dbt, publishing) takes ``<data dir>/.run.lock`` fo
 The lock is an exclusive ``flock`` on an open file descriptor: the kernel drops it when the holder's
 process ends, however it ends (a killed run leaves no stale lock to clean up). The holder writes its
 pid, host, command and start time into the file, so a second run is refused at once with a line that
-says who is running, instead of waiting or dying later on DuckDB's own lock.
+says who is running, instead of waiting or dying later on DuckDB's own lock. "At once" is within
+ACQUIRE_PATIENCE_SECONDS: holder() (who is running?) takes a shared lock for an instant, and a run
+starting in that instant tries again for that long rather than being refused for a mere look. Only a
+held lock means "running"; the details in the file are the last holder's.
 
 Within one process the lock is re-entrant: the operator CLI holds it and the Dagster jobs it runs in
 the same process take it again without blocking themselves.
@@ -19,6 +22,7 @@ import os
 import socket
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -26,6 +30,8 @@ from pathlib import Path
 
 LOCK_NAME = ".run.lock"
 _MAX_HOLDER_BYTES = 4096
+ACQUIRE_PATIENCE_SECONDS = 0.5
+_RETRY_SLEEP_SECONDS = 0.01
 
 
 @dataclass(frozen=True)
@@ -90,6 +96,22 @@ def hold(data_dir: Path, command: str | None = None) -> Iterator[Holder]:
         release(data_dir)
 
 
+def _lock_soon(fd: int, patience: float = ACQUIRE_PATIENCE_SECONDS) -> bool:
+    """Take the exclusive flock, trying again for up to `patience` seconds. holder() (the sensor and the
+    schedule, every tick) takes a shared flock for an instant: a run starting in that instant must not be
+    refused for it. A real holder keeps the lock for minutes, so it is still refused well within a second.
+    """
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(_RETRY_SLEEP_SECONDS)
+
+
 def acquire(data_dir: Path, command: str | None = None) -> Holder:
     """Take the lock (re-entrant within this process); raise RunLockedError if another process has it."""
     data_dir = Path(data_dir).resolve()
@@ -100,9 +122,8 @@ def acquire(data_dir: Path, command: str | None = None) -> Holder:
             return _read_holder(held.fd) or Holder(os.getpid(), socket.gethostname(), _command(), "?")
         data_dir.mkdir(parents=True, exist_ok=True)
         fd = os.open(lock_path(data_dir), os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+        # _GUARD stays held while waiting: at most ACQUIRE_PATIENCE_SECONDS, and only this process waits.
+        if not _lock_soon(fd):
             other = _read_holder(fd)
             os.close(fd)
             raise RunLockedError(data_dir, other) from None

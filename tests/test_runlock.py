@@ -6,11 +6,13 @@ releases the lock with no clean-up.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -85,6 +87,22 @@ def test_the_lock_is_reentrant_in_one_process_and_released_after(tmp_path: Path)
         timeout=60,
     )
     assert probe.returncode == 0, probe.stderr  # released: another process takes it
+
+
+def test_a_look_at_the_holder_does_not_refuse_a_run_starting_then(tmp_path: Path) -> None:
+    """holder() (the sensor and the schedule, every tick) takes a shared flock for an instant; a run
+    starting in that instant was refused, naming a run that had ended long before."""
+    with runlock.hold(tmp_path, "an old run that ended long ago"):
+        pass
+    look = os.open(runlock.lock_path(tmp_path), os.O_RDONLY)
+    fcntl.flock(look, fcntl.LOCK_SH)  # what holder() holds for an instant, here for 0.1 s
+    let_go = threading.Timer(0.1, os.close, (look,))  # closing the descriptor drops its lock
+    let_go.start()
+    try:
+        with runlock.hold(tmp_path, "run under test") as me:
+            assert me.pid == os.getpid() and me.command == "run under test"
+    finally:
+        let_go.join()
 
 
 def test_ops_run_is_refused_before_doing_anything(
