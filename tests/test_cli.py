@@ -98,6 +98,9 @@ def test_bad_paths_are_one_line(data: Path, tmp_path: Path) -> None:
     assert one_line(err) == f"错误 error: 数据目录不存在 data directory not found: {tmp_path / 'nowhere'}"
     code, _, err = invoke("status", "--quarter", "2025Q3", "--xlsx", str(tmp_path / "no" / "list.xlsx"))
     assert code == USAGE and "output folder not found" in one_line(err)
+    # a probe's `--xlsx u.csv` wrote a workbook named .csv
+    code, _, err = invoke("status", "--quarter", "2025Q3", "--xlsx", str(tmp_path / "u.csv"))
+    assert code == USAGE and "output file must end in .xlsx" in one_line(err)
     code, _, err = invoke("status", "--quarter", "2025Q3")
     assert code == USAGE and "has not been ingested yet" in one_line(err)
     code, _, err = invoke("restore", "--release", "20250101T000000Z-nothing")
@@ -584,3 +587,15 @@ def test_the_report_command_does_not_load_the_dagster_definitions(data: Path) ->
     )
     found = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
     assert found.stdout.strip().splitlines()[-1] == "False" and "Warning" not in found.stderr
+
+
+def test_a_dagster_home_that_is_a_file_is_named_as_such(
+    data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A probe's DAGSTER_HOME pointing at a file said only "file system error: File exists"."""
+    (data / "landing" / "2025Q3").mkdir(parents=True)
+    home = tmp_path / "dagster-home.txt"
+    home.write_text("not a folder")
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    code, _, err = invoke("run", "--quarter", "2025Q3")
+    assert code == ENVIRONMENT and f"DAGSTER_HOME 不是文件夹 is not a folder: {home}" in one_line(err)

@@ -87,6 +87,10 @@ def one_line_errors(fn: F) -> F:
         except OSError as exc:
             if exc.filename is None:  # not about a path the operator can look at: a bug, shown whole
                 raise
+            home = os.environ.get("DAGSTER_HOME", "")
+            if home and Path(str(exc.filename)).resolve() == Path(home).resolve() and Path(home).is_file():
+                not_a_folder = f"DAGSTER_HOME 不是文件夹 is not a folder: {home} (Dagster's run history)"
+                raise fail(not_a_folder, errors.ENVIRONMENT) from None
             # a folder where a file belongs (or the reverse), permissions: the path and the reason
             raise fail(
                 f"文件系统错误 file system error: {exc.strerror}: {exc.filename}", errors.ENVIRONMENT

@@ -111,6 +111,8 @@ def check_data_dir(given: str) -> Path:
 
 
 def check_output_file(path: Path) -> Path:
+    if path.suffix.lower() != ".xlsx":  # the list is a workbook whatever the name says
+        raise UserError(f"输出文件须以 .xlsx 结尾 output file must end in .xlsx: {path}")
     if path.is_dir():
         raise UserError(f"输出路径是文件夹 output path is a folder: {path}")
     if not path.parent.is_dir():
