@@ -222,7 +222,9 @@ def test_a_parse_that_takes_too_long_is_rejected_and_retried_next_run(
     ].to_list() == ["on_time"]
 
 
-def test_a_quarter_with_no_landing_folder_marks_every_unit_missing(tmp_path: Path) -> None:
+def test_a_quarter_whose_landing_folder_is_empty_marks_every_unit_missing(tmp_path: Path) -> None:
+    # without the folder at all the run is refused (tests/ingest/test_no_landing_folder.py)
+    (tmp_path / "landing" / "2026Q1").mkdir(parents=True)
     empty = ingest(tmp_path, ("2026Q1",))
     assert empty.results["2026Q1"].success
     status = empty.raw("unit_status", "2026Q1")
