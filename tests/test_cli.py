@@ -599,3 +599,9 @@ def test_a_dagster_home_that_is_a_file_is_named_as_such(
     monkeypatch.setenv("DAGSTER_HOME", str(home))
     code, _, err = invoke("run", "--quarter", "2025Q3")
     assert code == ENVIRONMENT and f"DAGSTER_HOME 不是文件夹 is not a folder: {home}" in one_line(err)
+
+
+def test_a_wrong_demo_argument_exits_as_a_usage_mistake(data: Path) -> None:
+    """`demo --units 0` exited 1, as if generation had broken, where `generate --units 0` exits 2."""
+    code, _, err = invoke("demo", "--quarters", "2025Q3", "--units", "0")
+    assert code == USAGE and "生成失败 generation failed" in err

@@ -199,8 +199,10 @@ def demo(
         generating = f"1/2 生成演示数据 generating the demo city ({quarters}, seed {seed}) …"
         console.print(generating, highlight=False)
         args = ["--quarters", quarters, "--seed", str(seed), *(["--units", units] if units else [])]
-        if generate_main(args) != 0:
-            raise UserError("生成失败 generation failed (see above)", errors.FAILED)
+        generated = generate_main(args)
+        if generated != 0:  # the generator's own code: 2 for a wrong argument (--units 0), as `generate`
+            code = generated if generated == errors.USAGE else errors.FAILED
+            raise UserError("生成失败 generation failed (see above)", code)
         console.print("2/2 运行流水线 running the pipeline through Dagster …")
         published = execute(keys)
     from pipelines.warehouse_summary import summary
