@@ -313,7 +313,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     does, pipelines/cli/errors.py): 2 a wrong argument, 3 a root folder that cannot be written, 130
     Ctrl-C; 1 when a size's pipeline run failed."""
     args = build_parser().parse_args(argv)
-    from pipelines.cli.errors import UserError, check_quarter
+    from pipelines.cli.errors import UserError, check_quarter, stopped_or_refused
 
     try:
         # a quarter the pipeline knows (a rules file covers its year), before any data is generated
@@ -331,15 +331,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         return _bench(args, quarter, sizes)
-    except KeyboardInterrupt:
-        print("error: 已中断 interrupted", file=sys.stderr)
-        return 130
-    except OSError as exc:
-        if exc.filename is None:  # not about a path the operator can look at: a bug, shown whole
+    except (KeyboardInterrupt, OSError) as exc:  # the root under /proc, a read-only folder, Ctrl-C
+        told = stopped_or_refused(exc)
+        if told is None:
             raise
-        # the root under /proc, a read-only folder, a file where a folder belongs: the path and the reason
-        print(f"error: 文件系统错误 file system error: {exc.strerror}: {exc.filename}", file=sys.stderr)
-        return 3
+        print(f"error: {told}", file=sys.stderr)
+        return told.code
 
 
 def _writable_root(path: Path) -> Path:

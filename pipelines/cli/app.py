@@ -82,21 +82,25 @@ def one_line_errors(fn: F) -> F:
             raise fail(f"{outcome}: {exc}", errors.FAILED) from None
         except RegistryError as exc:  # `status` and `where` read the registry outside a run
             raise fail(f"单位名录有误 unit registry refused: {exc}", errors.ENVIRONMENT) from None
-        except KeyboardInterrupt:
-            raise fail("已中断 interrupted", 130) from None
-        except OSError as exc:
-            if exc.filename is None:  # not about a path the operator can look at: a bug, shown whole
+        except (KeyboardInterrupt, OSError) as exc:
+            told = _dagster_home_is_a_file(exc) or errors.stopped_or_refused(exc)
+            if told is None:
                 raise
-            home = os.environ.get("DAGSTER_HOME", "")
-            if home and Path(str(exc.filename)).resolve() == Path(home).resolve() and Path(home).is_file():
-                not_a_folder = f"DAGSTER_HOME 不是文件夹 is not a folder: {home} (Dagster's run history)"
-                raise fail(not_a_folder, errors.ENVIRONMENT) from None
-            # a folder where a file belongs (or the reverse), permissions: the path and the reason
-            raise fail(
-                f"文件系统错误 file system error: {exc.strerror}: {exc.filename}", errors.ENVIRONMENT
-            ) from None
+            raise fail(str(told), told.code) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def _dagster_home_is_a_file(exc: BaseException) -> UserError | None:
+    """The file system error about DAGSTER_HOME when a file stands there, said as such ("File exists"
+    told the operator nothing)."""
+    home = os.environ.get("DAGSTER_HOME", "")
+    if not (isinstance(exc, OSError) and exc.filename is not None and home and Path(home).is_file()):
+        return None
+    if Path(str(exc.filename)).resolve() != Path(home).resolve():
+        return None
+    not_a_folder = f"DAGSTER_HOME 不是文件夹 is not a folder: {home} (Dagster's run history)"
+    return UserError(not_a_folder, errors.ENVIRONMENT)
 
 
 @app.callback()

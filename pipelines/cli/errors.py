@@ -42,6 +42,20 @@ class UserError(Exception):
         self.code = code
 
 
+INTERRUPTED = 130  # Ctrl-C, as a shell reports a process stopped by SIGINT
+
+
+def stopped_or_refused(exc: BaseException) -> UserError | None:
+    """Ctrl-C, or the file system refusing a path the operator can look at (a folder where a file
+    belongs, a permission), as the one line and exit code every command gives (`assessment`, the
+    benchmark, the receiving sweep); None for anything else: a bug, shown whole."""
+    if isinstance(exc, KeyboardInterrupt):
+        return UserError("已中断 interrupted", INTERRUPTED)
+    if isinstance(exc, OSError) and exc.filename is not None:
+        return UserError(f"文件系统错误 file system error: {exc.strerror}: {exc.filename}", ENVIRONMENT)
+    return None
+
+
 def known_quarters_text() -> str:
     keys = quarter_keys()
     return f"{keys[0]}..{keys[-1]}" if keys else "none"

@@ -253,17 +253,18 @@ def plan_launches(
     return plan
 
 
-def others_to_deliver(quarters: Sequence[str], root: Path | None = None) -> list[str]:
+def others_to_deliver(quarters: Sequence[str]) -> list[str]:
     """Quarters outside the command whose deliverables it changes. Every quarter's folder holds its
     year's cadre list and annual results, which a run of any quarter of the year rebuilds; and a review
     decision about any quarter (landing/<q>/_reviews) is applied by whichever run comes next. Only
     quarters that have deliverables already: the others get theirs when they are run. A quarter
     whose files nothing changed costs a plan and its fingerprints (the writer carries files over)."""
     years = {quarter[:4] for quarter in quarters}
-    delivered = deliverables_dir(root)
+    delivered = deliverables_dir()
     if not delivered.is_dir():
         return []
-    found = sorted(p.name for p in delivered.iterdir() if p.is_dir() and p.name in set(quarter_keys()))
+    known = set(quarter_keys())  # once: it reads the rules folder
+    found = sorted(p.name for p in delivered.iterdir() if p.is_dir() and p.name in known)
     return [
         q
         for q in found

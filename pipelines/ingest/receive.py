@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from pipelines import runlock
+from pipelines.cli.errors import stopped_or_refused
 from pipelines.domain.quarters import parse_quarter
 from pipelines.ingest.discover import quarter_folders
 from pipelines.ingest.run import receive_quarter
@@ -77,14 +78,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except runlock.RunLockedError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 3
-    except KeyboardInterrupt:
-        print("error: 已中断 interrupted", file=sys.stderr)
-        return 130
-    except OSError as exc:
-        if exc.filename is None:  # not about a path the operator can look at: a bug, shown whole
+    except (KeyboardInterrupt, OSError) as exc:
+        told = stopped_or_refused(exc)
+        if told is None:
             raise
-        print(f"error: 文件系统错误 file system error: {exc.strerror}: {exc.filename}", file=sys.stderr)
-        return 3
+        print(f"error: {told}", file=sys.stderr)
+        return told.code
     return 0
 
 
